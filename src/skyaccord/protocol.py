@@ -1,0 +1,465 @@
+"""The accord as data: schema, loading and validation, canonical form and hash.
+
+An accord is a TOML file (see ``data/default_accord.toml`` for a commented example) with
+these tables:
+
+``[accord]``
+    ``id`` (str), ``version`` (int >= 1), ``title`` (str), ``effective`` (RFC 3339, optional).
+``[[parties]]``
+    ``id`` (short lowercase id such as ``us``), ``name``, ``public_key`` (optional,
+    base64 of a 32-byte Ed25519 key).
+``[classes]``
+    ``names``: the aircraft classes, e.g. ``["manned", "unmanned", "civil"]``.
+``[[separation]]``
+    ``classes`` (a pair of class names), ``horizontal_nm`` (radius), ``vertical_ft``
+    (half-height). Every unordered pair of classes must have exactly one entry.
+``[alerting]``
+    ``lookahead_s``; ``[[alerting.levels]]`` from least to most severe, each with
+    ``name``, ``time_s`` and optionally tighter ``horizontal_nm`` / ``vertical_ft``.
+``[communications]``
+    ``guard_frequencies_mhz``, ``notice_lead_time_s``, ``response_deadline_s``.
+
+Errors name the file, the key and what is wrong. Two files that hold the same accord, in
+whatever key order, number spelling (``5`` or ``5.0``) or whitespace, have the same
+:meth:`Accord.canonical_json` and :attr:`Accord.sha256`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skyaccord.errors import ProtocolError
+from skyaccord.geo import FT, NM, FloatArray
+
+__all__ = [
+    "Accord",
+    "AlertLevel",
+    "Minima",
+    "Party",
+    "SeparationRule",
+    "accord_from_dict",
+    "default_accord",
+    "default_accord_text",
+    "load_accord",
+    "parse_accord",
+]
+
+_PARTY_ID = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+MAX_LOOKAHEAD_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Party:
+    """A signatory or a neighbour named by the accord."""
+
+    id: str
+    name: str
+    public_key: str | None = None
+    """base64 of the party's 32-byte Ed25519 public key, when known"""
+
+
+@dataclass(frozen=True)
+class Minima:
+    """A protected zone: horizontal radius and vertical half-height."""
+
+    horizontal_nm: float
+    vertical_ft: float
+
+    @property
+    def horizontal_m(self) -> float:
+        return self.horizontal_nm * NM
+
+    @property
+    def vertical_m(self) -> float:
+        return self.vertical_ft * FT
+
+
+@dataclass(frozen=True)
+class SeparationRule:
+    """The minima between two aircraft classes (unordered)."""
+
+    classes: tuple[str, str]
+    minima: Minima
+
+
+@dataclass(frozen=True)
+class AlertLevel:
+    """An alert level: applies when separation is lost within ``time_s``.
+
+    ``minima``, when given, tightens the class-pair minima for this level: the level uses
+    the smaller of the two, radius and half-height separately.
+    """
+
+    name: str
+    time_s: float
+    minima: Minima | None = None
+
+
+@dataclass(frozen=True)
+class Accord:
+    """The agreed rules. Build with :func:`load_accord` or :func:`accord_from_dict`."""
+
+    id: str
+    version: int
+    title: str
+    effective: str | None
+    parties: tuple[Party, ...]
+    classes: tuple[str, ...]
+    separation: tuple[SeparationRule, ...]
+    lookahead_s: float
+    levels: tuple[AlertLevel, ...]
+    guard_frequencies_mhz: tuple[float, ...]
+    notice_lead_time_s: float
+    response_deadline_s: float
+
+    # -- lookups ---------------------------------------------------------------------
+    def party(self, party_id: str) -> Party:
+        for p in self.parties:
+            if p.id == party_id:
+                return p
+        raise ProtocolError(f"accord {self.id!r}: no party {party_id!r}; "
+                            f"parties are {', '.join(p.id for p in self.parties)}")
+
+    def class_code(self, name: str) -> int:
+        """Index of an aircraft class, as used in track arrays."""
+        try:
+            return self.classes.index(name)
+        except ValueError:
+            raise ProtocolError(
+                f"accord {self.id!r}: unknown aircraft class {name!r}; "
+                f"classes are {', '.join(self.classes)}"
+            ) from None
+
+    def minima(self, class_a: str, class_b: str) -> Minima:
+        """Separation minima between two classes (order does not matter)."""
+        self.class_code(class_a)
+        self.class_code(class_b)
+        key = frozenset((class_a, class_b))
+        for rule in self.separation:
+            if frozenset(rule.classes) == key:
+                return rule.minima
+        raise ProtocolError(f"accord {self.id!r}: no minima for {class_a}/{class_b}")
+
+    def minima_table_m(self) -> tuple[FloatArray, FloatArray]:
+        """Radius and half-height (metres) as symmetric (k, k) arrays over class codes."""
+        k = len(self.classes)
+        radius = np.zeros((k, k))
+        half_height = np.zeros((k, k))
+        for rule in self.separation:
+            a, b = (self.classes.index(c) for c in rule.classes)
+            radius[a, b] = radius[b, a] = rule.minima.horizontal_m
+            half_height[a, b] = half_height[b, a] = rule.minima.vertical_m
+        return radius, half_height
+
+    def with_lookahead(self, lookahead_s: float) -> Accord:
+        """A copy with another look-ahead (the CLI's ``--lookahead``)."""
+        if not (math.isfinite(lookahead_s) and 0 < lookahead_s <= MAX_LOOKAHEAD_S):
+            raise ProtocolError(
+                f"look-ahead must be in (0, {MAX_LOOKAHEAD_S:g}] s, got {lookahead_s!r}"
+            )
+        return replace(self, lookahead_s=float(lookahead_s))
+
+    # -- canonical form --------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical dictionary: what the hash covers, in TOML's table layout."""
+        accord: dict[str, Any] = {"id": self.id, "version": self.version, "title": self.title}
+        if self.effective is not None:
+            accord["effective"] = self.effective
+        parties = []
+        for p in sorted(self.parties, key=lambda p: p.id):
+            entry: dict[str, Any] = {"id": p.id, "name": p.name}
+            if p.public_key is not None:
+                entry["public_key"] = p.public_key
+            parties.append(entry)
+        separation = [
+            {
+                "classes": sorted(r.classes),
+                "horizontal_nm": float(r.minima.horizontal_nm),
+                "vertical_ft": float(r.minima.vertical_ft),
+            }
+            for r in sorted(self.separation, key=lambda r: tuple(sorted(r.classes)))
+        ]
+        levels = []
+        for level in self.levels:
+            entry = {"name": level.name, "time_s": float(level.time_s)}
+            if level.minima is not None:
+                entry["horizontal_nm"] = float(level.minima.horizontal_nm)
+                entry["vertical_ft"] = float(level.minima.vertical_ft)
+            levels.append(entry)
+        return {
+            "accord": accord,
+            "parties": parties,
+            "classes": {"names": list(self.classes)},
+            "separation": separation,
+            "alerting": {"lookahead_s": float(self.lookahead_s), "levels": levels},
+            "communications": {
+                "guard_frequencies_mhz": [float(f) for f in self.guard_frequencies_mhz],
+                "notice_lead_time_s": float(self.notice_lead_time_s),
+                "response_deadline_s": float(self.response_deadline_s),
+            },
+        }
+
+    def canonical_json(self) -> str:
+        """Sorted keys, no whitespace, numbers as floats where the schema says float."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False, allow_nan=False)
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of :meth:`canonical_json` (UTF-8): the accord's identity."""
+        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+
+# -- loading ------------------------------------------------------------------------------
+
+class _Reader:
+    """Typed access to a parsed TOML tree, with errors that name file and key."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, what: str) -> ProtocolError:
+        return ProtocolError(f"{self.source}: key '{key}': {what}")
+
+    def table(self, tree: Mapping[str, Any], key: str, path: str,
+              allowed: Sequence[str]) -> Mapping[str, Any]:
+        value = tree.get(key)
+        if not isinstance(value, Mapping):
+            raise self.fail(path, "missing table" if value is None else "must be a table")
+        self.only(value, path, allowed)
+        return value
+
+    def tables(self, tree: Mapping[str, Any], key: str, path: str,
+               allowed: Sequence[str]) -> list[Mapping[str, Any]]:
+        value = tree.get(key)
+        if not isinstance(value, list) or not value:
+            raise self.fail(path, "missing array of tables" if value is None
+                            else "must be a non-empty array of tables ([[...]])")
+        out = []
+        for i, item in enumerate(value):
+            if not isinstance(item, Mapping):
+                raise self.fail(f"{path}[{i}]", "must be a table")
+            self.only(item, f"{path}[{i}]", allowed)
+            out.append(item)
+        return out
+
+    def only(self, tree: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
+        for key in tree:
+            if key not in allowed:
+                raise self.fail(f"{path}.{key}" if path else key,
+                                f"unknown key; allowed here: {', '.join(allowed)}")
+
+    def string(self, tree: Mapping[str, Any], key: str, path: str, *,
+               pattern: re.Pattern[str] | None = None, optional: bool = False) -> str | None:
+        value = tree.get(key)
+        if value is None:
+            if optional:
+                return None
+            raise self.fail(f"{path}.{key}", "missing")
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"{path}.{key}", f"must be a non-empty string, got {value!r}")
+        if pattern is not None and not pattern.match(value):
+            raise self.fail(f"{path}.{key}",
+                            f"{value!r} is not a valid id (lowercase letter, then "
+                            "lowercase letters, digits, '-' or '_')")
+        return value
+
+    def number(self, tree: Mapping[str, Any], key: str, path: str, *,
+               low: float = 0.0, high: float = math.inf, optional: bool = False) -> float | None:
+        value = tree.get(key)
+        if value is None:
+            if optional:
+                return None
+            raise self.fail(f"{path}.{key}", "missing")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(f"{path}.{key}", f"must be a number, got {value!r}")
+        number = float(value)
+        if not math.isfinite(number) or not (low < number <= high):
+            raise self.fail(f"{path}.{key}",
+                            f"must be greater than {low:g} and at most {high:g}, got {value!r}")
+        return number
+
+
+def _minima(r: _Reader, tree: Mapping[str, Any], path: str, *,
+            optional: bool = False) -> Minima | None:
+    h = r.number(tree, "horizontal_nm", path, high=500.0, optional=optional)
+    v = r.number(tree, "vertical_ft", path, high=50_000.0, optional=optional)
+    if h is None and v is None:
+        return None
+    if h is None or v is None:
+        raise r.fail(path, "give both horizontal_nm and vertical_ft, or neither")
+    return Minima(h, v)
+
+
+def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accord:
+    """Validate a parsed TOML tree into an :class:`Accord`."""
+    r = _Reader(source)
+    r.only(tree, "", ["accord", "parties", "classes", "separation", "alerting",
+                      "communications"])
+
+    head = r.table(tree, "accord", "accord", ["id", "version", "title", "effective"])
+    accord_id = r.string(head, "id", "accord", pattern=_NAME)
+    version = head.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise r.fail("accord.version", f"must be an integer >= 1, got {version!r}")
+    title = r.string(head, "title", "accord")
+    effective_raw = head.get("effective")
+    effective: str | None = None
+    if effective_raw is not None:
+        if isinstance(effective_raw, datetime):
+            effective_dt = effective_raw
+        elif isinstance(effective_raw, str):
+            try:
+                effective_dt = datetime.fromisoformat(effective_raw.replace("Z", "+00:00"))
+            except ValueError:
+                raise r.fail("accord.effective",
+                              f"not an RFC 3339 date-time: {effective_raw!r}") from None
+        else:
+            raise r.fail("accord.effective", f"must be a date-time, got {effective_raw!r}")
+        if effective_dt.tzinfo is None:
+            raise r.fail("accord.effective", "must carry a UTC offset (e.g. ...Z)")
+        effective = effective_dt.isoformat().replace("+00:00", "Z")
+
+    parties: list[Party] = []
+    for i, entry in enumerate(r.tables(tree, "parties", "parties",
+                                       ["id", "name", "public_key"])):
+        path = f"parties[{i}]"
+        pid = r.string(entry, "id", path, pattern=_PARTY_ID)
+        name = r.string(entry, "name", path)
+        key = r.string(entry, "public_key", path, optional=True)
+        if key is not None:
+            try:
+                raw = base64.b64decode(key, validate=True)
+            except (binascii.Error, ValueError):
+                raise r.fail(f"{path}.public_key", "not valid base64") from None
+            if len(raw) != 32:
+                raise r.fail(f"{path}.public_key",
+                             f"an Ed25519 public key is 32 bytes, this is {len(raw)}")
+        assert pid is not None and name is not None
+        if any(p.id == pid for p in parties):
+            raise r.fail(f"{path}.id", f"duplicate party id {pid!r}")
+        parties.append(Party(pid, name, key))
+
+    classes_tbl = r.table(tree, "classes", "classes", ["names"])
+    names = classes_tbl.get("names")
+    if not isinstance(names, list) or not names:
+        raise r.fail("classes.names", "must be a non-empty list of class names")
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise r.fail(f"classes.names[{i}]", f"{name!r} is not a valid class name")
+    if len(set(names)) != len(names):
+        raise r.fail("classes.names", "duplicate class name")
+    classes = tuple(names)
+
+    rules: dict[frozenset[str], SeparationRule] = {}
+    for i, entry in enumerate(r.tables(tree, "separation", "separation",
+                                       ["classes", "horizontal_nm", "vertical_ft"])):
+        path = f"separation[{i}]"
+        pair = entry.get("classes")
+        if (not isinstance(pair, list) or len(pair) != 2
+                or not all(isinstance(c, str) for c in pair)):
+            raise r.fail(f"{path}.classes", f"must be a pair of class names, got {pair!r}")
+        for c in pair:
+            if c not in classes:
+                raise r.fail(f"{path}.classes",
+                             f"unknown class {c!r}; classes are {', '.join(classes)}")
+        key = frozenset(pair)
+        if key in rules:
+            raise r.fail(f"{path}.classes", f"duplicate minima for {pair[0]}/{pair[1]}")
+        minima = _minima(r, entry, path)
+        assert minima is not None
+        rules[key] = SeparationRule((pair[0], pair[1]), minima)
+    for a_i, a in enumerate(classes):
+        for b in classes[a_i:]:
+            if frozenset((a, b)) not in rules:
+                raise r.fail("separation", f"no minima for class pair {a}/{b}")
+
+    alerting = r.table(tree, "alerting", "alerting", ["lookahead_s", "levels"])
+    lookahead = r.number(alerting, "lookahead_s", "alerting", high=MAX_LOOKAHEAD_S)
+    assert lookahead is not None
+    levels: list[AlertLevel] = []
+    for i, entry in enumerate(r.tables(alerting, "levels", "alerting.levels",
+                                       ["name", "time_s", "horizontal_nm", "vertical_ft"])):
+        path = f"alerting.levels[{i}]"
+        name = r.string(entry, "name", path, pattern=_NAME)
+        time_s = r.number(entry, "time_s", path, high=MAX_LOOKAHEAD_S)
+        assert name is not None and time_s is not None
+        if any(level.name == name for level in levels):
+            raise r.fail(f"{path}.name", f"duplicate level name {name!r}")
+        levels.append(AlertLevel(name, time_s, _minima(r, entry, path, optional=True)))
+
+    comms = r.table(tree, "communications", "communications",
+                    ["guard_frequencies_mhz", "notice_lead_time_s", "response_deadline_s"])
+    freqs = comms.get("guard_frequencies_mhz")
+    if not isinstance(freqs, list) or not freqs:
+        raise r.fail("communications.guard_frequencies_mhz",
+                     "must be a non-empty list of frequencies in MHz")
+    for i, f in enumerate(freqs):
+        if isinstance(f, bool) or not isinstance(f, int | float) or not (0 < f < 100_000):
+            raise r.fail(f"communications.guard_frequencies_mhz[{i}]",
+                         f"must be a frequency in MHz, got {f!r}")
+    lead = r.number(comms, "notice_lead_time_s", "communications", low=-1e-9, high=30 * 86400)
+    deadline = r.number(comms, "response_deadline_s", "communications", high=30 * 86400)
+    assert lead is not None and deadline is not None
+
+    assert accord_id is not None and title is not None
+    return Accord(
+        id=accord_id, version=version, title=title, effective=effective,
+        parties=tuple(parties), classes=classes, separation=tuple(rules.values()),
+        lookahead_s=lookahead, levels=tuple(levels),
+        guard_frequencies_mhz=tuple(float(f) for f in freqs),
+        notice_lead_time_s=lead, response_deadline_s=deadline,
+    )
+
+
+def parse_accord(text: str, source: str = "<string>") -> Accord:
+    """Parse and validate accord TOML text; ``source`` names it in errors."""
+    try:
+        tree = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProtocolError(f"{source}: not valid TOML: {exc}") from None
+    return accord_from_dict(tree, source)
+
+
+def load_accord(path: str | Path) -> Accord:
+    """Load and validate an accord file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"{p}: cannot read accord: {exc}") from None
+    return parse_accord(text, str(p))
+
+
+def default_accord_text() -> str:
+    """The TOML text of the shipped default accord (the 2015 Syria model)."""
+    return (resources.files("skyaccord") / "data" / "default_accord.toml").read_text("utf-8")
+
+
+def default_accord() -> Accord:
+    """The shipped default accord, modeled on the 2015 Syria memorandum.
+
+    Examples
+    --------
+    >>> accord = default_accord()
+    >>> accord.minima("manned", "manned")
+    Minima(horizontal_nm=5.0, vertical_ft=1000.0)
+    >>> accord.lookahead_s
+    300.0
+    """
+    return parse_accord(default_accord_text(), "default_accord.toml")

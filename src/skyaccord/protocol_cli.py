@@ -1,0 +1,77 @@
+"""``skyaccord accord check|show``: validate and display an accord file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from skyaccord.errors import SkyaccordError
+from skyaccord.protocol import Accord, load_accord
+
+__all__ = ["register"]
+
+accord_app = typer.Typer(help="Check and show accord files.", no_args_is_help=True)
+FileArg = Annotated[Path, typer.Argument(help="Accord TOML file.")]
+
+
+def _load(path: Path) -> Accord:
+    from skyaccord.cli import fail
+
+    try:
+        return load_accord(path)
+    except SkyaccordError as exc:
+        fail(str(exc))
+
+
+@accord_app.command("check")
+def check(file: FileArg) -> None:
+    """Validate FILE; print its id, version and SHA-256 (exit 2 when invalid)."""
+    accord = _load(file)
+    typer.echo(f"ok {accord.id} v{accord.version} sha256:{accord.sha256}")
+
+
+@accord_app.command("show")
+def show(
+    file: FileArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the canonical JSON.")] = False,
+) -> None:
+    """Show FILE's parties, minima, alert levels and communications."""
+    accord = _load(file)
+    if as_json:
+        typer.echo(json.dumps(accord.to_dict(), indent=2, sort_keys=True))
+        return
+    console = Console()
+    console.print(f"[bold]{accord.title}[/]  ({accord.id} v{accord.version}, "
+                  f"effective {accord.effective or 'not set'})")
+    console.print(f"sha256 {accord.sha256}")
+    parties = Table("party", "name", "public key", title="Parties")
+    for p in accord.parties:
+        parties.add_row(p.id, p.name, p.public_key or "-")
+    console.print(parties)
+    minima = Table("classes", "horizontal (NM)", "vertical (ft)", title="Separation minima")
+    for rule in accord.separation:
+        minima.add_row("/".join(rule.classes), f"{rule.minima.horizontal_nm:g}",
+                       f"{rule.minima.vertical_ft:g}")
+    console.print(minima)
+    levels = Table("level", "within (s)", "minima", title=f"Alert levels "
+                   f"(look-ahead {accord.lookahead_s:g} s)")
+    for level in accord.levels:
+        m = level.minima
+        levels.add_row(level.name, f"{level.time_s:g}",
+                       f"{m.horizontal_nm:g} NM / {m.vertical_ft:g} ft" if m else "class pair")
+    console.print(levels)
+    console.print(
+        "guard frequencies: "
+        + ", ".join(f"{f:g} MHz" for f in accord.guard_frequencies_mhz)
+        + f"; notice lead time {accord.notice_lead_time_s:g} s; "
+        f"response deadline {accord.response_deadline_s:g} s"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(accord_app, name="accord")

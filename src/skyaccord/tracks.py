@@ -1,0 +1,253 @@
+"""A picture of tracks as numpy struct-of-arrays, and the tracks CSV format.
+
+:class:`Tracks` is what the tactical kernels take: one row per aircraft, aviation units
+at this edge (degrees, ft, kt, deg, fpm), converted to SI inside the kernels.
+
+The tracks CSV (``skyaccord detect``'s input) has a header row naming the columns
+``id,party,class,lat,lon,alt_ft,gs_kt,trk_deg,vs_fpm`` in any order; ``class`` may be
+absent (every track is then ``manned``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import numpy as np
+import numpy.typing as npt
+
+from skyaccord.errors import TrackDataError
+from skyaccord.geo import FloatArray
+
+__all__ = [
+    "TRACK_COLUMNS",
+    "BadRow",
+    "Tracks",
+    "TracksFile",
+    "read_tracks_csv",
+    "write_tracks_csv",
+]
+
+StrArray = npt.NDArray[np.str_]
+
+#: columns of the tracks CSV, in the order skyaccord writes them
+TRACK_COLUMNS = ("id", "party", "class", "lat", "lon", "alt_ft", "gs_kt", "trk_deg", "vs_fpm")
+_NUMERIC = ("lat", "lon", "alt_ft", "gs_kt", "trk_deg", "vs_fpm")
+DEFAULT_CLASS = "manned"
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """N tracks as parallel 1-D arrays (struct-of-arrays).
+
+    Columns and units: ``id`` (str, unique), ``party`` (str), ``aircraft_class`` (str, a
+    class of the accord), ``lat``/``lon`` (WGS84 degrees), ``alt_ft`` (pressure altitude,
+    ft), ``gs_kt`` (ground speed, kt, >= 0), ``trk_deg`` (true track, degrees clockwise
+    from north), ``vs_fpm`` (vertical speed, ft/min, climb positive).
+    """
+
+    id: StrArray
+    party: StrArray
+    aircraft_class: StrArray
+    lat: Annotated[FloatArray, "deg"]
+    lon: Annotated[FloatArray, "deg"]
+    alt_ft: Annotated[FloatArray, "ft"]
+    gs_kt: Annotated[FloatArray, "kt"]
+    trk_deg: Annotated[FloatArray, "deg"]
+    vs_fpm: Annotated[FloatArray, "ft/min"]
+    _n: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        n = None
+        for name in ("id", "party", "aircraft_class") + _NUMERIC:
+            value = getattr(self, name)
+            arr = (np.asarray(value, dtype=np.str_) if name in ("id", "party", "aircraft_class")
+                   else np.asarray(value, dtype=np.float64))
+            if arr.ndim != 1:
+                raise TrackDataError(f"tracks column {name!r} must be 1-D, got shape {arr.shape}")
+            if n is None:
+                n = arr.shape[0]
+            elif arr.shape[0] != n:
+                raise TrackDataError(
+                    f"tracks column {name!r} has {arr.shape[0]} rows, expected {n}")
+            object.__setattr__(self, name, arr)
+        object.__setattr__(self, "_n", n or 0)
+
+    def __len__(self) -> int:
+        return self._n
+
+    @classmethod
+    def empty(cls) -> Tracks:
+        e = np.zeros(0)
+        s = np.zeros(0, dtype=np.str_)
+        return cls(s, s, s, e, e, e, e, e, e)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Sequence[object]]) -> Tracks:
+        """Build from rows in :data:`TRACK_COLUMNS` order (validated)."""
+        cols = list(zip(*rows, strict=True)) or [()] * len(TRACK_COLUMNS)
+        if len(cols) != len(TRACK_COLUMNS):
+            raise TrackDataError(f"rows must have {len(TRACK_COLUMNS)} fields")
+        tracks = cls(*(np.asarray(c) if i < 3 else np.asarray(c, dtype=np.float64)
+                       for i, c in enumerate(cols)))  # type: ignore[arg-type]
+        tracks.validate()
+        return tracks
+
+    def take(self, index: npt.ArrayLike) -> Tracks:
+        """The tracks at ``index`` (integer indices or a boolean mask)."""
+        idx = np.asarray(index)
+        return Tracks(*(getattr(self, n)[idx] for n in
+                        ("id", "party", "aircraft_class") + _NUMERIC))
+
+    def with_columns(self, **columns: npt.ArrayLike) -> Tracks:
+        """A copy with some columns replaced (e.g. another ``trk_deg``)."""
+        values = {n: getattr(self, n) for n in ("id", "party", "aircraft_class") + _NUMERIC}
+        for name, value in columns.items():
+            if name not in values:
+                raise TrackDataError(f"no tracks column {name!r}")
+            values[name] = np.asarray(value)
+        return Tracks(**values)  # type: ignore[arg-type]
+
+    def validate(self) -> None:
+        """Raise :class:`TrackDataError` naming the first bad row and column."""
+        for name in _NUMERIC:
+            bad = ~np.isfinite(getattr(self, name))
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise TrackDataError(f"row {i} (id {self.id[i]!r}): {name} is not finite")
+        checks = (
+            ("lat", np.abs(self.lat) > 90.0, "outside [-90, 90]"),
+            ("lon", np.abs(self.lon) > 180.0, "outside [-180, 180]"),
+            ("gs_kt", self.gs_kt < 0.0, "negative"),
+        )
+        for name, bad, what in checks:
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise TrackDataError(
+                    f"row {i} (id {self.id[i]!r}): {name} {getattr(self, name)[i]!r} {what}")
+        if self._n:
+            uniq, first, counts = np.unique(self.id, return_index=True, return_counts=True)
+            if (counts > 1).any():
+                dup = uniq[counts > 1][0]
+                raise TrackDataError(f"duplicate track id {dup!r}")
+            empty = (np.char.str_len(self.id) == 0)
+            if empty.any():
+                raise TrackDataError(f"row {int(np.argmax(empty))}: empty id")
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A CSV row that was refused, with where and why."""
+
+    line: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}, column {self.column!r}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class TracksFile:
+    """What :func:`read_tracks_csv` read: the tracks and the rows it skipped."""
+
+    tracks: Tracks
+    skipped: tuple[BadRow, ...]
+
+
+def _check_row(row: dict[str, str], line: int) -> tuple[list[object], BadRow | None]:
+    values: list[object] = []
+    for col in ("id", "party"):
+        v = (row.get(col) or "").strip()
+        if not v:
+            return [], BadRow(line, col, "missing value")
+        values.append(v)
+    values.append((row.get("class") or "").strip() or DEFAULT_CLASS)
+    for col in _NUMERIC:
+        raw = (row.get(col) or "").strip()
+        if not raw:
+            return [], BadRow(line, col, "missing value")
+        try:
+            number = float(raw)
+        except ValueError:
+            return [], BadRow(line, col, f"not a number: {raw!r}")
+        if not math.isfinite(number):
+            return [], BadRow(line, col, f"not a finite number: {raw!r}")
+        if col == "lat" and abs(number) > 90.0:
+            return [], BadRow(line, col, f"latitude {raw} outside [-90, 90]")
+        if col == "lon" and abs(number) > 180.0:
+            return [], BadRow(line, col, f"longitude {raw} outside [-180, 180]")
+        if col == "gs_kt" and number < 0.0:
+            return [], BadRow(line, col, f"negative ground speed {raw}")
+        values.append(number)
+    return values, None
+
+
+def read_tracks_csv(source: str | Path | TextIO, *, skip_bad: bool = False,
+                    classes: Sequence[str] | None = None) -> TracksFile:
+    """Read a tracks CSV.
+
+    Bad rows (missing columns or values, non-numbers, NaN, latitude outside ±90, negative
+    speed, duplicate ids, a class not in ``classes``) raise :class:`TrackDataError` naming
+    the line and column, or with ``skip_bad`` are left out and listed in
+    :attr:`TracksFile.skipped`. A file without the required columns always raises.
+    """
+    name = "<stream>"
+    if isinstance(source, str | Path):
+        name = str(source)
+        try:
+            text = Path(source).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TrackDataError(f"{name}: cannot read: {exc}") from None
+        stream: TextIO = io.StringIO(text)
+    else:
+        stream = source
+    reader = csv.DictReader(stream)
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader.fieldnames = header
+    missing = [c for c in TRACK_COLUMNS if c != "class" and c not in header]
+    if missing:
+        raise TrackDataError(f"{name}: line 1: missing column(s) {', '.join(missing)}; "
+                             f"expected header {','.join(TRACK_COLUMNS)}")
+    rows: list[list[object]] = []
+    skipped: list[BadRow] = []
+    seen: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        if None in row:  # more fields than the header
+            bad: BadRow | None = BadRow(line, "(end)", "more fields than the header has")
+            values: list[object] = []
+        elif any(v is None for v in row.values()):
+            short = next(k for k, v in row.items() if v is None)
+            bad, values = BadRow(line, short, "missing column (row too short)"), []
+        else:
+            values, bad = _check_row(row, line)
+        if bad is None and classes is not None and values[2] not in classes:
+            bad = BadRow(line, "class", f"unknown class {values[2]!r}; "
+                                        f"classes are {', '.join(classes)}")
+        if bad is None and str(values[0]) in seen:
+            bad = BadRow(line, "id", f"duplicate id {values[0]!r} (first on line "
+                                     f"{seen[str(values[0])]})")
+        if bad is not None:
+            if not skip_bad:
+                raise TrackDataError(f"{name}: {bad}")
+            skipped.append(bad)
+            continue
+        seen[str(values[0])] = line
+        rows.append(values)
+    tracks = Tracks.from_rows(rows) if rows else Tracks.empty()
+    return TracksFile(tracks, tuple(skipped))
+
+
+def write_tracks_csv(tracks: Tracks, out: TextIO) -> None:
+    """Write tracks in the tracks CSV format (full float precision)."""
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(TRACK_COLUMNS)
+    for i in range(len(tracks)):
+        w.writerow([tracks.id[i], tracks.party[i], tracks.aircraft_class[i]]
+                   + [repr(float(getattr(tracks, c)[i])) for c in _NUMERIC])
