@@ -1,0 +1,5 @@
+"""``python -m skyaccord``: the command line."""
+
+from skyaccord.cli import main
+
+main()
