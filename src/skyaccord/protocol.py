@@ -383,7 +383,8 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
             raise r.fail(f"{path}.classes", f"duplicate minima for {pair[0]}/{pair[1]}")
         minima = _minima(r, entry, path)
         assert minima is not None
-        rules[key] = SeparationRule((pair[0], pair[1]), minima)
+        first, second = sorted(pair)
+        rules[key] = SeparationRule((first, second), minima)
     for a_i, a in enumerate(classes):
         for b in classes[a_i:]:
             if frozenset((a, b)) not in rules:
@@ -420,7 +421,9 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
     assert accord_id is not None and title is not None
     return Accord(
         id=accord_id, version=version, title=title, effective=effective,
-        parties=tuple(parties), classes=classes, separation=tuple(rules.values()),
+        # Parties and rules are sets: kept sorted so that equal accords compare equal.
+        parties=tuple(sorted(parties, key=lambda p: p.id)), classes=classes,
+        separation=tuple(sorted(rules.values(), key=lambda r: r.classes)),
         lookahead_s=lookahead, levels=tuple(levels),
         guard_frequencies_mhz=tuple(float(f) for f in freqs),
         notice_lead_time_s=lead, response_deadline_s=deadline,
