@@ -13,7 +13,8 @@ occur, so that a caller can catch one tree::
      │    └── IntentConflict  a write was refused because it conflicts
      ├── StoreError           the store could not read or write
      ├── LineError            the line (messages between nodes) refused or failed
-     │    └── SignatureError  a signature did not verify
+     │    ├── SignatureError  a signature did not verify
+     │    └── MessageRefused  a message was malformed, replayed, out of order or stale
      └── SimulationError      a scenario cannot be run
 """
 
@@ -25,6 +26,7 @@ __all__ = [
     "IntentConflict",
     "IntentError",
     "LineError",
+    "MessageRefused",
     "ProtocolError",
     "SignatureError",
     "SimulationError",
@@ -72,6 +74,10 @@ class LineError(SkyaccordError):
 
 class SignatureError(LineError):
     """A signature did not verify, or the signing key is unknown."""
+
+
+class MessageRefused(LineError):
+    """A message was refused: malformed, replayed, out of order or outside the skew window."""
 
 
 class SimulationError(SkyaccordError):
