@@ -38,6 +38,7 @@ StrArray = npt.NDArray[np.str_]
 #: columns of the tracks CSV, in the order skyaccord writes them
 TRACK_COLUMNS = ("id", "party", "class", "lat", "lon", "alt_ft", "gs_kt", "trk_deg", "vs_fpm")
 _NUMERIC = ("lat", "lon", "alt_ft", "gs_kt", "trk_deg", "vs_fpm")
+_COLUMNS = ("id", "party", "aircraft_class", *_NUMERIC)
 DEFAULT_CLASS = "manned"
 
 
@@ -64,7 +65,7 @@ class Tracks:
 
     def __post_init__(self) -> None:
         n = None
-        for name in ("id", "party", "aircraft_class") + _NUMERIC:
+        for name in _COLUMNS:
             value = getattr(self, name)
             arr = (np.asarray(value, dtype=np.str_) if name in ("id", "party", "aircraft_class")
                    else np.asarray(value, dtype=np.float64))
@@ -93,25 +94,26 @@ class Tracks:
         cols = list(zip(*rows, strict=True)) or [()] * len(TRACK_COLUMNS)
         if len(cols) != len(TRACK_COLUMNS):
             raise TrackDataError(f"rows must have {len(TRACK_COLUMNS)} fields")
-        tracks = cls(*(np.asarray(c) if i < 3 else np.asarray(c, dtype=np.float64)
-                       for i, c in enumerate(cols)))  # type: ignore[arg-type]
+        text = [np.asarray(c, dtype=np.str_) for c in cols[:3]]
+        numbers = [np.asarray(c, dtype=np.float64) for c in cols[3:]]
+        tracks = cls(text[0], text[1], text[2], numbers[0], numbers[1], numbers[2],
+                     numbers[3], numbers[4], numbers[5])
         tracks.validate()
         return tracks
 
     def take(self, index: npt.ArrayLike) -> Tracks:
         """The tracks at ``index`` (integer indices or a boolean mask)."""
         idx = np.asarray(index)
-        return Tracks(*(getattr(self, n)[idx] for n in
-                        ("id", "party", "aircraft_class") + _NUMERIC))
+        return Tracks(*(getattr(self, n)[idx] for n in _COLUMNS))
 
     def with_columns(self, **columns: npt.ArrayLike) -> Tracks:
         """A copy with some columns replaced (e.g. another ``trk_deg``)."""
-        values = {n: getattr(self, n) for n in ("id", "party", "aircraft_class") + _NUMERIC}
+        values = {n: getattr(self, n) for n in _COLUMNS}
         for name, value in columns.items():
             if name not in values:
                 raise TrackDataError(f"no tracks column {name!r}")
             values[name] = np.asarray(value)
-        return Tracks(**values)  # type: ignore[arg-type]
+        return Tracks(**values)
 
     def validate(self) -> None:
         """Raise :class:`TrackDataError` naming the first bad row and column."""
@@ -131,7 +133,7 @@ class Tracks:
                 raise TrackDataError(
                     f"row {i} (id {self.id[i]!r}): {name} {getattr(self, name)[i]!r} {what}")
         if self._n:
-            uniq, first, counts = np.unique(self.id, return_index=True, return_counts=True)
+            uniq, counts = np.unique(self.id, return_counts=True)
             if (counts > 1).any():
                 dup = uniq[counts > 1][0]
                 raise TrackDataError(f"duplicate track id {dup!r}")

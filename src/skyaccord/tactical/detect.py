@@ -75,7 +75,7 @@ class Conflicts(NamedTuple):
     same_party: npt.NDArray[np.bool_]
     """both aircraft belong to the same party"""
 
-    def __len__(self) -> int:  # type: ignore[override]
+    def __len__(self) -> int:
         return int(self.pairs.shape[1])
 
     @classmethod
@@ -121,7 +121,7 @@ def _finish(state: PlaneState, tracks: Tracks, parts: list[tuple[IntArray, IntAr
     g = PairGeometry(*(f[order] for f in g))
     # Orientation: geometry is j relative to i; distances below are symmetric.
     a = g.vx * g.vx + g.vy * g.vy
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         tcpa = np.where(a > 1e-12, -(g.px * g.vx + g.py * g.vy) / a, 0.0)
     tcpa = np.clip(tcpa, 0.0, lookahead_s)
     dcpa = np.hypot(g.px + g.vx * tcpa, g.py + g.vy * tcpa) / g.scale

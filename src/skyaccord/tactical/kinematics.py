@@ -129,7 +129,7 @@ def loss_interval(
     c = px * px + py * py - np.square(radius)
     disc = b * b - a * c
     moving = a > _STILL_H2
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         sq = np.sqrt(np.maximum(disc, 0.0))
         # Stable roots: q = -(b + sign(b) sqrt(disc)), roots q/a and c/q.
         q = -(b + np.copysign(sq, b))
@@ -144,7 +144,7 @@ def loss_interval(
 
     # Vertical: -H < pz + vz t < H.
     climbing = np.abs(vz) > _STILL_V
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         t1 = (-half_height - pz) / vz
         t2 = (half_height - pz) / vz
     v_in = np.where(climbing, np.minimum(t1, t2), np.inf)
