@@ -57,6 +57,7 @@ def load_accord_option(path: Path | None) -> Accord:
 _COMMAND_MODULES = (
     "skyaccord.protocol_cli",
     "skyaccord.tactical.cli",
+    "skyaccord.line.cli",
 )
 
 

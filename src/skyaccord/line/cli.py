@@ -1,0 +1,253 @@
+"""``skyaccord keys new``, ``skyaccord serve`` and ``skyaccord line send|inbox|show|verify|
+overdue``. Exit codes: 0 ok, 1 a log failed verification, 2 bad input."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from skyaccord.errors import SkyaccordError
+from skyaccord.protocol import Accord
+
+__all__ = ["register"]
+
+keys_app = typer.Typer(help="Ed25519 keys of a party's node.", no_args_is_help=True)
+line_app = typer.Typer(help="The line: signed, acknowledged messages between parties.",
+                       no_args_is_help=True)
+
+DbArg = Annotated[Path, typer.Argument(help="The node's SQLite database.")]
+AccordOpt = Annotated[Path | None, typer.Option("--accord", help="Accord TOML file.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Node config TOML file.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _fail(msg: str, code: int = 2) -> Any:
+    from skyaccord.cli import fail
+
+    fail(msg, code)
+
+
+def _accord(path: Path | None) -> Accord:
+    from skyaccord.cli import load_accord_option
+
+    return load_accord_option(path)
+
+
+def _open(db: Path) -> Any:
+    from skyaccord.line.log import _meta
+    from skyaccord.line.store import LineStore
+
+    try:
+        party = _meta(db).get("party")
+        return LineStore(db, str(party))
+    except SkyaccordError as exc:
+        _fail(str(exc))
+
+
+@keys_app.command("new")
+def keys_new(
+    out: Annotated[Path, typer.Option("--out", help="Key file to write (mode 0600).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+) -> None:
+    """Make an Ed25519 key; print the public key to put in the accord's [[parties]]."""
+    from skyaccord.line.keys import generate_key, public_key_b64, save_key
+
+    key = generate_key()
+    try:
+        save_key(key, out, overwrite=force)
+    except SkyaccordError as exc:
+        _fail(str(exc))
+    typer.echo(public_key_b64(key))
+
+
+def serve(
+    config: ConfigOpt = None,
+    party: Annotated[str | None, typer.Option("--party", help="This node's party.")] = None,
+    accord: AccordOpt = None,
+    db: Annotated[Path | None, typer.Option("--db", help="SQLite database.")] = None,
+    key: Annotated[Path | None, typer.Option("--key", help="Key file.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="TCP port.")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind.")] = None,
+    peer: Annotated[list[str] | None, typer.Option(
+        "--peer", help="PARTY=URL of a peer node (repeatable).")] = None,
+    skew_s: Annotated[float | None, typer.Option("--skew-s", help="Clock-skew window.")] = None,
+) -> None:
+    """Run this party's node: HTTP API and outbox delivery (Ctrl-C stops it)."""
+    import uvicorn
+
+    from skyaccord.line.app import create_app
+    from skyaccord.line.config import NodeConfig, load_node_config, parse_peer
+    from skyaccord.line.keys import load_key
+    from skyaccord.line.node import DEFAULT_SKEW_S, Node
+    from skyaccord.line.peer import HttpPeer
+    from skyaccord.line.store import LineStore
+
+    try:
+        cfg = load_node_config(config) if config else None
+        party = party or (cfg.party if cfg else None)
+        db = db or (cfg.db if cfg else None)
+        key = key or (cfg.key if cfg else None)
+        port = port or (cfg.port if cfg else None)
+        if not (party and db and key and port):
+            _fail("give --config, or --party, --db, --key and --port")
+        assert party and db and key and port
+        peers = dict(cfg.peers) if cfg else {}
+        peers.update(parse_peer(p) for p in peer or [])
+        merged = NodeConfig(party, key, db, port, accord or (cfg.accord if cfg else None),
+                            host or (cfg.host if cfg else "127.0.0.1"),
+                            skew_s or (cfg.skew_s if cfg else DEFAULT_SKEW_S), peers)
+        the_accord = _accord(merged.accord)
+        signing_key = load_key(merged.key)
+        store = LineStore(merged.db, merged.party, signing_key)
+        node = Node(merged.party, signing_key, the_accord, store,
+                    {p: HttpPeer(u) for p, u in merged.peers.items()}, skew_s=merged.skew_s)
+    except SkyaccordError as exc:
+        _fail(str(exc))
+    uvicorn.run(create_app(node), host=merged.host, port=merged.port, log_level="warning")
+
+
+@line_app.command("send")
+def send(
+    to: Annotated[str, typer.Option("--to", help="Recipient party.")],
+    config: ConfigOpt = None,
+    kind: Annotated[str, typer.Option("--kind", help="Message kind.")] = "text",
+    body: Annotated[str | None, typer.Option("--body", help="Body as JSON.")] = None,
+    text: Annotated[str | None, typer.Option("--text", help="Shorthand: body.text.")] = None,
+    reply_to: Annotated[str | None, typer.Option("--reply-to", help="Message answered.")
+                        ] = None,
+    party: Annotated[str | None, typer.Option("--party")] = None,
+    db: Annotated[Path | None, typer.Option("--db")] = None,
+    key: Annotated[Path | None, typer.Option("--key")] = None,
+    accord: AccordOpt = None,
+) -> None:
+    """Sign and store a message in the node's outbox; the running node delivers it."""
+    from skyaccord.line.config import load_node_config
+    from skyaccord.line.keys import load_key
+    from skyaccord.line.node import Node
+    from skyaccord.line.store import LineStore
+
+    try:
+        cfg = load_node_config(config) if config else None
+        party = party or (cfg.party if cfg else None)
+        db = db or (cfg.db if cfg else None)
+        key = key or (cfg.key if cfg else None)
+        if not (party and db and key):
+            _fail("give --config, or --party, --db and --key")
+        assert party and db and key
+        the_accord = _accord(accord or (cfg.accord if cfg else None))
+        payload = json.loads(body) if body is not None else {}
+        if not isinstance(payload, dict):
+            _fail("--body must be a JSON object")
+        if text is not None:
+            payload["text"] = text
+        signing_key = load_key(key)
+        with LineStore(db, party, signing_key) as store:
+            msg = Node(party, signing_key, the_accord, store).send(
+                to, kind, payload, in_reply_to=reply_to)
+    except json.JSONDecodeError as exc:
+        _fail(f"--body is not JSON: {exc}")
+    except SkyaccordError as exc:
+        _fail(str(exc))
+    due = f" due {msg.due_at:.0f}" if msg.due_at else ""
+    typer.echo(f"queued {msg.id} {msg.kind} {msg.sender}->{msg.recipient} seq {msg.seq}{due}")
+
+
+def _summary(body: Any) -> str:
+    for k in ("text", "reason", "subject"):
+        if k in body:
+            return str(body[k])[:60]
+    return json.dumps(body)[:60]
+
+
+@line_app.command("inbox")
+def inbox(db: DbArg, as_json: JsonOpt = False) -> None:
+    """Messages this node received, in order (acknowledgements left out)."""
+    with _open(db) as store:
+        rows = [(p, t, m) for p, _, t, m in store.messages(direction="received")
+                if m.kind != "ack"]
+    if as_json:
+        typer.echo(json.dumps([m.to_dict() for _, _, m in rows], indent=1))
+        return
+    table = Table("pos", "received (UTC s)", "from", "seq", "kind", "id", "summary",
+                  title=f"inbox of {store.party}")
+    for p, t, m in rows:
+        table.add_row(str(p), f"{t:.3f}", m.sender, str(m.seq), m.kind, m.id,
+                      _summary(m.body))
+    Console().print(table)
+
+
+@line_app.command("show")
+def show(db: DbArg, msg_id: Annotated[str, typer.Argument(help="Message id.")]) -> None:
+    """One logged message (JSON) with its acknowledgement and responses."""
+    with _open(db) as store:
+        found = store.find(msg_id)
+        if found is None:
+            _fail(f"{db}: no message {msg_id}")
+        assert found is not None
+        replies = store.replies(msg_id)
+    typer.echo(json.dumps({"direction": found[0], "message": found[1].to_dict(),
+                           "replies": [r.to_dict() for r in replies]}, indent=2))
+
+
+@line_app.command("verify")
+def verify_cmd(
+    db: DbArg, accord: AccordOpt = None,
+    against: Annotated[Path | None, typer.Option(
+        "--against", help="The other party's database: cross-check shared messages.")
+    ] = None,
+) -> None:
+    """Recompute the hash chain (and signatures, given --accord); exit 1 on any problem."""
+    from skyaccord.line.log import cross_check, verify_log
+
+    try:
+        report = verify_log(db, _accord(accord) if accord else None)
+        problems = list(report.problems)
+        if against is not None:
+            problems += [f"cross-check: {p}" for p in cross_check(db, against)]
+    except SkyaccordError as exc:
+        _fail(str(exc))
+    for p in problems:
+        typer.echo(f"FAIL {p}", err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo(f"ok {db} party {report.party}: {report.count} entries, head "
+               f"{report.head}, {report.signatures_checked} signatures checked")
+
+
+@line_app.command("overdue")
+def overdue(
+    db: DbArg, accord: AccordOpt = None,
+    now: Annotated[float | None, typer.Option("--now", help="UTC seconds (default: now).")
+                   ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include debts not yet due.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """What each party owes this node or is owed by it, with escalation levels."""
+    from skyaccord.line.deadlines import store_debts
+
+    the_accord = _accord(accord)
+    t = time.time() if now is None else now
+    with _open(db) as store:
+        rows = store_debts(store, the_accord.response_deadline_s, t, include_pending=all_)
+    if as_json:
+        typer.echo(json.dumps([d.__dict__ for d in rows], indent=1))
+        return
+    table = Table("debtor", "owes", "to", "for", "subject", "late (s)", "level",
+                  title=f"owed on the line of {store.party}")
+    for d in rows:
+        table.add_row(d.debtor, d.what, d.creditor, d.msg_id, d.subject, f"{d.late_s:.0f}",
+                      d.level)
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``keys``, ``serve`` and ``line`` to the skyaccord app."""
+    app.add_typer(keys_app, name="keys")
+    app.command("serve")(serve)
+    app.add_typer(line_app, name="line")

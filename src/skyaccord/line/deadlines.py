@@ -1,0 +1,119 @@
+"""What each party owes: responses to requests past their due time, and escalation.
+
+A request carries ``due_at`` = creation time + the accord's ``response_deadline_s``
+(default 180 s: the upper end of the AIDC logical-acknowledgement time-out, "typically
+between 1 and 3 minutes", APAC guidance v5.0; shared/DOMAIN.md). A ``response`` naming
+the request settles it; a response with ``decision = "standby"`` (OLDI SBY: "considering",
+which stops one clock and starts the response clock) moves the due time to the standby
+time + the deadline. Past due, the debt climbs :data:`ESCALATION` levels:
+
+=============== ==================== ===================================================
+level           from (past due)      meaning
+=============== ==================== ===================================================
+``overdue``     0 s                  operator warning that "immediately attracts
+                                     attention" (OLDI GEN-220/280)
+``supervisor``  180 s                one more AIDC time-out (3 min) without answer:
+                                     the watch supervisor calls the other end
+``command``     900 s                15 min: the senior officer / working group (an
+                                     ultimatum must not rest with a junior interpreter,
+                                     al-Tanf; shared/DOMAIN.md)
+=============== ==================== ===================================================
+
+Messages sent but not acknowledged after :data:`ACK_TIMEOUT_S` (10 s: OLDI MSG-10, 99.8 %
+of transactions within 10 s) are listed as owed acknowledgements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from skyaccord.line.messages import Message
+from skyaccord.line.store import LineStore
+
+__all__ = ["ACK_TIMEOUT_S", "ESCALATION", "Debt", "debts", "escalation_level", "store_debts"]
+
+ESCALATION: tuple[tuple[str, float], ...] = (
+    ("overdue", 0.0), ("supervisor", 180.0), ("command", 900.0))
+ACK_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Debt:
+    """A response (or acknowledgement) that ``debtor`` owes ``creditor``."""
+
+    msg_id: str
+    what: str
+    """``response`` or ``ack``"""
+    debtor: str
+    creditor: str
+    subject: str
+    due_at: float
+    late_s: float
+    """seconds past due (negative: not yet due)"""
+    level: str
+    """``pending`` before due, else an :data:`ESCALATION` name"""
+
+
+def escalation_level(late_s: float,
+                     levels: Sequence[tuple[str, float]] = ESCALATION) -> str:
+    """The level of a debt ``late_s`` seconds past due.
+
+    >>> [escalation_level(t) for t in (-5, 0, 179.9, 180, 1000)]
+    ['pending', 'overdue', 'overdue', 'supervisor', 'command']
+    """
+    name = "pending"
+    for level, after_s in levels:
+        if late_s >= after_s:
+            name = level
+    return name
+
+
+def debts(messages: Iterable[Message], now: float, response_deadline_s: float, *,
+          unacked: Iterable[tuple[Message, float]] = (),
+          levels: Sequence[tuple[str, float]] = ESCALATION,
+          include_pending: bool = True) -> list[Debt]:
+    """Open debts among ``messages`` (a node's log, any order) at UTC time ``now``.
+
+    ``unacked`` gives (message, time stored) of messages still in the outbox. Sorted most
+    late first.
+    """
+    requests: dict[str, Message] = {}
+    due: dict[str, float] = {}
+    settled: set[str] = set()
+    for m in sorted(messages, key=lambda m: m.created_at):
+        if m.kind == "request" and m.due_at is not None:
+            requests[m.id] = m
+            due.setdefault(m.id, m.due_at)
+        elif m.kind == "response" and m.in_reply_to is not None:
+            if m.body.get("decision") == "standby":
+                due[m.in_reply_to] = max(due.get(m.in_reply_to, 0.0),
+                                         m.created_at + response_deadline_s)
+            else:
+                settled.add(m.in_reply_to)
+    out = []
+    for rid, req in requests.items():
+        if rid in settled:
+            continue
+        late = now - due[rid]
+        out.append(Debt(rid, "response", req.recipient, req.sender,
+                        str(req.body.get("subject") or req.body.get("text", ""))[:80],
+                        due[rid], late, escalation_level(late, levels)))
+    for m, stored_at in unacked:
+        late = now - (stored_at + ACK_TIMEOUT_S)
+        out.append(Debt(m.id, "ack", m.recipient, m.sender, f"{m.kind} seq {m.seq}",
+                        stored_at + ACK_TIMEOUT_S, late, escalation_level(late, levels)))
+    if not include_pending:
+        out = [d for d in out if d.late_s >= 0]
+    out.sort(key=lambda d: -d.late_s)
+    return out
+
+
+def store_debts(store: LineStore, response_deadline_s: float, now: float, *,
+                include_pending: bool = True) -> list[Debt]:
+    """:func:`debts` over a node's log and outbox."""
+    logged = [m for _, _, _, m in store.messages(kinds=("request", "response"))]
+    stored = {e.msg_id: e.recorded_at for e in store.entries()}
+    unacked = [(o.message, stored[o.msg_id]) for o in store.outbox() if o.delivered_at is None]
+    return debts(logged, now, response_deadline_s, unacked=unacked,
+                 include_pending=include_pending)

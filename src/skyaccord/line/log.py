@@ -1,0 +1,253 @@
+"""The hash chain of a node's log, its verification, and the cross-check of two logs.
+
+Each entry ``pos`` (1, 2, ...) records one message sent or received, with the time it was
+recorded, and its hash::
+
+    hash[pos] = sha256( hash[pos-1] (hex) || "\\n" || canonical([pos, direction, peer,
+                                                                 recorded_at, message]) )
+
+with ``hash[0]`` = 64 zeros, as Secure Scuttlebutt chains a feed by the hash of the
+previous message (shared/DOMAIN.md). The head (count, last hash) is signed by the node's
+key on every append. :func:`verify_log` recomputes the chain and reports every entry that
+was altered, removed, inserted or moved, a truncated or rewritten head, a stream whose
+sequence numbers are not consecutive, and (given the accord) any signature that does not
+verify. Someone holding the node's own key can rewrite the whole chain and re-sign its
+head; :func:`cross_check` against the other party's log (which holds the same signed
+messages and the acknowledgements) then shows the difference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from skyaccord.errors import SkyaccordError, StoreError
+from skyaccord.line.keys import verify
+from skyaccord.line.messages import canonical, parse_message
+from skyaccord.protocol import Accord
+
+__all__ = [
+    "GENESIS",
+    "LogEntry",
+    "VerifyReport",
+    "cross_check",
+    "entry_hash",
+    "head_bytes",
+    "read_entries",
+    "verify_log",
+]
+
+GENESIS = "0" * 64
+
+
+class LogEntry(NamedTuple):
+    """One row of a node's log."""
+
+    pos: int
+    msg_id: str
+    direction: str
+    """``sent`` or ``received``"""
+    peer: str
+    recorded_at: float
+    message: str
+    """the message's canonical JSON, signature included"""
+    prev_hash: str
+    hash: str
+
+
+def entry_hash(prev_hash: str, pos: int, direction: str, peer: str, recorded_at: float,
+               message: str) -> str:
+    """The chained hash of one entry (hex).
+
+    >>> entry_hash(GENESIS, 1, "sent", "ru", 0.0, "{}")[:12]
+    '24b5f953d565'
+    """
+    payload = canonical([pos, direction, peer, recorded_at, message])
+    return hashlib.sha256(f"{prev_hash}\n{payload}".encode()).hexdigest()
+
+
+def head_bytes(party: str, count: int, head_hash: str) -> bytes:
+    """What a node signs as its log head."""
+    return f"skyaccord-head/1\n{party}\n{count}\n{head_hash}".encode()
+
+
+@dataclass
+class VerifyReport:
+    """What :func:`verify_log` found; ``ok`` when ``problems`` is empty."""
+
+    path: str
+    party: str | None
+    count: int
+    head: str
+    problems: list[str] = field(default_factory=list)
+    signatures_checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _open_ro(path: str | Path) -> sqlite3.Connection:
+    p = Path(path)
+    if not p.is_file():
+        raise StoreError(f"{p}: no such log database")
+    try:
+        return sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{p}: cannot open log database: {exc}") from None
+
+
+def read_entries(path: str | Path) -> Iterator[LogEntry]:
+    """Every log entry of the database at ``path``, in stored order (by ``pos``)."""
+    conn = _open_ro(path)
+    try:
+        rows = conn.execute("SELECT pos, msg_id, direction, peer, recorded_at, message, "
+                            "prev_hash, hash FROM line_log ORDER BY pos").fetchall()
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: not a line log: {exc}") from None
+    finally:
+        conn.close()
+    for row in rows:
+        yield LogEntry(*row)
+
+
+def _meta(path: str | Path) -> dict[str, Any]:
+    conn = _open_ro(path)
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM line_meta").fetchall())
+        head = conn.execute("SELECT count, hash, sig FROM line_head WHERE id = 1").fetchone()
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: not a line log: {exc}") from None
+    finally:
+        conn.close()
+    meta["head"] = head
+    return meta
+
+
+def verify_log(path: str | Path, accord: Accord | None = None) -> VerifyReport:
+    """Recompute the chain of the log at ``path``; with ``accord``, check signatures too."""
+    meta = _meta(path)
+    party = meta.get("party")
+    report = VerifyReport(str(path), party, 0, GENESIS)
+    problems = report.problems
+    keys = {p.id: p.public_key for p in accord.parties} if accord is not None else {}
+    prev_hash = GENESIS
+    expected_pos = 1
+    streams: dict[tuple[str, str], int] = {}
+    seen: set[str] = set()
+    for e in read_entries(path):
+        if e.pos != expected_pos:
+            problems.append(f"entries {expected_pos}..{e.pos - 1} missing (removed)"
+                            if e.pos > expected_pos else f"entry {e.pos}: out of place")
+        if e.prev_hash != prev_hash:
+            problems.append(f"entry {e.pos}: does not follow the entry before it "
+                            "(an entry was removed, inserted or moved)")
+        if entry_hash(e.prev_hash, e.pos, e.direction, e.peer, e.recorded_at,
+                      e.message) != e.hash:
+            problems.append(f"entry {e.pos}: altered (hash does not match its content)")
+        prev_hash, expected_pos = e.hash, e.pos + 1
+        report.count += 1
+        try:
+            msg = parse_message(json.loads(e.message))
+        except (ValueError, SkyaccordError) as exc:
+            problems.append(f"entry {e.pos}: message unreadable: {exc}")
+            continue
+        if msg.id != e.msg_id:
+            problems.append(f"entry {e.pos}: id column {e.msg_id} != message id {msg.id}")
+        if msg.id in seen:
+            problems.append(f"entry {e.pos}: message {msg.id} logged twice")
+        seen.add(msg.id)
+        if e.direction not in ("sent", "received") or (
+                (msg.sender if e.direction == "received" else msg.recipient) != e.peer):
+            problems.append(f"entry {e.pos}: direction/peer do not match the message")
+        if msg.seq > 0:
+            stream = (msg.sender, msg.recipient)
+            last = streams.get(stream, 0)
+            if msg.seq != last + 1:
+                problems.append(f"entry {e.pos}: {msg.sender}->{msg.recipient} seq {msg.seq} "
+                                f"follows seq {last} (missing or reordered messages)")
+            streams[stream] = msg.seq
+        key = keys.get(msg.sender)
+        if accord is not None:
+            if key is None:
+                problems.append(f"entry {e.pos}: no public key for {msg.sender!r} in the "
+                                "accord")
+            else:
+                try:
+                    msg.verify(key)
+                    report.signatures_checked += 1
+                except SkyaccordError as exc:
+                    problems.append(f"entry {e.pos}: {exc}")
+    report.head = prev_hash
+    head = meta["head"]
+    if head is None:
+        if report.count:
+            problems.append("log head missing")
+    else:
+        count, head_hash, sig = head
+        if (count, head_hash) != (report.count, prev_hash):
+            problems.append(f"signed head says {count} entries ending {head_hash[:12]}, the "
+                            f"log holds {report.count} ending {prev_hash[:12]} "
+                            "(entries removed at the end, or head altered)")
+        own_key = keys.get(party) if party else None
+        if accord is not None and own_key is not None:
+            try:
+                verify(own_key, head_bytes(str(party), count, head_hash), sig,
+                       who=f"log head of {party!r}")
+                report.signatures_checked += 1
+            except SkyaccordError as exc:
+                problems.append(str(exc))
+    return report
+
+
+def cross_check(path_a: str | Path, path_b: str | Path) -> list[str]:
+    """Differences between two parties' logs over the messages they share.
+
+    Every message between the two parties that one log holds must be in the other,
+    byte for byte, with opposite direction, once acknowledged; and the order of each
+    sender's stream must agree. Messages still in an outbox (sent, not acknowledged)
+    may be missing from the receiver: they are reported only when acknowledged.
+    """
+    a_party, b_party = _meta(path_a).get("party"), _meta(path_b).get("party")
+    a = {e.msg_id: e for e in read_entries(path_a) if e.peer == b_party}
+    b = {e.msg_id: e for e in read_entries(path_b) if e.peer == a_party}
+    acked_a = _acked(a.values())
+    acked_b = _acked(b.values())
+    problems = []
+    for mine, theirs, acked, name, other in ((a, b, acked_a, a_party, b_party),
+                                            (b, a, acked_b, b_party, a_party)):
+        for msg_id, e in mine.items():
+            t = theirs.get(msg_id)
+            if t is None:
+                if e.direction == "received" or msg_id in acked:
+                    problems.append(f"{name} holds {e.direction} message {msg_id} that "
+                                    f"{other}'s log lacks")
+            elif t.message != e.message:
+                problems.append(f"message {msg_id} differs between {name} and {other}")
+            elif t.direction == e.direction:
+                problems.append(f"message {msg_id} is {e.direction} in both logs")
+    for sender in (a_party, b_party):
+        order_a = [i for i, e in a.items() if _sender(e) == sender]
+        order_b = [i for i, e in b.items() if _sender(e) == sender]
+        common = set(order_a) & set(order_b)
+        if [i for i in order_a if i in common] != [i for i in order_b if i in common]:
+            problems.append(f"the two logs order {sender}'s messages differently")
+    return sorted(set(problems), key=problems.index)
+
+
+def _sender(e: LogEntry) -> str:
+    return str(json.loads(e.message)["from"])
+
+
+def _acked(entries: Any) -> set[str]:
+    out = set()
+    for e in entries:
+        d = json.loads(e.message)
+        if d["kind"] == "ack":
+            out.add(d["in_reply_to"])
+    return out

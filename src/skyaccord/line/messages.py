@@ -1,0 +1,298 @@
+"""Messages on the line: kinds, the signed canonical form, parsing and validation.
+
+A message is a JSON object::
+
+    {"v": 1, "id": "<32 hex>", "kind": "request", "from": "us", "to": "ru", "seq": 7,
+     "created_at": 1445299200.0, "accord": "<sha256 of the accord>",
+     "in_reply_to": null, "due_at": 1445299380.0, "body": {...}, "sig": "<base64>"}
+
+``sig`` is the sender's Ed25519 signature of :func:`signing_bytes`: a domain tag then the
+canonical JSON (sorted keys, no spaces, UTF-8) of every field but ``sig``. ``seq`` counts
+the messages of one sender to one recipient from 1, so that the receiver can keep the
+sender's order and spot gaps and replays; acknowledgements travel outside the stream
+(``seq`` 0). Kinds (modeled on the OLDI/AIDC message sets, shared/DOMAIN.md):
+
+========== ======================================================= ===================
+kind       body fields (required; *optional*)                      links
+========== ======================================================= ===================
+notice     start_s, end_s, intent_ids (list); *text*, *volumes*    where/when we fly
+request    text; *subject*                                         ``due_at`` required
+response   text; *decision* (accept, reject, standby)              ``in_reply_to``
+ack        digest (sha256 of the acked message), received_at       ``in_reply_to``
+conflict   source (tactical, strategic), id1, id2, t_in_s, level;
+           *t_out_s*, *tcpa_s*, *dcpa_nm*, *dz_ft*, *text*
+distress   lat, lon, frequency_mhz; *alt_ft*, *callsign*, *text*
+proposal   text; *accord_sha256*                                   new accord version
+acceptance text                                                    ``in_reply_to``
+suspension reason                                                  the accord suspended
+text       text
+========== ======================================================= ===================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from skyaccord.errors import MessageRefused
+from skyaccord.line.keys import SigningKey, sign, verify
+
+__all__ = [
+    "KINDS",
+    "REPLY_KINDS",
+    "Message",
+    "canonical",
+    "make_message",
+    "parse_message",
+    "signing_bytes",
+]
+
+VERSION: Final = 1
+_TAG = b"skyaccord-line/1\n"
+KINDS: Final = ("notice", "request", "response", "ack", "conflict", "distress", "proposal",
+                "acceptance", "suspension", "text")
+REPLY_KINDS: Final = frozenset({"response", "ack", "acceptance"})
+_FIELDS: Final = ("v", "id", "kind", "from", "to", "seq", "created_at", "accord",
+                  "in_reply_to", "due_at", "body", "sig")
+_ID = re.compile(r"^[0-9a-f]{32}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_PARTY = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
+MAX_BODY_BYTES: Final = 64 * 1024
+
+
+def canonical(obj: Any) -> str:
+    """Sorted keys, no whitespace, UTF-8 text, no NaN: the form that is signed and hashed.
+
+    >>> canonical({"b": 1, "a": [1.5, "é"]})
+    '{"a":[1.5,"é"],"b":1}'
+    """
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A signed message. Build with :func:`make_message`; read with :func:`parse_message`."""
+
+    id: str
+    kind: str
+    sender: str
+    recipient: str
+    seq: int
+    created_at: float
+    """UTC seconds when the sender stored the message"""
+    accord: str
+    """sha256 of the accord the sender works under"""
+    in_reply_to: str | None
+    due_at: float | None
+    """UTC seconds by which a response is owed (requests)"""
+    body: Mapping[str, Any]
+    sig: str
+
+    def unsigned_dict(self) -> dict[str, Any]:
+        return {"v": VERSION, "id": self.id, "kind": self.kind, "from": self.sender,
+                "to": self.recipient, "seq": self.seq, "created_at": self.created_at,
+                "accord": self.accord, "in_reply_to": self.in_reply_to,
+                "due_at": self.due_at, "body": dict(self.body)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.unsigned_dict(), "sig": self.sig}
+
+    def to_json(self) -> str:
+        """The canonical JSON of the whole message, signature included."""
+        return canonical(self.to_dict())
+
+    @property
+    def digest(self) -> str:
+        """Hex sha256 of :meth:`to_json`: what an acknowledgement names."""
+        return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
+
+    def verify(self, public_key: str) -> None:
+        """Raise :class:`~skyaccord.errors.SignatureError` unless the sender signed it."""
+        verify(public_key, signing_bytes(self), self.sig, who=f"party {self.sender!r}")
+
+
+def signing_bytes(message: Message) -> bytes:
+    """What the sender signs: a domain tag, then the canonical JSON without ``sig``."""
+    return _TAG + canonical(message.unsigned_dict()).encode("utf-8")
+
+
+def make_message(key: SigningKey, *, kind: str, sender: str, recipient: str, seq: int,
+                 created_at: float, accord: str, body: Mapping[str, Any],
+                 in_reply_to: str | None = None, due_at: float | None = None,
+                 msg_id: str | None = None) -> Message:
+    """Validate and sign a new message (raises :class:`MessageRefused` naming the field)."""
+    unsigned = Message(msg_id or uuid.uuid4().hex, kind, sender, recipient, seq,
+                       float(created_at), accord, in_reply_to,
+                       None if due_at is None else float(due_at), dict(body), "")
+    _validate(unsigned.unsigned_dict())
+    return replace(unsigned, sig=sign(key, signing_bytes(unsigned)))
+
+
+def parse_message(data: Any) -> Message:
+    """A :class:`Message` from decoded JSON; malformed input raises :class:`MessageRefused`.
+
+    The signature is not checked here (see :meth:`Message.verify`).
+    """
+    if not isinstance(data, Mapping):
+        raise MessageRefused("message must be a JSON object")
+    unknown = sorted(set(data) - set(_FIELDS))
+    if unknown:
+        raise MessageRefused(f"message: unknown field(s) {', '.join(unknown)}; "
+                             f"allowed: {', '.join(_FIELDS)}")
+    missing = [f for f in _FIELDS if f not in data]
+    if missing:
+        raise MessageRefused(f"message: missing field(s) {', '.join(missing)}")
+    _validate(data)
+    sig = data["sig"]
+    if not isinstance(sig, str) or not sig:
+        raise MessageRefused("message field 'sig': must be a base64 string")
+    return Message(data["id"], data["kind"], data["from"], data["to"], int(data["seq"]),
+                   float(data["created_at"]), data["accord"], data["in_reply_to"],
+                   None if data["due_at"] is None else float(data["due_at"]),
+                   dict(data["body"]), sig)
+
+
+# -- validation ---------------------------------------------------------------------------
+
+def _bad(field: str, what: str) -> MessageRefused:
+    return MessageRefused(f"message field {field!r}: {what}")
+
+
+def _number(value: Any, field: str, low: float = -math.inf, high: float = math.inf) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _bad(field, f"must be a number, got {value!r}")
+    if not (math.isfinite(value) and low <= value <= high):
+        raise _bad(field, f"must be in [{low:g}, {high:g}], got {value!r}")
+    return float(value)
+
+
+def _text(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _bad(field, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+_BODY_REQUIRED: Final[dict[str, tuple[str, ...]]] = {
+    "notice": ("start_s", "end_s", "intent_ids"),
+    "request": ("text",),
+    "response": ("text",),
+    "ack": ("digest", "received_at"),
+    "conflict": ("source", "id1", "id2", "t_in_s", "level"),
+    "distress": ("lat", "lon", "frequency_mhz"),
+    "proposal": ("text",),
+    "acceptance": ("text",),
+    "suspension": ("reason",),
+    "text": ("text",),
+}
+_BODY_OPTIONAL: Final[dict[str, tuple[str, ...]]] = {
+    "notice": ("text", "volumes"),
+    "request": ("subject",),
+    "response": ("decision",),
+    "ack": (),
+    "conflict": ("t_out_s", "tcpa_s", "dcpa_nm", "dz_ft", "text", "same_party"),
+    "distress": ("alt_ft", "callsign", "text"),
+    "proposal": ("accord_sha256",),
+    "acceptance": (),
+    "suspension": (),
+    "text": (),
+}
+
+
+def _validate(d: Mapping[str, Any]) -> None:
+    if d.get("v") != VERSION:
+        raise _bad("v", f"unsupported version {d.get('v')!r}; this node speaks {VERSION}")
+    if not isinstance(d["id"], str) or not _ID.match(d["id"]):
+        raise _bad("id", "must be 32 lowercase hex digits")
+    kind = d["kind"]
+    if kind not in KINDS:
+        raise _bad("kind", f"unknown kind {kind!r}; kinds are {', '.join(KINDS)}")
+    for f in ("from", "to"):
+        if not isinstance(d[f], str) or not _PARTY.match(d[f]):
+            raise _bad(f, f"not a party id: {d[f]!r}")
+    if d["from"] == d["to"]:
+        raise _bad("to", "a party does not send to itself")
+    seq = d["seq"]
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise _bad("seq", f"must be an integer >= 0, got {seq!r}")
+    if (kind == "ack") != (seq == 0):
+        raise _bad("seq", "acknowledgements carry seq 0, every other kind seq >= 1")
+    created = _number(d["created_at"], "created_at", 0.0, 1e11)
+    if not isinstance(d["accord"], str) or not _HEX64.match(d["accord"]):
+        raise _bad("accord", "must be the accord's sha256 (64 lowercase hex digits)")
+    reply = d["in_reply_to"]
+    if reply is not None and (not isinstance(reply, str) or not _ID.match(reply)):
+        raise _bad("in_reply_to", "must be a message id (32 hex digits) or null")
+    if kind in REPLY_KINDS and reply is None:
+        raise _bad("in_reply_to", f"a {kind} must name the message it answers")
+    due = d["due_at"]
+    if kind == "request":
+        if due is None:
+            raise _bad("due_at", "a request must carry its due time")
+        if _number(due, "due_at", 0.0, 1e11) < created:
+            raise _bad("due_at", "due before it was created")
+    elif due is not None:
+        raise _bad("due_at", f"only requests carry a due time, not a {kind}")
+    body = d["body"]
+    if not isinstance(body, Mapping):
+        raise _bad("body", "must be a JSON object")
+    try:
+        size = len(canonical(body).encode("utf-8"))
+    except (TypeError, ValueError) as exc:
+        raise _bad("body", f"not plain JSON: {exc}") from None
+    if size > MAX_BODY_BYTES:
+        raise _bad("body", f"{size} bytes, at most {MAX_BODY_BYTES}")
+    required, optional = _BODY_REQUIRED[kind], _BODY_OPTIONAL[kind]
+    for f in required:
+        if f not in body:
+            raise _bad(f"body.{f}", f"required for a {kind}")
+    extra = sorted(set(body) - set(required) - set(optional))
+    if extra:
+        raise _bad(f"body.{extra[0]}", f"unknown for a {kind}; allowed: "
+                   f"{', '.join(required + optional)}")
+    _validate_body(kind, body)
+
+
+def _validate_body(kind: str, body: Mapping[str, Any]) -> None:
+    for f in ("text", "subject", "reason", "callsign", "id1", "id2", "level"):
+        if f in body:
+            _text(body[f], f"body.{f}")
+    if kind == "notice":
+        start = _number(body["start_s"], "body.start_s", 0.0, 1e11)
+        if _number(body["end_s"], "body.end_s", 0.0, 1e11) <= start:
+            raise _bad("body.end_s", "must be after start_s")
+        ids = body["intent_ids"]
+        if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+            raise _bad("body.intent_ids", "must be a list of intent ids (strings)")
+    elif kind == "response":
+        if "decision" in body and body["decision"] not in ("accept", "reject", "standby"):
+            raise _bad("body.decision", "must be accept, reject or standby")
+    elif kind == "ack":
+        if not isinstance(body["digest"], str) or not _HEX64.match(body["digest"]):
+            raise _bad("body.digest", "must be a sha256 (64 lowercase hex digits)")
+        _number(body["received_at"], "body.received_at", 0.0, 1e11)
+    elif kind == "conflict":
+        if body["source"] not in ("tactical", "strategic"):
+            raise _bad("body.source", "must be tactical or strategic")
+        _number(body["t_in_s"], "body.t_in_s", 0.0)
+        for f in ("tcpa_s", "dcpa_nm", "dz_ft"):
+            if f in body:
+                _number(body[f], f"body.{f}")
+        if "t_out_s" in body and body["t_out_s"] is not None:
+            _number(body["t_out_s"], "body.t_out_s", 0.0)
+    elif kind == "distress":
+        _number(body["lat"], "body.lat", -90.0, 90.0)
+        _number(body["lon"], "body.lon", -180.0, 180.0)
+        _number(body["frequency_mhz"], "body.frequency_mhz", 1e-3, 1e5)
+        if "alt_ft" in body:
+            _number(body["alt_ft"], "body.alt_ft", -2000.0, 200_000.0)
+    elif kind == "proposal" and "accord_sha256" in body and (
+            not isinstance(body["accord_sha256"], str)
+            or not _HEX64.match(body["accord_sha256"])):
+        raise _bad("body.accord_sha256", "must be a sha256 (64 lowercase hex digits)")

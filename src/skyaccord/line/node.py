@@ -1,0 +1,230 @@
+"""A party's node: signs and stores what it sends, checks and acknowledges what it gets,
+and delivers its outbox to peers in order, with back-off while a peer is down.
+
+No HTTP here: :mod:`skyaccord.line.app` exposes :meth:`Node.receive` and friends, and
+:class:`~skyaccord.line.peer.Transport` reaches peers. Time comes from ``clock``.
+
+Refusal order on receipt (each refusal is recorded with its reason, see
+:meth:`LineStore.refusals`): malformed (400) → not addressed to this node (400) → unknown
+sender or no key (403) → bad message or transmission signature (403) → other accord
+(409) → transmitted outside the clock-skew window (403) → id known with other content,
+sequence already used (replay) or a gap (409). The very same message again is answered
+with the original acknowledgement (200, ``duplicate``) and recorded as a replay.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from skyaccord.errors import LineError, MessageRefused, SignatureError, SkyaccordError
+from skyaccord.line.keys import SigningKey, public_key_b64, sign, verify
+from skyaccord.line.messages import Message, canonical, make_message, parse_message
+from skyaccord.line.peer import Transport
+from skyaccord.line.store import LineStore
+from skyaccord.protocol import Accord
+
+__all__ = ["BACKOFF_INITIAL_S", "BACKOFF_MAX_S", "DEFAULT_SKEW_S", "Deliverer", "Node",
+           "transmit_bytes"]
+
+# Clocks of the nodes must agree within this window (AIDC asks for 1 s of UTC; the window
+# also covers network and queueing delay of one transmission, not the message's age).
+DEFAULT_SKEW_S = 30.0
+# Outbox retry back-off per peer: doubles from 0.1 s up to 5 s while a peer is down.
+BACKOFF_INITIAL_S = 0.1
+BACKOFF_MAX_S = 5.0
+
+
+def transmit_bytes(msg_id: str, recipient: str, transmitted_at: float) -> bytes:
+    """What the sender signs for one transmission attempt (the envelope)."""
+    return b"skyaccord-transmit/1\n" + canonical([msg_id, recipient,
+                                                  transmitted_at]).encode()
+
+
+class Node:
+    """The node of ``party`` under ``accord``, with its store and its peers' transports."""
+
+    def __init__(self, party: str, key: SigningKey, accord: Accord, store: LineStore,
+                 peers: Mapping[str, Transport] | None = None, *,
+                 clock: Callable[[], float] = time.time, skew_s: float = DEFAULT_SKEW_S
+                 ) -> None:
+        own = accord.party(party)
+        if own.public_key is not None and own.public_key != public_key_b64(key):
+            raise SignatureError(f"the key given is not party {party!r}'s key in accord "
+                                 f"{accord.id!r}")
+        for peer in peers or {}:
+            accord.party(peer)
+        self.party, self.key, self.accord, self.store = party, key, accord, store
+        self.peers: dict[str, Transport] = dict(peers or {})
+        self.clock, self.skew_s = clock, skew_s
+        self._backoff: dict[str, tuple[float, float]] = {}  # peer -> (next try, delay)
+        self.wake = threading.Event()
+
+    # -- sending ---------------------------------------------------------------------
+    def send(self, to: str, kind: str, body: Mapping[str, Any], *,
+             in_reply_to: str | None = None) -> Message:
+        """Sign, log and queue a message to party ``to``; requests get their due time."""
+        if kind == "ack":
+            raise MessageRefused("acknowledgements are made by the receiving node only")
+        self.accord.party(to)
+        now = self.clock()
+        due = now + self.accord.response_deadline_s if kind == "request" else None
+
+        def build(seq: int) -> Message:
+            return make_message(self.key, kind=kind, sender=self.party, recipient=to,
+                                seq=seq, created_at=now, accord=self.accord.sha256,
+                                body=body, in_reply_to=in_reply_to, due_at=due)
+
+        message = self.store.record_outgoing(to, build, now)
+        self.wake.set()
+        return message
+
+    def envelope(self, message: Message) -> dict[str, Any]:
+        now = self.clock()
+        return {"message": message.to_dict(), "transmitted_at": now,
+                "transmit_sig": sign(self.key, transmit_bytes(message.id, message.recipient,
+                                                              now))}
+
+    def deliver_once(self) -> int:
+        """Try each peer whose back-off has expired; returns how many were delivered."""
+        delivered = 0
+        for peer, transport in self.peers.items():
+            next_try, delay = self._backoff.get(peer, (0.0, 0.0))
+            if time.monotonic() < next_try:
+                continue
+            for message in self.store.pending(peer):
+                try:
+                    self._deliver(transport, message)
+                except SkyaccordError as exc:
+                    self.store.delivery_failed(message.id, str(exc))
+                    delay = min(max(delay * 2, BACKOFF_INITIAL_S), BACKOFF_MAX_S)
+                    self._backoff[peer] = (time.monotonic() + delay, delay)
+                    break
+                delivered += 1
+                self._backoff.pop(peer, None)
+        return delivered
+
+    def next_retry_in(self) -> float | None:
+        if not self._backoff:
+            return None
+        return max(0.0, min(t for t, _ in self._backoff.values()) - time.monotonic())
+
+    def _deliver(self, transport: Transport, message: Message) -> None:
+        status, reply = transport.deliver(self.envelope(message))
+        if status != 200 or not isinstance(reply, dict) or "ack" not in reply:
+            error = reply.get("error") if isinstance(reply, dict) else reply
+            raise LineError(f"{message.recipient} refused {message.id}: {status} {error}")
+        ack = parse_message(reply["ack"])
+        key = self.accord.party(message.recipient).public_key
+        if key is None:
+            raise SignatureError(f"no public key for {message.recipient!r} in the accord")
+        ack.verify(key)
+        if (ack.kind != "ack" or ack.sender != message.recipient
+                or ack.in_reply_to != message.id or ack.body.get("digest") != message.digest):
+            raise SignatureError(f"acknowledgement from {message.recipient} does not match "
+                                 f"message {message.id}")
+        self.store.record_ack(ack, self.clock())
+
+    # -- receiving -------------------------------------------------------------------
+    def receive(self, envelope: Any) -> tuple[int, dict[str, Any]]:
+        """Check, log and acknowledge one envelope: (HTTP status, reply body)."""
+        now = self.clock()
+        raw = _raw(envelope)
+        msg_id = sender = None
+        try:
+            if not isinstance(envelope, Mapping) or set(envelope) != {
+                    "message", "transmitted_at", "transmit_sig"}:
+                raise MessageRefused("envelope must be an object with exactly message, "
+                                     "transmitted_at and transmit_sig")
+            message = parse_message(envelope["message"])
+            msg_id, sender = message.id, message.sender
+            if message.recipient != self.party:
+                raise MessageRefused(f"addressed to {message.recipient!r}; this node is "
+                                     f"{self.party!r}")
+            if message.kind == "ack":
+                raise MessageRefused("acknowledgements come back in delivery replies only")
+            key = self._key_of(message.sender)
+            message.verify(key)
+            sent_at = envelope["transmitted_at"]
+            if isinstance(sent_at, bool) or not isinstance(sent_at, int | float):
+                raise MessageRefused("envelope field 'transmitted_at' must be a number")
+            verify(key, transmit_bytes(message.id, message.recipient, sent_at),
+                   str(envelope["transmit_sig"]), who=f"transmission by {message.sender!r}")
+            if message.accord != self.accord.sha256:
+                raise MessageRefused(f"message is under accord {message.accord[:12]}, this "
+                                     f"node under {self.accord.sha256[:12]}")
+            if abs(now - sent_at) > self.skew_s:
+                raise SignatureError(f"outside the clock-skew window: transmitted "
+                                     f"{now - sent_at:+.1f} s from this node's clock, window "
+                                     f"±{self.skew_s:g} s")
+
+            def make_ack() -> Message:
+                return make_message(self.key, kind="ack", sender=self.party,
+                                    recipient=message.sender, seq=0, created_at=now,
+                                    accord=self.accord.sha256, in_reply_to=message.id,
+                                    body={"digest": message.digest, "received_at": now})
+
+            status, ack = self.store.accept_incoming(message, make_ack, now)
+        except SkyaccordError as exc:
+            code = 403 if isinstance(exc, SignatureError) else (
+                409 if any(w in str(exc) for w in ("replay", "order", "accord", "other content"))
+                else 400)
+            self.store.refuse(now, str(exc), peer=sender, msg_id=msg_id, raw=raw)
+            return code, {"error": str(exc)}
+        if status == "duplicate":
+            self.store.refuse(now, f"replay of accepted message {message.id} (seq "
+                              f"{message.seq}): answered with the original acknowledgement",
+                              peer=sender, msg_id=msg_id)
+        return 200, {"status": status, "ack": ack.to_dict()}
+
+    def _key_of(self, party: str) -> str:
+        for p in self.accord.parties:
+            if p.id == party:
+                if p.public_key is None:
+                    raise SignatureError(f"unknown key: the accord lists no public key for "
+                                         f"{party!r}")
+                return p.public_key
+        raise SignatureError(f"unknown sender {party!r}: not a party of accord "
+                             f"{self.accord.id!r}")
+
+    def close(self) -> None:
+        for t in self.peers.values():
+            t.close()
+
+
+def _raw(envelope: Any) -> str:
+    try:
+        return canonical(envelope)
+    except (TypeError, ValueError):
+        return repr(envelope)[:65536]
+
+
+class Deliverer:
+    """A background thread that empties the node's outbox; ``poll_s`` also picks up
+    messages that another process (the CLI) queued in the same database."""
+
+    def __init__(self, node: Node, poll_s: float = 0.25) -> None:
+        self.node, self.poll_s = node, poll_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="line-deliverer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.node.wake.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.node.wake.clear()
+            try:
+                if self.node.deliver_once():
+                    continue  # more may be waiting: go on without sleeping
+            except SkyaccordError:
+                pass  # a store error: retried on the next round
+            retry = self.node.next_retry_in()
+            self.node.wake.wait(self.poll_s if retry is None else min(self.poll_s, retry))

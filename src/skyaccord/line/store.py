@@ -1,0 +1,279 @@
+"""A node's SQLite database: the hash-chained log, the outbox, streams and refusals.
+
+One file per node (stdlib sqlite3, WAL, so the CLI can read while the node writes). Every
+write runs in one ``BEGIN IMMEDIATE`` transaction, so that a message is in the log and
+the outbox together or not at all, and a received message, its acknowledgement and the
+stream's new sequence number are committed at once: a node killed at any instant
+neither loses nor repeats a message. sqlite3 errors become
+:class:`~skyaccord.errors.StoreError`. The tables belong to the line alone (``line_*``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from skyaccord.errors import MessageRefused, StoreError
+from skyaccord.line.keys import SigningKey, sign
+from skyaccord.line.log import GENESIS, LogEntry, entry_hash, head_bytes
+from skyaccord.line.messages import Message, parse_message
+
+__all__ = ["LineStore", "OutboxItem", "Refusal"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS line_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS line_log (
+    pos INTEGER PRIMARY KEY, msg_id TEXT NOT NULL, direction TEXT NOT NULL,
+    peer TEXT NOT NULL, recorded_at REAL NOT NULL, message TEXT NOT NULL,
+    prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
+    kind TEXT NOT NULL, sender TEXT NOT NULL, seq INTEGER NOT NULL, in_reply_to TEXT);
+CREATE UNIQUE INDEX IF NOT EXISTS line_log_id ON line_log (msg_id);
+CREATE INDEX IF NOT EXISTS line_log_reply ON line_log (in_reply_to);
+CREATE TABLE IF NOT EXISTS line_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL, hash TEXT NOT NULL,
+    sig TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS line_streams (
+    sender TEXT NOT NULL, recipient TEXT NOT NULL, last_seq INTEGER NOT NULL,
+    PRIMARY KEY (sender, recipient));
+CREATE TABLE IF NOT EXISTS line_outbox (
+    msg_id TEXT PRIMARY KEY, peer TEXT NOT NULL, seq INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, delivered_at REAL,
+    ack_id TEXT);
+CREATE INDEX IF NOT EXISTS line_outbox_pending ON line_outbox (peer, delivered_at, seq);
+CREATE TABLE IF NOT EXISTS line_refusals (
+    id INTEGER PRIMARY KEY, at REAL NOT NULL, peer TEXT, msg_id TEXT, reason TEXT NOT NULL,
+    raw TEXT);
+"""
+
+
+class OutboxItem(NamedTuple):
+    msg_id: str
+    peer: str
+    seq: int
+    attempts: int
+    last_error: str | None
+    delivered_at: float | None
+    message: Message
+
+
+class Refusal(NamedTuple):
+    at: float
+    peer: str | None
+    msg_id: str | None
+    reason: str
+
+
+class LineStore:
+    """The line's tables in one SQLite file, for the node of ``party``.
+
+    ``key`` signs the log head; a store opened without it is read-only in practice (any
+    append raises :class:`StoreError`). Safe to share between threads of one process and
+    between processes (WAL, ``BEGIN IMMEDIATE``, 10 s busy time-out).
+    """
+
+    def __init__(self, path: str | Path, party: str, key: SigningKey | None = None) -> None:
+        self.path = Path(path)
+        self.party = party
+        self._key = key
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
+                                         check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            with self.transaction() as c:
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+                row = c.execute("SELECT value FROM line_meta WHERE key='party'").fetchone()
+                if row is None:
+                    c.execute("INSERT INTO line_meta VALUES ('party', ?)", (party,))
+                elif row[0] != party:
+                    raise StoreError(f"{self.path}: this log belongs to party {row[0]!r}, "
+                                     f"not {party!r}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open line database: {exc}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> LineStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction; sqlite3 errors become StoreError."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: cannot begin a transaction: {exc}") from None
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._conn.execute("ROLLBACK")
+                raise StoreError(f"{self.path}: commit failed: {exc}") from None
+
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: read failed: {exc}") from None
+
+    # -- the chain -------------------------------------------------------------------
+    def _append(self, c: sqlite3.Connection, direction: str, peer: str, message: Message,
+                recorded_at: float) -> int:
+        if self._key is None:
+            raise StoreError(f"{self.path}: opened without the node's key; cannot append")
+        last = c.execute("SELECT pos, hash FROM line_log ORDER BY pos DESC LIMIT 1").fetchone()
+        pos, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        text = message.to_json()
+        h = entry_hash(prev, pos, direction, peer, recorded_at, text)
+        c.execute("INSERT INTO line_log VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                  (pos, message.id, direction, peer, recorded_at, text, prev, h, message.kind,
+                   message.sender, message.seq, message.in_reply_to))
+        c.execute("INSERT OR REPLACE INTO line_head VALUES (1, ?, ?, ?)",
+                  (pos, h, sign(self._key, head_bytes(self.party, pos, h))))
+        return pos
+
+    def entries(self) -> list[LogEntry]:
+        rows = self._read("SELECT pos, msg_id, direction, peer, recorded_at, message, "
+                          "prev_hash, hash FROM line_log ORDER BY pos")
+        return [LogEntry(*r) for r in rows]
+
+    def find(self, msg_id: str) -> tuple[str, Message] | None:
+        """(direction, message) of a logged message, or None."""
+        rows = self._read("SELECT direction, message FROM line_log WHERE msg_id = ?", (msg_id,))
+        return (rows[0][0], parse_message(json.loads(rows[0][1]))) if rows else None
+
+    def replies(self, msg_id: str) -> list[Message]:
+        """Logged messages that answer ``msg_id`` (acks, responses), in log order."""
+        rows = self._read("SELECT message FROM line_log WHERE in_reply_to = ? ORDER BY pos",
+                          (msg_id,))
+        return [parse_message(json.loads(r[0])) for r in rows]
+
+    def messages(self, *, direction: str | None = None, kinds: tuple[str, ...] = (),
+                 peer: str | None = None) -> list[tuple[int, str, float, Message]]:
+        """(pos, direction, recorded_at, message) of logged messages, filtered."""
+        sql = "SELECT pos, direction, recorded_at, message FROM line_log WHERE 1=1"
+        args: list[Any] = []
+        if direction is not None:
+            sql += " AND direction = ?"
+            args.append(direction)
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            args.extend(kinds)
+        if peer is not None:
+            sql += " AND peer = ?"
+            args.append(peer)
+        rows = self._read(sql + " ORDER BY pos", tuple(args))
+        return [(p, d, t, parse_message(json.loads(m))) for p, d, t, m in rows]
+
+    # -- sending ---------------------------------------------------------------------
+    def record_outgoing(self, recipient: str, build: Callable[[int], Message],
+                        now: float) -> Message:
+        """Give the next sequence number to ``build``, then log and queue its message."""
+        with self.transaction() as c:
+            row = c.execute("SELECT last_seq FROM line_streams WHERE sender=? AND recipient=?",
+                            (self.party, recipient)).fetchone()
+            seq = (row[0] if row else 0) + 1
+            message = build(seq)
+            self._append(c, "sent", recipient, message, now)
+            c.execute("INSERT OR REPLACE INTO line_streams VALUES (?,?,?)",
+                      (self.party, recipient, seq))
+            c.execute("INSERT INTO line_outbox (msg_id, peer, seq) VALUES (?,?,?)",
+                      (message.id, recipient, seq))
+            return message
+
+    def pending(self, peer: str, limit: int = 100) -> list[Message]:
+        """Undelivered messages to ``peer``, oldest first (by sequence number)."""
+        rows = self._read(
+            "SELECT l.message FROM line_outbox o JOIN line_log l ON l.msg_id = o.msg_id "
+            "WHERE o.peer = ? AND o.delivered_at IS NULL ORDER BY o.seq LIMIT ?",
+            (peer, limit))
+        return [parse_message(json.loads(r[0])) for r in rows]
+
+    def outbox(self) -> list[OutboxItem]:
+        rows = self._read(
+            "SELECT o.msg_id, o.peer, o.seq, o.attempts, o.last_error, o.delivered_at, "
+            "l.message FROM line_outbox o JOIN line_log l ON l.msg_id = o.msg_id "
+            "ORDER BY o.peer, o.seq")
+        return [OutboxItem(r[0], r[1], r[2], r[3], r[4], r[5], parse_message(json.loads(r[6])))
+                for r in rows]
+
+    def delivery_failed(self, msg_id: str, error: str) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE line_outbox SET attempts = attempts + 1, last_error = ? "
+                      "WHERE msg_id = ?", (error[:500], msg_id))
+
+    def record_ack(self, ack: Message, now: float) -> None:
+        """Log the peer's acknowledgement and mark the acked message delivered."""
+        with self.transaction() as c:
+            if c.execute("SELECT 1 FROM line_log WHERE msg_id = ?", (ack.id,)).fetchone():
+                return
+            self._append(c, "received", ack.sender, ack, now)
+            c.execute("UPDATE line_outbox SET delivered_at = ?, ack_id = ?, "
+                      "attempts = attempts + 1, last_error = NULL WHERE msg_id = ?",
+                      (now, ack.id, ack.in_reply_to))
+
+    # -- receiving -------------------------------------------------------------------
+    def accept_incoming(self, message: Message, make_ack: Callable[[], Message],
+                        now: float) -> tuple[str, Message]:
+        """Log ``message`` and its acknowledgement exactly once, in the sender's order.
+
+        Returns ``("accepted", ack)``, or ``("duplicate", original ack)`` when the very
+        same message was accepted before. Raises :class:`MessageRefused` for a known id
+        with other content, a sequence number already used (replay) or a gap.
+        """
+        with self.transaction() as c:
+            row = c.execute("SELECT direction, message FROM line_log WHERE msg_id = ?",
+                            (message.id,)).fetchone()
+            if row is not None:
+                if row[0] != "received" or row[1] != message.to_json():
+                    raise MessageRefused(f"message id {message.id} is already logged with "
+                                         "other content")
+                ack = c.execute("SELECT message FROM line_log WHERE kind = 'ack' AND "
+                                "in_reply_to = ?", (message.id,)).fetchone()
+                return "duplicate", parse_message(json.loads(ack[0]))
+            last = c.execute("SELECT last_seq FROM line_streams WHERE sender=? AND recipient=?",
+                             (message.sender, message.recipient)).fetchone()
+            expected = (last[0] if last else 0) + 1
+            if message.seq < expected:
+                raise MessageRefused(f"replay: {message.sender} seq {message.seq} was already "
+                                     f"used by another message (next expected {expected})")
+            if message.seq > expected:
+                raise MessageRefused(f"out of order: {message.sender} seq {message.seq}, "
+                                     f"expected {expected}")
+            ack = make_ack()
+            self._append(c, "received", message.sender, message, now)
+            self._append(c, "sent", message.sender, ack, now)
+            c.execute("INSERT OR REPLACE INTO line_streams VALUES (?,?,?)",
+                      (message.sender, message.recipient, message.seq))
+            return "accepted", ack
+
+    def refuse(self, now: float, reason: str, *, peer: str | None = None,
+               msg_id: str | None = None, raw: str | None = None) -> None:
+        """Record why a message was refused (kept apart from the chained log)."""
+        with self.transaction() as c:
+            c.execute("INSERT INTO line_refusals (at, peer, msg_id, reason, raw) "
+                      "VALUES (?,?,?,?,?)", (now, peer, msg_id, reason,
+                                             None if raw is None else raw[:65536]))
+
+    def refusals(self) -> list[Refusal]:
+        rows = self._read("SELECT at, peer, msg_id, reason FROM line_refusals ORDER BY id")
+        return [Refusal(*r) for r in rows]
