@@ -1,0 +1,110 @@
+"""Open a recorded feed of any format as chunks of state updates in time order."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+from skyaccord.errors import FeedError
+from skyaccord.ingest import formats
+from skyaccord.ingest.modes import BeastParser, ModeSDecoder, RawFrame, frames_from_lines
+from skyaccord.ingest.states import FeedStats, StateUpdate
+
+__all__ = ["open_feed", "read_updates"]
+
+_CHUNK: Final = 50_000  # frames per decoder batch: bounds memory on large files
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FeedError(f"{path}: not UTF-8 text at byte {exc.start}; for a Beast binary "
+                        "file give --format modes") from None
+    except OSError as exc:
+        raise FeedError(f"{path}: cannot read: {exc}") from None
+
+
+def _chunks(frames: Iterator[RawFrame], decoder: ModeSDecoder,
+            chunk: int) -> Iterator[list[StateUpdate]]:
+    buf: list[RawFrame] = []
+    for f in frames:
+        buf.append(f)
+        if len(buf) >= chunk:
+            yield decoder.decode(buf)
+            buf = []
+    if buf:
+        yield decoder.decode(buf)
+
+
+def open_feed(path: str | Path, fmt: str = "auto", stats: FeedStats | None = None, *,
+              reference: tuple[float, float] | None = None,
+              chunk: int = _CHUNK) -> Iterator[list[StateUpdate]]:
+    """Chunks of state updates from a recorded feed, in time order.
+
+    ``fmt`` is one of :data:`~skyaccord.ingest.formats.FORMATS` or ``"auto"`` (sniffed).
+    Bad rows are counted in ``stats``; a file that cannot be read at all raises
+    :class:`~skyaccord.errors.FeedError` naming it.
+    """
+    path = Path(path)
+    stats = stats if stats is not None else FeedStats(path.name)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise FeedError(f"{path}: cannot read: {exc}") from None
+    if fmt == "auto":
+        fmt = formats.sniff_format(path, head)
+    if fmt not in formats.FORMATS:
+        raise FeedError(f"unknown format {fmt!r}; formats are auto, "
+                        f"{', '.join(formats.FORMATS)}")
+    name = path.name
+    if fmt == "modes":
+        decoder = ModeSDecoder(stats, reference, source=name)
+        if len(head) > 1 and head[0] == 0x1A:
+            parser = BeastParser(stats=stats)
+
+            def beast() -> Iterator[RawFrame]:
+                with path.open("rb") as fh:
+                    while block := fh.read(1 << 20):
+                        yield from parser.feed(block)
+
+            yield from _chunks(beast(), decoder, chunk)
+        else:
+            with path.open(encoding="utf-8-sig", errors="replace") as text_fh:
+                yield from _chunks(frames_from_lines(text_fh, stats, name), decoder, chunk)
+        return
+    if fmt == "opensky" and (path.suffix.lower() == ".parquet" or head.startswith(b"PAR1")):
+        rows: Iterator[dict[str, object]] = formats._opensky_parquet(path)
+        yield sorted(formats.read_opensky_rows(rows, stats, name), key=lambda u: u.t)
+        return
+    text = _text(path)
+    if fmt == "opensky":
+        import csv
+
+        reader = csv.DictReader(io.StringIO(text))
+        yield sorted(formats.read_opensky_rows(reader, stats, name), key=lambda u: u.t)
+    elif fmt == "traffic":
+        yield formats.read_traffic(text, stats, name)
+    elif fmt == "tracks":
+        yield formats.read_tracks_rows(io.StringIO(text), stats, name)
+    elif fmt == "states":
+        yield list(formats.read_states_csv(io.StringIO(text), stats, name))
+    else:  # sbs
+        sbs = formats.read_sbs(text.splitlines(), stats, name)
+        while part := list(itertools.islice(sbs, chunk)):
+            yield part
+
+
+def read_updates(path: str | Path, fmt: str = "auto",
+                 reference: tuple[float, float] | None = None
+                 ) -> tuple[list[StateUpdate], FeedStats]:
+    """All state updates of a recorded feed, and its statistics."""
+    stats = FeedStats(Path(path).name)
+    out: list[StateUpdate] = []
+    for part in open_feed(path, fmt, stats, reference=reference):
+        out.extend(part)
+    return out, stats

@@ -1,0 +1,499 @@
+"""Raw Mode S / ADS-B frames: text lines, JSON lines, Beast binary; decoding with rs1090.
+
+Frames come as ``(t, hex)`` pairs from one of three framings:
+
+* text lines ``UNIX_SECONDS HEX`` (a comma also separates; ``*HEX;`` AVR lines too);
+* JSON lines ``{"timestamp": ..., "frame": "..."}`` (the form rs1090/jet1090 write);
+* Beast binary (dump1090/readsb port 30005): ``0x1a``, a type byte (``'1'`` Mode A/C,
+  ``'2'`` 56-bit, ``'3'`` 112-bit Mode S), a 48-bit 12 MHz timestamp, a signal byte, the
+  frame; every ``0x1a`` inside is doubled (dump1090 ``net_io.c``, the Beast format).
+
+Field extraction (altitude, velocity, callsign, squawk, the raw CPR words) is done by
+rs1090 (MIT), in batches. Positions are decoded here from the CPR words, per aircraft and
+across batches, so a stream cut into chunks loses nothing: a global fix from an even/odd
+pair received within 10 s, then local decoding against the aircraft's own last position
+(formulas of ICAO Doc 9871, Appendix C, and Sun, *The 1090 MHz Riddle*, ch. 5). rs1090's
+own position output is used in the tests as the independent reference.
+
+Bad frames never stop decoding: they are counted in :class:`~skyaccord.ingest.states.
+FeedStats` (``not hex``, ``bad length``, ``crc``, ``undecodable``, ``unknown address``,
+``cpr no fix``, ``position jump``, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple
+
+from skyaccord.ingest.states import KT_MAX, FeedStats, StateUpdate, check_update, great_circle_m
+
+__all__ = [
+    "BeastParser",
+    "ModeSDecoder",
+    "RawFrame",
+    "cpr_global",
+    "cpr_local",
+    "cpr_nl",
+    "crc24",
+    "frame_problem",
+    "frames_from_lines",
+    "parse_frame_line",
+]
+
+_HEX: Final = frozenset("0123456789abcdefABCDEF")
+_POLY: Final = 0xFFF409  # Mode S CRC-24 generator (ICAO Annex 10 Vol IV §3.1.2.3.3)
+
+
+def _crc_table() -> tuple[int, ...]:
+    table = []
+    for i in range(256):
+        c = i << 16
+        for _ in range(8):
+            c = ((c << 1) ^ _POLY) if c & 0x800000 else (c << 1)
+        table.append(c & 0xFFFFFF)
+    return tuple(table)
+
+
+_CRC_TABLE: Final = _crc_table()
+
+
+def crc24(data: bytes) -> int:
+    """Mode S CRC-24 of ``data``: ``data * x^24 mod G``.
+
+    Over a frame without its last 24 bits it is the parity field; over a whole intact
+    DF17/18 frame it is 0.
+
+    >>> frame = bytes.fromhex("8D4840D6202CC371C32CE0576098")
+    >>> crc24(frame), hex(crc24(frame[:-3]))
+    (0, '0x576098')
+    >>> crc24(frame[:-1] + bytes([0x99])) != 0
+    True
+    """
+    crc = 0
+    for b in data:
+        crc = ((crc << 8) & 0xFFFFFF) ^ _CRC_TABLE[((crc >> 16) ^ b) & 0xFF]
+    return crc
+
+
+def frame_problem(frame: str) -> str | None:
+    """Why a hex frame cannot be decoded at all (``not hex``, ``bad length``), or None."""
+    if not frame or not _HEX.issuperset(frame):
+        return "not hex"
+    if len(frame) not in (14, 28):
+        return "bad length"
+    return None
+
+
+class RawFrame(NamedTuple):
+    """A raw frame with its time (UTC seconds) and where it came from (for messages)."""
+
+    t: float
+    frame: str
+    where: str = ""
+
+
+
+def parse_frame_line(line: str) -> tuple[float | None, str] | None:
+    """``(t, hex)`` from one text or JSON line; ``t`` is None for AVR ``*HEX;`` lines.
+
+    Returns None when the line is not a frame line at all.
+
+    >>> parse_frame_line("1753827785.81 8DADA5265851E6616376C2EB4463")
+    (1753827785.81, '8DADA5265851E6616376C2EB4463')
+    >>> parse_frame_line('{"timestamp": 1.5, "frame": "5d4840d6a7c3e1"}')
+    (1.5, '5d4840d6a7c3e1')
+    >>> parse_frame_line("*8D4840D6202CC371C32CE0576098;")
+    (None, '8D4840D6202CC371C32CE0576098')
+    """
+    s = line.strip()
+    if not s:
+        return None
+    if s[0] == "{":
+        try:
+            obj = json.loads(s)
+            return float(obj["timestamp"]), str(obj["frame"]).strip()
+        except (ValueError, KeyError, TypeError):
+            return None
+    if s[0] in "*@" and s.endswith(";"):
+        return None, s[1:-1]
+    parts = s.replace(",", " ").split()
+    if len(parts) != 2:
+        return None
+    try:
+        t = float(parts[0])
+    except ValueError:
+        return None
+    if not math.isfinite(t):
+        return None
+    return t, parts[1]
+
+
+# ----------------------------------------------------------------------------- Beast
+
+_ESC: Final = 0x1A
+_BEAST_LEN: Final = {0x31: 2, 0x32: 7, 0x33: 14}  # '1' Mode A/C, '2' short, '3' long
+_BEAST_CLOCK_HZ: Final = 12e6  # the 48-bit timestamp counts a 12 MHz clock
+
+
+class BeastParser:
+    """Incremental Beast binary parser: :meth:`feed` bytes, get complete frames back.
+
+    Times are ``t0 + counter / 12 MHz`` (the receiver's MLAT clock) unless ``clock`` is
+    given to :meth:`feed` (e.g. the arrival time of a live chunk). Mode A/C frames are
+    skipped; bytes that do not start a frame are skipped and counted (``beast resync``).
+
+    >>> p = BeastParser()
+    >>> msg = bytes.fromhex("5d4840d6a7c3e1")
+    >>> data = b"\\x1a2" + (12_000_000).to_bytes(6, "big") + b"\\x80" + msg
+    >>> [(f.t, f.frame) for f in p.feed(data[:5]) + p.feed(data[5:])]
+    [(1.0, '5d4840d6a7c3e1')]
+    """
+
+    def __init__(self, t0: float = 0.0, stats: FeedStats | None = None) -> None:
+        self.t0 = t0
+        self.stats = stats if stats is not None else FeedStats("beast")
+        self._buf = bytearray()
+        self._offset = 0  # bytes consumed before the start of _buf (for messages)
+
+    def feed(self, data: bytes, clock: float | None = None) -> list[RawFrame]:
+        buf = self._buf
+        buf += data
+        out: list[RawFrame] = []
+        i, n = 0, len(buf)
+        skipped = 0
+        while i < n:
+            if buf[i] != _ESC:
+                i += 1
+                skipped += 1
+                continue
+            if i + 1 >= n:
+                break
+            kind = buf[i + 1]
+            size = _BEAST_LEN.get(kind)
+            if size is None:  # 0x1a 0x1a outside a frame, or an unknown type
+                i += 1
+                skipped += 1
+                continue
+            body = bytearray()
+            j = i + 2
+            need = 6 + 1 + size
+            ok = True
+            while len(body) < need and j < n:
+                b = buf[j]
+                if b == _ESC:
+                    if j + 1 >= n:
+                        break
+                    if buf[j + 1] != _ESC:  # an unescaped 0x1a: a new frame starts
+                        ok = False
+                        break
+                    j += 1
+                body.append(b)
+                j += 1
+            if not ok:
+                skipped += j - i
+                i = j
+                continue
+            if len(body) < need:
+                break  # incomplete: wait for more bytes
+            i = j
+            if kind == 0x31:
+                continue
+            counter = int.from_bytes(body[:6], "big")
+            t = clock if clock is not None else self.t0 + counter / _BEAST_CLOCK_HZ
+            out.append(RawFrame(t, body[7:].hex(), f"byte {self._offset + i}"))
+        if skipped:
+            self.stats.reject("beast resync", f"{skipped} byte(s) near byte {self._offset + i}")
+            # count each skipped run once, not each byte
+        del buf[:i]
+        self._offset += i
+        return out
+
+
+# ----------------------------------------------------------------------------- CPR
+
+_NZ: Final = 15
+_CPR_SCALE: Final = float(1 << 17)
+
+
+def cpr_nl(lat: float) -> int:
+    """Number of longitude zones at ``lat`` (ICAO Doc 9871 C.2.6.2).
+
+    >>> cpr_nl(0.0), cpr_nl(52.0), cpr_nl(87.0), cpr_nl(88.0)
+    (59, 36, 2, 1)
+    """
+    a = abs(lat)
+    if a == 0.0:
+        return 59
+    if a == 87.0:
+        return 2
+    if a > 87.0:
+        return 1
+    c = 1.0 - (1.0 - math.cos(math.pi / (2 * _NZ))) / math.cos(math.radians(lat)) ** 2
+    return math.floor(2 * math.pi / math.acos(c))
+
+
+def cpr_global(lat_even: int, lon_even: int, lat_odd: int, lon_odd: int,
+               odd_is_newer: bool) -> tuple[float, float] | None:
+    """Airborne position from an even/odd CPR pair; None if they straddle a zone edge.
+
+    Worked example of *The 1090 MHz Riddle* (even 8D40621D58C382D690C8AC2863A7, odd
+    8D40621D58C386435CC412692AD6, even newer): lat 52.25720, lon 3.91937.
+
+    >>> lat, lon = cpr_global(93000, 51372, 74158, 50194, odd_is_newer=False)
+    >>> round(lat, 5), round(lon, 5)
+    (52.2572, 3.91937)
+    """
+    le, lo = lat_even / _CPR_SCALE, lat_odd / _CPR_SCALE
+    j = math.floor(59 * le - 60 * lo + 0.5)
+    lat_e = 360.0 / 60 * (j % 60 + le)
+    lat_o = 360.0 / 59 * (j % 59 + lo)
+    if lat_e >= 270.0:
+        lat_e -= 360.0
+    if lat_o >= 270.0:
+        lat_o -= 360.0
+    nl = cpr_nl(lat_e)
+    if nl != cpr_nl(lat_o):
+        return None
+    lat = lat_o if odd_is_newer else lat_e
+    i = 1 if odd_is_newer else 0
+    ni = max(nl - i, 1)
+    m = math.floor(lon_even / _CPR_SCALE * (nl - 1) - lon_odd / _CPR_SCALE * nl + 0.5)
+    lon_cpr = (lon_odd if odd_is_newer else lon_even) / _CPR_SCALE
+    lon = 360.0 / ni * (m % ni + lon_cpr)
+    if lon >= 180.0:
+        lon -= 360.0
+    return lat, lon
+
+
+def cpr_local(lat_cpr: int, lon_cpr: int, odd: bool, ref_lat: float,
+              ref_lon: float) -> tuple[float, float]:
+    """Airborne position of one CPR word near a reference (valid within ~180 NM).
+
+    >>> lat, lon = cpr_local(93000, 51372, False, 52.258, 3.918)
+    >>> round(lat, 5), round(lon, 5)
+    (52.2572, 3.91937)
+    """
+    i = 1 if odd else 0
+    yz, xz = lat_cpr / _CPR_SCALE, lon_cpr / _CPR_SCALE
+    dlat = 360.0 / (60 - i)
+    j = math.floor(ref_lat / dlat) + math.floor((ref_lat % dlat) / dlat - yz + 0.5)
+    lat = dlat * (j + yz)
+    dlon = 360.0 / max(cpr_nl(lat) - i, 1)
+    m = math.floor(ref_lon / dlon) + math.floor((ref_lon % dlon) / dlon - xz + 0.5)
+    lon = dlon * (m + xz)
+    return lat, (lon + 180.0) % 360.0 - 180.0
+
+
+# ----------------------------------------------------------------------------- decoder
+
+_PAIR_MAX_S: Final = 10.0   # even/odd pair for a global fix (Doc 9871 C.2.6.10: 10 s)
+_LOCAL_MAX_S: Final = 60.0  # last own position still a valid local reference
+_KT_MS: Final = 1852.0 / 3600.0
+_JUMP_SLACK_M: Final = 2 * 1852.0  # position noise and CPR quantisation allowance
+
+
+@dataclass
+class _Aircraft:
+    even: tuple[float, int, int] | None = None
+    odd: tuple[float, int, int] | None = None
+    pos: tuple[float, float, float] | None = None  # t, lat, lon of the last fix
+    callsign: str | None = None
+    squawk: str | None = None
+    alt_ft: float | None = None
+
+
+def _is_panic(exc: BaseException) -> bool:
+    return type(exc).__name__ == "PanicException"
+
+
+class ModeSDecoder:
+    """Stateful Mode S / ADS-B decoder: frames in (any chunking), state updates out.
+
+    Parameters
+    ----------
+    stats
+        Where refusals are counted (a new one named ``modes`` by default).
+    reference
+        Receiver position ``(lat, lon)`` in degrees: enables local CPR decoding of an
+        aircraft's first frame (valid within ~180 NM of the receiver).
+    source
+        Copied into each update's ``source``.
+    """
+
+    def __init__(self, stats: FeedStats | None = None,
+                 reference: tuple[float, float] | None = None, source: str = "") -> None:
+        self.stats = stats if stats is not None else FeedStats("modes")
+        self.reference = reference
+        self.source = source
+        self.aircraft: dict[str, _Aircraft] = {}
+        self._t_last = -math.inf
+
+    def decode(self, frames: Sequence[RawFrame], *, reorder_s: float = 1.0,
+               batch: int = 4096) -> list[StateUpdate]:
+        """Decode a chunk of frames in time order; a frame earlier than the latest by
+        more than ``reorder_s`` is refused (``time backwards``)."""
+        import rs1090
+
+        good: list[RawFrame] = []
+        for f in frames:
+            self.stats.read += 1
+            problem = frame_problem(f.frame)
+            if problem is not None:
+                self.stats.reject(problem, f"{f.where}: {f.frame[:40]!r}")
+                continue
+            if f.t < self._t_last - reorder_s or not math.isfinite(f.t):
+                self.stats.reject("time backwards",
+                                  f"{f.where}: t={f.t} after t={self._t_last}")
+                continue
+            self._t_last = max(self._t_last, f.t)
+            good.append(f)
+        msgs = [f.frame for f in good]
+        try:
+            decoded: list[Any] = rs1090.decode(msgs, batch=batch) if msgs else []
+        except BaseException as exc:  # pyo3 panics derive from BaseException
+            if not _is_panic(exc):
+                raise
+            decoded = [self._decode_one(m) for m in msgs]
+        out: list[StateUpdate] = []
+        for f, msg in zip(good, decoded, strict=True):
+            if msg is None:
+                df = int(f.frame[:2], 16) >> 3
+                if df in (17, 18) and len(f.frame) == 28 and crc24(bytes.fromhex(f.frame)):
+                    self.stats.reject("crc", f"{f.where}: {f.frame}")
+                else:
+                    self.stats.reject("undecodable", f"{f.where}: {f.frame}")
+                continue
+            u = self._apply(f, msg)
+            if u is not None:
+                out.append(u)
+        self.stats.updates += len(out)
+        return out
+
+    @staticmethod
+    def _decode_one(frame: str) -> Any:
+        import rs1090
+
+        try:
+            return rs1090.decode(frame)
+        except BaseException as exc:
+            if not _is_panic(exc):
+                raise
+            return None
+
+    def _apply(self, f: RawFrame, msg: dict[str, Any]) -> StateUpdate | None:
+        icao = msg.get("icao24")
+        if not isinstance(icao, str):
+            self.stats.reject("undecodable", f"{f.where}: {f.frame}")
+            return None
+        df = str(msg.get("df", ""))
+        ac = self.aircraft.get(icao)
+        if df in ("17", "18", "11"):
+            if ac is None:
+                ac = self.aircraft[icao] = _Aircraft()
+        elif ac is None:
+            # DF0/4/5/16/20/21 carry the address in the parity: a corrupt frame yields a
+            # random address, so such replies count only for aircraft already heard.
+            self.stats.reject("unknown address", f"{f.where}: {f.frame}")
+            return None
+        bds = msg.get("bds")
+        t = f.t
+        if df in ("17", "18") and bds == "05" and "lat_cpr" in msg:
+            alt = msg.get("altitude")
+            if isinstance(alt, int | float):
+                ac.alt_ft = float(alt)
+            return self._position(f, icao, ac, msg)
+        if df in ("17", "18") and bds == "09":
+            gs, trk = msg.get("groundspeed"), msg.get("track")
+            if gs is None or trk is None:
+                return None  # airspeed subtypes 3/4: no ground velocity
+            vs = msg.get("vertical_rate")
+            u = StateUpdate(t, icao, "velocity", ac.callsign, None, None, None,
+                            float(gs), float(trk), None if vs is None else float(vs),
+                            ac.squawk, source=self.source)
+            return self._checked(u, f)
+        if df in ("17", "18") and bds == "08":
+            cs = str(msg.get("callsign", "")).strip().rstrip("_#").strip()
+            ac.callsign = cs or ac.callsign
+            return StateUpdate(t, icao, "identity", ac.callsign, squawk=ac.squawk,
+                               source=self.source)
+        squawk = msg.get("squawk")
+        if isinstance(squawk, str):
+            ac.squawk = squawk
+            return StateUpdate(t, icao, "identity", ac.callsign, squawk=squawk,
+                               source=self.source)
+        alt = msg.get("altitude")
+        if df in ("0", "4", "16", "20") and isinstance(alt, int | float):
+            ac.alt_ft = float(alt)
+            u = StateUpdate(t, icao, "altitude", ac.callsign, alt_ft=float(alt),
+                            squawk=ac.squawk, source=self.source)
+            return self._checked(u, f)
+        return None
+
+    def _checked(self, u: StateUpdate, f: RawFrame) -> StateUpdate | None:
+        reason = check_update(u)
+        if reason is not None:
+            self.stats.reject(reason, f"{f.where}: {f.frame}")
+            return None
+        return u
+
+    def _position(self, f: RawFrame, icao: str, ac: _Aircraft,
+                  msg: dict[str, Any]) -> StateUpdate | None:
+        t = f.t
+        odd = msg.get("parity") == "odd"
+        word = (t, int(msg["lat_cpr"]), int(msg["lon_cpr"]))
+        if odd:
+            ac.odd = word
+        else:
+            ac.even = word
+        fix: tuple[float, float] | None = None
+        if ac.pos is not None and t - ac.pos[0] <= _LOCAL_MAX_S:
+            fix = cpr_local(word[1], word[2], odd, ac.pos[1], ac.pos[2])
+        else:
+            other = ac.even if odd else ac.odd
+            if other is not None and abs(t - other[0]) <= _PAIR_MAX_S:
+                e, o = (other, word) if odd else (word, other)
+                fix = cpr_global(e[1], e[2], o[1], o[2], odd_is_newer=odd)
+                if fix is None:
+                    self.stats.reject("cpr no fix", f"{f.where}: {f.frame}")
+                    return None
+            elif self.reference is not None:
+                fix = cpr_local(word[1], word[2], odd, *self.reference)
+            else:
+                return None  # waiting for the other half of a pair
+        u = StateUpdate(t, icao, "position", ac.callsign, fix[0], fix[1], ac.alt_ft,
+                        squawk=ac.squawk, source=self.source)
+        reason = check_update(u)
+        if reason is None and ac.pos is not None:
+            dt = max(t - ac.pos[0], 0.0)
+            d = great_circle_m(ac.pos[1], ac.pos[2], fix[0], fix[1])
+            if d > KT_MAX * _KT_MS * dt + _JUMP_SLACK_M:
+                reason = "position jump"
+        if reason is not None:
+            self.stats.reject(reason, f"{f.where}: {f.frame}")
+            ac.pos = None  # re-acquire with a fresh global pair
+            ac.even = ac.odd = None
+            return None
+        ac.pos = (t, fix[0], fix[1])
+        return u
+
+
+def frames_from_lines(lines: Iterable[str], stats: FeedStats, name: str = "",
+                      clock: Callable[[], float] | None = None) -> Iterator[RawFrame]:
+    """Raw frames from text or JSON lines; bad lines counted (``bad line``).
+
+    Lines without a time (AVR ``*HEX;``) take ``clock()`` (a live feed's arrival time);
+    without a clock they are bad lines.
+    """
+    for n, line in enumerate(lines, 1):
+        parsed = parse_frame_line(line)
+        if parsed is not None and parsed[0] is None and clock is not None:
+            parsed = (clock(), parsed[1])
+        if parsed is None or parsed[0] is None:
+            if line.strip():
+                stats.read += 1
+                stats.reject("bad line", f"{name} line {n}: {line.strip()[:80]!r}")
+            continue
+        yield RawFrame(parsed[0], parsed[1], f"{name} line {n}")

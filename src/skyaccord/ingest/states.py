@@ -1,0 +1,154 @@
+"""State updates (what every reader yields) and per-reason feed statistics.
+
+A :class:`StateUpdate` is one timestamped report about one aircraft, in aviation units at
+this edge (degrees, ft, kt, deg, ft/min). A field is ``None`` where the report does not
+say (a velocity message carries no position). Readers never raise on bad input: they
+count it in a :class:`FeedStats` under a reason from :data:`REASONS` and go on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Final, NamedTuple
+
+__all__ = [
+    "KT_MAX",
+    "REASONS",
+    "FeedStats",
+    "StateUpdate",
+    "check_update",
+    "great_circle_m",
+]
+
+#: fastest plausible ground speed, kt: above any manned aircraft in service (the SR-71's
+#: record is ~1,900 kt, FAI 1976); a report above it is an impossible speed.
+KT_MAX: Final = 2500.0
+_EARTH_R_M: Final = 6_371_008.8  # IUGG mean Earth radius
+
+#: why an input was refused, one counter each
+REASONS: Final = (
+    "bad line",            # a text line that does not parse (fields, numbers, JSON)
+    "not hex",             # a raw frame with non-hexadecimal characters
+    "bad length",          # a raw frame neither 56 nor 112 bits long
+    "crc",                 # a DF17/18 frame whose CRC-24 parity does not check
+    "undecodable",         # a frame the decoder refuses (unknown format, reserved fields)
+    "unknown address",     # an all-call/surveillance reply from an aircraft never heard
+    "beast resync",        # bytes skipped in a Beast stream to find the next frame
+    "impossible position",  # latitude/longitude outside the globe, or not finite
+    "impossible speed",    # ground speed negative or above KT_MAX, or not finite
+    "impossible altitude",  # altitude below -2,000 ft or above 200,000 ft
+    "position jump",       # implied speed from the aircraft's last position above KT_MAX
+    "cpr no fix",          # even/odd CPR pair in different latitude zones (no position)
+    "time backwards",      # a timestamp earlier than the feed's latest by > the tolerance
+    "disconnect",          # a live feed dropped (counted, then reconnected)
+)
+
+
+class StateUpdate(NamedTuple):
+    """One report about one aircraft at time ``t`` (UTC seconds).
+
+    ``icao24`` is the track key: the 24-bit ICAO address in lower-case hex for Mode S
+    feeds, or the feed's own track id. ``kind`` says what the report carried:
+    ``"position"``, ``"velocity"``, ``"state"`` (both), ``"identity"`` (callsign or
+    squawk) or ``"altitude"``. ``source`` names the feed or sensor (a party's radar);
+    ``party`` and ``aircraft_class`` are set where the feed says them.
+    """
+
+    t: float
+    icao24: str
+    kind: str = "state"
+    callsign: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    alt_ft: float | None = None
+    gs_kt: float | None = None
+    trk_deg: float | None = None
+    vs_fpm: float | None = None
+    squawk: str | None = None
+    party: str | None = None
+    aircraft_class: str | None = None
+    source: str = ""
+
+    @property
+    def has_position(self) -> bool:
+        return self.lat is not None and self.lon is not None
+
+    @property
+    def has_velocity(self) -> bool:
+        return self.gs_kt is not None and self.trk_deg is not None
+
+
+@dataclass
+class FeedStats:
+    """Counts of what a feed read, produced and refused (per reason), and an example."""
+
+    name: str = "feed"
+    read: int = 0
+    """input units read (lines, frames, rows)"""
+    updates: int = 0
+    """state updates produced"""
+    rejected: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)
+
+    def reject(self, reason: str, example: str = "") -> None:
+        """Count one refused input under ``reason`` (one of :data:`REASONS`)."""
+        self.rejected[reason] += 1
+        if example and reason not in self.examples:
+            self.examples[reason] = example[:200]
+
+    @property
+    def total_rejected(self) -> int:
+        return sum(self.rejected.values())
+
+    def summary(self) -> str:
+        """One line per reason, e.g. for the end of a run.
+
+        >>> s = FeedStats("f.txt", read=3, updates=1)
+        >>> s.reject("crc", "line 2: 8d...")
+        >>> print(s.summary())
+        f.txt: 3 read, 1 updates, 1 rejected
+          crc: 1 (first: line 2: 8d...)
+        """
+        lines = [f"{self.name}: {self.read} read, {self.updates} updates, "
+                 f"{self.total_rejected} rejected"]
+        for reason, n in sorted(self.rejected.items(), key=lambda kv: (-kv[1], kv[0])):
+            ex = self.examples.get(reason)
+            lines.append(f"  {reason}: {n}" + (f" (first: {ex})" if ex else ""))
+        return "\n".join(lines)
+
+
+def great_circle_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Haversine distance on the mean-radius sphere, metres.
+
+    >>> round(great_circle_m(0.0, 0.0, 0.0, 1.0))
+    111195
+    """
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * _EARTH_R_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def _bad_number(v: float | None, lo: float, hi: float) -> bool:
+    return v is not None and not (math.isfinite(v) and lo <= v <= hi)
+
+
+def check_update(u: StateUpdate) -> str | None:
+    """The reason ``u`` is impossible, or ``None`` when it is plausible.
+
+    >>> check_update(StateUpdate(0.0, "abc123", lat=91.0, lon=0.0))
+    'impossible position'
+    >>> check_update(StateUpdate(0.0, "abc123", gs_kt=3000.0, trk_deg=0.0)) is None
+    False
+    """
+    if _bad_number(u.lat, -90.0, 90.0) or _bad_number(u.lon, -180.0, 180.0) or (
+            (u.lat is None) != (u.lon is None)):
+        return "impossible position"
+    if _bad_number(u.gs_kt, 0.0, KT_MAX) or _bad_number(u.trk_deg, -360.0, 360.0) or \
+            _bad_number(u.vs_fpm, -60_000.0, 60_000.0):
+        return "impossible speed"
+    if _bad_number(u.alt_ft, -2_000.0, 200_000.0):
+        return "impossible altitude"
+    return None
