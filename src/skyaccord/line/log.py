@@ -231,17 +231,18 @@ def cross_check(path_a: str | Path, path_b: str | Path) -> list[str]:
                 problems.append(f"message {msg_id} differs between {name} and {other}")
             elif t.direction == e.direction:
                 problems.append(f"message {msg_id} is {e.direction} in both logs")
-    for sender in (a_party, b_party):
-        order_a = [i for i, e in a.items() if _sender(e) == sender]
-        order_b = [i for i, e in b.items() if _sender(e) == sender]
+    for sender in (a_party, b_party):  # each sender's stream (acks travel outside it)
+        order_a = [i for i, e in a.items() if _stream_of(e) == sender]
+        order_b = [i for i, e in b.items() if _stream_of(e) == sender]
         common = set(order_a) & set(order_b)
         if [i for i in order_a if i in common] != [i for i in order_b if i in common]:
             problems.append(f"the two logs order {sender}'s messages differently")
     return sorted(set(problems), key=problems.index)
 
 
-def _sender(e: LogEntry) -> str:
-    return str(json.loads(e.message)["from"])
+def _stream_of(e: LogEntry) -> str | None:
+    d = json.loads(e.message)
+    return str(d["from"]) if d["seq"] > 0 else None
 
 
 def _acked(entries: Any) -> set[str]:
