@@ -1,0 +1,55 @@
+"""Storage for skyaccord: one Protocol (:class:`Store`), SQLite and PostgreSQL backends.
+
+:func:`open_store` picks the backend from a path or URL: ``postgresql://...`` (or
+``postgres://``) opens :class:`~skyaccord.store.postgres.PostgresStore` (an optional
+``?skyaccord_schema=NAME`` query parameter picks the PostgreSQL schema); ``sqlite:///PATH``
+or a plain path opens :class:`~skyaccord.store.sqlite.SQLiteStore`.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from skyaccord.store.base import (
+    SCHEMA_VERSION,
+    BoxTuple,
+    IntentRow,
+    LockKey,
+    RequestRow,
+    Store,
+    Txn,
+)
+from skyaccord.store.sqlite import SQLiteStore
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BoxTuple",
+    "IntentRow",
+    "LockKey",
+    "RequestRow",
+    "SQLiteStore",
+    "Store",
+    "Txn",
+    "open_store",
+]
+
+
+def open_store(path_or_url: str) -> Store:
+    """Open the store at ``path_or_url`` (module docstring)."""
+    if path_or_url.startswith(("postgresql://", "postgres://")):
+        from skyaccord.store.postgres import PostgresStore
+
+        parts = urlsplit(path_or_url)
+        query = parse_qsl(parts.query)
+        schema = "skyaccord"
+        rest = []
+        for k, v in query:
+            if k == "skyaccord_schema":
+                schema = v
+            else:
+                rest.append((k, v))
+        url = urlunsplit(parts._replace(query=urlencode(rest)))
+        return PostgresStore(url, schema=schema)
+    if path_or_url.startswith("sqlite:///"):
+        return SQLiteStore(path_or_url[len("sqlite:///"):])
+    return SQLiteStore(path_or_url)

@@ -1,0 +1,126 @@
+"""The storage Protocol shared by every backend, and the values it stores.
+
+The store knows rows and 4D boxes, not geometry: the strategic registry
+(:mod:`skyaccord.strategic.registry`) serialises an intent to a JSON ``body``, computes
+one box per volume in its theatre plane, and keeps all rules (conflicts, versions,
+idempotency) in one place. A backend only has to offer atomic transactions, a 4D box
+index over the volumes of *active* intents, and exclusion between writers:
+
+* :meth:`Store.write` opens a transaction that excludes every other writer holding one of
+  the same lock keys (SQLite: the database-wide ``BEGIN IMMEDIATE`` lock; PostgreSQL:
+  transaction-scoped advisory locks on the keys, taken in sorted order, plus a shared
+  lock on a global key that ``exclusive=True`` takes exclusively);
+* everything written inside commits at once or not at all; a process killed mid-write
+  leaves the store as it was before that transaction.
+
+A box is ``(xmin, xmax, ymin, ymax, zmin, zmax, tmin, tmax)``: plane metres, feet, UTC
+seconds. ``candidates`` may return a superset of the rows whose boxes intersect (SQLite's
+R*Tree rounds boxes outward to 32-bit floats); callers run the exact test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BoxTuple",
+    "IntentRow",
+    "LockKey",
+    "RequestRow",
+    "Store",
+    "Txn",
+]
+
+#: (xmin, xmax, ymin, ymax, zmin, zmax, tmin, tmax)
+BoxTuple = tuple[float, float, float, float, float, float, float, float]
+#: (namespace, key) of an exclusion lock; both fit in a signed 32-bit integer
+LockKey = tuple[int, int]
+
+#: version of the table layout written in the ``schema_version`` meta key
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class IntentRow:
+    """One stored intent: index columns and the registry's JSON body."""
+
+    id: str
+    party: str
+    state: str
+    version: int
+    priority: int
+    body: str
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    """The recorded effect of an idempotent request."""
+
+    key: str
+    digest: str
+    intent_id: str
+    version: int
+
+
+class Txn(Protocol):
+    """Operations inside one transaction."""
+
+    def get(self, intent_id: str) -> IntentRow | None:
+        """The row of ``intent_id``, or None."""
+        ...
+
+    def candidates(self, box: BoxTuple) -> list[IntentRow]:
+        """Rows of active intents with at least one volume box meeting ``box``."""
+        ...
+
+    def put(self, row: IntentRow, boxes: Sequence[BoxTuple]) -> None:
+        """Insert or replace ``row``; its volume boxes become ``boxes`` (empty: unindexed)."""
+        ...
+
+    def rows(self, party: str | None = None, active_only: bool = False) -> list[IntentRow]:
+        """All rows, optionally of one party and/or only indexed (active) ones, by id."""
+        ...
+
+    def request(self, key: str) -> RequestRow | None:
+        """The recorded request ``key``, or None."""
+        ...
+
+    def put_request(self, row: RequestRow) -> None:
+        """Record an idempotent request (the key must be new)."""
+        ...
+
+    def meta(self, key: str) -> str | None:
+        ...
+
+    def set_meta(self, key: str, value: str) -> None:
+        ...
+
+
+class Store(Protocol):
+    """A registry store. One instance serves one thread; open one per thread or process."""
+
+    url: str
+
+    def read(self) -> AbstractContextManager[Txn]:
+        """A read-only transaction over a consistent snapshot."""
+        ...
+
+    def write(self, locks: Sequence[LockKey] = (), *,
+              exclusive: bool = False) -> AbstractContextManager[Txn]:
+        """A write transaction excluding writers that share a lock key (module doc)."""
+        ...
+
+    def bulk_load(self, rows: Iterable[tuple[IntentRow, Sequence[BoxTuple]]]) -> int:
+        """Insert many new rows fast, without checks (benchmarks, imports); the count."""
+        ...
+
+    def check_integrity(self) -> list[str]:
+        """Problems found by the backend's own consistency checks (empty when sound)."""
+        ...
+
+    def close(self) -> None:
+        ...

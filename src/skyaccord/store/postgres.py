@@ -1,0 +1,280 @@
+"""PostgreSQL backend, for several nodes sharing one store.
+
+Requires the optional extra ``pg`` (psycopg 3, LGPL-3.0: kept optional so that the MIT
+core has only permissive dependencies; it is imported lazily, when a store is opened).
+
+Volume boxes live in a ``cube`` column (the ``cube`` extension ships with PostgreSQL's
+contrib, float8, up to 100 dimensions) with a GiST index, queried with ``&&``: a 4D box
+(x, y, altitude, time) in one index. PostGIS would index 2D or 3D geometry with time in
+another index; the exact footprint test runs in Python on a handful of candidates anyway.
+
+Writers take transaction-scoped advisory locks (``pg_advisory_xact_lock(int4, int4)``):
+a shared lock on a global key (exclusive when ``exclusive=True``), then each lock key in
+sorted order (so two writers never wait on each other in a cycle). Two writers whose
+keys overlap run one after the other; writers elsewhere in the theatre run in parallel.
+Transactions run at READ COMMITTED: every read that a decision depends on happens after
+the locks are held, so it sees every commit of a writer that shared a key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any
+
+from skyaccord.errors import StoreError
+from skyaccord.store.base import SCHEMA_VERSION, BoxTuple, IntentRow, LockKey, RequestRow
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["GLOBAL_LOCK", "PostgresStore"]
+
+#: the advisory lock every writer holds shared (namespace 0)
+GLOBAL_LOCK: LockKey = (0, 0)
+
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS store_meta (key text PRIMARY KEY, value text NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS intents (
+        pk bigserial PRIMARY KEY, id text NOT NULL UNIQUE, party text NOT NULL,
+        state text NOT NULL, version integer NOT NULL, priority integer NOT NULL,
+        body text NOT NULL, nvol integer NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS intents_party ON intents (party, id)",
+    """CREATE TABLE IF NOT EXISTS intent_volumes (
+        intent_pk bigint NOT NULL REFERENCES intents (pk), idx integer NOT NULL,
+        box cube NOT NULL, PRIMARY KEY (intent_pk, idx))""",
+    "CREATE INDEX IF NOT EXISTS intent_volumes_box ON intent_volumes USING gist (box)",
+    """CREATE TABLE IF NOT EXISTS intent_requests (
+        key text PRIMARY KEY, digest text NOT NULL, intent_id text NOT NULL,
+        version integer NOT NULL)""",
+]
+
+_COLS = "i.id, i.party, i.state, i.version, i.priority, i.body"
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def _row(r: Sequence[Any]) -> IntentRow:
+    return IntentRow(r[0], r[1], r[2], int(r[3]), int(r[4]), r[5])
+
+
+def _cube(b: BoxTuple) -> tuple[list[float], list[float]]:
+    xmin, xmax, ymin, ymax, zmin, zmax, tmin, tmax = (float(v) for v in b)
+    return [xmin, ymin, zmin, tmin], [xmax, ymax, zmax, tmax]
+
+
+def _cube_text(b: BoxTuple) -> str:
+    lo, hi = _cube(b)
+    return "(" + ",".join(repr(float(v)) for v in lo) + "),(" + ",".join(
+        repr(float(v)) for v in hi) + ")"
+
+
+class _PgTxn:
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.c = conn
+
+    def get(self, intent_id: str) -> IntentRow | None:
+        r = self.c.execute(f"SELECT {_COLS} FROM intents i WHERE i.id = %s",
+                           (intent_id,)).fetchone()
+        return None if r is None else _row(r)
+
+    def candidates(self, box: BoxTuple) -> list[IntentRow]:
+        lo, hi = _cube(box)
+        rows = self.c.execute(
+            f"SELECT {_COLS} FROM intents i WHERE i.pk IN (SELECT v.intent_pk FROM"
+            " intent_volumes v WHERE v.box && cube(%s::float8[], %s::float8[]))",
+            (lo, hi)).fetchall()
+        return [_row(r) for r in rows]
+
+    def put(self, row: IntentRow, boxes: Sequence[BoxTuple]) -> None:
+        r = self.c.execute(
+            "INSERT INTO intents (id, party, state, version, priority, body, nvol)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+            " party = excluded.party, state = excluded.state, version = excluded.version,"
+            " priority = excluded.priority, body = excluded.body, nvol = excluded.nvol"
+            " RETURNING pk",
+            (row.id, row.party, row.state, row.version, row.priority, row.body,
+             len(boxes))).fetchone()
+        assert r is not None
+        pk = int(r[0])
+        self.c.execute("DELETE FROM intent_volumes WHERE intent_pk = %s", (pk,))
+        if boxes:
+            with self.c.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO intent_volumes VALUES (%s, %s,"
+                    " cube(%s::float8[], %s::float8[]))",
+                    [(pk, i, *_cube(b)) for i, b in enumerate(boxes)])
+
+    def rows(self, party: str | None = None, active_only: bool = False) -> list[IntentRow]:
+        sql = f"SELECT {_COLS} FROM intents i WHERE true"
+        args: list[str] = []
+        if party is not None:
+            sql += " AND i.party = %s"
+            args.append(party)
+        if active_only:
+            sql += " AND i.nvol > 0"
+        return [_row(r) for r in self.c.execute(sql + " ORDER BY i.id", args).fetchall()]
+
+    def request(self, key: str) -> RequestRow | None:
+        r = self.c.execute("SELECT key, digest, intent_id, version FROM intent_requests"
+                           " WHERE key = %s", (key,)).fetchone()
+        return None if r is None else RequestRow(r[0], r[1], r[2], int(r[3]))
+
+    def put_request(self, row: RequestRow) -> None:
+        self.c.execute("INSERT INTO intent_requests VALUES (%s, %s, %s, %s)",
+                       (row.key, row.digest, row.intent_id, row.version))
+
+    def meta(self, key: str) -> str | None:
+        r = self.c.execute("SELECT value FROM store_meta WHERE key = %s", (key,)).fetchone()
+        return None if r is None else str(r[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.c.execute("INSERT INTO store_meta VALUES (%s, %s) ON CONFLICT (key)"
+                       " DO UPDATE SET value = excluded.value", (key, value))
+
+
+class PostgresStore:
+    """A store in the PostgreSQL database at ``url`` (``postgresql://...``).
+
+    ``schema`` names the PostgreSQL schema that holds the tables (created when missing),
+    so that several registries, or test runs, share one database.
+    """
+
+    def __init__(self, url: str, *, schema: str = "skyaccord",
+                 connect_timeout_s: int = 10) -> None:
+        if not _SCHEMA_NAME.match(schema):
+            raise StoreError(f"PostgreSQL schema name {schema!r} must match "
+                             f"{_SCHEMA_NAME.pattern}")
+        try:
+            import psycopg
+        except ImportError as exc:
+            raise StoreError("the PostgreSQL store needs psycopg: "
+                             "pip install 'skyaccord[pg]'") from exc
+        self._psycopg = psycopg
+        self.url = url
+        self.schema = schema
+        try:
+            self._conn: psycopg.Connection[Any] = psycopg.connect(
+                url, autocommit=True, connect_timeout=connect_timeout_s)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL at {_redact(url)}: "
+                             f"{exc}".strip()) from exc
+        try:
+            self._migrate()
+        except psycopg.Error as exc:
+            self._conn.close()
+            raise StoreError(f"{_redact(url)}: cannot prepare the schema: {exc}") from exc
+
+    def _migrate(self) -> None:
+        c = self._conn
+        with c.transaction():
+            # one migrator at a time, across every node (namespace 0, key 1)
+            c.execute("SELECT pg_advisory_xact_lock(0, 1)")
+            c.execute("CREATE EXTENSION IF NOT EXISTS cube")
+            c.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            c.execute(f'SET search_path TO "{self.schema}", public')
+            version = None
+            if c.execute("SELECT to_regclass('store_meta')").fetchone() != (None,):
+                r = c.execute("SELECT value FROM store_meta WHERE key = 'schema_version'"
+                              ).fetchone()
+                version = None if r is None else int(r[0])
+            if version is not None and version > SCHEMA_VERSION:
+                raise StoreError(f"{_redact(self.url)}: schema version {version} is newer "
+                                 f"than this skyaccord ({SCHEMA_VERSION})")
+            for statement in _SCHEMA:
+                c.execute(statement)
+            _PgTxn(c).set_meta("schema_version", str(SCHEMA_VERSION))
+        c.execute(f'SET search_path TO "{self.schema}", public')
+
+    @contextmanager
+    def _txn(self, locks: Sequence[LockKey] | None, exclusive: bool) -> Iterator[_PgTxn]:
+        psycopg = self._psycopg
+        try:
+            with self._conn.transaction():
+                if locks is not None:
+                    fn = "pg_advisory_xact_lock" if exclusive else \
+                        "pg_advisory_xact_lock_shared"
+                    self._conn.execute(f"SELECT {fn}(%s, %s)", GLOBAL_LOCK)
+                    for a, b in sorted(set(locks)):
+                        self._conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (a, b))
+                else:
+                    self._conn.execute(
+                        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield _PgTxn(self._conn)
+        except psycopg.Error as exc:
+            raise StoreError(f"{_redact(self.url)}: {exc}") from exc
+
+    def read(self) -> AbstractContextManager[_PgTxn]:
+        return self._txn(None, False)
+
+    def write(self, locks: Sequence[LockKey] = (), *,
+              exclusive: bool = False) -> AbstractContextManager[_PgTxn]:
+        for a, b in locks:
+            if a == GLOBAL_LOCK[0] or not (-2**31 <= a < 2**31 and -2**31 <= b < 2**31):
+                raise StoreError(f"lock key {(a, b)} must be two int32 with a non-zero "
+                                 "namespace")
+        return self._txn(locks, exclusive)
+
+    def bulk_load(self, rows: Iterable[tuple[IntentRow, Sequence[BoxTuple]]]) -> int:
+        n = 0
+        with self.write(exclusive=True) as t:
+            c = t.c
+            empty = c.execute("SELECT NOT EXISTS (SELECT 1 FROM intent_volumes)"
+                              ).fetchone() == (True,)
+            if empty:  # building the GiST index once is faster than growing it
+                c.execute("DROP INDEX IF EXISTS intent_volumes_box")
+            r = c.execute("SELECT coalesce(max(pk), 0) FROM intents").fetchone()
+            assert r is not None
+            pk = int(r[0])
+            with c.cursor() as cur:
+                with cur.copy("COPY intents (pk, id, party, state, version, priority, body,"
+                              " nvol) FROM STDIN") as cp_i:
+                    vols: list[tuple[int, int, str]] = []
+                    for row, boxes in rows:
+                        pk += 1
+                        n += 1
+                        cp_i.write_row((pk, row.id, row.party, row.state, row.version,
+                                        row.priority, row.body, len(boxes)))
+                        vols.extend((pk, i, _cube_text(b)) for i, b in enumerate(boxes))
+                with cur.copy("COPY intent_volumes (intent_pk, idx, box) FROM STDIN"
+                              ) as cp_v:
+                    for v in vols:
+                        cp_v.write_row(v)
+            c.execute("SELECT setval(pg_get_serial_sequence('intents', 'pk'),"
+                      " greatest(%s, 1))", (pk,))
+            if empty:
+                c.execute("CREATE INDEX intent_volumes_box ON intent_volumes"
+                          " USING gist (box)")
+        with self._conn.cursor() as cur:
+            cur.execute("ANALYZE intents")
+            cur.execute("ANALYZE intent_volumes")
+        return n
+
+    def check_integrity(self) -> list[str]:
+        problems: list[str] = []
+        with self.read() as t:
+            r = t.c.execute(
+                "SELECT count(*) FROM intents i LEFT JOIN (SELECT intent_pk, count(*) AS n"
+                " FROM intent_volumes GROUP BY 1) v ON v.intent_pk = i.pk"
+                " WHERE coalesce(v.n, 0) != i.nvol").fetchone()
+            if r and r[0]:
+                problems.append(f"{r[0]} intents whose box count differs from nvol")
+        return problems
+
+    def drop(self) -> None:
+        """Drop this store's schema and everything in it (tests, throwaway stores)."""
+        try:
+            self._conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        except self._psycopg.Error as exc:
+            raise StoreError(f"{_redact(self.url)}: {exc}") from exc
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({_redact(self.url)!r}, schema={self.schema!r})"
+
+
+def _redact(url: str) -> str:
+    """``url`` without its password."""
+    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
