@@ -58,6 +58,7 @@ _COMMAND_MODULES = (
     "skyaccord.protocol_cli",
     "skyaccord.tactical.cli",
     "skyaccord.line.cli",
+    "skyaccord.ingest.cli",
 )
 
 
