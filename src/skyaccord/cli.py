@@ -57,8 +57,11 @@ def load_accord_option(path: Path | None) -> Accord:
 _COMMAND_MODULES = (
     "skyaccord.protocol_cli",
     "skyaccord.tactical.cli",
+    "skyaccord.tactical.advise_cli",
+    "skyaccord.airspace.cli",
     "skyaccord.line.cli",
     "skyaccord.ingest.cli",
+    "skyaccord.strategic.cli",
 )
 
 

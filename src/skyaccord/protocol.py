@@ -18,6 +18,13 @@ these tables:
     ``name``, ``time_s`` and optionally tighter ``horizontal_nm`` / ``vertical_ft``.
 ``[communications]``
     ``guard_frequencies_mhz``, ``notice_lead_time_s``, ``response_deadline_s``.
+``[[zones]]`` (optional)
+    Airspace zones (:class:`ZoneSpec`): ``id``, ``kind`` (one of :data:`ZONE_KINDS`),
+    ``owner`` (a party id), ``lower_ft`` (default 0), ``upper_ft`` (optional), and either
+    ``polygon`` (``[[lat, lon], ...]``, at least 3 points) or ``centre`` (``[lat, lon]``)
+    with ``radius_nm``; ``active_from`` / ``active_until`` (RFC 3339, optional). The
+    canonical form names ``zones`` only when there are some, so accords without zones
+    keep their hash.
 
 Errors name the file, the key and what is wrong. Two files that hold the same accord, in
 whatever key order, number spelling (``5`` or ``5.0``) or whitespace, have the same
@@ -51,6 +58,7 @@ __all__ = [
     "Minima",
     "Party",
     "SeparationRule",
+    "ZoneSpec",
     "accord_from_dict",
     "default_accord",
     "default_accord_text",
@@ -61,6 +69,40 @@ __all__ = [
 _PARTY_ID = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 MAX_LOOKAHEAD_S = 3600.0
+#: kinds of airspace zone an accord may name (issue 4)
+ZONE_KINDS = ("sovereign", "restricted", "deconfliction", "buffer")
+
+
+@dataclass(frozen=True)
+class ZoneSpec:
+    """An airspace zone named by the accord; :mod:`skyaccord.airspace` builds on it."""
+
+    id: str
+    kind: str
+    owner: str
+    lower_ft: float
+    upper_ft: float | None
+    polygon: tuple[tuple[float, float], ...] | None
+    """vertices (lat, lon) in degrees, or None for a circle"""
+    centre: tuple[float, float] | None
+    radius_nm: float | None
+    active_from: str | None
+    active_until: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "kind": self.kind, "owner": self.owner,
+                               "lower_ft": float(self.lower_ft)}
+        if self.upper_ft is not None:
+            out["upper_ft"] = float(self.upper_ft)
+        if self.polygon is not None:
+            out["polygon"] = [[float(a), float(b)] for a, b in self.polygon]
+        if self.centre is not None and self.radius_nm is not None:
+            out["centre"] = [float(self.centre[0]), float(self.centre[1])]
+            out["radius_nm"] = float(self.radius_nm)
+        for key in ("active_from", "active_until"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
 
 
 @dataclass(frozen=True)
@@ -126,6 +168,7 @@ class Accord:
     guard_frequencies_mhz: tuple[float, ...]
     notice_lead_time_s: float
     response_deadline_s: float
+    zones: tuple[ZoneSpec, ...] = ()
 
     # -- lookups ---------------------------------------------------------------------
     def party(self, party_id: str) -> Party:
@@ -201,7 +244,7 @@ class Accord:
                 entry["horizontal_nm"] = float(level.minima.horizontal_nm)
                 entry["vertical_ft"] = float(level.minima.vertical_ft)
             levels.append(entry)
-        return {
+        out: dict[str, Any] = {
             "accord": accord,
             "parties": parties,
             "classes": {"names": list(self.classes)},
@@ -213,6 +256,9 @@ class Accord:
                 "response_deadline_s": float(self.response_deadline_s),
             },
         }
+        if self.zones:
+            out["zones"] = [z.to_dict() for z in sorted(self.zones, key=lambda z: z.id)]
+        return out
 
     def canonical_json(self) -> str:
         """Sorted keys, no whitespace, numbers as floats where the schema says float."""
@@ -310,7 +356,7 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
     """Validate a parsed TOML tree into an :class:`Accord`."""
     r = _Reader(source)
     r.only(tree, "", ["accord", "parties", "classes", "separation", "alerting",
-                      "communications"])
+                      "communications", "zones"])
 
     head = r.table(tree, "accord", "accord", ["id", "version", "title", "effective"])
     accord_id = r.string(head, "id", "accord", pattern=_NAME)
@@ -341,10 +387,10 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
         path = f"parties[{i}]"
         pid = r.string(entry, "id", path, pattern=_PARTY_ID)
         name = r.string(entry, "name", path)
-        key = r.string(entry, "public_key", path, optional=True)
-        if key is not None:
+        public_key = r.string(entry, "public_key", path, optional=True)
+        if public_key is not None:
             try:
-                raw = base64.b64decode(key, validate=True)
+                raw = base64.b64decode(public_key, validate=True)
             except (binascii.Error, ValueError):
                 raise r.fail(f"{path}.public_key", "not valid base64") from None
             if len(raw) != 32:
@@ -353,7 +399,7 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
         assert pid is not None and name is not None
         if any(p.id == pid for p in parties):
             raise r.fail(f"{path}.id", f"duplicate party id {pid!r}")
-        parties.append(Party(pid, name, key))
+        parties.append(Party(pid, name, public_key))
 
     classes_tbl = r.table(tree, "classes", "classes", ["names"])
     names = classes_tbl.get("names")
@@ -427,7 +473,79 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
         lookahead_s=lookahead, levels=tuple(levels),
         guard_frequencies_mhz=tuple(float(f) for f in freqs),
         notice_lead_time_s=lead, response_deadline_s=deadline,
+        zones=_zones(r, tree, {p.id for p in parties}),
     )
+
+
+def _lat_lon(r: _Reader, value: Any, path: str) -> tuple[float, float]:
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                       and math.isfinite(v) for v in value)
+            or abs(value[0]) > 90 or abs(value[1]) > 180):
+        raise r.fail(path, f"must be a [lat, lon] pair in degrees, got {value!r}")
+    return float(value[0]), float(value[1])
+
+
+def _zones(r: _Reader, tree: Mapping[str, Any], party_ids: set[str]) -> tuple[ZoneSpec, ...]:
+    """The optional ``[[zones]]`` array (issue 4): validated, errors name the key."""
+    if "zones" not in tree:
+        return ()
+    out: list[ZoneSpec] = []
+    for i, entry in enumerate(r.tables(tree, "zones", "zones", [
+            "id", "kind", "owner", "lower_ft", "upper_ft", "polygon", "centre", "radius_nm",
+            "active_from", "active_until"])):
+        path = f"zones[{i}]"
+        zid = r.string(entry, "id", path, pattern=_NAME)
+        kind = r.string(entry, "kind", path)
+        owner = r.string(entry, "owner", path, pattern=_PARTY_ID)
+        assert zid is not None and kind is not None and owner is not None
+        if any(z.id == zid for z in out):
+            raise r.fail(f"{path}.id", f"duplicate zone id {zid!r}")
+        if kind not in ZONE_KINDS:
+            raise r.fail(f"{path}.kind", f"{kind!r} is not a zone kind; kinds are "
+                         f"{', '.join(ZONE_KINDS)}")
+        if owner not in party_ids:
+            raise r.fail(f"{path}.owner", f"{owner!r} is not a party of the accord")
+        lower = r.number(entry, "lower_ft", path, low=-2000.0, high=100_000.0, optional=True)
+        upper = r.number(entry, "upper_ft", path, low=-2000.0, high=100_000.0, optional=True)
+        lower = 0.0 if lower is None else lower
+        if upper is not None and upper <= lower:
+            raise r.fail(f"{path}.upper_ft", f"must be above lower_ft ({lower:g})")
+        polygon: tuple[tuple[float, float], ...] | None = None
+        centre: tuple[float, float] | None = None
+        radius = r.number(entry, "radius_nm", path, high=2000.0, optional=True)
+        if "polygon" in entry:
+            raw = entry["polygon"]
+            if not isinstance(raw, list) or len(raw) < 3:
+                raise r.fail(f"{path}.polygon", "must be a list of at least 3 [lat, lon]")
+            polygon = tuple(_lat_lon(r, v, f"{path}.polygon[{k}]") for k, v in enumerate(raw))
+            if "centre" in entry or radius is not None:
+                raise r.fail(path, "give either polygon or centre with radius_nm, not both")
+        elif "centre" in entry and radius is not None:
+            centre = _lat_lon(r, entry["centre"], f"{path}.centre")
+        else:
+            raise r.fail(path, "give polygon, or centre with radius_nm")
+        times: list[str | None] = []
+        for key in ("active_from", "active_until"):
+            value = entry.get(key)
+            if value is None:
+                times.append(None)
+                continue
+            try:
+                when = (value if isinstance(value, datetime)
+                        else datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+            except ValueError:
+                raise r.fail(f"{path}.{key}", f"not an RFC 3339 date-time: {value!r}") from None
+            if when.tzinfo is None:
+                raise r.fail(f"{path}.{key}", "must carry a UTC offset (e.g. ...Z)")
+            times.append(when.isoformat().replace("+00:00", "Z"))
+        if times[0] is not None and times[1] is not None and (
+                datetime.fromisoformat(times[1].replace("Z", "+00:00"))
+                <= datetime.fromisoformat(times[0].replace("Z", "+00:00"))):
+            raise r.fail(f"{path}.active_until", "must be after active_from")
+        out.append(ZoneSpec(zid, kind, owner, lower, upper, polygon, centre, radius,
+                            times[0], times[1]))
+    return tuple(out)
 
 
 def parse_accord(text: str, source: str = "<string>") -> Accord:

@@ -1,0 +1,102 @@
+"""``skyaccord airspace check``: present and predicted incursions as CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+
+from skyaccord.airspace.crossing import predict_incursions
+from skyaccord.airspace.warning import (
+    IncursionRecord,
+    WarningPolicy,
+    incursion_records,
+    schedule_warnings,
+)
+from skyaccord.airspace.zones import (
+    Zone,
+    load_zones_geojson,
+    theatre_borders,
+    zones_from_accord,
+)
+from skyaccord.errors import SkyaccordError
+from skyaccord.tracks import read_tracks_csv
+
+__all__ = ["INCURSION_COLUMNS", "register", "write_incursions_csv"]
+
+#: header of ``skyaccord airspace check``'s output (a stable interface)
+INCURSION_COLUMNS = ("id", "zone", "owner", "t_entry_s", "t_exit_s", "depth_nm")
+
+
+def write_incursions_csv(records: list[IncursionRecord], out: TextIO) -> None:
+    """Write incursion records as the ``airspace check`` CSV (empty t_exit_s: not leaving
+    within the look-ahead)."""
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(INCURSION_COLUMNS)
+    for r in records:
+        w.writerow([r.id, r.zone, r.owner, f"{r.t_entry_s:.3f}",
+                    "" if math.isnan(r.t_exit_s) else f"{r.t_exit_s:.3f}",
+                    f"{r.depth_nm:.4f}"])
+
+
+def check_command(
+    tracks: Annotated[Path, typer.Argument(help="Tracks CSV: id,party,class,lat,lon,alt_ft,"
+                                                "gs_kt,trk_deg,vs_fpm (class optional).")],
+    zones_file: Annotated[Path | None, typer.Option(
+        "--zones", help="Zones GeoJSON (default: the shipped theatre borders).")] = None,
+    accord_file: Annotated[Path | None, typer.Option(
+        "--accord", help="Accord TOML (default: the shipped 2015 Syria model); its "
+                         "[[zones]] are checked too.")] = None,
+    lookahead: Annotated[float | None, typer.Option(
+        "--lookahead", help="Look-ahead in seconds (default: the accord's).")] = None,
+    t_now: Annotated[float, typer.Option(
+        "--time", help="UTC seconds of the picture (for zones' active windows).")] = 0.0,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the CSV here.")] = None,
+    warnings_file: Annotated[Path | None, typer.Option(
+        "--warnings", help="Also write the warning sequences (JSON lines) here.")] = None,
+) -> None:
+    """Present and predicted incursions into zones within the look-ahead, as CSV."""
+    from skyaccord.cli import fail, load_accord_option
+
+    accord = load_accord_option(accord_file)
+    try:
+        if lookahead is not None:
+            accord = accord.with_lookahead(lookahead)
+        zones: list[Zone] = (theatre_borders() if zones_file is None
+                             else load_zones_geojson(zones_file))
+        zones += zones_from_accord(accord)
+        ids = [z.id for z in zones]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            fail(f"zone ids defined twice (zones file and accord): {', '.join(dup)}")
+        picture = read_tracks_csv(tracks, classes=accord.classes).tracks
+        inc = predict_incursions(picture, zones, accord, t_now_s=t_now)
+    except SkyaccordError as exc:
+        fail(str(exc))
+    records = incursion_records(picture, zones, inc)
+    try:
+        if out is None:
+            write_incursions_csv(records, sys.stdout)
+        else:
+            with out.open("w", newline="", encoding="utf-8") as fh:
+                write_incursions_csv(records, fh)
+        if warnings_file is not None:
+            msgs = schedule_warnings(picture, zones, inc, WarningPolicy.from_accord(accord),
+                                     t_now)
+            with warnings_file.open("w", encoding="utf-8") as fh:
+                for m in msgs:
+                    fh.write(json.dumps(m._asdict()) + "\n")
+    except OSError as exc:
+        fail(f"cannot write: {exc}", 1)
+
+
+def register(app: typer.Typer) -> None:
+    airspace = typer.Typer(help="Sovereign and restricted airspace: incursions, warnings.",
+                           no_args_is_help=True)
+    airspace.command("check")(check_command)
+    app.add_typer(airspace, name="airspace")
