@@ -62,6 +62,7 @@ _COMMAND_MODULES = (
     "skyaccord.line.cli",
     "skyaccord.ingest.cli",
     "skyaccord.strategic.cli",
+    "skyaccord.strategic.cli",
 )
 
 

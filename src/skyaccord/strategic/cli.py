@@ -1,0 +1,279 @@
+"""``skyaccord intents ...``: the operations registry from the command line.
+
+Exit codes: 0 success (``submit``: accepted; ``check``: would be accepted), 3 refused for
+conflict (the conflicting intent ids and the proposed resolutions are printed), 2 bad
+input (the message names file and field), 1 store failures.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from skyaccord.errors import IntentError, SkyaccordError, StoreError
+
+__all__ = ["register"]
+
+intents_app = typer.Typer(help="Planned operations (4D intents): submit, check, list, end.",
+                          no_args_is_help=True)
+out = Console(highlight=False)
+
+DbOption = Annotated[str, typer.Option(
+    "--db", help="Registry store: a SQLite file path, or postgresql://user@host/db.")]
+AccordOpt = Annotated[Path | None, typer.Option(
+    "--accord", help="Accord TOML (default: the shipped 2015 Syria model).")]
+
+
+def _registry(db: str, accord_file: Path | None) -> Any:
+    from skyaccord.cli import fail, load_accord_option
+    from skyaccord.store import open_store
+    from skyaccord.strategic.registry import Registry
+
+    accord = load_accord_option(accord_file)
+    try:
+        return Registry(open_store(db), accord)
+    except StoreError as exc:
+        fail(str(exc), 1)
+    except SkyaccordError as exc:
+        fail(str(exc))
+
+
+def _load(path: Path) -> Any:
+    from skyaccord.cli import fail
+    from skyaccord.strategic.codec import load_intent_file
+
+    try:
+        return load_intent_file(path)
+    except SkyaccordError as exc:
+        fail(str(exc))
+
+
+def _print_conflicts(conflicts: Any) -> None:
+    t = Table("intent", "party", "version", "priority", "blocking", "volume pairs")
+    for c in conflicts:
+        t.add_row(c.intent_id, c.party, str(c.version), str(c.priority),
+                  "yes" if c.blocking else "no",
+                  " ".join(f"{a}/{b}" for a, b in c.pairs))
+    out.print(t)
+
+
+def _print_resolutions(reg: Any, intent: Any, max_delay_s: float, floor_ft: float,
+                       ceiling_ft: float) -> None:
+    from skyaccord.strategic.resolve import ResolutionLimits, resolve
+
+    res = resolve(reg, intent, ResolutionLimits(max_delay_s, floor_ft, ceiling_ft))
+    out.print("resolutions:")
+    out.print(f"  delay: {res.delay_s:.0f} s" if res.delay_s is not None else
+              f"  delay: none within {max_delay_s:.0f} s")
+    out.print(f"  altitude change: {res.altitude_offset_ft:+.0f} ft"
+              if res.altitude_offset_ft is not None else
+              f"  altitude change: none within [{floor_ft:.0f}, {ceiling_ft:.0f}] ft")
+
+
+def _parse_key(text: str | None) -> dict[str, int] | None:
+    from skyaccord.cli import fail
+
+    if text is None:
+        return None
+    key: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, ver = part.rpartition(":")
+        if not sep or not name or not ver.isdigit():
+            fail(f"--key: {part!r} must be INTENT_ID:VERSION")
+        key[name] = int(ver)
+    return key
+
+
+@intents_app.command("submit")
+def submit_command(
+    file: Annotated[Path, typer.Argument(help="GeoJSON intent file or F3548 JSON.")],
+    db: DbOption,
+    accord_file: AccordOpt = None,
+    key: Annotated[str | None, typer.Option(
+        "--key", help="Versions seen, ID:VER,ID:VER (default: read them just before).")
+    ] = None,
+    request_id: Annotated[str | None, typer.Option(
+        "--request-id", help="Idempotency key: a retry with it has one effect.")] = None,
+    max_delay_s: Annotated[float, typer.Option(help="Longest delay to propose.")] = 21600.0,
+    alt_floor_ft: Annotated[float, typer.Option(help="Lowest altitude to propose.")] = 0.0,
+    alt_ceiling_ft: Annotated[float, typer.Option(help="Highest altitude.")] = 60000.0,
+) -> None:
+    """Check and store an intent; exit 3 with conflicts and resolutions when refused."""
+    from skyaccord.cli import fail
+    from skyaccord.strategic.registry import Outcome
+
+    intent = _load(file)
+    reg = _registry(db, accord_file)
+    try:
+        seen = _parse_key(key)
+        if seen is None:  # the planner's usual flow: read the area, then write
+            seen = reg.check(intent).key
+        res = reg.submit(intent, seen, request_id=request_id)
+        if res.outcome is Outcome.ACCEPTED:
+            out.print(f"accepted {res.intent.id} version {res.intent.version}"
+                      + (" (replayed)" if res.replayed else ""))
+            if res.conflicts:
+                out.print("conflicts with lower-priority intents:")
+                _print_conflicts(res.conflicts)
+            return
+        out.print(f"refused ({res.outcome}): {intent.id}")
+        if res.conflicts:
+            out.print("conflicting intents: " + ", ".join(c.intent_id for c in res.conflicts))
+            _print_conflicts(res.conflicts)
+        if res.missed:
+            out.print("versions to name in --key: " + ", ".join(
+                f"{k}:{v}" for k, v in sorted(res.missed.items())))
+        if res.outcome is Outcome.CONFLICT:
+            _print_resolutions(reg, intent, max_delay_s, alt_floor_ft, alt_ceiling_ft)
+    except StoreError as exc:
+        fail(str(exc), 1)
+    except SkyaccordError as exc:
+        fail(str(exc))
+    raise typer.Exit(3)
+
+
+@intents_app.command("check")
+def check_command(
+    file: Annotated[Path, typer.Argument(help="GeoJSON intent file or F3548 JSON.")],
+    db: DbOption,
+    accord_file: AccordOpt = None,
+    max_delay_s: Annotated[float, typer.Option(help="Longest delay to propose.")] = 21600.0,
+    alt_floor_ft: Annotated[float, typer.Option(help="Lowest altitude to propose.")] = 0.0,
+    alt_ceiling_ft: Annotated[float, typer.Option(help="Highest altitude.")] = 60000.0,
+) -> None:
+    """Conflicts an intent would have (nothing stored); exit 3 when it would be refused."""
+    from skyaccord.cli import fail
+
+    intent = _load(file)
+    reg = _registry(db, accord_file)
+    try:
+        res = reg.check(intent)
+        if not res.conflicts:
+            out.print(f"no conflicts: {intent.id}")
+            return
+        _print_conflicts(res.conflicts)
+        if not res.blocking:
+            return
+        _print_resolutions(reg, intent, max_delay_s, alt_floor_ft, alt_ceiling_ft)
+    except StoreError as exc:
+        fail(str(exc), 1)
+    except SkyaccordError as exc:
+        fail(str(exc))
+    raise typer.Exit(3)
+
+
+@intents_app.command("list")
+def list_command(
+    db: DbOption,
+    party: Annotated[str | None, typer.Option(help="Only this party's intents.")] = None,
+    active: Annotated[bool, typer.Option("--active", help="Only active intents.")] = False,
+    accord_file: AccordOpt = None,
+) -> None:
+    """Stored intents."""
+    from skyaccord.cli import fail
+    from skyaccord.strategic.codec import format_time
+
+    reg = _registry(db, accord_file)
+    try:
+        rows = reg.intents(party, active)
+    except SkyaccordError as exc:
+        fail(str(exc), 1)
+    t = Table("id", "party", "class", "priority", "state", "version", "volumes", "start",
+              "end")
+    for it in rows:
+        t.add_row(it.id, it.party, it.aircraft_class, str(it.priority), str(it.state),
+                  str(it.version), str(len(it.volumes)),
+                  format_time(min(v.time_start for v in it.volumes)),
+                  format_time(max(v.time_end for v in it.volumes)))
+    out.print(t)
+
+
+@intents_app.command("show")
+def show_command(
+    intent_id: Annotated[str, typer.Argument(help="Intent id.")],
+    db: DbOption,
+    fmt: Annotated[str, typer.Option("--format", help="geojson or f3548.")] = "geojson",
+    accord_file: AccordOpt = None,
+) -> None:
+    """An intent as GeoJSON (the input format) or ASTM F3548 OperationalIntent JSON."""
+    from skyaccord.cli import fail
+    from skyaccord.strategic.codec import intent_to_f3548, intent_to_geojson
+
+    if fmt not in ("geojson", "f3548"):
+        fail(f"--format must be geojson or f3548, not {fmt!r}")
+    reg = _registry(db, accord_file)
+    try:
+        it = reg.get(intent_id)
+    except IntentError as exc:
+        fail(str(exc))
+    doc = intent_to_geojson(it) if fmt == "geojson" else intent_to_f3548(it)
+    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+
+
+@intents_app.command("end")
+def end_command(
+    intent_id: Annotated[str, typer.Argument(help="Intent id.")],
+    db: DbOption,
+    party: Annotated[str, typer.Option(help="The party that owns the intent.")],
+    version: Annotated[int | None, typer.Option(
+        help="Current version (default: read it just before).")] = None,
+    request_id: Annotated[str | None, typer.Option("--request-id")] = None,
+    accord_file: AccordOpt = None,
+) -> None:
+    """End an intent: it no longer takes part in conflict checks."""
+    from skyaccord.cli import fail
+
+    reg = _registry(db, accord_file)
+    try:
+        v = reg.get(intent_id).version if version is None else version
+        it = reg.end(intent_id, party, v, request_id=request_id)
+    except StoreError as exc:
+        fail(str(exc), 1)
+    except SkyaccordError as exc:
+        fail(str(exc))
+    out.print(f"ended {it.id} version {it.version}")
+
+
+@intents_app.command("overlap")
+def overlap_command(
+    file_a: Annotated[Path, typer.Argument(help="Party A's intent file.")],
+    file_b: Annotated[Path, typer.Argument(help="Party B's intent file.")],
+    accord_file: AccordOpt = None,
+    resolution: Annotated[int, typer.Option(help="H3 resolution of the cells.")] = 7,
+    layer_ft: Annotated[float, typer.Option(help="Altitude layer height.")] = 1000.0,
+    slot_s: Annotated[float, typer.Option(help="Time slot length.")] = 900.0,
+) -> None:
+    """Private overlap demo: the cells two plans share, by private set intersection."""
+    from skyaccord.cli import fail, load_accord_option
+    from skyaccord.strategic.private import CellGrid, intent_cells, private_overlap
+
+    accord = load_accord_option(accord_file)
+    a, b = _load(file_a), _load(file_b)
+    try:
+        m = accord.minima(a.aircraft_class, b.aircraft_class)
+        grid = CellGrid(resolution, layer_ft, slot_s)
+        ca = intent_cells([a], grid, m.horizontal_m, m.vertical_ft)
+        cb = intent_cells([b], grid, m.horizontal_m, m.vertical_ft)
+        shared_a, shared_b = private_overlap(ca, cb)
+    except SkyaccordError as exc:
+        fail(str(exc))
+    out.print(f"{a.party}: {len(ca)} cells; {b.party}: {len(cb)} cells; "
+              f"shared: {len(shared_a)} (both sides agree: {shared_a == shared_b})")
+    for c in sorted(shared_a)[:50]:
+        out.print(f"  {c}")
+    if len(shared_a) > 50:
+        out.print(f"  ... {len(shared_a) - 50} more")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``skyaccord intents ...`` to ``app``."""
+    app.add_typer(intents_app, name="intents")
+
+
+
