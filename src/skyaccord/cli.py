@@ -62,7 +62,6 @@ _COMMAND_MODULES = (
     "skyaccord.line.cli",
     "skyaccord.ingest.cli",
     "skyaccord.strategic.cli",
-    "skyaccord.strategic.cli",
 )
 
 
