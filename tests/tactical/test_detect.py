@@ -201,6 +201,40 @@ def test_levels_follow_time_and_tighter_minima() -> None:
     assert level_names(ACCORD)[0] == "none"
 
 
+def test_unknown_engine_is_refused() -> None:
+    tracks = random_picture(5, 1, 10.0, mixed=False)
+    with pytest.raises(ValueError, match="engine"):
+        detect(tracks, ACCORD, engine="magic")
+
+
+def test_grid_with_coarse_cells_still_exact() -> None:
+    """A picture spread over a continent forces coarser cells; nothing is lost."""
+    from skyaccord.tactical import _grid
+
+    tracks = random_picture(800, 11, 60.0, mixed=True)
+    far = random_picture(50, 12, 60.0, mixed=True)
+    spread = Tracks(
+        np.concatenate([tracks.id, np.char.add("F", far.id)]),
+        np.concatenate([tracks.party, far.party]),
+        np.concatenate([tracks.aircraft_class, far.aircraft_class]),
+        np.concatenate([tracks.lat, far.lat + 20.0]),
+        np.concatenate([tracks.lon, far.lon - 30.0]),
+        np.concatenate([tracks.alt_ft, far.alt_ft]),
+        np.concatenate([tracks.gs_kt, far.gs_kt]),
+        np.concatenate([tracks.trk_deg, far.trk_deg]),
+        np.concatenate([tracks.vs_fpm, far.vs_fpm]),
+    )
+    old = _grid._MAX_CELLS
+    try:
+        _grid._MAX_CELLS = 5_000
+        fast = detect(spread, ACCORD)
+    finally:
+        _grid._MAX_CELLS = old
+    slow = detect_all_pairs(spread, ACCORD)
+    assert len(slow) > 0
+    assert np.array_equal(fast.pairs, slow.pairs)
+
+
 def test_empty_and_single() -> None:
     assert len(detect(Tracks.empty(), ACCORD)) == 0
     c = detect(Tracks.from_rows([ac("a", 0, 0, 1, 1, 1)]), ACCORD)
@@ -231,10 +265,11 @@ def random_picture(n: int, seed: int, box_km: float, mixed: bool,
     (3000, 4, 150.0, True, False),
     (3000, 5, 500.0, True, True),   # the benchmark's box: far corners of the plane
 ])
+@pytest.mark.parametrize("engine", ["grid", "kdtree"])
 def test_pruned_equals_all_pairs(n: int, seed: int, box_km: float, mixed: bool,
-                                 classes: bool) -> None:
+                                 classes: bool, engine: str) -> None:
     tracks = random_picture(n, seed, box_km, mixed, classes)
-    fast = detect(tracks, ACCORD)
+    fast = detect(tracks, ACCORD, engine=engine)
     slow = detect_all_pairs(tracks, ACCORD, block=256)
     assert len(slow) > 0
     assert np.array_equal(fast.pairs, slow.pairs)

@@ -29,7 +29,6 @@ from scipy.spatial import cKDTree
 from skyaccord.geo import FT, NM, FloatArray, LocalPlane
 from skyaccord.protocol import Accord
 from skyaccord.tactical.kinematics import (
-    PairGeometry,
     PlaneState,
     interval_for_minima,
     pair_geometry,
@@ -85,51 +84,55 @@ class Conflicts(NamedTuple):
                    np.zeros(0, dtype=np.int8), np.zeros(0, dtype=bool))
 
 
-def _exact(state: PlaneState, i: IntArray, j: IntArray, accord: Accord,
-           lookahead_s: float) -> tuple[IntArray, IntArray, PairGeometry, FloatArray, FloatArray]:
-    """Exact test of candidate pairs: the conflicting ones, with their intervals."""
-    radius, half_height = accord.minima_table_m()
-    g = pair_geometry(state, i, j, radius, half_height)
-    iv = interval_for_minima(g, g.radius_m, g.half_height_m)
-    hit = (iv.t_in < lookahead_s) & (iv.t_out > 0.0)
-    keep = np.flatnonzero(hit)
-    return (i[keep], j[keep], PairGeometry(*(f[keep] for f in g)),
-            iv.t_in[keep], iv.t_out[keep])
+class _Hits(NamedTuple):
+    hit: npt.NDArray[np.bool_]
+    t_in: FloatArray
+    t_out: FloatArray
 
 
-def _finish(state: PlaneState, tracks: Tracks, parts: list[tuple[IntArray, IntArray,
-            PairGeometry, FloatArray, FloatArray]], accord: Accord,
-            lookahead_s: float) -> Conflicts:
-    if not parts:
+def _hits(state: PlaneState, i: IntArray, j: IntArray, radius: FloatArray,
+          half_height: FloatArray, lookahead_s: float) -> _Hits:
+    """Which candidate pairs lose separation within the look-ahead (exact test)."""
+    hit = np.zeros(len(i), dtype=bool)
+    t_in = np.empty(len(i))
+    t_out = np.empty(len(i))
+    for start in range(0, len(i), _CHUNK):
+        sl = slice(start, start + _CHUNK)
+        g = pair_geometry(state, i[sl], j[sl], radius, half_height)
+        iv = interval_for_minima(g, g.radius_m, g.half_height_m)
+        hit[sl] = (iv.t_in < lookahead_s) & (iv.t_out > 0.0)
+        t_in[sl] = iv.t_in
+        t_out[sl] = iv.t_out
+    return _Hits(hit, t_in, t_out)
+
+
+def _conflicts(state: PlaneState, tracks: Tracks, i: IntArray, j: IntArray,
+               accord: Accord, lookahead_s: float) -> Conflicts:
+    """Conflicts among candidate pairs ``i < j``, sorted by ``(i, j)`` and unique."""
+    if len(i) == 0:
         return Conflicts.empty()
-    i = np.concatenate([p[0] for p in parts])
-    j = np.concatenate([p[1] for p in parts])
-    g = PairGeometry(*(np.concatenate([p[2][f] for p in parts]) for f in range(9)))
-    t_in = np.concatenate([p[3] for p in parts])
-    t_out = np.concatenate([p[4] for p in parts])
-    lo = np.minimum(i, j)
-    hi = np.maximum(i, j)
-    # Sort by pair and drop any repeat (a candidate seen in two non-adjacent slices can
-    # only arise from rounding at the box edge; the result must still be a set).
-    key = lo.astype(np.int64) * max(len(tracks), 1) + hi
-    order = np.argsort(key, kind="stable")
-    key = key[order]
+    # Sort by pair and drop repeats: the result is a set, in a deterministic order.
+    # (An explicit sort: numpy's hash-based np.unique is several times slower here.)
+    key = np.sort(i.astype(np.int64) * len(tracks) + j)
     first = np.ones(len(key), dtype=bool)
     first[1:] = key[1:] != key[:-1]
-    order = order[first]
-    lo, hi, t_in, t_out = lo[order], hi[order], t_in[order], t_out[order]
-    g = PairGeometry(*(f[order] for f in g))
-    # Orientation: geometry is j relative to i; distances below are symmetric.
+    i, j = np.divmod(key[first], len(tracks))
+    radius, half_height = accord.minima_table_m()
+    found = _hits(state, i, j, radius, half_height, lookahead_s)
+    keep = found.hit
+    i, j = i[keep].astype(np.intp), j[keep].astype(np.intp)
+    g = pair_geometry(state, i, j, radius, half_height)
     a = g.vx * g.vx + g.vy * g.vy
     with np.errstate(all="ignore"):
         tcpa = np.where(a > 1e-12, -(g.px * g.vx + g.py * g.vy) / a, 0.0)
     tcpa = np.clip(tcpa, 0.0, lookahead_s)
     dcpa = np.hypot(g.px + g.vx * tcpa, g.py + g.vy * tcpa) / g.scale
     dz = np.abs(g.pz + g.vz * tcpa)
-    t_in_clipped = np.maximum(t_in, 0.0)
-    levels = assign_levels(g, t_in_clipped, accord, lookahead_s)
-    same = tracks.party[lo] == tracks.party[hi]
-    return Conflicts(np.vstack([lo, hi]), t_in_clipped, t_out, tcpa, dcpa, dz, levels, same)
+    t_in = np.maximum(found.t_in[keep], 0.0)
+    levels = assign_levels(g, t_in, accord, lookahead_s)
+    same = tracks.party[i] == tracks.party[j]
+    return Conflicts(np.vstack([i, j]), t_in, found.t_out[keep], tcpa, dcpa, dz, levels,
+                     same)
 
 
 def _slice_count(r_max: float, h_max: float, v_max: float, w_max: float,
@@ -144,26 +147,37 @@ def _slice_count(r_max: float, h_max: float, v_max: float, w_max: float,
     return best_k
 
 
+class _Boxes(NamedTuple):
+    n_slices: int
+    tau: float
+    box_h: float
+    box_v: float
+
+
+def _boxes(state: PlaneState, accord: Accord, lookahead_s: float,
+           n_slices: int | None) -> _Boxes:
+    radius, half_height = accord.minima_table_m()
+    # Plane-metre bounds: minima at the largest scale factor, fastest plane speeds; the
+    # small relative slack absorbs rounding in positions computed at slice times.
+    r_max = float(radius.max()) * float(state.scale.max()) * (1 + 1e-7) + 1e-6
+    h_max = float(half_height.max()) * (1 + 1e-7) + 1e-6
+    v_max = float(np.sqrt(state.vx ** 2 + state.vy ** 2).max())
+    w_max = float(np.abs(state.vz).max())
+    k = n_slices or _slice_count(r_max, h_max, v_max, w_max, lookahead_s)
+    tau = lookahead_s / (2 * k)
+    return _Boxes(k, tau, r_max + 2 * v_max * tau, h_max + 2 * w_max * tau)
+
+
 def candidate_pairs(state: PlaneState, accord: Accord, lookahead_s: float,
                     n_slices: int | None = None) -> list[IntArray]:
-    """Candidate pairs, one ``(m, 2)`` index array per time slice, each pair once.
+    """Candidate pairs by k-d tree, one ``(m, 2)`` index array per slice, each pair once.
 
     Every pair that loses separation within ``[0, lookahead_s]`` is among them.
     """
     n = len(state.x)
     if n < 2:
         return []
-    radius, half_height = accord.minima_table_m()
-    # Plane-metre bounds: minima at the largest scale factor, fastest plane speeds; the
-    # small relative slack absorbs rounding in positions computed at slice times.
-    r_max = float(radius.max()) * float(state.scale.max()) * (1 + 1e-9) + 1e-6
-    h_max = float(half_height.max()) * (1 + 1e-9) + 1e-6
-    v_max = float(np.sqrt(state.vx ** 2 + state.vy ** 2).max())
-    w_max = float(np.abs(state.vz).max())
-    k = n_slices or _slice_count(r_max, h_max, v_max, w_max, lookahead_s)
-    tau = lookahead_s / (2 * k)
-    box_h = r_max + 2 * v_max * tau
-    box_v = h_max + 2 * w_max * tau
+    k, tau, box_h, box_v = _boxes(state, accord, lookahead_s, n_slices)
     z_scale = box_h / box_v
     out: list[IntArray] = []
     previous: FloatArray | None = None
@@ -188,7 +202,7 @@ def candidate_pairs(state: PlaneState, accord: Accord, lookahead_s: float,
 
 
 def detect(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
-           plane: LocalPlane | None = None) -> Conflicts:
+           plane: LocalPlane | None = None, engine: str = "grid") -> Conflicts:
     """Every pair predicted to lose separation within the look-ahead.
 
     Parameters
@@ -201,6 +215,9 @@ def detect(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
         Overrides ``accord.lookahead_s``.
     plane
         The local plane; by default one centred on the picture.
+    engine
+        ``"grid"`` (compiled grid search, numba; the default) or ``"kdtree"`` (scipy's
+        k-d tree and numpy). Both return the same conflicts as :func:`detect_all_pairs`.
 
     Returns
     -------
@@ -225,12 +242,21 @@ def detect(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
     if len(tracks) < 2:
         return Conflicts.empty()
     state = plane_state(tracks, accord, plane)
-    parts = []
-    for pairs in candidate_pairs(state, accord, lookahead):
-        for start in range(0, len(pairs), _CHUNK):
-            chunk = pairs[start:start + _CHUNK]
-            parts.append(_exact(state, chunk[:, 0], chunk[:, 1], accord, lookahead))
-    return _finish(state, tracks, parts, accord, lookahead)
+    if engine == "grid":
+        from skyaccord.tactical._grid import grid_candidates
+
+        radius, half_height = accord.minima_table_m()
+        boxes = _boxes(state, accord, lookahead, None)
+        slices = [grid_candidates(state, radius, half_height, lookahead, boxes.n_slices,
+                                  boxes.box_h, boxes.box_v)]
+    elif engine == "kdtree":
+        slices = candidate_pairs(state, accord, lookahead)
+    else:
+        raise ValueError(f"engine must be 'grid' or 'kdtree', not {engine!r}")
+    pairs = np.concatenate(slices) if slices else np.zeros((0, 2), dtype=np.intp)
+    lo = np.minimum(pairs[:, 0], pairs[:, 1])
+    hi = np.maximum(pairs[:, 0], pairs[:, 1])
+    return _conflicts(state, tracks, lo, hi, accord, lookahead)
 
 
 def detect_all_pairs(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
@@ -244,13 +270,18 @@ def detect_all_pairs(tracks: Tracks, accord: Accord, *, lookahead_s: float | Non
     if n < 2:
         return Conflicts.empty()
     state = plane_state(tracks, accord, plane)
-    parts = []
+    radius, half_height = accord.minima_table_m()
+    found_i, found_j = [], []
     for start in range(0, n, block):
         rows = np.arange(start, min(start + block, n))
         i, j = np.meshgrid(rows, np.arange(n), indexing="ij")
         upper = j > i
-        parts.append(_exact(state, i[upper], j[upper], accord, lookahead))
-    return _finish(state, tracks, parts, accord, lookahead)
+        i, j = i[upper], j[upper]
+        hit = _hits(state, i, j, radius, half_height, lookahead).hit
+        found_i.append(i[hit])
+        found_j.append(j[hit])
+    return _conflicts(state, tracks, np.concatenate(found_i), np.concatenate(found_j),
+                      accord, lookahead)
 
 
 class ConflictRecord(NamedTuple):

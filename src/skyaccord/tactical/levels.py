@@ -39,7 +39,9 @@ def assign_levels(g: PairGeometry, t_in: npt.NDArray[np.float64], accord: Accord
         if level.minima is None:
             meets = undecided & (t_in < horizon)
         else:
-            sub = np.flatnonzero(undecided)
+            # Tighter minima lie inside the class-pair ones, so their loss cannot begin
+            # before t_in: only pairs with t_in < horizon can meet this level.
+            sub = np.flatnonzero(undecided & (t_in < horizon))
             part = PairGeometry(*(np.asarray(f)[sub] for f in g))
             iv = interval_for_minima(
                 part,
