@@ -122,6 +122,10 @@ class TcpFeed:
                 sock.close()
             if self.stop.is_set():
                 break
+            if carry:  # a line cut by the disconnect is lost: count it
+                self.stats.read += 1
+                self.stats.reject("bad line", f"{self.name}: partial line at disconnect: "
+                                              f"{bytes(carry[:60])!r}")
             self.stats.reject("disconnect", f"{self.name} after {self.line_no} line(s)")
             failures += 1
             if self.max_retries is not None and failures > self.max_retries:
