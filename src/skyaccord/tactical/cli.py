@@ -68,6 +68,8 @@ def detect_command(
 
 def demo_command(
     seed: Annotated[int, typer.Option(help="Random seed of the picture.")] = 2015,
+    rows: Annotated[int, typer.Option(help="Alerts shown in the table (most urgent first); "
+                                            "0 shows all.")] = 30,
     accord_file: Annotated[Path | None, typer.Option(
         "--accord", help="Accord TOML (default: the shipped 2015 Syria model).")] = None,
 ) -> None:
@@ -89,9 +91,13 @@ def demo_command(
                   f"(parties {', '.join(sorted(set(party.values())))}), accord "
                   f"{accord.id} v{accord.version}, look-ahead {accord.lookahead_s:g} s")
     style = {"warning": "bold red", "corrective": "yellow", "preventive": "cyan"}
+    shown = records if rows <= 0 else records[:rows]
+    title = f"{len(records)} predicted losses of separation"
+    if len(shown) < len(records):
+        title += f" (the {len(shown)} most urgent; --rows 0 for all)"
     table = Table("level", "aircraft", "parties", "loss in", "until", "CPA in", "miss (NM)",
-                  "dz (ft)", title=f"{len(records)} predicted losses of separation")
-    for r in records:
+                  "dz (ft)", title=title)
+    for r in shown:
         parties = f"{party[r.id1]}/{party[r.id2]}" + (" (same)" if r.same_party else "")
         until = "-" if r.t_out_s == float("inf") else f"{r.t_out_s:.0f} s"
         table.add_row(f"[{style.get(r.level, '')}]{r.level}[/]", f"{r.id1} - {r.id2}", parties,
@@ -102,6 +108,12 @@ def demo_command(
     console.print("by level: " + ", ".join(f"{n} {c}" for n, c in counts.items() if c)
                   + f"; between parties {sum(not r.same_party for r in records)}, "
                   f"same party {sum(r.same_party for r in records)}")
+    by_pair: dict[str, int] = {}
+    for r in records:
+        key = "/".join(sorted((party[r.id1], party[r.id2])))
+        by_pair[key] = by_pair.get(key, 0) + 1
+    console.print("by party pair: " + ", ".join(
+        f"{k} {v}" for k, v in sorted(by_pair.items(), key=lambda kv: (-kv[1], kv[0]))))
 
 
 def register(app: typer.Typer) -> None:
