@@ -1,0 +1,194 @@
+"""Registry behaviour on every backend: conflicts, keys, idempotency, concurrency, kills."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from skyaccord.errors import IntentError
+from skyaccord.protocol import default_accord
+from skyaccord.store import Store
+from skyaccord.strategic.intersect import place, volumes_conflict
+from skyaccord.strategic.registry import Outcome, Registry
+from skyaccord.strategic.volumes import Circle, Intent, IntentState, Volume
+
+from ._writer import T0, random_intent
+
+StoreFactory = Callable[[], Store]
+ACCORD = default_accord()
+WRITER = Path(__file__).with_name("_writer.py")
+
+
+def circle(party: str, name: str, lat: float = 35.0, lon: float = 38.5,
+           z: tuple[float, float] = (10000, 12000), t: tuple[float, float] = (0, 3600),
+           prio: int = 0, r: float = 2000.0) -> Intent:
+    return Intent(name, party, (Volume(Circle(lat, lon, r), z[0], z[1], T0 + t[0], T0 + t[1]),),
+                  priority=prio)
+
+
+def committed_conflicts(reg: Registry) -> list[tuple[str, str]]:
+    """Brute force over every pair of stored active intents of different parties."""
+    live = reg.intents(active_only=True)
+    bad = []
+    for a, b in itertools.combinations(live, 2):
+        if a.party == b.party:
+            continue
+        m = ACCORD.minima(a.aircraft_class, b.aircraft_class)
+        # a conflict is allowed only when one has lower priority than the other
+        if a.priority == b.priority and any(
+                volumes_conflict(place(va, reg.plane), place(vb, reg.plane),
+                                 m.horizontal_m, m.vertical_ft)
+                for va in a.volumes for vb in b.volumes):
+            bad.append((a.id, b.id))
+    return bad
+
+
+def test_conflict_refused_and_key_rules(open_new: StoreFactory) -> None:
+    reg = Registry(open_new(), ACCORD)
+    assert reg.submit(circle("us", "a")).accepted
+    # manned/manned minima 5 NM (9,260 m): centres 0.12° of longitude (10.95 km) apart,
+    # less two 2 km radii, leave a 6.95 km gap: a conflict
+    res = reg.submit(circle("ru", "b", lon=38.62))
+    assert res.outcome is Outcome.CONFLICT
+    assert [c.intent_id for c in res.conflicts] == ["a"] and res.conflicts[0].blocking
+    assert res.missed == {"a": 1}
+    # same party never conflicts
+    assert reg.submit(circle("us", "a2")).accepted
+    # far away: accepted with an empty key
+    assert reg.submit(circle("ru", "far", lon=39.5)).accepted
+    # higher priority may conflict, but must name the versions it has seen
+    hi = circle("ru", "hi", prio=1)
+    res = reg.submit(hi)
+    assert res.outcome is Outcome.STALE and res.missed == {"a": 1, "a2": 1}
+    res = reg.submit(hi, {"a": 1, "a2": 1})
+    assert res.accepted and res.intent.version == 1
+    assert {c.intent_id for c in res.conflicts} == {"a", "a2"}
+    assert not any(c.blocking for c in res.conflicts)
+    assert reg.store.check_integrity() == []
+
+
+def test_versions_on_change_and_end(open_new: StoreFactory) -> None:
+    reg = Registry(open_new(), ACCORD)
+    a = reg.submit(circle("us", "a")).intent
+    assert a.version == 1
+    moved = a.shifted(dt_s=60)
+    assert reg.submit(moved).intent.version == 2
+    # a writer still holding version 1 is refused with the version it missed
+    res = reg.submit(a.shifted(dt_s=120))
+    assert res.outcome is Outcome.STALE and res.missed == {"a": 2}
+    with pytest.raises(IntentError, match="belongs to party 'us'"):
+        reg.submit(Intent("a", "ru", a.volumes, version=2))
+    with pytest.raises(IntentError, match="version 2, not 1"):
+        reg.end("a", "us", 1)
+    ended = reg.end("a", "us", 2)
+    assert ended.state is IntentState.ENDED and ended.version == 3
+    # ended intents no longer conflict
+    assert reg.submit(circle("ru", "b")).accepted
+    with pytest.raises(IntentError, match="has ended"):
+        reg.submit(Intent("a", "us", a.volumes, version=3))
+
+
+def test_idempotent_retry_has_one_effect(open_new: StoreFactory) -> None:
+    reg = Registry(open_new(), ACCORD)
+    a = circle("us", "a")
+    first = reg.submit(a, request_id="r1")
+    again = reg.submit(a, request_id="r1")
+    assert first.accepted and again.accepted and again.replayed
+    assert again.intent.version == first.intent.version == 1
+    assert len(reg.intents()) == 1
+    with pytest.raises(IntentError, match="already used"):
+        reg.submit(circle("us", "other"), request_id="r1")
+    # an end retried: one effect
+    e1 = reg.end("a", "us", 1, request_id="r2")
+    e2 = reg.end("a", "us", 1, request_id="r2")
+    assert e1.version == e2.version == 2
+
+
+def test_concurrent_threads_never_commit_conflicts(open_new: StoreFactory) -> None:
+    errors: list[BaseException] = []
+    accepted: list[str] = []
+
+    def worker(seed: int) -> None:
+        try:
+            reg = Registry(open_new(), ACCORD)
+            rng = random.Random(seed)
+            for i in range(25):
+                it = random_intent(rng, f"t{seed}-{i}")
+                res = reg.submit(it, reg.check(it).key)  # key read, then a racing write
+                if res.accepted:
+                    accepted.append(it.id)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    Registry(open_new(), ACCORD)  # create the schema once
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors
+    reg = Registry(open_new(), ACCORD)
+    assert len(accepted) >= 10
+    assert committed_conflicts(reg) == []
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    src = str(Path(__file__).parents[2] / "src")
+    root = str(Path(__file__).parents[2])
+    env["PYTHONPATH"] = os.pathsep.join([src, root, env.get("PYTHONPATH", "")])
+    return env
+
+
+def test_concurrent_processes_never_commit_conflicts(open_new: StoreFactory,
+                                                     store_url: str) -> None:
+    Registry(open_new(), ACCORD)
+    procs = [subprocess.Popen([sys.executable, str(WRITER), store_url, str(100 + s), "25"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+             for s in range(4)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    for p, (_, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err.decode()
+    reg = Registry(open_new(), ACCORD)
+    assert sum(len(o.split()) for o, _ in outs) >= 10
+    assert committed_conflicts(reg) == []
+    assert reg.store.check_integrity() == []
+
+
+def test_sigkill_mid_write_leaves_store_consistent(open_new: StoreFactory,
+                                                   store_url: str) -> None:
+    Registry(open_new(), ACCORD)
+    p = subprocess.Popen([sys.executable, str(WRITER), store_url, "7", "100000"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env())
+    assert p.stdout is not None
+    # wait for some commits, then kill it in the middle of its stream of writes
+    deadline = time.monotonic() + 60
+    seen = 0
+    while seen < 15 and time.monotonic() < deadline:
+        if p.stdout.readline():
+            seen += 1
+    time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=30)
+    p.stdout.close()
+    assert p.returncode == -signal.SIGKILL and seen >= 15
+    store = open_new()
+    assert store.check_integrity() == []
+    reg = Registry(store, ACCORD)
+    stored = reg.intents()
+    assert len(stored) >= seen
+    for it in stored:  # every body parses and agrees with its index columns
+        assert it.version >= 1
+    assert committed_conflicts(reg) == []
+    # the store still takes writes
+    assert reg.submit(circle("us", "after-kill", lat=33.0)).accepted
