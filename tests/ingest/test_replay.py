@@ -1,0 +1,154 @@
+"""Replay of the real sample: the alerts equal detection run on independently built
+snapshots; the decode and replay commands."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pyproj import Geod
+from typer.testing import CliRunner
+
+from skyaccord.cli import app
+from skyaccord.ingest import read_updates
+from skyaccord.ingest.cli import write_states_csv
+from skyaccord.ingest.replay import Alert, replay
+from skyaccord.ingest.states import StateUpdate
+from skyaccord.picture import Picture, default_rules
+from skyaccord.protocol import Accord, default_accord_text, parse_accord
+from skyaccord.tactical import conflict_records, detect
+from skyaccord.tracks import Tracks
+
+from .conftest import SAMPLE
+
+STEP = 2.0
+MAX_AGE = 8.0
+
+
+def wide_accord() -> Accord:
+    """The default accord with minima wide enough (30 NM / 10,000 ft) that the seven
+    aircraft of the sample over Atlanta are in conflict with each other in turn."""
+    text = default_accord_text().replace("horizontal_nm = 5.0", "horizontal_nm = 30.0")
+    text = text.replace("horizontal_nm = 3.0", "horizontal_nm = 30.0")
+    return parse_accord(text.replace("vertical_ft = 1000.0", "vertical_ft = 10000.0"))
+
+
+def independent_snapshot(updates: list[StateUpdate], t: float) -> Tracks:
+    """Latest position and velocity per aircraft at or before ``t``, extrapolated on the
+    WGS84 ellipsoid with pyproj (the picture uses a sphere): a separate path to the
+    same picture."""
+    geod = Geod(ellps="WGS84")
+    pos: dict[str, StateUpdate] = {}
+    vel: dict[str, StateUpdate] = {}
+    seen: dict[str, float] = {}
+    for u in updates:
+        if u.t > t:
+            break
+        seen[u.icao24] = u.t
+        if u.has_position and u.alt_ft is not None:
+            pos[u.icao24] = u
+        if u.has_velocity:
+            vel[u.icao24] = u
+    rows = []
+    for icao, p in pos.items():
+        v = vel.get(icao)
+        if v is None or t - seen[icao] > MAX_AGE or t - p.t > MAX_AGE:
+            continue
+        assert p.lat is not None and p.lon is not None and p.alt_ft is not None
+        assert v.gs_kt is not None and v.trk_deg is not None
+        dt = t - p.t
+        lon, lat, _ = geod.fwd(p.lon, p.lat, v.trk_deg, v.gs_kt * 1852 / 3600 * dt)
+        party, cls = default_rules().assign(icao, None, None)
+        rows.append((icao, party, cls, lat, lon, p.alt_ft + (v.vs_fpm or 0.0) / 60 * dt,
+                     v.gs_kt, v.trk_deg % 360, v.vs_fpm or 0.0))
+    return Tracks.from_rows(rows) if rows else Tracks.empty()
+
+
+def test_replay_alerts_equal_detection_on_snapshots() -> None:
+    accord = wide_accord()
+    updates, stats = read_updates(SAMPLE)
+    assert stats.total_rejected == 0
+    alerts = list(replay([updates], accord, picture=Picture(MAX_AGE), step_s=STEP))
+
+    t0, t1 = updates[0].t, updates[-1].t
+    ticks = []
+    tick = math.floor(t0 / STEP) * STEP + STEP
+    while tick < t1:
+        ticks.append(tick)
+        tick += STEP
+    ticks.append(tick)
+    rank = {"none": 0, **{lv.name: k + 1 for k, lv in enumerate(accord.levels)}}
+    expected: list[Alert] = []
+    before: dict[tuple[str, str], int] = {}
+    for tk in ticks:
+        snap = independent_snapshot(updates, tk)
+        now = {}
+        for r in conflict_records(snap, detect(snap, accord), accord):
+            now[(r.id1, r.id2)] = rank[r.level]
+            if (r.id1, r.id2) not in before or before[(r.id1, r.id2)] < rank[r.level]:
+                expected.append(Alert(tk, r.id1, r.id2, r.t_in_s, r.level))
+        before = now
+    assert len(expected) >= 5  # a busy enough picture to mean something
+    assert [(a.t, a.id1, a.id2, a.level) for a in alerts] == [
+        (a.t, a.id1, a.id2, a.level) for a in expected]
+    assert np.allclose([a.t_in_s for a in alerts], [a.t_in_s for a in expected], atol=0.05)
+
+
+def test_replay_paces_against_the_wall_clock() -> None:
+    updates, _ = read_updates(SAMPLE)
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    list(replay([updates[:60]], wide_accord(), step_s=1.0, speed=4.0, sleep=sleep,
+                wall=lambda: now[0]))
+    span = math.ceil(updates[59].t) - updates[0].t
+    assert sum(slept) == pytest.approx(span / 4.0, abs=0.26)
+
+
+def test_replay_rejects_bad_step() -> None:
+    with pytest.raises(ValueError, match="step"):
+        list(replay([], wide_accord(), step_s=0.0))
+
+
+def test_decode_command(tmp_path: Path) -> None:
+    out = tmp_path / "states.csv"
+    res = CliRunner().invoke(app, ["decode", str(SAMPLE), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    buf = io.StringIO()
+    write_states_csv(read_updates(SAMPLE)[0], buf)
+    assert out.read_text(encoding="utf-8") == buf.getvalue()
+    rows = list(csv.DictReader(io.StringIO(buf.getvalue())))
+    assert list(rows[0]) == ["t", "icao24", "callsign", "lat", "lon", "alt_ft", "gs_kt",
+                             "trk_deg", "vs_fpm"]
+    assert rows[0]["lat"] == ""  # not known yet: empty, never invented
+    assert "335 read" in res.output
+
+
+def test_replay_command(tmp_path: Path) -> None:
+    accord_file = tmp_path / "wide.toml"
+    text = default_accord_text().replace("horizontal_nm = 5.0", "horizontal_nm = 30.0")
+    text = text.replace("horizontal_nm = 3.0", "horizontal_nm = 30.0")
+    accord_file.write_text(text.replace("vertical_ft = 1000.0", "vertical_ft = 10000.0"),
+                           encoding="utf-8")
+    out = tmp_path / "alerts.csv"
+    res = CliRunner().invoke(app, ["replay", str(SAMPLE), "--accord", str(accord_file),
+                                   "--step", str(STEP), "--max-age", str(MAX_AGE),
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert rows[0] == ["t", "id1", "id2", "t_in_s", "level"]
+    updates, _ = read_updates(SAMPLE)
+    alerts = list(replay([updates], wide_accord(), picture=Picture(MAX_AGE), step_s=STEP))
+    assert [r[1:3] for r in rows[1:]] == [[a.id1, a.id2] for a in alerts]
+    bad = CliRunner().invoke(app, ["replay", str(tmp_path / "nope.csv")])
+    assert bad.exit_code == 2 and "cannot read" in bad.output
+    bad = CliRunner().invoke(app, ["replay", str(SAMPLE), "--format", "xml"])
+    assert bad.exit_code == 2 and "unknown format 'xml'" in bad.output
