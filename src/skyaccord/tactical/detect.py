@@ -20,6 +20,7 @@ slice)``, never ``O(N^2)``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -51,7 +52,8 @@ _CHUNK = 1 << 20  # pairs per exact-CPA batch: bounds temporary memory (~100 MB)
 _MAX_SLICES = 48
 
 
-class Conflicts(NamedTuple):
+@dataclass(frozen=True)
+class Conflicts:
     """Predicted losses of separation, one entry per unordered pair.
 
     ``pairs`` is a ``(2, n)`` array of track indices with ``pairs[0] < pairs[1]``, sorted
