@@ -33,6 +33,8 @@ from skyaccord.tracks import Tracks
 __all__ = ["Gates", "PartyRules", "Picture", "default_rules"]
 
 _R_M: Final = 6_371_008.8  # IUGG mean Earth radius
+_A_M: Final = 6_378_137.0  # WGS84 semi-major axis
+_E2: Final = 6.69437999014e-3  # WGS84 first eccentricity squared
 _KT_MS: Final = 1852.0 / 3600.0
 _NM_M: Final = 1852.0
 
@@ -289,8 +291,14 @@ class Picture:
         trk = np.radians(self._a["trk_deg"][rows])
         lat0 = self._a["lat"][rows]
         dn, de = v * np.cos(trk) * dt, v * np.sin(trk) * dt
-        lat = lat0 + np.degrees(dn / _R_M)
-        lon = self._a["lon"][rows] + np.degrees(de / (_R_M * np.cos(np.radians(lat0))))
+        # WGS84 meridional and prime-vertical radii of curvature at the mid latitude
+        # (a flat step on the ellipsoid: second-order error only, unlike one sphere)
+        mid = np.radians(lat0 + np.degrees(dn / _R_M) / 2.0)
+        w2 = 1.0 - _E2 * np.sin(mid) ** 2
+        m_r = _A_M * (1.0 - _E2) / w2**1.5
+        n_r = _A_M / np.sqrt(w2)
+        lat = lat0 + np.degrees(dn / m_r)
+        lon = self._a["lon"][rows] + np.degrees(de / (n_r * np.cos(mid)))
         lon = (lon + 180.0) % 360.0 - 180.0
         return lat, lon
 
@@ -304,7 +312,12 @@ class Picture:
         return np.flatnonzero(ok)
 
     def snapshot(self, t: float) -> Tracks:
-        """Live tracks extrapolated (straight line, constant vertical speed) to ``t``."""
+        """Live tracks extrapolated (straight line, constant vertical speed) to ``t``.
+
+        The horizontal step keeps the track angle constant on the WGS84 radii of
+        curvature at the mid latitude; over a distance ``d`` it departs from the geodesic
+        by about ``d^2 tan(lat) / 2R`` (10 m for 8.7 km at 60 deg), far below the minima.
+        """
         rows = self.live(t)
         if rows.size == 0:
             return Tracks.empty()

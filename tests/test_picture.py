@@ -1,0 +1,136 @@
+"""The live picture: latest state, age, extrapolation, staleness, merging, party rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pyproj import Geod
+
+from skyaccord.errors import FeedError
+from skyaccord.ingest.states import StateUpdate
+from skyaccord.picture import Gates, PartyRules, Picture, default_rules
+
+
+def su(t: float, tid: str, **kw: object) -> StateUpdate:
+    base: dict[str, object] = dict(kind="state", lat=35.0, lon=36.0, alt_ft=20_000.0,
+                                   gs_kt=360.0, trk_deg=90.0, vs_fpm=0.0)
+    base.update(kw)
+    return StateUpdate(t, tid, **base)  # type: ignore[arg-type]
+
+
+@settings(max_examples=100, deadline=None)
+@given(lat=st.floats(-70, 70), lon=st.floats(-179, 179), trk=st.floats(0, 359.9),
+       gs=st.floats(0, 1200), dt=st.floats(0, 60), vs=st.floats(-6000, 6000))
+def test_extrapolation_matches_geodesic(lat: float, lon: float, trk: float, gs: float,
+                                        dt: float, vs: float) -> None:
+    p = Picture(max_age_s=120.0)
+    p.update(su(100.0, "a", lat=lat, lon=lon, gs_kt=gs, trk_deg=trk, vs_fpm=vs))
+    snap = p.snapshot(100.0 + dt)
+    lon2, lat2, _ = Geod(ellps="WGS84").fwd(lon, lat, trk, gs * 1852 / 3600 * dt)
+    # constant-track step on local radii of curvature against the geodesic: 0.1 % plus
+    # the rhumb-line/geodesic offset d^2 tan(lat) / 2R, plus 1 m
+    err = Geod(ellps="WGS84").inv(float(snap.lon[0]), float(snap.lat[0]), lon2, lat2)[2]
+    d = gs * 1852 / 3600 * dt
+    assert err <= 0.001 * d + d**2 * np.tan(np.radians(abs(lat) + 0.2)) / 6.3e6 + 1.0
+    assert snap.alt_ft[0] == pytest.approx(20_000.0 + vs / 60 * dt)
+    assert p.ages(100.0 + dt)[0] == pytest.approx(dt)
+
+
+def test_latest_state_wins_and_old_reports_are_ignored() -> None:
+    p = Picture()
+    p.update(su(10.0, "a", lat=35.0))
+    p.update(su(5.0, "a", lat=34.0))  # older: ignored
+    assert p.stale == 1
+    p.update(StateUpdate(12.0, "a", "velocity", gs_kt=100.0, trk_deg=0.0, vs_fpm=None))
+    snap = p.snapshot(12.0)
+    # position extrapolated 2 s from t=10 at the newest velocity (100 kt north)
+    assert snap.lat[0] == pytest.approx(35.0 + 100 * 1852 / 3600 * 2 / 6_371_008.8 *
+                                        180 / np.pi)
+    assert snap.vs_fpm[0] == 0.0  # unknown vertical speed taken as level
+
+
+def test_incomplete_tracks_wait_and_stale_tracks_go() -> None:
+    p = Picture(max_age_s=30.0)
+    p.update(StateUpdate(0.0, "pos-only", "position", lat=35.0, lon=36.0, alt_ft=1e4))
+    p.update(su(0.0, "full"))
+    p.update(su(25.0, "late"))
+    assert "pos-only" not in p.snapshot(10.0).id.tolist()  # no velocity yet
+    assert sorted(p.snapshot(29.0).id.tolist()) == ["full", "late"]
+    assert p.snapshot(31.0).id.tolist() == ["late"]
+    assert p.drop_stale(31.0) == 2
+    assert p.track_ids() == ("late",)
+    assert p.snapshot(31.0).id.tolist() == ["late"]
+    with pytest.raises(FeedError, match="max_age_s"):
+        Picture(max_age_s=0.0)
+
+
+def test_two_sensors_same_icao_merge_into_one_track() -> None:
+    p = Picture()
+    p.update(su(0.0, "ae0001", source="us-radar", lat=35.0))
+    p.update(su(1.0, "ae0001", source="ru-radar", lat=35.001))
+    assert len(p) == 1
+    assert p.sources("ae0001") == {"us-radar", "ru-radar"}
+    assert p.snapshot(1.0).lat[0] == 35.001
+
+
+def test_association_by_gates() -> None:
+    p = Picture(gates=Gates(distance_nm=1.0, altitude_ft=500.0, speed_kt=50.0,
+                            track_deg=20.0))
+    p.update(su(0.0, "ae0001", source="adsb"))
+    # a radar track number 0.5 NM away, same flight level, similar velocity: same aircraft
+    near = su(10.0, "RU-T17", source="ru-radar", lon=36.0 + 0.5 / 60 / np.cos(
+        np.radians(35.0)) + 360 * 10 / 3600 / 60 / np.cos(np.radians(35.0)))
+    p.update(near)
+    assert len(p) == 1 and p.merged == 1
+    p.update(su(11.0, "RU-T17", source="ru-radar"))  # keeps joining under its alias
+    assert len(p) == 1
+    # outside each gate in turn: new tracks
+    p.update(su(10.0, "far", lon=36.2))
+    p.update(su(10.0, "high", alt_ft=21_000.0, lon=36.05))
+    p.update(su(10.0, "slow", gs_kt=250.0, lon=36.05))
+    p.update(su(10.0, "turned", trk_deg=150.0, lon=36.05))
+    assert len(p) == 5 and p.merged == 1
+    q = Picture(gates=None)
+    q.update(su(0.0, "a"))
+    q.update(su(0.0, "b"))
+    assert len(q) == 2
+
+
+def test_party_and_class_rules() -> None:
+    rules = PartyRules.from_dict({
+        "default_party": "civil-world", "default_class": "civil",
+        "icao_blocks": [{"first": "100000", "last": "1fffff", "party": "ru"}],
+        "callsigns": [{"prefix": "RCH", "party": "us", "class": "manned"}],
+        "squawks": [{"code": "7400", "party": "us", "class": "unmanned"}],
+    })
+    assert rules.assign("150000", None, None) == ("ru", "civil")
+    assert rules.assign("150000", "RCH123", None) == ("us", "manned")
+    assert rules.assign("a00001", None, "7400") == ("us", "unmanned")
+    assert rules.assign("zzz", None, None) == ("civil-world", "civil")
+    p = Picture(rules=rules)
+    p.update(su(0.0, "150000"))
+    p.update(su(0.0, "labelled", lon=37.0, party="tr", aircraft_class="manned"))
+    p.update(StateUpdate(1.0, "150000", "identity", callsign="RCH123"))
+    snap = p.snapshot(1.0)
+    got = dict(zip(snap.id.tolist(), zip(snap.party.tolist(), snap.aircraft_class.tolist(),
+                                         strict=True), strict=True))
+    assert got == {"150000": ("us", "manned"), "labelled": ("tr", "manned")}
+    with pytest.raises(FeedError, match="lacks the key 'party'"):
+        PartyRules.from_dict({"callsigns": [{"prefix": "X"}]})
+    with pytest.raises(FeedError, match="bad ICAO address"):
+        PartyRules.from_dict({"icao_blocks": [{"first": "xyz", "last": "1", "party": "a"}]})
+    assert default_rules().assign("ae5555", None, None) == ("us", "manned")
+
+
+def test_snapshot_feeds_detection() -> None:
+    from skyaccord.protocol import default_accord
+    from skyaccord.tactical import detect
+
+    p = Picture()
+    p.update(su(0.0, "ae0001", lon=36.0, trk_deg=90.0))
+    p.update(su(0.0, "150001", lon=36.5, trk_deg=270.0))
+    snap = p.snapshot(5.0)
+    c = detect(snap, default_accord())
+    assert len(c) == 1 and not bool(c.same_party[0])
