@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import numpy as np
+import pyproj
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import Point
+from shapely.geometry import Polygon as SPoly
+
+from skyaccord.geo import LocalPlane
+from skyaccord.strategic.intersect import (
+    horizontal_gap_m,
+    place,
+    theatre_plane,
+    volumes_conflict,
+)
+from skyaccord.strategic.volumes import Circle, Polygon, Volume
+
+GEOD = pyproj.Geod(ellps="WGS84")
+PLANE = theatre_plane(35.0, 38.5)
+
+
+def vol(fp: Circle | Polygon, z: tuple[float, float] = (0, 1000),
+        t: tuple[float, float] = (0, 60)) -> Volume:
+    return Volume(fp, z[0], z[1], t[0], t[1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(33.0, 37.0), st.floats(36.0, 41.0), st.floats(0, 360),
+       st.floats(2000, 60000), st.floats(100, 20000), st.floats(100, 20000))
+def test_circle_gap_matches_geodesic(lat: float, lon: float, az: float, d: float,
+                                     r1: float, r2: float) -> None:
+    lon2, lat2, _ = GEOD.fwd(lon, lat, az, d)
+    a = place(vol(Circle(lat, lon, r1)), PLANE)
+    b = place(vol(Circle(lat2, lon2, r2)), PLANE)
+    want = max(d - r1 - r2, 0.0)
+    # conformal plane with the pair's mean scale: metre-level over hundreds of km
+    assert abs(horizontal_gap_m(a, b) - want) < 1.0 + 2e-5 * d
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(34.0, 36.0), st.floats(37.5, 39.5), st.floats(0, 360),
+       st.floats(500, 30000), st.floats(200, 5000))
+def test_polygon_circle_gap_matches_brute_force(lat: float, lon: float, az: float,
+                                                d: float, r: float) -> None:
+    # a 4 km square centred on (lat, lon); a circle centred d metres away
+    local = LocalPlane(lat, lon)
+    sq = np.array([(-2000, -2000), (2000, -2000), (2000, 2000), (-2000, 2000)], float)
+    qlat, qlon = local.inverse(sq[:, 0], sq[:, 1])
+    poly = Polygon(tuple(zip(qlon.tolist(), qlat.tolist(), strict=True)))
+    clon, clat, _ = GEOD.fwd(lon, lat, az, d)
+    got = horizontal_gap_m(place(vol(poly), PLANE), place(vol(Circle(clat, clon, r)), PLANE))
+    # brute force in a plane centred on the pair: distance from the centre to the square
+    x, y = local.forward(np.array([clat]), np.array([clon]))
+    want = max(SPoly(sq).distance(Point(x[0], y[0])) - r, 0.0)
+    assert abs(got - want) < 1.0 + 1e-4 * d
+
+
+def test_boundaries_are_separated() -> None:
+    c = Circle(35.0, 38.5, 1000.0)
+    a = place(vol(c, (0, 1000), (0, 60)), PLANE)
+    # windows that only touch: no conflict; overlapping by 1 s: conflict
+    assert not volumes_conflict(a, place(vol(c, (0, 1000), (60, 120)), PLANE), 5000, 1000)
+    assert volumes_conflict(a, place(vol(c, (0, 1000), (59, 120)), PLANE), 5000, 1000)
+    # bands exactly V apart: separated; 1 ft closer: conflict
+    assert not volumes_conflict(a, place(vol(c, (2000, 3000)), PLANE), 5000, 1000)
+    assert volumes_conflict(a, place(vol(c, (1999, 3000)), PLANE), 5000, 1000)
+    # horizontal: gap just over and just under H
+    lon2, lat2, _ = GEOD.fwd(38.5, 35.0, 90, 2000 + 5000 + 2.0)
+    far = place(vol(Circle(lat2, lon2, 1000.0)), PLANE)
+    assert not volumes_conflict(a, far, 5000, 1000)
+    assert volumes_conflict(a, far, 5004, 1000)
+
+
+def test_overlapping_polygons_have_zero_gap() -> None:
+    p1 = Polygon(((38.0, 35.0), (38.2, 35.0), (38.2, 35.2), (38.0, 35.2)))
+    p2 = Polygon(((38.1, 35.1), (38.3, 35.1), (38.3, 35.3), (38.1, 35.3)))
+    assert horizontal_gap_m(place(vol(p1), PLANE), place(vol(p2), PLANE)) == 0.0
