@@ -13,7 +13,7 @@ from skyaccord.store import SQLiteStore, open_store
 def test_sqlite_not_a_database(tmp_path: Path) -> None:
     bad = tmp_path / "junk.db"
     bad.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="junk.db"):
+    with pytest.raises(StoreError, match=r"junk\.db"):
         SQLiteStore(bad)
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pyproj
 import pytest
@@ -68,7 +70,7 @@ def test_route_volumes_cover_the_leg_with_the_buffer() -> None:
     assert [(v.alt_lower_ft, v.alt_upper_ft) for v in vols] == [(19500, 22500),
                                                                (21500, 22500)]
     geod = pyproj.Geod(ellps="WGS84")
-    for leg, v in zip(zip(fixes, fixes[1:], strict=False), vols, strict=True):
+    for leg, v in zip(itertools.pairwise(fixes), vols, strict=True):
         assert isinstance(v.footprint, Polygon)
         ring = np.array(v.footprint.ring())
         # along the leg, points 2.9 km to the side are inside, 3.1 km outside
@@ -93,5 +95,5 @@ def test_route_volumes_cover_the_leg_with_the_buffer() -> None:
 def test_route_errors() -> None:
     with pytest.raises(IntentError, match="at least 2 fixes"):
         route_volumes([RouteFix(35, 38, 0, 0)], 100, 0)
-    with pytest.raises(IntentError, match="fix 1: time 0.0 must be after"):
+    with pytest.raises(IntentError, match=r"fix 1: time 0\.0 must be after"):
         route_volumes([RouteFix(35, 38, 0, 0), RouteFix(35, 38.1, 0, 0.0)], 100, 0)
