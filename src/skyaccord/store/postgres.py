@@ -194,9 +194,12 @@ class PostgresStore:
                 if locks is not None:
                     fn = "pg_advisory_xact_lock" if exclusive else \
                         "pg_advisory_xact_lock_shared"
-                    self._conn.execute(f"SELECT {fn}(%s, %s)", GLOBAL_LOCK)
-                    for a, b in sorted(set(locks)):
-                        self._conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (a, b))
+                    # one round trip: the global lock, then the keys in sorted order
+                    # (select-list items are evaluated left to right)
+                    keys = sorted(set(locks))
+                    sql = f"SELECT {fn}(%s, %s)" + ", pg_advisory_xact_lock(%s, %s)" * len(keys)
+                    args = [*GLOBAL_LOCK, *(v for k in keys for v in k)]
+                    self._conn.execute(sql, args)
                 else:
                     self._conn.execute(
                         "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
