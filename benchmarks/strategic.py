@@ -30,7 +30,7 @@ from benchmarks.common import peak_rss_mib, report
 from skyaccord.protocol import default_accord
 from skyaccord.store import IntentRow, Store, open_store
 from skyaccord.store.base import BoxTuple
-from skyaccord.strategic.codec import dumps
+from skyaccord.strategic.intersect import Box, PlacedVolume
 from skyaccord.strategic.registry import DEFAULT_CENTRE, Registry
 from skyaccord.strategic.volumes import Circle, Intent, Volume
 
@@ -66,10 +66,14 @@ def theatre_rows(reg: Registry, n: int, seed: int
                         (Volume(Circle(float(lat[i]), float(lon[i]), float(r[i])),
                                 float(z0[i]), float(z1[i]), float(t0[i]), float(t1[i])),),
                         "manned", 0, version=1)
-            rp = r[i] * k[i]
-            box = (float(x[i] - rp), float(x[i] + rp), float(y[i] - rp), float(y[i] + rp),
-                   float(z0[i]), float(z1[i]), float(t0[i]), float(t1[i]))
-            yield IntentRow(it.id, it.party, "accepted", 1, 0, dumps(it)), [box]
+            rp = float(r[i] * k[i])
+            box = Box(float(x[i]) - rp, float(x[i]) + rp, float(y[i]) - rp,
+                      float(y[i]) + rp, float(z0[i]), float(z1[i]), float(t0[i]),
+                      float(t1[i]))
+            pv = PlacedVolume(it.volumes[0], None, float(x[i]), float(y[i]), rp,
+                              float(k[i]), box)
+            yield reg.encode(it, [pv]), [(box.xmin, box.xmax, box.ymin, box.ymax,
+                                          box.zmin, box.zmax, box.tmin, box.tmax)]
         done += m
 
 

@@ -81,3 +81,23 @@ def test_theatre_centre_is_recorded(tmp_path: Path) -> None:
     far = Intent("far", "us", (Volume(Circle(60.0, 10.0, 1000), 0, 1000, T0, T0 + 60),))
     with pytest.raises(IntentError, match="over 1500 km from the theatre centre"):
         Registry(store, default_accord()).check(far)
+
+
+def test_stored_placement_equals_fresh_projection(tmp_path: Path) -> None:
+    from skyaccord.strategic.volumes import Polygon
+
+    reg = Registry(SQLiteStore(tmp_path / "r.db"), default_accord())
+    poly = Polygon(((38.0, 35.0), (38.2, 35.0), (38.1, 35.2)))
+    it = Intent("p", "us", (Volume(poly, 0, 1000, T0, T0 + 60),
+                            Volume(Circle(35.5, 39.0, 3000), 0, 1000, T0, T0 + 60)))
+    stored = reg.submit(it).intent
+    with reg.store.read() as t:
+        row = t.get("p")
+    assert row is not None
+    got = reg._decode(row)[1]
+    want = [place(v, reg.plane) for v in stored.volumes]
+    for g, w in zip(got, want, strict=True):
+        assert g.box == w.box and g.k == w.k and g.r_plane == w.r_plane
+        assert (g.shape is None) == (w.shape is None)
+        if g.shape is not None and w.shape is not None:
+            assert g.shape.equals_exact(w.shape, 0.0)

@@ -32,13 +32,17 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
+
+import shapely
+from shapely.geometry import Polygon as ShapelyPolygon
 
 from skyaccord.errors import IntentError, ProtocolError
 from skyaccord.protocol import Accord
 from skyaccord.store.base import BoxTuple, IntentRow, LockKey, RequestRow, Store, Txn
-from skyaccord.strategic.codec import dumps, intent_from_dict
+from skyaccord.strategic.codec import dumps, intent_from_dict, intent_to_dict
 from skyaccord.strategic.intersect import Box, PlacedVolume, place, theatre_plane, volumes_conflict
-from skyaccord.strategic.volumes import Intent, IntentState, Limits, validate_intent
+from skyaccord.strategic.volumes import Intent, IntentState, Limits, Volume, validate_intent
 
 __all__ = [
     "DEFAULT_CENTRE",
@@ -107,6 +111,21 @@ class SubmitResult:
         return self.outcome is Outcome.ACCEPTED
 
 
+def _placed_from(v: Volume, pv: list[Any]) -> PlacedVolume:
+    """A placed volume from its stored plane data (see ``Registry.encode``)."""
+    cx, cy, r, k = float(pv[0]), float(pv[1]), float(pv[2]), float(pv[3])
+    if len(pv) == 4:
+        box = Box(cx - r, cx + r, cy - r, cy + r, v.alt_lower_ft, v.alt_upper_ft,
+                  v.time_start, v.time_end)
+        return PlacedVolume(v, None, cx, cy, r, k, box)
+    shape = ShapelyPolygon(pv[4])
+    shapely.prepare(shape)
+    xmin, ymin, xmax, ymax = shape.bounds
+    return PlacedVolume(v, shape, cx, cy, 0.0, k, Box(xmin, xmax, ymin, ymax, v.alt_lower_ft,
+                                                      v.alt_upper_ft, v.time_start,
+                                                      v.time_end))
+
+
 def _h32(text: str) -> int:
     return zlib.crc32(text.encode()) - 2**31
 
@@ -171,14 +190,32 @@ class Registry:
     def _tuple(b: Box) -> BoxTuple:
         return (b.xmin, b.xmax, b.ymin, b.ymax, b.zmin, b.zmax, b.tmin, b.tmax)
 
+    def encode(self, intent: Intent, placed: Sequence[PlacedVolume]) -> IntentRow:
+        """The stored row of ``intent``: its JSON body carries the volumes' placement in
+        the theatre plane (``plane``), so that readers need no projection."""
+        d = intent_to_dict(intent)
+        d["plane"] = [[p.cx, p.cy, p.r_plane, p.k] if p.shape is None else
+                      [p.cx, p.cy, 0.0, p.k, shapely.get_coordinates(p.shape).tolist()]
+                      for p in placed]
+        body = json.dumps(d, sort_keys=True, separators=(",", ":"))
+        return IntentRow(intent.id, intent.party, str(intent.state), intent.version,
+                         intent.priority, body)
+
     def _decode(self, row: IntentRow) -> tuple[Intent, list[PlacedVolume]]:
         k = (row.id, row.version)
         hit = self._cache.get(k)
         if hit is not None:
             self._cache.move_to_end(k)
             return hit
-        intent = intent_from_dict(json.loads(row.body))
-        val = (intent, [place(v, self.plane) for v in intent.volumes])
+        d = json.loads(row.body)
+        intent = intent_from_dict(d)
+        plane = d.get("plane")
+        if plane is None or len(plane) != len(intent.volumes):
+            placed = [place(v, self.plane) for v in intent.volumes]
+        else:
+            placed = [_placed_from(v, pv) for v, pv in zip(intent.volumes, plane,
+                                                           strict=True)]
+        val = (intent, placed)
         self._cache[k] = val
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -311,9 +348,7 @@ class Registry:
             if missed:
                 return SubmitResult(Outcome.STALE, intent, conflicts, missed)
             stored = replace(intent, version=(old.version if old else 0) + 1)
-            t.put(IntentRow(stored.id, stored.party, str(stored.state), stored.version,
-                            stored.priority, dumps(stored)),
-                  [self._tuple(p.box) for p in placed])
+            t.put(self.encode(stored, placed), [self._tuple(p.box) for p in placed])
             if request_id is not None:
                 t.put_request(RequestRow(request_id, digest, stored.id, stored.version))
         return SubmitResult(Outcome.ACCEPTED, stored, conflicts)
@@ -348,8 +383,7 @@ class Registry:
             new = replace(intent, state=state, version=row.version + 1)
             boxes = [] if state is IntentState.ENDED else [self._tuple(p.box)
                                                            for p in placed]
-            t.put(IntentRow(new.id, new.party, str(new.state), new.version, new.priority,
-                            dumps(new)), boxes)
+            t.put(self.encode(new, placed), boxes)
             if request_id is not None:
                 t.put_request(RequestRow(request_id, digest, new.id, new.version))
         return new
@@ -367,6 +401,6 @@ class Registry:
             for it in intents:
                 placed = self._validate(it)
                 s = replace(it, version=1)
-                yield (IntentRow(s.id, s.party, str(s.state), 1, s.priority, dumps(s)),
+                yield (self.encode(s, placed),
                        [self._tuple(p.box) for p in placed] if s.active else [])
         return self.store.bulk_load(rows())
