@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from skyaccord.errors import SkyaccordError
 from skyaccord.line.deadlines import store_debts
@@ -59,7 +60,8 @@ def create_app(node: Node, *, deliver: bool = True) -> FastAPI:
             envelope = await request.json()
         except ValueError:
             envelope = None
-        status, payload = node.receive(envelope)
+        # SQLite writes (fsync) run off the event loop
+        status, payload = await run_in_threadpool(node.receive, envelope)
         return JSONResponse(payload, status_code=status)
 
     @app.post("/line/send")
