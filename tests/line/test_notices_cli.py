@@ -84,3 +84,23 @@ def test_keys_send_inbox_show(pair: Pair, files: Path) -> None:
     r = runner.invoke(app, ["line", "show", str(pair.us.store.path), "f" * 32])
     assert r.exit_code == 2 and "no message" in r.output
     us.store.close()
+
+
+def test_strategic_notices(pair: Pair) -> None:
+    from skyaccord.line import strategic_notice_bodies
+    from skyaccord.strategic import Circle, Intent, Volume
+    from skyaccord.strategic.registry import Conflict
+
+    t0 = 1_500_000_000.0
+    vols = tuple(Volume(Circle(35.0, 36.0, 5000.0), 10_000.0, 20_000.0, t0 + 600.0 * k,
+                        t0 + 600.0 * (k + 1)) for k in range(3))
+    intent = Intent("us-sortie-1", "us", vols, version=2)
+    conflicts = [Conflict("ru-cap-7", "ru", 4, 1, ((1, 0), (2, 0)), True),
+                 Conflict("tr-isr-2", "tr", 1, 0, ((0, 3),), False)]
+    bodies = strategic_notice_bodies(intent, conflicts, now_s=t0 + 300.0)
+    assert [(to, b["id2"], b["level"], b["t_in_s"]) for to, b in bodies] == [
+        ("ru", "ru-cap-7", "blocking", 300.0),   # volume 1 starts at t0 + 600
+        ("tr", "tr-isr-2", "advisory", 0.0)]     # volume 0 already active
+    msg = pair.us.send("ru", "conflict", bodies[0][1])
+    assert pair.us.deliver_once() == 1
+    assert pair.ru.store.find(msg.id) is not None

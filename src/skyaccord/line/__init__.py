@@ -13,7 +13,7 @@ from skyaccord.line.keys import generate_key, load_key, public_key_b64, save_key
 from skyaccord.line.log import LogEntry, VerifyReport, cross_check, verify_log
 from skyaccord.line.messages import KINDS, Message, make_message, parse_message
 from skyaccord.line.node import Deliverer, Node
-from skyaccord.line.notices import conflict_notice_bodies
+from skyaccord.line.notices import conflict_notice_bodies, strategic_notice_bodies
 from skyaccord.line.store import LineStore
 
 __all__ = [
@@ -37,5 +37,6 @@ __all__ = [
     "public_key_b64",
     "save_key",
     "store_debts",
+    "strategic_notice_bodies",
     "verify_log",
 ]

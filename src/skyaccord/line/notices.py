@@ -1,15 +1,21 @@
-"""Conflict notices: tactical conflicts turned into message bodies for the other party."""
+"""Conflict notices: tactical conflicts and strategic (intent) conflicts turned into
+``conflict`` message bodies for the other party."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from skyaccord.protocol import Accord
 from skyaccord.tactical import Conflicts, conflict_records
 from skyaccord.tracks import Tracks
 
-__all__ = ["conflict_notice_bodies"]
+if TYPE_CHECKING:
+    from skyaccord.strategic import Intent
+    from skyaccord.strategic.registry import Conflict
+
+__all__ = ["conflict_notice_bodies", "strategic_notice_bodies"]
 
 
 def conflict_notice_bodies(tracks: Tracks, conflicts: Conflicts, accord: Accord,
@@ -37,4 +43,28 @@ def conflict_notice_bodies(tracks: Tracks, conflicts: Conflicts, accord: Accord,
                      f"{r.tcpa_s:.0f} s"),
         }
         out.append((other, body))
+    return out
+
+
+def strategic_notice_bodies(intent: Intent, conflicts: Sequence[Conflict], now_s: float
+                            ) -> list[tuple[str, dict[str, Any]]]:
+    """(recipient party, ``conflict`` body) for each of ``intent``'s strategic conflicts.
+
+    ``conflicts`` are what the registry's ``check`` (or a refused ``submit``) found
+    against other parties' active intents. ``t_in_s`` counts from ``now_s`` (UTC) to the
+    earliest start of our volumes in conflict (0 when already active); ``level`` is
+    ``blocking`` when the other intent has equal or higher priority, else ``advisory``.
+    """
+    out = []
+    for c in conflicts:
+        if c.party == intent.party:
+            continue
+        start = min(intent.volumes[i].time_start for i, _ in c.pairs) if c.pairs else now_s
+        out.append((c.party, {
+            "source": "strategic", "id1": intent.id, "id2": c.intent_id,
+            "t_in_s": max(0.0, start - now_s),
+            "level": "blocking" if c.blocking else "advisory",
+            "text": (f"our intent {intent.id} v{intent.version} conflicts with your intent "
+                     f"{c.intent_id} v{c.version} in {len(c.pairs)} volume pair(s)"),
+        }))
     return out
