@@ -124,3 +124,25 @@ def test_cross_check_finds_withheld_message(pair: Pair, tmp_path: Path) -> None:
 def test_verify_bad_path(tmp_path: Path) -> None:
     code, out = verify_cli(tmp_path / "none.db")
     assert code == 2 and "no such log database" in out
+
+
+def test_sqlite_errors_become_store_errors(tmp_path: Path) -> None:
+    from skyaccord.errors import StoreError
+    from skyaccord.line import LineStore, generate_key
+
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match=r"junk\.db"):
+        LineStore(junk, "us", generate_key())
+    with pytest.raises(StoreError, match=r"junk\.db"):
+        verify_log(junk)
+    # a database of another party is refused, not mixed
+    LineStore(tmp_path / "us.db", "us", generate_key()).close()
+    with pytest.raises(StoreError, match="belongs to party 'us'"):
+        LineStore(tmp_path / "us.db", "ru", generate_key())
+    # a write that breaks a constraint inside a transaction is translated and rolled back
+    store = LineStore(tmp_path / "us.db", "us", generate_key())
+    with pytest.raises(StoreError, match="write failed"), store.transaction() as c:
+        c.execute("INSERT INTO line_meta VALUES ('party', 'again')")
+    assert store.entries() == []
+    store.close()

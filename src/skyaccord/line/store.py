@@ -119,6 +119,9 @@ class LineStore:
                 raise StoreError(f"{self.path}: cannot begin a transaction: {exc}") from None
             try:
                 yield self._conn
+            except sqlite3.Error as exc:
+                self._conn.execute("ROLLBACK")
+                raise StoreError(f"{self.path}: write failed: {exc}") from None
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
