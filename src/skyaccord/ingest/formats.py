@@ -187,7 +187,7 @@ def read_opensky_rows(rows: Iterable[dict[str, Any]], stats: FeedStats,
 
 def _opensky_parquet(path: Path) -> Iterator[dict[str, Any]]:
     try:
-        import pyarrow.parquet as pq  # type: ignore[import-untyped]  # extra "parquet"
+        import pyarrow.parquet as pq  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
         raise FeedError(f"{path}: reading Parquet needs pyarrow: "
                         "pip install 'skyaccord[parquet]'") from None

@@ -289,6 +289,10 @@ def cpr_local(lat_cpr: int, lon_cpr: int, odd: bool, ref_lat: float,
 
 # ----------------------------------------------------------------------------- decoder
 
+#: ADS-B type codes the picture uses: identification (1-4), airborne position (9-18,
+#: 20-22), airborne velocity (19), aircraft status with the squawk (28); surface
+#: positions, operational status and the rest are skipped before decoding
+_USED_TC: Final = frozenset((*range(1, 5), *range(9, 23), 28))
 _PAIR_MAX_S: Final = 10.0   # even/odd pair for a global fix (Doc 9871 C.2.6.10: 10 s)
 _LOCAL_MAX_S: Final = 60.0  # last own position still a valid local reference
 _KT_MS: Final = 1852.0 / 3600.0
@@ -349,6 +353,10 @@ class ModeSDecoder:
                                   f"{f.where}: t={f.t} after t={self._t_last}")
                 continue
             self._t_last = max(self._t_last, f.t)
+            if len(f.frame) == 28 and f.frame[0] in "89" and \
+                    int(f.frame[8:10], 16) >> 3 not in _USED_TC and \
+                    int(f.frame[:2], 16) >> 3 in (17, 18):
+                continue  # intact or not, nothing the picture uses: not worth decoding
             good.append(f)
         msgs = [f.frame for f in good]
         try:
