@@ -1,11 +1,107 @@
-"""``skyaccord advise``: resolution bands for one aircraft (placeholder, filled below)."""
+"""``skyaccord advise``: resolution bands and the preferred resolution for one aircraft."""
 
 from __future__ import annotations
 
-import typer
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
 
-__all__ = ["register"]
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from skyaccord.errors import SkyaccordError
+from skyaccord.protocol import Accord
+from skyaccord.tactical.bands import Advice, BandSettings, band_names, bands_for
+from skyaccord.tracks import read_tracks_csv
+
+__all__ = ["advice_json", "register"]
+
+_STYLE = {"NONE": "green", "conflict": "magenta", "preventive": "cyan",
+          "corrective": "yellow", "warning": "bold red"}
+
+
+def _fmt(dim: str, value: float) -> str:
+    if math.isnan(value):
+        return "-"
+    if dim == "alt":
+        return f"FL{value / 100:03.0f}"
+    return f"{value:03.0f}" if dim == "track" else f"{value:.0f}"
+
+
+def advice_json(advice: Advice, accord: Accord) -> dict[str, Any]:
+    """The advice as a JSON-ready dictionary (bands as ranges, values in their units)."""
+    names = band_names(accord)
+    return {
+        "id": advice.id,
+        "accord": {"id": accord.id, "version": accord.version, "sha256": accord.sha256},
+        "current_level": names[advice.level],
+        "bands": {dim: {"unit": b.unit, "current": b.current,
+                        "current_level": names[b.current_code],
+                        "ranges": [r._asdict() for r in b.ranges(names)]}
+                  for dim, b in advice.bands.items()},
+        "resolutions": {dim: {"value": None if math.isnan(r.value) else r.value,
+                              "delta": None if math.isnan(r.delta) else r.delta,
+                              "direction": r.direction}
+                        for dim, r in advice.resolutions.items()},
+    }
+
+
+def advise_command(
+    tracks: Annotated[Path, typer.Argument(help="Tracks CSV: id,party,class,lat,lon,alt_ft,"
+                                                "gs_kt,trk_deg,vs_fpm (class optional).")],
+    track_id: Annotated[str, typer.Option("--id", help="The aircraft to advise.")],
+    accord_file: Annotated[Path | None, typer.Option(
+        "--accord", help="Accord TOML (default: the shipped 2015 Syria model).")] = None,
+    lookahead: Annotated[float | None, typer.Option(
+        "--lookahead", help="Look-ahead in seconds (default: the accord's).")] = None,
+    track_step: Annotated[float, typer.Option(
+        "--track-step", help="Track angle resolution, degrees.")] = 1.0,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Also write the bands and resolutions as JSON here.")] = None,
+) -> None:
+    """Conflict-free bands (track, speed, vertical speed, altitude) for one aircraft."""
+    from skyaccord.cli import fail, load_accord_option
+
+    accord = load_accord_option(accord_file)
+    try:
+        if lookahead is not None:
+            accord = accord.with_lookahead(lookahead)
+        picture = read_tracks_csv(tracks, classes=accord.classes).tracks
+        rows = [k for k, v in enumerate(picture.id) if str(v) == track_id]
+        if not rows:
+            fail(f"{tracks}: no track with id {track_id!r}")
+        advice = bands_for(picture, accord, rows[0],
+                           settings=BandSettings(track_step_deg=track_step))
+    except (SkyaccordError, ValueError) as exc:
+        fail(str(exc))
+    names = band_names(accord)
+    console = Console()
+    console.print(f"[bold]{advice.id}[/]: now {names[advice.level]} against "
+                  f"{len(picture) - 1} aircraft, look-ahead {accord.lookahead_s:g} s, "
+                  f"accord {accord.id} v{accord.version}")
+    table = Table("dimension", "from", "to", "level", title="bands")
+    for dim, b in advice.bands.items():
+        for band in b.ranges(names):
+            style = _STYLE.get(band.name, "")
+            table.add_row(f"{dim} ({b.unit})", _fmt(dim, band.lo), _fmt(dim, band.hi),
+                          f"[{style}]{band.name}[/]" if style else band.name)
+    console.print(table)
+    res = Table("dimension", "current", "resolution", "change", "direction",
+                title="preferred resolution (nearest conflict-free value)")
+    for dim, r in advice.resolutions.items():
+        b = advice.bands[dim]
+        res.add_row(dim, _fmt(dim, b.current), _fmt(dim, r.value),
+                    "-" if math.isnan(r.delta) else f"{r.delta:+.0f} {b.unit}", r.direction)
+    console.print(res)
+    if json_out is not None:
+        try:
+            json_out.write_text(json.dumps(advice_json(advice, accord), indent=2) + "\n",
+                                encoding="utf-8")
+        except OSError as exc:
+            fail(f"{json_out}: cannot write: {exc}", 1)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("advise")(advise_command)

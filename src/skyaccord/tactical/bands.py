@@ -1,0 +1,370 @@
+"""Resolution guidance: conflict-free bands of track, speed, vertical speed and altitude.
+
+In the DAIDALUS sense (NASA detect-and-avoid): for one aircraft (the ownship), each
+candidate value of one manoeuvre dimension — track angle, ground speed, vertical speed or
+altitude — is given the alert level the ownship would have against all traffic in the
+picture over the look-ahead if it flew that value from now on (an instantaneous
+manoeuvre; the other three dimensions keep their current values), or ``NONE`` when it
+would be free of conflict. Contiguous values of one colour form a band.
+
+A band's colour agrees with :func:`skyaccord.tactical.detect` re-run on the picture with
+the ownship's column changed (that is how the tests check it): the same plane
+(:func:`~skyaccord.tactical.kinematics.plane_state`), the same exact pair kernel
+(:func:`~skyaccord.tactical.kinematics.interval_for_minima`) and the same level
+assignment (:func:`~skyaccord.tactical.levels.assign_levels`). An altitude candidate is
+flown level (vertical speed 0), as DAIDALUS's altitude bands assume a level-off.
+
+Intruders that cannot lose separation with the ownship for any candidate (too far apart
+for the fastest closure over the look-ahead, horizontally or vertically) are dropped
+first; the test is conservative, so nothing is lost.
+
+Preferred resolution per dimension: the candidate nearest the current value whose colour
+is ``NONE``, with its direction (``left``/``right``, ``faster``/``slower``,
+``up``/``down``); ties go right (ICAO Annex 2, 3.2.2.2: aircraft approaching head-on
+both turn right), faster and up.
+
+Not modelled: turn-rate or acceleration limits (kinematic bands).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from skyaccord.errors import TrackDataError
+from skyaccord.geo import FPM, FT, KT, FloatArray, LocalPlane, picture_centre
+from skyaccord.protocol import Accord
+from skyaccord.tactical.detect import detect
+from skyaccord.tactical.kinematics import (
+    PairGeometry,
+    PlaneState,
+    interval_for_minima,
+    plane_state,
+)
+from skyaccord.tactical.levels import assign_levels, level_names
+from skyaccord.tracks import Tracks
+
+__all__ = [
+    "BAND_FREE",
+    "DIMENSIONS",
+    "Advice",
+    "BandRange",
+    "BandSettings",
+    "Bands",
+    "Resolution",
+    "advise",
+    "band_names",
+    "bands_for",
+    "colours",
+]
+
+IntArray = npt.NDArray[np.intp]
+CodeArray = npt.NDArray[np.int8]
+
+#: colour code of a conflict-free candidate; other codes are detect's level codes
+BAND_FREE = -1
+#: the dimensions, their tracks column and unit
+DIMENSIONS = {"track": ("trk_deg", "deg"), "gs": ("gs_kt", "kt"), "vs": ("vs_fpm", "fpm"),
+              "alt": ("alt_ft", "ft")}
+_CELLS = 1 << 20  # candidate x intruder cells per batch: bounds temporary memory
+
+
+@dataclass(frozen=True)
+class BandSettings:
+    """Candidate values of each dimension (aviation units)."""
+
+    track_step_deg: float = 1.0
+    gs_min_kt: float = 150.0
+    gs_max_kt: float = 700.0
+    gs_step_kt: float = 5.0
+    vs_min_fpm: float = -6000.0
+    vs_max_fpm: float = 6000.0
+    vs_step_fpm: float = 100.0
+    alt_min_ft: float = 1000.0
+    alt_max_ft: float = 50_000.0
+    alt_step_ft: float = 1000.0
+    """flight levels: FL010 to FL500 by 10"""
+
+    def __post_init__(self) -> None:
+        for name in ("track_step_deg", "gs_step_kt", "vs_step_fpm", "alt_step_ft"):
+            step = getattr(self, name)
+            if not (math.isfinite(step) and step >= 1e-3):
+                raise ValueError(f"band setting {name} must be at least 0.001, got {step!r}")
+        for lo, hi in (("gs_min_kt", "gs_max_kt"), ("vs_min_fpm", "vs_max_fpm"),
+                       ("alt_min_ft", "alt_max_ft")):
+            if not getattr(self, lo) <= getattr(self, hi):
+                raise ValueError(f"band setting {lo} must not exceed {hi}")
+
+    def values(self, dimension: str) -> FloatArray:
+        if dimension == "track":
+            return np.arange(0.0, 360.0, self.track_step_deg)
+        lo, hi, step = {
+            "gs": (self.gs_min_kt, self.gs_max_kt, self.gs_step_kt),
+            "vs": (self.vs_min_fpm, self.vs_max_fpm, self.vs_step_fpm),
+            "alt": (self.alt_min_ft, self.alt_max_ft, self.alt_step_ft),
+        }[dimension]
+        count = math.floor((hi - lo) / step + 1e-9) + 1
+        return np.asarray(lo + step * np.arange(count), dtype=np.float64)
+
+
+def band_names(accord: Accord) -> dict[int, str]:
+    """Display name of each colour code: ``NONE`` (free), ``conflict`` (a loss of
+    separation later than every level's time), then the accord's level names."""
+    names = level_names(accord)
+    return {BAND_FREE: "NONE", 0: "conflict",
+            **{k: names[k] for k in range(1, len(names))}}
+
+
+class _Own(NamedTuple):
+    x: FloatArray
+    y: FloatArray
+    z: FloatArray
+    vx: FloatArray
+    vy: FloatArray
+    vz: FloatArray
+
+
+def _candidate_states(tracks: Tracks, index: int, plane: LocalPlane, state: PlaneState,
+                      dimension: str, values: FloatArray) -> _Own:
+    """The ownship's plane state for each candidate value, as detect would compute it."""
+    k = len(values)
+    lat = np.full(k, tracks.lat[index])
+    lon = np.full(k, tracks.lon[index])
+    gs = np.full(k, tracks.gs_kt[index])
+    trk = np.full(k, tracks.trk_deg[index])
+    vs = np.full(k, tracks.vs_fpm[index])
+    alt = np.full(k, tracks.alt_ft[index])
+    if dimension == "track":
+        trk = np.asarray(values, float)
+    elif dimension == "gs":
+        gs = np.asarray(values, float)
+    elif dimension == "vs":
+        vs = np.asarray(values, float)
+    elif dimension == "alt":
+        alt = np.asarray(values, float)
+        vs = np.zeros(k)
+    else:
+        raise ValueError(f"unknown dimension {dimension!r}; one of {', '.join(DIMENSIONS)}")
+    factors = plane.factors(lat, lon)
+    vx, vy = plane.velocity_to_plane(lat, lon, gs * KT, trk, factors)
+    return _Own(np.full(k, state.x[index]), np.full(k, state.y[index]), alt * FT, vx, vy,
+                vs * FPM)
+
+
+def _reachable(state: PlaneState, index: int, own: _Own, radius: FloatArray,
+               half_height: FloatArray, lookahead_s: float) -> IntArray:
+    """Intruders that might lose separation with some candidate (a superset)."""
+    others = np.flatnonzero(np.arange(len(state.x)) != index)
+    cls = state.class_code[index]
+    r = radius[cls, state.class_code[others]] * np.maximum(state.scale[others],
+                                                           state.scale[index])
+    h = half_height[cls, state.class_code[others]]
+    v_own = float(np.sqrt(own.vx ** 2 + own.vy ** 2).max())
+    w_own = float(np.abs(own.vz).max())
+    d = np.hypot(state.x[others] - state.x[index], state.y[others] - state.y[index])
+    v = np.hypot(state.vx[others], state.vy[others])
+    dz_lo = state.z[others] - float(own.z.max())
+    dz_hi = state.z[others] - float(own.z.min())
+    dz = np.where((dz_lo <= 0) & (dz_hi >= 0), 0.0, np.minimum(np.abs(dz_lo), np.abs(dz_hi)))
+    slack = 1.0 + 1e-9
+    near_h = d <= (r + (v + v_own) * lookahead_s) * slack + 1e-6
+    near_v = dz <= (h + (np.abs(state.vz[others]) + w_own) * lookahead_s) * slack + 1e-6
+    return np.asarray(others[near_h & near_v], dtype=np.intp)
+
+
+def _rel(other: FloatArray, mine: FloatArray) -> FloatArray:
+    """``other[j] - mine[k]`` for every (k, j), flattened row-major."""
+    return (other[None, :] - mine[:, None]).reshape(-1)
+
+
+def colours(state: PlaneState, index: int, own: _Own, accord: Accord,
+            lookahead_s: float) -> CodeArray:
+    """Colour code of each candidate ownship state against every other track."""
+    radius, half_height = accord.minima_table_m()
+    k = len(own.x)
+    out = np.full(k, BAND_FREE, dtype=np.int8)
+    cand = _reachable(state, index, own, radius, half_height, lookahead_s)
+    m = len(cand)
+    if m == 0 or k == 0:
+        return out
+    ci = state.class_code[index]
+    cj = state.class_code[cand]
+    rad = radius[ci, cj]
+    hh = half_height[ci, cj]
+    scale = 0.5 * (state.scale[index] + state.scale[cand])
+    step = max(1, _CELLS // m)
+    for s in range(0, k, step):
+        sl = slice(s, min(s + step, k))
+        rows = sl.stop - sl.start
+        g = PairGeometry(
+            _rel(state.x[cand], own.x[sl]), _rel(state.y[cand], own.y[sl]),
+            _rel(state.z[cand], own.z[sl]), _rel(state.vx[cand], own.vx[sl]),
+            _rel(state.vy[cand], own.vy[sl]), _rel(state.vz[cand], own.vz[sl]),
+            np.tile(scale, rows), np.tile(rad, rows), np.tile(hh, rows))
+        iv = interval_for_minima(g, g.radius_m, g.half_height_m)
+        hit = np.flatnonzero((iv.t_in < lookahead_s) & (iv.t_out > 0.0))
+        if len(hit) == 0:
+            continue
+        codes = np.full(rows * m, BAND_FREE, dtype=np.int8)
+        codes[hit] = assign_levels(PairGeometry(*(f[hit] for f in g)),
+                                   np.maximum(iv.t_in[hit], 0.0), accord, lookahead_s)
+        out[sl] = codes.reshape(rows, m).max(axis=1)
+    return out
+
+
+class BandRange(NamedTuple):
+    """Contiguous candidate values of one colour (inclusive sampled ends)."""
+
+    lo: float
+    hi: float
+    code: int
+    name: str
+
+
+class Bands(NamedTuple):
+    """Colours of the sampled values of one dimension for one ownship."""
+
+    dimension: str
+    unit: str
+    values: FloatArray
+    codes: CodeArray
+    current: float
+    current_code: int
+
+    def ranges(self, names: dict[int, str]) -> list[BandRange]:
+        """Runs of equal colour, in value order."""
+        if len(self.values) == 0:
+            return []
+        cut = np.flatnonzero(np.diff(self.codes) != 0) + 1
+        starts = np.r_[0, cut]
+        ends = np.r_[cut - 1, len(self.values) - 1]
+        return [BandRange(float(self.values[a]), float(self.values[b]), int(self.codes[a]),
+                          names[int(self.codes[a])]) for a, b in zip(starts, ends, strict=True)]
+
+
+class Resolution(NamedTuple):
+    """The nearest conflict-free value of one dimension."""
+
+    dimension: str
+    value: float
+    """nan when no candidate is free"""
+    delta: float
+    """value - current (for track: the signed turn, right positive, in (-180, 180])"""
+    direction: str
+    """left/right, slower/faster, down/up; ``none`` when already free or nothing is"""
+
+
+def _resolution(b: Bands) -> Resolution:
+    if b.current_code == BAND_FREE:
+        return Resolution(b.dimension, b.current, 0.0, "none")
+    free = np.flatnonzero(b.codes == BAND_FREE)
+    if len(free) == 0:
+        return Resolution(b.dimension, math.nan, math.nan, "none")
+    delta = b.values[free] - b.current
+    if b.dimension == "track":
+        delta = (delta + 180.0) % 360.0 - 180.0
+        delta = np.where(delta == -180.0, 180.0, delta)
+    # Nearest; ties to the positive side (right, faster, up).
+    best = int(np.lexsort((-delta, np.abs(delta)))[0])
+    d = float(delta[best])
+    words = {"track": ("left", "right"), "gs": ("slower", "faster"), "vs": ("down", "up"),
+             "alt": ("down", "up")}[b.dimension]
+    return Resolution(b.dimension, float(b.values[free][best]), d,
+                      words[1] if d > 0 else words[0])
+
+
+class Advice(NamedTuple):
+    """Bands and preferred resolutions for one ownship."""
+
+    id: str
+    row: int
+    """row of the ownship in the picture"""
+    level: int
+    """the ownship's current most severe conflict level code (BAND_FREE if none)"""
+    bands: dict[str, Bands]
+    resolutions: dict[str, Resolution]
+
+
+def bands_for(tracks: Tracks, accord: Accord, index: int, *,
+              lookahead_s: float | None = None, settings: BandSettings | None = None,
+              dimensions: tuple[str, ...] = tuple(DIMENSIONS),
+              plane: LocalPlane | None = None) -> Advice:
+    """Bands of the ownship ``tracks[index]`` against every other track.
+
+    Parameters
+    ----------
+    tracks
+        The picture, N tracks.
+    accord
+        Minima, alert levels and the default look-ahead.
+    index
+        Row of the ownship.
+    lookahead_s
+        Overrides ``accord.lookahead_s``.
+    settings
+        Candidate values (default: 1° track, 5 kt, 100 fpm, flight levels).
+    dimensions
+        Which of ``track``, ``gs``, ``vs``, ``alt`` to compute.
+    plane
+        The local plane; by default the one :func:`detect` uses (centred on the picture).
+
+    Examples
+    --------
+    Two aircraft head-on, 20 NM apart, same level: straight ahead is in conflict, a
+    turn of some tens of degrees is free; the preferred turn is to the right.
+
+    >>> from skyaccord.protocol import default_accord
+    >>> t = Tracks.from_rows([
+    ...     ("a", "us", "manned", 35.0, 36.0, 30000, 480, 90, 0),
+    ...     ("b", "ru", "manned", 35.0, 36.0 + 20 * 1852 / 91_287.8, 30000, 480, 270, 0),
+    ... ])
+    >>> adv = bands_for(t, default_accord(), 0, dimensions=("track", "alt"))
+    >>> names = band_names(default_accord())
+    >>> names[adv.bands["track"].current_code], adv.resolutions["track"].direction
+    ('corrective', 'right')
+    >>> adv.resolutions["alt"].value, adv.resolutions["alt"].direction
+    (31000.0, 'up')
+    """
+    if not 0 <= index < len(tracks):
+        raise TrackDataError(f"no track at row {index} (picture has {len(tracks)})")
+    horizon = accord.lookahead_s if lookahead_s is None else float(lookahead_s)
+    settings = settings or BandSettings()
+    if plane is None:
+        plane = LocalPlane(*picture_centre(tracks.lat, tracks.lon))
+    state = plane_state(tracks, accord, plane)
+    column = {"track": tracks.trk_deg, "gs": tracks.gs_kt, "vs": tracks.vs_fpm,
+              "alt": tracks.alt_ft}
+    bands: dict[str, Bands] = {}
+    level = BAND_FREE
+    for dim in dimensions:
+        values = settings.values(dim)
+        current = float(column[dim][index])
+        with_current = np.r_[current, values]
+        own = _candidate_states(tracks, index, plane, state, dim, with_current)
+        if dim == "alt":
+            # The current altitude keeps the current vertical speed: it is "no change".
+            own.vz[0] = state.vz[index]
+        codes = colours(state, index, own, accord, horizon)
+        level = int(codes[0])
+        bands[dim] = Bands(dim, DIMENSIONS[dim][1], values, codes[1:], current, int(codes[0]))
+    resolutions = {dim: _resolution(b) for dim, b in bands.items()}
+    return Advice(str(tracks.id[index]), index, level, bands, resolutions)
+
+
+def advise(tracks: Tracks, accord: Accord, *, min_level: int = 1,
+           lookahead_s: float | None = None, settings: BandSettings | None = None,
+           dimensions: tuple[str, ...] = tuple(DIMENSIONS)) -> list[Advice]:
+    """Bands for every aircraft in a conflict at or above level code ``min_level``.
+
+    Level codes are those of :func:`skyaccord.tactical.levels.level_names` (1: the
+    accord's least severe level). Advice is sorted by track row.
+    """
+    conflicts = detect(tracks, accord, lookahead_s=lookahead_s)
+    serious = conflicts.level >= min_level
+    rows = np.unique(conflicts.pairs[:, serious].reshape(-1))
+    return [bands_for(tracks, accord, int(i), lookahead_s=lookahead_s, settings=settings,
+                      dimensions=dimensions) for i in rows]

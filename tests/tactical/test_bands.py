@@ -1,0 +1,186 @@
+"""Resolution bands: hand-computed encounters and brute force by re-running detect."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from skyaccord.cli import app
+from skyaccord.errors import TrackDataError
+from skyaccord.protocol import default_accord
+from skyaccord.tactical import detect
+from skyaccord.tactical.bands import (
+    BAND_FREE,
+    BandSettings,
+    advise,
+    band_names,
+    bands_for,
+)
+from skyaccord.tracks import Tracks, write_tracks_csv
+
+ACCORD = default_accord()
+NAMES = band_names(ACCORD)
+DEG_LON_35 = 91_287.8  # metres per degree of longitude at 35 N (WGS84)
+
+
+def head_on(d_nm: float = 20.0) -> Tracks:
+    return Tracks.from_rows([
+        ("a", "us", "manned", 35.0, 36.0, 30000, 480, 90, 0),
+        ("b", "ru", "manned", 35.0, 36.0 + d_nm * 1852 / DEG_LON_35, 30000, 480, 270, 0),
+    ])
+
+
+def detect_colour(tracks: Tracks, index: int, lookahead_s: float | None = None) -> int:
+    """The brute-force colour: detect re-run, the ownship's most severe conflict."""
+    c = detect(tracks, ACCORD, lookahead_s=lookahead_s)
+    mine = (c.pairs[0] == index) | (c.pairs[1] == index)
+    return int(c.level[mine].max()) if mine.any() else BAND_FREE
+
+
+def test_head_on_track_bands_by_hand() -> None:
+    # Own and intruder at v, head-on at D: turning by theta gives a miss distance
+    # D sin(theta / 2), so the turn is free from 2 asin(5 / 20) = 28.955 degrees.
+    adv = bands_for(head_on(), ACCORD, 0)
+    track = adv.bands["track"]
+    conflict = track.values[track.codes != BAND_FREE]
+    assert conflict.min() == 90 - 28 and conflict.max() == 90 + 28
+    assert len(conflict) == 57
+    ranges = track.ranges(NAMES)
+    assert (ranges[0].lo, ranges[0].hi, ranges[0].name) == (0.0, 61.0, "NONE")
+    assert (ranges[-1].lo, ranges[-1].hi, ranges[-1].name) == (119.0, 359.0, "NONE")
+    res = adv.resolutions["track"]
+    assert (res.value, res.delta, res.direction) == (119.0, 29.0, "right")
+    assert math.degrees(2 * math.asin(5 / 20)) == pytest.approx(28.955, abs=1e-3)
+
+
+def test_head_on_vertical_speed_altitude_and_speed_by_hand() -> None:
+    adv = bands_for(head_on(), ACCORD, 0)
+    # Separation lost at 15 NM / 960 kt = 56.25 s; climbing w fpm gives 1,000 ft by
+    # then when w >= 1000 / (56.25 / 60) = 1066.7 fpm.
+    vs = adv.bands["vs"]
+    conflict = vs.values[vs.codes != BAND_FREE]
+    assert (conflict.min(), conflict.max()) == (-1000.0, 1000.0)
+    assert adv.resolutions["vs"][1:] == (1100.0, 1100.0, "up")
+    # Altitude: only the intruder's own flight level conflicts (1,000 ft apart is
+    # separated: the strict boundary rule); ties go up.
+    alt = adv.bands["alt"]
+    assert list(alt.values[alt.codes != BAND_FREE]) == [30000.0]
+    assert adv.resolutions["alt"][1:] == (31000.0, 1000.0, "up")
+    # Speed cannot resolve a head-on encounter.
+    assert (adv.bands["gs"].codes != BAND_FREE).all()
+    assert adv.resolutions["gs"].direction == "none"
+    assert math.isnan(adv.resolutions["gs"].value)
+
+
+def _picture(seed: int, n: int = 40) -> Tracks:
+    rng = np.random.default_rng(seed)
+    return Tracks(
+        np.array([f"t{k}" for k in range(n)]), rng.choice(["us", "ru", "tr"], n),
+        rng.choice(["manned", "unmanned"], n, p=[0.8, 0.2]),
+        35.5 + rng.uniform(-0.3, 0.3, n), 37.0 + rng.uniform(-0.35, 0.35, n),
+        rng.uniform(24000, 30000, n), rng.uniform(150, 550, n), rng.uniform(0, 360, n),
+        rng.choice([0.0, 0.0, 1500.0, -1500.0], n))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_band_colours_match_detect_rerun(seed: int) -> None:
+    tracks = _picture(seed)
+    own = int(np.argmax(np.bincount(detect(tracks, ACCORD).pairs.reshape(-1),
+                                    minlength=len(tracks))))
+    adv = bands_for(tracks, ACCORD, own)
+    assert adv.level == detect_colour(tracks, own) != BAND_FREE
+    column = {"track": "trk_deg", "gs": "gs_kt", "vs": "vs_fpm", "alt": "alt_ft"}
+    rng = np.random.default_rng(seed)
+    seen: set[int] = set()
+    for dim, b in adv.bands.items():
+        picks = rng.choice(len(b.values), size=min(12, len(b.values)), replace=False)
+        for k in picks:
+            values = getattr(tracks, column[dim]).copy()
+            values[own] = b.values[k]
+            changed = tracks.with_columns(**{column[dim]: values})
+            if dim == "alt":
+                vs = changed.vs_fpm.copy()
+                vs[own] = 0.0
+                changed = changed.with_columns(vs_fpm=vs)
+            assert b.codes[k] == detect_colour(changed, own), (dim, b.values[k])
+            seen.add(int(b.codes[k]))
+    assert BAND_FREE in seen and len(seen) >= 2
+
+
+def test_every_heading_matches_detect_on_a_small_picture() -> None:
+    tracks = _picture(5, n=12)
+    adv = bands_for(tracks, ACCORD, 0, dimensions=("track",),
+                    settings=BandSettings(track_step_deg=5.0))
+    b = adv.bands["track"]
+    for value, code in zip(b.values, b.codes, strict=True):
+        trk = tracks.trk_deg.copy()
+        trk[0] = value
+        assert code == detect_colour(tracks.with_columns(trk_deg=trk), 0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(5.0, 40.0), st.floats(0.0, 360.0), st.floats(150.0, 600.0),
+       st.floats(-2000.0, 2000.0))
+def test_pair_geometry_property(d_nm: float, bearing: float, gs: float,
+                                dz_ft: float) -> None:
+    """Any two-aircraft encounter: the colour of every 9th heading equals detect's."""
+    lat = 35.0 + d_nm * 1852 * math.cos(math.radians(bearing)) / 110_950.0
+    lon = 36.0 + d_nm * 1852 * math.sin(math.radians(bearing)) / DEG_LON_35
+    tracks = Tracks.from_rows([
+        ("a", "us", "manned", 35.0, 36.0, 30000, 480, 90, 0),
+        ("b", "ru", "manned", lat, lon, 30000 + dz_ft, gs, (bearing + 180) % 360, 0),
+    ])
+    adv = bands_for(tracks, ACCORD, 0, dimensions=("track",),
+                    settings=BandSettings(track_step_deg=9.0))
+    b = adv.bands["track"]
+    for value, code in zip(b.values, b.codes, strict=True):
+        trk = tracks.trk_deg.copy()
+        trk[0] = value
+        assert code == detect_colour(tracks.with_columns(trk_deg=trk), 0)
+
+
+def test_advise_picks_aircraft_at_or_above_the_level() -> None:
+    tracks = _picture(1)
+    c = detect(tracks, ACCORD)
+    top = int(c.level.max())
+    advice = advise(tracks, ACCORD, min_level=top, dimensions=("alt",))
+    expected = sorted(set(c.pairs[:, c.level >= top].reshape(-1).tolist()))
+    assert [a.row for a in advice] == expected
+    assert all(a.level >= top for a in advice)
+    assert advise(tracks, ACCORD, min_level=len(ACCORD.levels) + 1) == []
+
+
+def test_lone_aircraft_is_free_everywhere_and_bad_index() -> None:
+    tracks = head_on().take([0])
+    adv = bands_for(tracks, ACCORD, 0)
+    assert all((b.codes == BAND_FREE).all() for b in adv.bands.values())
+    assert all(r.direction == "none" and r.delta == 0 for r in adv.resolutions.values())
+    with pytest.raises(TrackDataError, match="no track at row 3"):
+        bands_for(tracks, ACCORD, 3)
+
+
+def test_advise_cli_table_and_json(tmp_path: Path) -> None:
+    csv_path = tmp_path / "tracks.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as fh:
+        write_tracks_csv(head_on(), fh)
+    out = tmp_path / "a.json"
+    result = CliRunner().invoke(app, ["advise", str(csv_path), "--id", "a", "--json",
+                                      str(out)])
+    assert result.exit_code == 0, result.output
+    assert "preferred resolution" in result.stdout and "right" in result.stdout
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["current_level"] == "corrective"
+    track = doc["bands"]["track"]["ranges"]
+    assert [(r["lo"], r["hi"], r["name"]) for r in track] == [
+        (0.0, 61.0, "NONE"), (62.0, 118.0, "corrective"), (119.0, 359.0, "NONE")]
+    assert doc["resolutions"]["alt"] == {"value": 31000.0, "delta": 1000.0, "direction": "up"}
+    assert doc["resolutions"]["gs"]["value"] is None
+    missing = CliRunner().invoke(app, ["advise", str(csv_path), "--id", "zz"])
+    assert missing.exit_code == 2 and "no track with id 'zz'" in missing.output
