@@ -293,6 +293,10 @@ def cpr_local(lat_cpr: int, lon_cpr: int, odd: bool, ref_lat: float,
 #: 20-22), airborne velocity (19), aircraft status with the squawk (28); surface
 #: positions, operational status and the rest are skipped before decoding
 _USED_TC: Final = frozenset((*range(1, 5), *range(9, 23), 28))
+_SKIP_ME: Final = frozenset(c for b in range(256) if b >> 3 not in _USED_TC
+                            for c in (f"{b:02x}", f"{b:02X}"))
+_DF17_18: Final = frozenset(c for b in range(256) if b >> 3 in (17, 18)
+                            for c in (f"{b:02x}", f"{b:02X}"))
 _PAIR_MAX_S: Final = 10.0   # even/odd pair for a global fix (Doc 9871 C.2.6.10: 10 s)
 _LOCAL_MAX_S: Final = 60.0  # last own position still a valid local reference
 _KT_MS: Final = 1852.0 / 3600.0
@@ -341,23 +345,25 @@ class ModeSDecoder:
         more than ``reorder_s`` is refused (``time backwards``)."""
         import rs1090
 
+        stats = self.stats
+        stats.read += len(frames)
+        t_last = self._t_last
         good: list[RawFrame] = []
         for f in frames:
-            self.stats.read += 1
-            problem = frame_problem(f.frame)
-            if problem is not None:
-                self.stats.reject(problem, f"{f.where}: {f.frame[:40]!r}")
+            fr, t = f.frame, f.t
+            if not (len(fr) in (14, 28) and _HEX.issuperset(fr)):
+                problem = frame_problem(fr)
+                stats.reject(problem or "not hex", f"{f.where}: {fr[:40]!r}")
                 continue
-            if f.t < self._t_last - reorder_s or not math.isfinite(f.t):
-                self.stats.reject("time backwards",
-                                  f"{f.where}: t={f.t} after t={self._t_last}")
+            if not t >= t_last - reorder_s or t == math.inf:
+                stats.reject("time backwards", f"{f.where}: t={t} after t={t_last}")
                 continue
-            self._t_last = max(self._t_last, f.t)
-            if len(f.frame) == 28 and f.frame[0] in "89" and \
-                    int(f.frame[8:10], 16) >> 3 not in _USED_TC and \
-                    int(f.frame[:2], 16) >> 3 in (17, 18):
+            if t > t_last:
+                t_last = t
+            if fr[8:10] in _SKIP_ME and fr[:2] in _DF17_18 and len(fr) == 28:
                 continue  # intact or not, nothing the picture uses: not worth decoding
             good.append(f)
+        self._t_last = t_last
         msgs = [f.frame for f in good]
         try:
             decoded: list[Any] = rs1090.decode(msgs, batch=batch) if msgs else []
@@ -408,20 +414,22 @@ class ModeSDecoder:
             return None
         bds = msg.get("bds")
         t = f.t
-        if df in ("17", "18") and bds == "05" and "lat_cpr" in msg:
+        if bds == "05" and df in ("17", "18") and "lat_cpr" in msg:
             alt = msg.get("altitude")
             if isinstance(alt, int | float):
                 ac.alt_ft = float(alt)
             return self._position(f, icao, ac, msg)
-        if df in ("17", "18") and bds == "09":
+        if bds == "09" and df in ("17", "18"):
             gs, trk = msg.get("groundspeed"), msg.get("track")
             if gs is None or trk is None:
                 return None  # airspeed subtypes 3/4: no ground velocity
             vs = msg.get("vertical_rate")
-            u = StateUpdate(t, icao, "velocity", ac.callsign, None, None, None,
-                            float(gs), float(trk), None if vs is None else float(vs),
-                            ac.squawk, source=self.source)
-            return self._checked(u, f)
+            if not (0.0 <= gs <= KT_MAX and abs(vs or 0) <= 60_000):
+                self.stats.reject("impossible speed", f"{f.where}: {f.frame}")
+                return None
+            return StateUpdate(t, icao, "velocity", ac.callsign, None, None, None,
+                               float(gs), float(trk), None if vs is None else float(vs),
+                               ac.squawk, None, None, self.source)
         if df in ("17", "18") and bds == "08":
             cs = str(msg.get("callsign", "")).strip().rstrip("_#").strip()
             ac.callsign = cs or ac.callsign
