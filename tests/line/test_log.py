@@ -3,6 +3,7 @@ entries written straight into the SQLite file; cross-check of two parties' logs.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -146,3 +147,39 @@ def test_sqlite_errors_become_store_errors(tmp_path: Path) -> None:
         c.execute("INSERT INTO line_meta VALUES ('party', 'again')")
     assert store.entries() == []
     store.close()
+
+
+def test_rewrite_with_own_key_is_proven_by_signed_acks(pair: Pair, files: Path) -> None:
+    """ru drops the last request us sent it (and its ack) and rebuilds its whole chain
+    with its own key: its log verifies alone, but us holds ru's signed ack, which names
+    the entry ru's log should have — the cross-check proves the rewrite."""
+    from skyaccord.line.keys import sign
+    from skyaccord.line.log import GENESIS, head_bytes, read_entries
+    from skyaccord.protocol import load_accord
+
+    us_db, ru_db = filled(pair)
+    pair.ru.store.close()
+    last = [e for e in read_entries(ru_db) if e.direction == "received" and e.peer == "us"
+            and '"kind":"text"' in e.message][-1]
+    ack_pos = last.pos + 1
+    kept = [e for e in read_entries(ru_db) if e.pos not in (last.pos, ack_pos)]
+    conn = sqlite3.connect(ru_db)
+    prev = GENESIS
+    with conn:
+        conn.execute("DELETE FROM line_log")
+        for pos, e in enumerate(kept, start=1):
+            h = entry_hash(prev, pos, e.direction, e.peer, e.recorded_at, e.message)
+            d = json.loads(e.message)
+            conn.execute("INSERT INTO line_log VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                         (pos, e.msg_id, e.direction, e.peer, e.recorded_at, e.message, prev,
+                          h, d["kind"], d["from"], d["seq"], d["in_reply_to"]))
+            prev = h
+        conn.execute("UPDATE line_head SET count=?, hash=?, sig=?",
+                     (len(kept), prev, sign(pair.ru.key, head_bytes("ru", len(kept), prev))))
+    conn.close()
+    accord = load_accord(files / "accord.toml")
+    assert verify_log(ru_db, accord).ok  # alone, the rewritten log looks sound
+    problems = cross_check(us_db, ru_db)
+    assert any("contradicts its own signed acknowledgement" in p and last.msg_id in p
+               for p in problems), problems
+    assert any(f"{last.msg_id} that ru's log lacks" in p for p in problems)

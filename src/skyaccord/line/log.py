@@ -12,8 +12,11 @@ key on every append. :func:`verify_log` recomputes the chain and reports every e
 was altered, removed, inserted or moved, a truncated or rewritten head, a stream whose
 sequence numbers are not consecutive, and (given the accord) any signature that does not
 verify. Someone holding the node's own key can rewrite the whole chain and re-sign its
-head; :func:`cross_check` against the other party's log (which holds the same signed
-messages and the acknowledgements) then shows the difference.
+head; :func:`cross_check` against the other party's log then shows the difference: that
+log holds the same signed messages, and the node's own signed acknowledgements, each of
+which names the position and chained hash that the acknowledged message got in the
+node's log — a signed checkpoint. A log rewritten before a checkpoint contradicts a
+signature of its own key: equivocation, proven.
 """
 
 from __future__ import annotations
@@ -231,6 +234,19 @@ def cross_check(path_a: str | Path, path_b: str | Path) -> list[str]:
                 problems.append(f"message {msg_id} differs between {name} and {other}")
             elif t.direction == e.direction:
                 problems.append(f"message {msg_id} is {e.direction} in both logs")
+    for holder, other, other_path in ((a, b_party, path_b), (b, a_party, path_a)):
+        entries = {e.pos: e for e in read_entries(other_path)}
+        for e in holder.values():
+            d = json.loads(e.message)
+            if d["kind"] != "ack" or d["from"] != other or "log_pos" not in d["body"]:
+                continue
+            pos, claimed = d["body"]["log_pos"], d["body"].get("log_hash")
+            at = entries.get(pos)
+            if at is None or at.hash != claimed or at.msg_id != d["in_reply_to"]:
+                problems.append(f"{other}'s log contradicts its own signed acknowledgement "
+                                f"{d['id']}: entry {pos} should hold message "
+                                f"{d['in_reply_to']} with hash {str(claimed)[:12]} "
+                                "(log rewritten: equivocation)")
     for sender in (a_party, b_party):  # each sender's stream (acks travel outside it)
         order_a = [i for i, e in a.items() if _stream_of(e) == sender]
         order_b = [i for i, e in b.items() if _stream_of(e) == sender]

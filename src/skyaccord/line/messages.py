@@ -18,7 +18,9 @@ kind       body fields (required; *optional*)                      links
 notice     start_s, end_s, intent_ids (list); *text*, *volumes*    where/when we fly
 request    text; *subject*                                         ``due_at`` required
 response   text; *decision* (accept, reject, standby)              ``in_reply_to``
-ack        digest (sha256 of the acked message), received_at       ``in_reply_to``
+ack        digest (sha256 of the acked message), received_at;    ``in_reply_to``
+           *log_pos*, *log_hash* (the receiver's log entry of the
+           message: a signed checkpoint of the receiver's log)
 conflict   source (tactical, strategic), id1, id2, t_in_s, level;
            *t_out_s*, *tcpa_s*, *dcpa_nm*, *dz_ft*, *text*
 distress   lat, lon, frequency_mhz; *alt_ft*, *callsign*, *text*
@@ -195,7 +197,7 @@ _BODY_OPTIONAL: Final[dict[str, tuple[str, ...]]] = {
     "notice": ("text", "volumes"),
     "request": ("subject",),
     "response": ("decision",),
-    "ack": (),
+    "ack": ("log_pos", "log_hash"),
     "conflict": ("t_out_s", "tcpa_s", "dcpa_nm", "dz_ft", "text", "same_party"),
     "distress": ("alt_ft", "callsign", "text"),
     "proposal": ("accord_sha256",),
@@ -277,6 +279,12 @@ def _validate_body(kind: str, body: Mapping[str, Any]) -> None:
         if not isinstance(body["digest"], str) or not _HEX64.match(body["digest"]):
             raise _bad("body.digest", "must be a sha256 (64 lowercase hex digits)")
         _number(body["received_at"], "body.received_at", 0.0, 1e11)
+        pos = body.get("log_pos", 1)
+        if isinstance(pos, bool) or not isinstance(pos, int) or pos < 1:
+            raise _bad("body.log_pos", f"must be an integer >= 1, got {pos!r}")
+        if "log_hash" in body and (not isinstance(body["log_hash"], str)
+                                   or not _HEX64.match(body["log_hash"])):
+            raise _bad("body.log_hash", "must be a sha256 (64 lowercase hex digits)")
     elif kind == "conflict":
         if body["source"] not in ("tactical", "strategic"):
             raise _bad("body.source", "must be tactical or strategic")

@@ -160,11 +160,12 @@ class Node:
                                      f"{now - sent_at:+.1f} s from this node's clock, window "
                                      f"±{self.skew_s:g} s")
 
-            def make_ack() -> Message:
+            def make_ack(pos: int, log_hash: str) -> Message:
                 return make_message(self.key, kind="ack", sender=self.party,
                                     recipient=message.sender, seq=0, created_at=now,
                                     accord=self.accord.sha256, in_reply_to=message.id,
-                                    body={"digest": message.digest, "received_at": now})
+                                    body={"digest": message.digest, "received_at": now,
+                                          "log_pos": pos, "log_hash": log_hash})
 
             status, ack = self.store.accept_incoming(message, make_ack, now)
         except SkyaccordError as exc:

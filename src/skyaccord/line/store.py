@@ -140,7 +140,7 @@ class LineStore:
 
     # -- the chain -------------------------------------------------------------------
     def _append(self, c: sqlite3.Connection, direction: str, peer: str, message: Message,
-                recorded_at: float) -> int:
+                recorded_at: float) -> tuple[int, str]:
         if self._key is None:
             raise StoreError(f"{self.path}: opened without the node's key; cannot append")
         last = c.execute("SELECT pos, hash FROM line_log ORDER BY pos DESC LIMIT 1").fetchone()
@@ -152,7 +152,7 @@ class LineStore:
                    message.sender, message.seq, message.in_reply_to))
         c.execute("INSERT OR REPLACE INTO line_head VALUES (1, ?, ?, ?)",
                   (pos, h, sign(self._key, head_bytes(self.party, pos, h))))
-        return pos
+        return pos, h
 
     def entries(self) -> list[LogEntry]:
         rows = self._read("SELECT pos, msg_id, direction, peer, recorded_at, message, "
@@ -235,10 +235,12 @@ class LineStore:
                       (now, ack.id, ack.in_reply_to))
 
     # -- receiving -------------------------------------------------------------------
-    def accept_incoming(self, message: Message, make_ack: Callable[[], Message],
+    def accept_incoming(self, message: Message, make_ack: Callable[[int, str], Message],
                         now: float) -> tuple[str, Message]:
         """Log ``message`` and its acknowledgement exactly once, in the sender's order.
 
+        ``make_ack(pos, hash)`` gets the log position and chained hash of the message's
+        entry, so that the acknowledgement is also a signed checkpoint of this log.
         Returns ``("accepted", ack)``, or ``("duplicate", original ack)`` when the very
         same message was accepted before. Raises :class:`MessageRefused` for a known id
         with other content, a sequence number already used (replay) or a gap.
@@ -262,8 +264,8 @@ class LineStore:
             if message.seq > expected:
                 raise MessageRefused(f"out of order: {message.sender} seq {message.seq}, "
                                      f"expected {expected}")
-            ack = make_ack()
-            self._append(c, "received", message.sender, message, now)
+            pos, h = self._append(c, "received", message.sender, message, now)
+            ack = make_ack(pos, h)
             self._append(c, "sent", message.sender, ack, now)
             c.execute("INSERT OR REPLACE INTO line_streams VALUES (?,?,?)",
                       (message.sender, message.recipient, message.seq))
