@@ -152,3 +152,44 @@ def test_replay_command(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "cannot read" in bad.output
     bad = CliRunner().invoke(app, ["replay", str(SAMPLE), "--format", "xml"])
     assert bad.exit_code == 2 and "unknown format 'xml'" in bad.output
+
+
+def test_busy_replay_equals_detection_on_snapshots() -> None:
+    """A busy picture from the real frames: 24 copies of the sample, each re-addressed
+    (CRC recomputed) and delayed by 1.3 s more than the last, so that the copies fly the
+    same real tracks one behind the other; the default accord (5 NM / 1,000 ft)."""
+    from skyaccord.ingest.modes import ModeSDecoder, RawFrame
+    from skyaccord.protocol import default_accord
+
+    from .conftest import readdress, sample_lines
+
+    base = sample_lines()
+    frames = []
+    for k in range(24):
+        for t, f in base:
+            icao = f"{0x100000 + k * 64 + int(f[2:8], 16) % 61:06x}"
+            frames.append(RawFrame(t + 1.3 * k, readdress(f, icao)))
+    frames.sort(key=lambda f: f.t)
+    updates = ModeSDecoder().decode(frames)
+    accord = default_accord()
+    alerts = list(replay([updates], accord, picture=Picture(MAX_AGE), step_s=STEP))
+    rank = {"none": 0, **{lv.name: k + 1 for k, lv in enumerate(accord.levels)}}
+    tick = math.floor(updates[0].t / STEP) * STEP + STEP
+    expected: list[Alert] = []
+    before: dict[tuple[str, str], int] = {}
+    pairs_seen = 0
+    while True:
+        snap = independent_snapshot(updates, tick)
+        now = {}
+        for r in conflict_records(snap, detect(snap, accord), accord):
+            now[(r.id1, r.id2)] = rank[r.level]
+            if (r.id1, r.id2) not in before or before[(r.id1, r.id2)] < rank[r.level]:
+                expected.append(Alert(tick, r.id1, r.id2, r.t_in_s, r.level))
+        pairs_seen = max(pairs_seen, len(now))
+        before = now
+        if tick >= updates[-1].t:
+            break
+        tick += STEP
+    assert pairs_seen >= 20 and len(expected) >= 50
+    assert [(a.t, a.id1, a.id2, a.level) for a in alerts] == [
+        (a.t, a.id1, a.id2, a.level) for a in expected]
