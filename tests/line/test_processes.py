@@ -42,14 +42,23 @@ class Nodes:
     def db(self, party: str) -> Path:
         return self.root / f"{party}.db"
 
-    def start(self, party: str) -> None:
-        peers = [f"--peer={p}={self.url(p)}" for p in self.ports if p != party]
+    def start(self, party: str, *, config: bool = False) -> None:
+        if config:  # the same node from a config file (paths relative to it)
+            peers_toml = "".join(f'{p} = "{self.url(p)}"\n' for p in self.ports if p != party)
+            path = self.root / f"{party}-node.toml"
+            path.write_text(f'[node]\nparty = "{party}"\nkey = "{party}.key"\n'
+                            f'db = "{party}.db"\naccord = "accord.toml"\n'
+                            f"port = {self.ports[party]}\n[peers]\n{peers_toml}")
+            args = ["--config", str(path)]
+        else:
+            args = ["--party", party, "--accord", str(self.root / "accord.toml"),
+                    "--db", str(self.db(party)), "--key", str(self.root / f"{party}.key"),
+                    "--port", str(self.ports[party]),
+                    *(f"--peer={p}={self.url(p)}" for p in self.ports if p != party)]
         log = open(self.root / f"{party}.out", "ab")  # noqa: SIM115 (kept for the process)
         self.procs[party] = subprocess.Popen(
-            [sys.executable, "-m", "skyaccord", "serve", "--party", party,
-             "--accord", str(self.root / "accord.toml"), "--db", str(self.db(party)),
-             "--key", str(self.root / f"{party}.key"), "--port", str(self.ports[party]),
-             *peers], stdout=log, stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "skyaccord", "serve", *args],
+            stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -159,7 +168,7 @@ def test_three_nodes(files: Path) -> None:
     nodes = Nodes(files, parties)
     try:
         for p in parties:
-            nodes.start(p)
+            nodes.start(p, config=(p == "tr"))
         sent: dict[tuple[str, str], list[str]] = {}
         for i in range(8):
             for a in parties:
@@ -168,7 +177,7 @@ def test_three_nodes(files: Path) -> None:
                         sent.setdefault((a, b), []).append(nodes.send(a, b, f"{a}>{b} {i}"))
         nodes.kill("tr")
         down = [nodes.send("us", "tr", f"us>tr while down {i}") for i in range(5)]
-        nodes.start("tr")
+        nodes.start("tr", config=True)
         sent[("us", "tr")] += down
         nodes.drain()
         for (a, b), ids in sent.items():
