@@ -143,17 +143,22 @@ def _depth(edges: shapely.STRtree, x0: FloatArray, y0: FloatArray, vx: FloatArra
     lo = np.maximum(t0, t0 + (best - 1) * step)
     hi = np.minimum(t1, t0 + (best + 1) * step)
     best_d = d[np.arange(n), best]
+    # Golden-section search for the maximum, one new distance per step.
     g = (math.sqrt(5.0) - 1.0) / 2.0
-    for _ in range(20):
-        a = hi - g * (hi - lo)
-        b = lo + g * (hi - lo)
-        da = _distance(edges, x0 + vx * a, y0 + vy * a)
-        db = _distance(edges, x0 + vx * b, y0 + vy * b)
+    a = hi - g * (hi - lo)
+    b = lo + g * (hi - lo)
+    da = _distance(edges, x0 + vx * a, y0 + vy * a)
+    db = _distance(edges, x0 + vx * b, y0 + vy * b)
+    for _ in range(26):
         best_d = np.maximum(best_d, np.maximum(da, db))
-        left = da > db
+        left = da > db  # the maximum lies in [lo, b]: b <- a, new a
         hi = np.where(left, b, hi)
         lo = np.where(left, lo, a)
-    return np.asarray(best_d, dtype=np.float64)
+        new = np.where(left, hi - g * (hi - lo), lo + g * (hi - lo))
+        dn = _distance(edges, x0 + vx * new, y0 + vy * new)
+        a, b = np.where(left, new, b), np.where(left, a, new)
+        da, db = np.where(left, dn, db), np.where(left, da, dn)
+    return np.asarray(np.maximum(best_d, np.maximum(da, db)), dtype=np.float64)
 
 
 def predict_incursions(
