@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from skyaccord.cli import app
 from skyaccord.errors import TrackDataError
+from skyaccord.geo import LocalPlane, picture_centre
 from skyaccord.protocol import default_accord
 from skyaccord.tactical import detect
 from skyaccord.tactical.bands import (
@@ -22,7 +23,9 @@ from skyaccord.tactical.bands import (
     advise,
     band_names,
     bands_for,
+    kinematic_track_bands,
 )
+from skyaccord.tactical.kinematics import plane_state
 from skyaccord.tracks import Tracks, write_tracks_csv
 
 ACCORD = default_accord()
@@ -184,3 +187,80 @@ def test_advise_cli_table_and_json(tmp_path: Path) -> None:
     assert doc["resolutions"]["gs"]["value"] is None
     missing = CliRunner().invoke(app, ["advise", str(csv_path), "--id", "zz"])
     assert missing.exit_code == 2 and "no track with id 'zz'" in missing.output
+
+
+def test_kinematic_bands_with_unlimited_turn_rate_are_the_instantaneous_ones() -> None:
+    for seed in (1, 4):
+        tracks = _picture(seed, n=25)
+        inst = bands_for(tracks, ACCORD, 0, dimensions=("track",)).bands["track"]
+        kin = kinematic_track_bands(tracks, ACCORD, 0, turn_rate_deg_s=1e7)
+        assert (kin.codes == inst.codes).mean() > 0.99
+        assert kin.current_code == inst.current_code
+
+
+def _simulated_conflict(tracks: Tracks, heading: float, rate: float,
+                        horizon: float) -> tuple[bool, float]:
+    """Fly the turn exactly (arc in the plane) and everyone else straight, sampled every
+    0.05 s; return whether separation is lost and how close the closest sample came to
+    the boundary (normalised: 1 is on it)."""
+    plane = LocalPlane(*picture_centre(tracks.lat, tracks.lon))
+    s = plane_state(tracks, ACCORD, plane)
+    t = np.arange(0.0, horizon, 0.05)
+    speed = math.hypot(s.vx[0], s.vy[0])
+    b0 = math.atan2(s.vx[0], s.vy[0])
+    conv = float(plane.factors(tracks.lat[:1], tracks.lon[:1]).convergence_rad[0])
+    target = math.radians(heading) - conv
+    turn = (target - b0 + math.pi) % (2 * math.pi) - math.pi
+    omega = math.radians(rate)
+    tau = abs(turn) / omega
+    sign = 1.0 if turn >= 0 else -1.0
+    r = speed / omega
+    tt = np.minimum(t, tau)
+    b = b0 + sign * omega * tt
+    x = s.x[0] + sign * r * (math.cos(b0) - np.cos(b)) + speed * math.sin(target) * (t - tt)
+    y = s.y[0] + sign * r * (np.sin(b) - math.sin(b0)) + speed * math.cos(target) * (t - tt)
+    radius, half = ACCORD.minima_table_m()
+    closest = np.inf
+    for j in range(1, len(tracks)):
+        rad = radius[s.class_code[0], s.class_code[j]] * 0.5 * (s.scale[0] + s.scale[j])
+        hh = half[s.class_code[0], s.class_code[j]]
+        d = np.hypot(s.x[j] + s.vx[j] * t - x, s.y[j] + s.vy[j] * t - y) / rad
+        dz = np.abs(s.z[j] + s.vz[j] * t - s.z[0] - s.vz[0] * t) / hh
+        closest = min(closest, float(np.maximum(d, dz).min()))
+    return closest < 1, abs(closest - 1)
+
+
+def test_kinematic_bands_against_a_simulated_turn() -> None:
+    cases = [(head_on(), 9), (_picture(6, n=15), 17)]
+    checked = 0
+    in_conflict = 0
+    for tracks, stride in cases:
+        kin = kinematic_track_bands(tracks, ACCORD, 0, turn_rate_deg_s=3.0)
+        for k in range(0, 360, stride):
+            lost, margin = _simulated_conflict(tracks, float(kin.values[k]), 3.0, 300.0)
+            if margin < 0.01:
+                continue  # too close to the boundary for 0.05 s sampling to decide
+            assert (kin.codes[k] != BAND_FREE) == lost, (k, margin)
+            checked += 1
+            in_conflict += lost
+    assert checked > 40 and in_conflict >= 5
+    # Turning takes time: the standard-rate turn needs more than the instantaneous 29°.
+    kin = kinematic_track_bands(head_on(), ACCORD, 0)
+    free_right = next(int(v) for v, c in zip(kin.values, kin.codes, strict=True)
+                      if v > 90 and c == BAND_FREE)
+    assert free_right > 119
+
+
+def test_advise_cli_turn_rate(tmp_path: Path) -> None:
+    csv_path = tmp_path / "tracks.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as fh:
+        write_tracks_csv(head_on(), fh)
+    out = tmp_path / "k.json"
+    result = CliRunner().invoke(app, ["advise", str(csv_path), "--id", "a", "--turn-rate",
+                                      "3", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    kin = kinematic_track_bands(head_on(), ACCORD, 0)
+    assert doc["resolutions"]["track"]["value"] == next(
+        float(v) for v, c in zip(kin.values, kin.codes, strict=True)
+        if v > 90 and c == BAND_FREE)

@@ -13,7 +13,14 @@ from rich.table import Table
 
 from skyaccord.errors import SkyaccordError
 from skyaccord.protocol import Accord
-from skyaccord.tactical.bands import Advice, BandSettings, band_names, bands_for
+from skyaccord.tactical.bands import (
+    Advice,
+    BandSettings,
+    band_names,
+    bands_for,
+    kinematic_track_bands,
+    nearest_free,
+)
 from skyaccord.tracks import read_tracks_csv
 
 __all__ = ["advice_json", "register"]
@@ -58,6 +65,9 @@ def advise_command(
         "--lookahead", help="Look-ahead in seconds (default: the accord's).")] = None,
     track_step: Annotated[float, typer.Option(
         "--track-step", help="Track angle resolution, degrees.")] = 1.0,
+    turn_rate: Annotated[float | None, typer.Option(
+        "--turn-rate", help="Kinematic track bands: turn at this rate, deg/s (standard "
+                            "rate: 3).")] = None,
     json_out: Annotated[Path | None, typer.Option(
         "--json", help="Also write the bands and resolutions as JSON here.")] = None,
 ) -> None:
@@ -72,8 +82,13 @@ def advise_command(
         rows = [k for k, v in enumerate(picture.id) if str(v) == track_id]
         if not rows:
             fail(f"{tracks}: no track with id {track_id!r}")
-        advice = bands_for(picture, accord, rows[0],
-                           settings=BandSettings(track_step_deg=track_step))
+        settings = BandSettings(track_step_deg=track_step)
+        advice = bands_for(picture, accord, rows[0], settings=settings)
+        if turn_rate is not None:
+            kin = kinematic_track_bands(picture, accord, rows[0], settings=settings,
+                                        turn_rate_deg_s=turn_rate)
+            advice.bands["track"] = kin
+            advice.resolutions["track"] = nearest_free(kin)
     except (SkyaccordError, ValueError) as exc:
         fail(str(exc))
     names = band_names(accord)
