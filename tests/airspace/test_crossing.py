@@ -276,3 +276,21 @@ def test_parallel_to_the_border_one_km_inside_syria_raises_nothing() -> None:
     assert inc.depth_m[0] == pytest.approx(1000.0, abs=30.0)
 
 
+
+
+def test_hovering_and_climbing_tracks() -> None:
+    """No horizontal motion: only the altitude band decides (climbing through a floor)."""
+    zone = Zone("roz", "us", "restricted", shapely.box(38.0, 35.0, 39.0, 36.0),
+                lower_ft=10_000, upper_ft=20_000)
+    tracks = Tracks.from_rows([
+        ("hover", "ru", "unmanned", 35.5, 38.5, 15_000, 0, 0, 0),
+        ("climb", "ru", "unmanned", 35.5, 38.5, 9_000, 0, 0, 1_000),
+        ("out", "ru", "unmanned", 36.5, 38.5, 15_000, 0, 0, 0),
+    ])
+    inc = predict_incursions(tracks, [zone], ACCORD, lookahead_s=300.0)
+    got = {str(tracks.id[i]): (float(a), float(b)) for i, a, b in
+           zip(inc.track, inc.t_entry_s, inc.t_exit_s, strict=True)}
+    assert set(got) == {"hover", "climb"}
+    assert got["hover"][0] == 0.0 and math.isnan(got["hover"][1])
+    # 1,000 ft below the floor at 1,000 fpm: in after 60 s, still in at 300 s.
+    assert got["climb"][0] == pytest.approx(60.0) and math.isnan(got["climb"][1])
