@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import pickle
 import random
 import tempfile
 import time
@@ -128,6 +129,12 @@ def main() -> None:
         return out
 
     stage("rs1090 batch decode", lambda: rs1090.decode(hexes, batch=4096))
+    # rs1090's Python API in two parts: the Rust decoder (which hands back a pickle as
+    # list[int]) and the materialisation of one Python dict per frame
+    raw = stage("  rs1090 Rust part (pickle as list[int])",
+                lambda: rs1090._rust.decode_1090_vec(list(rs1090.batched(hexes, 4096))))
+    stage("  rs1090 list[int] -> dicts (unpickle)",
+          lambda: pickle.loads(bytes(raw)))
     stage("parse text lines", lambda: list(frames_from_lines(lines, FeedStats())))
     updates = stage("ModeSDecoder.decode", lambda: ModeSDecoder().decode(frames))
     with tempfile.TemporaryDirectory() as tmp:

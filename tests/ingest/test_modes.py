@@ -223,7 +223,7 @@ def test_text_and_json_lines() -> None:
     assert stats.rejected["bad line"] == 2  # the garbage and the AVR line without a clock
     assert "f line 2" in stats.examples["bad line"]
     frames = list(frames_from_lines(lines[3:], FeedStats(), "f", clock=lambda: 9.0))
-    assert frames == [RawFrame(9.0, IDENT, "f line 1")]
+    assert frames == [RawFrame(9.0, IDENT, "f line", 1)]
 
 
 def test_beast_stream_split_anywhere_with_escapes_and_garbage(sample) -> None:

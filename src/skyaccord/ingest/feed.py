@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import itertools
 from collections.abc import Iterator
@@ -30,13 +31,16 @@ def _text(path: Path) -> str:
 
 def _chunks(frames: Iterator[RawFrame], decoder: ModeSDecoder,
             chunk: int) -> Iterator[list[StateUpdate]]:
-    buf: list[RawFrame] = []
-    for f in frames:
-        buf.append(f)
-        if len(buf) >= chunk:
-            yield decoder.decode(buf)
-            buf = []
-    if buf:
+    while True:
+        enabled = gc.isenabled()
+        gc.disable()  # many small acyclic objects: collections here are pure overhead
+        try:
+            buf = list(itertools.islice(frames, chunk))
+        finally:
+            if enabled:
+                gc.enable()
+        if not buf:
+            return
         yield decoder.decode(buf)
 
 

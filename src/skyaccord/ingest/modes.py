@@ -89,12 +89,17 @@ def frame_problem(frame: str) -> str | None:
 
 
 class RawFrame(NamedTuple):
-    """A raw frame with its time (UTC seconds) and where it came from (for messages)."""
+    """A raw frame with its time (UTC seconds) and where it came from (for messages):
+    ``where`` names the source (``"feed.txt line"``) and ``line`` the line or byte."""
 
     t: float
     frame: str
     where: str = ""
+    line: int = 0
 
+    @property
+    def at(self) -> str:
+        return f"{self.where} {self.line}" if self.line else self.where
 
 
 def parse_frame_line(line: str) -> tuple[float | None, str] | None:
@@ -204,7 +209,7 @@ class BeastParser:
                 continue
             counter = int.from_bytes(body[:6], "big")
             t = clock if clock is not None else self.t0 + counter / _BEAST_CLOCK_HZ
-            out.append(RawFrame(t, body[7:].hex(), f"byte {self._offset + i}"))
+            out.append(RawFrame(t, body[7:].hex(), "byte", self._offset + i))
         if skipped:
             self.stats.reject("beast resync", f"{skipped} byte(s) near byte {self._offset + i}")
             # count each skipped run once, not each byte
@@ -369,10 +374,10 @@ class ModeSDecoder:
             fr, t = f.frame, f.t
             if not (len(fr) in (14, 28) and _HEX.issuperset(fr)):
                 problem = frame_problem(fr)
-                stats.reject(problem or "not hex", f"{f.where}: {fr[:40]!r}")
+                stats.reject(problem or "not hex", f"{f.at}: {fr[:40]!r}")
                 continue
             if not t >= t_last - reorder_s or t == math.inf:
-                stats.reject("time backwards", f"{f.where}: t={t} after t={t_last}")
+                stats.reject("time backwards", f"{f.at}: t={t} after t={t_last}")
                 continue
             if t > t_last:
                 t_last = t
@@ -392,9 +397,9 @@ class ModeSDecoder:
             if msg is None:
                 df = int(f.frame[:2], 16) >> 3
                 if df in (17, 18) and len(f.frame) == 28 and crc24(bytes.fromhex(f.frame)):
-                    self.stats.reject("crc", f"{f.where}: {f.frame}")
+                    self.stats.reject("crc", f"{f.at}: {f.frame}")
                 else:
-                    self.stats.reject("undecodable", f"{f.where}: {f.frame}")
+                    self.stats.reject("undecodable", f"{f.at}: {f.frame}")
                 continue
             u = self._apply(f, msg)
             if u is not None:
@@ -416,7 +421,7 @@ class ModeSDecoder:
     def _apply(self, f: RawFrame, msg: dict[str, Any]) -> StateUpdate | None:
         icao = msg.get("icao24")
         if not isinstance(icao, str):
-            self.stats.reject("undecodable", f"{f.where}: {f.frame}")
+            self.stats.reject("undecodable", f"{f.at}: {f.frame}")
             return None
         df = str(msg.get("df", ""))
         ac = self.aircraft.get(icao)
@@ -426,7 +431,7 @@ class ModeSDecoder:
         elif ac is None:
             # DF0/4/5/16/20/21 carry the address in the parity: a corrupt frame yields a
             # random address, so such replies count only for aircraft already heard.
-            self.stats.reject("unknown address", f"{f.where}: {f.frame}")
+            self.stats.reject("unknown address", f"{f.at}: {f.frame}")
             return None
         bds = msg.get("bds")
         t = f.t
@@ -441,7 +446,7 @@ class ModeSDecoder:
                 return None  # airspeed subtypes 3/4: no ground velocity
             vs = msg.get("vertical_rate")
             if not (0.0 <= gs <= KT_MAX and abs(vs or 0) <= 60_000):
-                self.stats.reject("impossible speed", f"{f.where}: {f.frame}")
+                self.stats.reject("impossible speed", f"{f.at}: {f.frame}")
                 return None
             return StateUpdate(t, icao, "velocity", ac.callsign, None, None, None,
                                float(gs), float(trk), None if vs is None else float(vs),
@@ -467,7 +472,7 @@ class ModeSDecoder:
     def _checked(self, u: StateUpdate, f: RawFrame) -> StateUpdate | None:
         reason = check_update(u)
         if reason is not None:
-            self.stats.reject(reason, f"{f.where}: {f.frame}")
+            self.stats.reject(reason, f"{f.at}: {f.frame}")
             return None
         return u
 
@@ -489,7 +494,7 @@ class ModeSDecoder:
                 e, o = (other, word) if odd else (word, other)
                 fix = cpr_global(e[1], e[2], o[1], o[2], odd_is_newer=odd)
                 if fix is None:
-                    self.stats.reject("cpr no fix", f"{f.where}: {f.frame}")
+                    self.stats.reject("cpr no fix", f"{f.at}: {f.frame}")
                     return None
             elif self.reference is not None:
                 fix = cpr_local(word[1], word[2], odd, *self.reference)
@@ -504,7 +509,7 @@ class ModeSDecoder:
             if d > KT_MAX * _KT_MS * dt + _JUMP_SLACK_M:
                 reason = "position jump"
         if reason is not None:
-            self.stats.reject(reason, f"{f.where}: {f.frame}")
+            self.stats.reject(reason, f"{f.at}: {f.frame}")
             ac.pos = None  # re-acquire with a fresh global pair
             ac.even = ac.odd = None
             return None
@@ -519,6 +524,7 @@ def frames_from_lines(lines: Iterable[str], stats: FeedStats, name: str = "",
     Lines without a time (AVR ``*HEX;``) take ``clock()`` (a live feed's arrival time);
     without a clock they are bad lines.
     """
+    where = f"{name} line"
     for n, line in enumerate(lines, 1):
         parsed = parse_frame_line(line)
         if parsed is not None and parsed[0] is None and clock is not None:
@@ -528,4 +534,4 @@ def frames_from_lines(lines: Iterable[str], stats: FeedStats, name: str = "",
                 stats.read += 1
                 stats.reject("bad line", f"{name} line {n}: {line.strip()[:80]!r}")
             continue
-        yield RawFrame(parsed[0], parsed[1], f"{name} line {n}")
+        yield RawFrame(parsed[0], parsed[1], where, n)
