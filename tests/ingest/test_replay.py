@@ -193,3 +193,28 @@ def test_busy_replay_equals_detection_on_snapshots() -> None:
     assert pairs_seen >= 20 and len(expected) >= 50
     assert [(a.t, a.id1, a.id2, a.level) for a in alerts] == [
         (a.t, a.id1, a.id2, a.level) for a in expected]
+
+
+def test_replay_of_a_tracks_file_equals_detect(tmp_path: Path) -> None:
+    """One snapshot at t = 0: replay must agree with ``detect`` on the same file."""
+    from skyaccord.protocol import default_accord
+    from skyaccord.tracks import read_tracks_csv
+
+    p = tmp_path / "tracks.csv"
+    rng = np.random.default_rng(5)
+    rows = ["id,party,class,lat,lon,alt_ft,gs_kt,trk_deg,vs_fpm"]
+    for i in range(60):
+        rows.append(f"t{i},{'us' if i % 2 else 'ru'},manned,{35 + rng.uniform(0, 1):.5f},"
+                    f"{36 + rng.uniform(0, 1):.5f},{rng.choice([20000, 21000, 22000])},"
+                    f"{rng.uniform(250, 450):.1f},{rng.uniform(0, 360):.1f},0")
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    accord = default_accord()
+    updates, _ = read_updates(p)
+    alerts = list(replay([updates], accord, step_s=STEP))
+    tracks = read_tracks_csv(p).tracks
+    records = conflict_records(tracks, detect(tracks, accord), accord)
+    assert len(records) >= 3
+    assert all(a.t == 0.0 for a in alerts)
+    assert sorted((a.id1, a.id2, a.level) for a in alerts) == sorted(
+        (r.id1, r.id2, r.level) for r in records)
+    assert np.allclose(sorted(a.t_in_s for a in alerts), sorted(r.t_in_s for r in records))

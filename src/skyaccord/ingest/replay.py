@@ -42,7 +42,8 @@ def replay(chunks: Iterable[Iterable[StateUpdate]], accord: Accord, *,
            progress: Callable[[float, int], None] | None = None,
            sleep: Callable[[float], None] = time.sleep,
            wall: Callable[[], float] = time.monotonic) -> Iterator[Alert]:
-    """Alerts of a feed replayed tick by tick (ticks at multiples of ``step_s``).
+    """Alerts of a feed replayed tick by tick (ticks at multiples of ``step_s``, from
+    the first at or after the first report; a tick sees every report up to its time).
 
     ``progress(t, ticks)`` is called after each tick.
     """
@@ -81,7 +82,7 @@ def replay(chunks: Iterable[Iterable[StateUpdate]], accord: Accord, *,
         for u in chunk:
             if t_first is None:
                 t_first = u.t
-                tick = math.floor(u.t / step_s) * step_s + step_s
+                tick = math.ceil(u.t / step_s) * step_s
             assert tick is not None
             if u.t > tick:
                 if len(pic.live(tick)) == 0:  # nothing to extrapolate: skip idle time
