@@ -41,7 +41,7 @@ DENSE_M = 10_000.0
 
 
 def theatre_rows(reg: Registry, n: int, seed: int
-                 ) -> Iterator[tuple[IntentRow, Sequence[BoxTuple]]]:
+                 ) -> Iterator[tuple[IntentRow, Sequence[BoxTuple], Sequence[bytes]]]:
     """Rows of ``n`` random intents, generated and projected in vectorised chunks."""
     rng = np.random.default_rng(seed)
     plane = reg.plane
@@ -72,8 +72,9 @@ def theatre_rows(reg: Registry, n: int, seed: int
                       float(t1[i]))
             pv = PlacedVolume(it.volumes[0], None, float(x[i]), float(y[i]), rp,
                               float(k[i]), box)
-            yield reg.encode(it, [pv]), [(box.xmin, box.xmax, box.ymin, box.ymax,
-                                          box.zmin, box.zmax, box.tmin, box.tmax)]
+            yield (reg.encode(it, [pv]), [(box.xmin, box.xmax, box.ymin, box.ymax,
+                                           box.zmin, box.zmax, box.tmin, box.tmax)],
+                   reg.records(it, [pv]))
         done += m
 
 

@@ -39,14 +39,14 @@ def test_check_uses_the_index_not_a_scan(tmp_path: Path) -> None:
     def counting_read():  # type: ignore[no-untyped-def]
         cm = real()
         txn = cm.__enter__()
-        orig = txn.candidates
+        orig = txn.volume_ids
 
-        def candidates(box):  # type: ignore[no-untyped-def]
-            rows = orig(box)
-            seen.append(len(rows))
-            return rows
+        def volume_ids(boxes):  # type: ignore[no-untyped-def]
+            ids = orig(boxes)
+            seen.extend(len(v) for v in ids)
+            return ids
 
-        txn.candidates = candidates  # type: ignore[method-assign]
+        txn.volume_ids = volume_ids  # type: ignore[method-assign]
 
         class Wrap:
             def __enter__(self):  # type: ignore[no-untyped-def]

@@ -18,6 +18,7 @@ from skyaccord.store.base import (
     RequestRow,
     Store,
     Txn,
+    VolumeRow,
 )
 from skyaccord.store.sqlite import SQLiteStore
 
@@ -30,6 +31,7 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "Txn",
+    "VolumeRow",
     "open_store",
 ]
 

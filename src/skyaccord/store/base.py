@@ -16,6 +16,14 @@ index over the volumes of *active* intents, and exclusion between writers:
 A box is ``(xmin, xmax, ymin, ymax, zmin, zmax, tmin, tmax)``: plane metres, feet, UTC
 seconds. ``candidates`` may return a superset of the rows whose boxes intersect (SQLite's
 R*Tree rounds boxes outward to 32-bit floats); callers run the exact test.
+
+Each indexed volume also has a *volume id* and a *record*: ``put`` takes one opaque
+``bytes`` record per box (the registry's compact geometry for the exact test; the store
+never reads it) and gives the volumes fresh ids. **Volume ids are never reused**: a
+replaced or ended intent's volumes disappear with their ids, and its new volumes get new
+ones, so ``(vid) -> VolumeRow`` never changes while the vid exists and a caller may cache
+it (the registry does). ``volume_ids`` answers a box query with ids only (no row is read
+besides the index), ``volumes`` reads the rows of ids the caller has not cached.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -33,6 +41,7 @@ __all__ = [
     "RequestRow",
     "Store",
     "Txn",
+    "VolumeRow",
 ]
 
 #: (xmin, xmax, ymin, ymax, zmin, zmax, tmin, tmax)
@@ -41,7 +50,7 @@ BoxTuple = tuple[float, float, float, float, float, float, float, float]
 LockKey = tuple[int, int]
 
 #: version of the table layout written in the ``schema_version`` meta key
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,20 @@ class RequestRow:
     version: int
 
 
+class VolumeRow(NamedTuple):
+    """One indexed volume: its id, its intent's index columns, the caller's record."""
+
+    vid: int
+    #: position of the volume in its intent (the index of its box in ``put``)
+    vol_index: int
+    intent_id: str
+    party: str
+    version: int
+    priority: int
+    #: the record given to ``put`` for this volume (``b""``: none; read the body)
+    record: bytes
+
+
 class Txn(Protocol):
     """Operations inside one transaction."""
 
@@ -77,8 +100,19 @@ class Txn(Protocol):
         """Rows of active intents with at least one volume box meeting ``box``."""
         ...
 
-    def put(self, row: IntentRow, boxes: Sequence[BoxTuple]) -> None:
-        """Insert or replace ``row``; its volume boxes become ``boxes`` (empty: unindexed)."""
+    def volume_ids(self, boxes: Sequence[BoxTuple]) -> list[list[int]]:
+        """For each box, the ids of active volumes whose boxes meet it (a superset, as
+        ``candidates``)."""
+        ...
+
+    def volumes(self, vids: Sequence[int]) -> list[VolumeRow]:
+        """The rows of those of ``vids`` that exist (any order)."""
+        ...
+
+    def put(self, row: IntentRow, boxes: Sequence[BoxTuple],
+            records: Sequence[bytes] | None = None) -> None:
+        """Insert or replace ``row``; its volume boxes become ``boxes`` (empty: unindexed)
+        with fresh volume ids and ``records`` (one per box; None: ``b""`` each)."""
         ...
 
     def rows(self, party: str | None = None, active_only: bool = False) -> list[IntentRow]:
@@ -114,8 +148,11 @@ class Store(Protocol):
         """A write transaction excluding writers that share a lock key (module doc)."""
         ...
 
-    def bulk_load(self, rows: Iterable[tuple[IntentRow, Sequence[BoxTuple]]]) -> int:
-        """Insert many new rows fast, without checks (benchmarks, imports); the count."""
+    def bulk_load(self, rows: Iterable[tuple[IntentRow, Sequence[BoxTuple]]
+                                       | tuple[IntentRow, Sequence[BoxTuple], Sequence[bytes]]]
+                  ) -> int:
+        """Insert many new rows fast, without checks (benchmarks, imports); the count.
+        Each item is ``(row, boxes)`` or ``(row, boxes, records)``."""
         ...
 
     def check_integrity(self) -> list[str]:

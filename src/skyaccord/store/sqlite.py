@@ -8,8 +8,13 @@ consistent across a power loss (which may drop the last commits); pass
 
 The R*Tree stores 32-bit floats, rounding each box outward (sqlite.org/rtree.html §3.2),
 so candidate queries return a superset; the registry's exact test decides. The R*Tree row
-id of volume ``i`` of the intent with primary key ``pk`` is ``pk * 4096 + i``
-(:data:`VOLUME_SLOTS`; at most 1,000 volumes per intent by the registry's limits).
+id of a volume is its volume id; an intent's volumes have the consecutive ids
+``vid0 .. vid0 + nvol - 1`` (``intents.vid0``), taken from the ``next_vid`` counter in
+``store_meta`` so that no id is ever reused (base module doc). ``intent_vrecs`` holds
+each volume's row (intent id, party, version, priority, record) under the same id.
+
+Schema version 1 (R*Tree ids ``pk * 4096 + i``, no records) is migrated in place on
+open: ``vid0 = pk * 4096``, one ``intent_vrecs`` row per volume with an empty record.
 """
 
 from __future__ import annotations
@@ -21,7 +26,14 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from skyaccord.errors import StoreError
-from skyaccord.store.base import SCHEMA_VERSION, BoxTuple, IntentRow, LockKey, RequestRow
+from skyaccord.store.base import (
+    SCHEMA_VERSION,
+    BoxTuple,
+    IntentRow,
+    LockKey,
+    RequestRow,
+    VolumeRow,
+)
 
 __all__ = ["VOLUME_SLOTS", "SQLiteStore"]
 
@@ -37,11 +49,17 @@ CREATE TABLE IF NOT EXISTS intents (
     version INTEGER NOT NULL,
     priority INTEGER NOT NULL,
     body TEXT NOT NULL,
-    nvol INTEGER NOT NULL
+    nvol INTEGER NOT NULL,
+    vid0 INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS intents_party ON intents (party, id);
 CREATE VIRTUAL TABLE IF NOT EXISTS intent_volumes USING rtree(
     id, xmin, xmax, ymin, ymax, zmin, zmax, tmin, tmax
+);
+CREATE TABLE IF NOT EXISTS intent_vrecs (
+    vid INTEGER PRIMARY KEY, pk INTEGER NOT NULL, idx INTEGER NOT NULL,
+    iid TEXT NOT NULL, party TEXT NOT NULL,
+    version INTEGER NOT NULL, priority INTEGER NOT NULL, rec BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS intent_requests (
     key TEXT PRIMARY KEY, digest TEXT NOT NULL, intent_id TEXT NOT NULL,
@@ -50,6 +68,25 @@ CREATE TABLE IF NOT EXISTS intent_requests (
 """
 
 _COLS = "i.id, i.party, i.state, i.version, i.priority, i.body"
+_BOX_WHERE = ("v.xmin <= ? AND v.xmax >= ? AND v.ymin <= ? AND v.ymax >= ?"
+              " AND v.zmin <= ? AND v.zmax >= ? AND v.tmin <= ? AND v.tmax >= ?")
+#: statements per chunk of a batched query (SQLite allows 32,766 parameters since 3.32)
+_CHUNK = 200
+
+_MIGRATE_1 = [
+    "ALTER TABLE intents ADD COLUMN vid0 INTEGER NOT NULL DEFAULT 0",
+    f"UPDATE intents SET vid0 = pk * {VOLUME_SLOTS}",
+    f"""INSERT INTO intent_vrecs SELECT v.id, i.pk, v.id % {VOLUME_SLOTS}, i.id, i.party,
+        i.version, i.priority, X'' FROM intent_volumes v
+        JOIN intents i ON i.pk = v.id / {VOLUME_SLOTS}""",
+    """INSERT INTO store_meta SELECT 'next_vid', coalesce(max(id), 0) + 1
+        FROM intent_volumes WHERE 1 ON CONFLICT (key) DO NOTHING""",
+]
+
+
+def _query_args(box: BoxTuple) -> tuple[float, ...]:
+    xmin, xmax, ymin, ymax, zmin, zmax, tmin, tmax = box
+    return (xmax, xmin, ymax, ymin, zmax, zmin, tmax, tmin)
 
 
 def _row(r: tuple[str, str, str, int, int, str]) -> IntentRow:
@@ -66,43 +103,85 @@ class _SQLiteTxn:
         return None if r is None else _row(r)
 
     def candidates(self, box: BoxTuple) -> list[IntentRow]:
-        xmin, xmax, ymin, ymax, zmin, zmax, tmin, tmax = box
         rows = self.c.execute(
             f"SELECT {_COLS} FROM intents i WHERE i.pk IN ("
-            f" SELECT v.id / {VOLUME_SLOTS} FROM intent_volumes v"
-            " WHERE v.xmin <= ? AND v.xmax >= ? AND v.ymin <= ? AND v.ymax >= ?"
-            " AND v.zmin <= ? AND v.zmax >= ? AND v.tmin <= ? AND v.tmax >= ?)",
-            (xmax, xmin, ymax, ymin, zmax, zmin, tmax, tmin),
-        ).fetchall()
+            f" SELECT g.pk FROM intent_volumes v JOIN intent_vrecs g ON g.vid = v.id"
+            f" WHERE {_BOX_WHERE})", _query_args(box)).fetchall()
         return [_row(r) for r in rows]
 
-    def put(self, row: IntentRow, boxes: Sequence[BoxTuple]) -> None:
+    def volume_ids(self, boxes: Sequence[BoxTuple]) -> list[list[int]]:
+        out: list[list[int]] = [[] for _ in boxes]
+        for lo in range(0, len(boxes), _CHUNK):
+            part = boxes[lo:lo + _CHUNK]
+            # one statement per chunk: the box number tags each id
+            sql = " UNION ALL ".join(
+                f"SELECT {k}, v.id FROM intent_volumes v WHERE {_BOX_WHERE}"
+                for k in range(len(part)))
+            args = [a for b in part for a in _query_args(b)]
+            if len(part) == 1:
+                out[lo] = [r[1] for r in self.c.execute(sql, args)]
+                continue
+            for k, vid in self.c.execute(sql, args):
+                out[lo + k].append(vid)
+        return out
+
+    def volumes(self, vids: Sequence[int]) -> list[VolumeRow]:
+        out: list[VolumeRow] = []
+        for lo in range(0, len(vids), 500):
+            part = vids[lo:lo + 500]
+            out.extend(VolumeRow._make(r) for r in self.c.execute(
+                "SELECT vid, idx, iid, party, version, priority, rec FROM intent_vrecs"
+                f" WHERE vid IN ({','.join('?' * len(part))})", part))
+        return out
+
+    def _next_vids(self, n: int) -> int:
+        """The first of ``n`` fresh volume ids."""
+        r = self.c.execute("UPDATE store_meta SET value = CAST(value AS INTEGER) + ?"
+                           " WHERE key = 'next_vid' RETURNING value", (n,)).fetchone()
+        assert r is not None
+        return int(r[0]) - n
+
+    def put(self, row: IntentRow, boxes: Sequence[BoxTuple],
+            records: Sequence[bytes] | None = None) -> None:
         if len(boxes) > VOLUME_SLOTS:
             raise StoreError(f"intent {row.id!r}: {len(boxes)} volumes, over the store's "
                              f"{VOLUME_SLOTS}")
-        old = self.c.execute("SELECT pk, nvol FROM intents WHERE id = ?",
+        if records is not None and len(records) != len(boxes):
+            raise StoreError(f"intent {row.id!r}: {len(records)} records for "
+                             f"{len(boxes)} boxes")
+        vid0 = self._next_vids(len(boxes)) if boxes else 0
+        old = self.c.execute("SELECT pk, nvol, vid0 FROM intents WHERE id = ?",
                              (row.id,)).fetchone()
         if old is None:
             cur = self.c.execute(
-                "INSERT INTO intents (id, party, state, version, priority, body, nvol)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO intents (id, party, state, version, priority, body, nvol, vid0)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (row.id, row.party, row.state, row.version, row.priority, row.body,
-                 len(boxes)))
+                 len(boxes), vid0))
             pk = cur.lastrowid
             assert pk is not None
         else:
-            pk, nvol = int(old[0]), int(old[1])
-            self.c.execute(
-                "DELETE FROM intent_volumes WHERE id >= ? AND id < ?",
-                (pk * VOLUME_SLOTS, pk * VOLUME_SLOTS + max(nvol, 1)))
+            pk, nvol, old0 = int(old[0]), int(old[1]), int(old[2])
+            if nvol:
+                self.c.execute("DELETE FROM intent_volumes WHERE id >= ? AND id < ?",
+                               (old0, old0 + nvol))
+                self.c.execute("DELETE FROM intent_vrecs WHERE vid >= ? AND vid < ?",
+                               (old0, old0 + nvol))
             self.c.execute(
                 "UPDATE intents SET party = ?, state = ?, version = ?, priority = ?,"
-                " body = ?, nvol = ? WHERE pk = ?",
+                " body = ?, nvol = ?, vid0 = ? WHERE pk = ?",
                 (row.party, row.state, row.version, row.priority, row.body, len(boxes),
-                 pk))
+                 vid0, pk))
+        if not boxes:
+            return
+        recs = records if records is not None else [b""] * len(boxes)
         self.c.executemany(
             "INSERT INTO intent_volumes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(pk * VOLUME_SLOTS + i, *b) for i, b in enumerate(boxes)])
+            [(vid0 + i, *b) for i, b in enumerate(boxes)])
+        self.c.executemany(
+            "INSERT INTO intent_vrecs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(vid0 + i, pk, i, row.id, row.party, row.version, row.priority, bytes(rec))
+             for i, rec in enumerate(recs)])
 
     def rows(self, party: str | None = None, active_only: bool = False) -> list[IntentRow]:
         sql = f"SELECT {_COLS} FROM intents i WHERE 1"
@@ -177,6 +256,13 @@ class SQLiteStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._conn.execute(statement)
+            if version is not None and int(version) == 1:
+                # the statements above created the new table; fill it and the new
+                # column from the old layout
+                for statement in _MIGRATE_1:
+                    self._conn.execute(statement)
+            self._conn.execute("INSERT INTO store_meta VALUES ('next_vid', '1')"
+                               " ON CONFLICT (key) DO NOTHING")
             t.set_meta("schema_version", str(SCHEMA_VERSION))
 
     @contextmanager
@@ -210,32 +296,46 @@ class SQLiteStore:
         # every other, whatever the keys (https://sqlite.org/lang_transaction.html).
         return self._txn("BEGIN IMMEDIATE")
 
-    def bulk_load(self, rows: Iterable[tuple[IntentRow, Sequence[BoxTuple]]]) -> int:
+    def bulk_load(self, rows: Iterable[tuple[IntentRow, Sequence[BoxTuple]]
+                                       | tuple[IntentRow, Sequence[BoxTuple], Sequence[bytes]]]
+                  ) -> int:
         n = 0
         with self.write() as t:
             c = t.c
             pk = int(c.execute("SELECT coalesce(max(pk), 0) FROM intents").fetchone()[0])
             batch_i: list[tuple[object, ...]] = []
             batch_v: list[tuple[float, ...]] = []
+            batch_r: list[tuple[object, ...]] = []
+            vid = int(t.meta("next_vid") or 1)
 
             def flush() -> None:
                 c.executemany(
                     "INSERT INTO intents (pk, id, party, state, version, priority, body,"
-                    " nvol) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch_i)
+                    " nvol, vid0) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch_i)
                 c.executemany("INSERT INTO intent_volumes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                               batch_v)
+                c.executemany("INSERT INTO intent_vrecs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                              batch_r)
                 batch_i.clear()
                 batch_v.clear()
+                batch_r.clear()
 
-            for row, boxes in rows:
+            for item in rows:
+                row, boxes = item[0], item[1]
+                recs = item[2] if len(item) == 3 else [b""] * len(boxes)  # type: ignore[misc]
                 pk += 1
                 n += 1
                 batch_i.append((pk, row.id, row.party, row.state, row.version, row.priority,
-                                row.body, len(boxes)))
-                batch_v.extend((pk * VOLUME_SLOTS + i, *b) for i, b in enumerate(boxes))
+                                row.body, len(boxes), vid if boxes else 0))
+                for i, b in enumerate(boxes):
+                    batch_v.append((vid + i, *b))
+                    batch_r.append((vid + i, pk, i, row.id, row.party, row.version,
+                                    row.priority, bytes(recs[i])))
+                vid += len(boxes)
                 if len(batch_i) >= 10_000:
                     flush()
             flush()
+            t.set_meta("next_vid", str(vid))
         return n
 
     def check_integrity(self) -> list[str]:
@@ -248,17 +348,32 @@ class SQLiteStore:
                 if msg != "ok":
                     problems.append(str(msg))
             bad = t.c.execute(
-                f"SELECT count(*) FROM intent_volumes v LEFT JOIN intents i"
-                f" ON i.pk = v.id / {VOLUME_SLOTS} WHERE i.pk IS NULL"
-                f" OR v.id % {VOLUME_SLOTS} >= i.nvol").fetchone()[0]
+                "SELECT count(*) FROM intent_volumes v LEFT JOIN intent_vrecs g"
+                " ON g.vid = v.id LEFT JOIN intents i ON i.pk = g.pk WHERE i.pk IS NULL"
+                " OR v.id < i.vid0 OR v.id >= i.vid0 + i.nvol OR g.idx != v.id - i.vid0"
+                ).fetchone()[0]
             if bad:
                 problems.append(f"{bad} volume boxes without an intent")
+            stray = t.c.execute(
+                "SELECT count(*) FROM intent_vrecs g WHERE NOT EXISTS"
+                " (SELECT 1 FROM intent_volumes v WHERE v.id = g.vid)").fetchone()[0]
+            if stray:
+                problems.append(f"{stray} volume rows without a box")
+            stale = t.c.execute(
+                "SELECT count(*) FROM intent_vrecs g JOIN intents i ON i.pk = g.pk"
+                " WHERE g.iid != i.id OR g.party != i.party OR g.version != i.version"
+                " OR g.priority != i.priority").fetchone()[0]
+            if stale:
+                problems.append(f"{stale} volume rows that disagree with their intent")
             counted = t.c.execute(
-                f"SELECT count(*) FROM intents i LEFT JOIN (SELECT id / {VOLUME_SLOTS} AS pk,"
-                f" count(*) AS n FROM intent_volumes GROUP BY 1) v ON v.pk = i.pk"
-                f" WHERE coalesce(v.n, 0) != i.nvol").fetchone()[0]
+                "SELECT count(*) FROM intents i LEFT JOIN (SELECT pk, count(*) AS n"
+                " FROM intent_vrecs GROUP BY 1) v ON v.pk = i.pk"
+                " WHERE coalesce(v.n, 0) != i.nvol").fetchone()[0]
             if counted:
                 problems.append(f"{counted} intents whose box count differs from nvol")
+            top = t.c.execute("SELECT coalesce(max(vid), 0) FROM intent_vrecs").fetchone()[0]
+            if int(t.meta("next_vid") or 0) <= top:
+                problems.append("next_vid is not above every volume id")
         return problems
 
     def close(self) -> None:

@@ -37,25 +37,31 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 from shapely.geometry import Point
 from shapely.geometry import Polygon as ShapelyPolygon
 
-from skyaccord.geo import LocalPlane
+from skyaccord.geo import FloatArray, LocalPlane
 from skyaccord.strategic.volumes import Circle, Volume
 
 __all__ = [
     "Box",
     "PlacedVolume",
+    "VolumeArrays",
+    "conflict_mask",
     "horizontal_gap_m",
     "place",
     "theatre_plane",
     "time_overlap",
     "vertical_conflict",
+    "volume_arrays",
     "volumes_conflict",
 ]
 
@@ -140,7 +146,9 @@ def place(volume: Volume, plane: LocalPlane) -> PlacedVolume:
 def horizontal_gap_m(a: PlacedVolume, b: PlacedVolume) -> float:
     """Ground distance (m) between two footprints; 0 when they overlap."""
     if a.shape is None and b.shape is None:
-        d = math.hypot(a.cx - b.cx, a.cy - b.cy) - a.r_plane - b.r_plane
+        # sqrt of the sum of squares (not hypot): the same operations as conflict_mask
+        dx, dy = a.cx - b.cx, a.cy - b.cy
+        d = math.sqrt(dx * dx + dy * dy) - a.r_plane - b.r_plane
     elif a.shape is None or b.shape is None:
         circ, poly = (a, b) if a.shape is None else (b, a)
         assert poly.shape is not None
@@ -178,3 +186,105 @@ def volumes_conflict(a: PlacedVolume, b: PlacedVolume, h_min_m: float,
         return False
     return horizontal_gap_m(a, b) < h_min_m
 
+
+
+class VolumeArrays(NamedTuple):
+    """Placed volumes as columns, shape (n,) each: the input of :func:`conflict_mask`.
+
+    ``cx, cy, r`` are the circle centre and radius in plane metres (a polygon: its
+    centroid and 0), ``k`` the point scale factor, ``z0, z1`` the band (ft), ``t0, t1``
+    the window (s UTC); ``shape`` holds each polygon footprint (None for a circle), or is
+    None itself when every volume is a circle.
+    """
+
+    cx: FloatArray
+    cy: FloatArray
+    r: FloatArray
+    k: FloatArray
+    z0: FloatArray
+    z1: FloatArray
+    t0: FloatArray
+    t1: FloatArray
+    shape: npt.NDArray[np.object_] | None
+
+    def take(self, idx: npt.NDArray[np.intp]) -> VolumeArrays:
+        """The rows ``idx`` (with repeats), as new arrays."""
+        return VolumeArrays(*(a[idx] for a in self[:8]),
+                            None if self.shape is None else self.shape[idx])
+
+
+def volume_arrays(placed: Sequence[PlacedVolume]) -> VolumeArrays:
+    """Columns of ``placed`` (see :class:`VolumeArrays`)."""
+    cols = np.array([(p.cx, p.cy, p.r_plane, p.k, p.volume.alt_lower_ft,
+                      p.volume.alt_upper_ft, p.volume.time_start, p.volume.time_end)
+                     for p in placed], dtype=np.float64).reshape(-1, 8)
+    shapes = None
+    if any(p.shape is not None for p in placed):
+        shapes = np.empty(len(placed), dtype=object)
+        shapes[:] = [p.shape for p in placed]
+    return VolumeArrays(*cols.T.copy(), shapes)  # type: ignore[call-arg]
+
+
+def conflict_mask(a: VolumeArrays, b: VolumeArrays, h_min_m: FloatArray | float,
+                  v_min_ft: FloatArray | float) -> npt.NDArray[np.bool_]:
+    """Whether each pair ``(a[i], b[i])`` violates its minima: :func:`volumes_conflict`
+    on columns, with the same floating-point operations (so the same answers).
+
+    Parameters
+    ----------
+    a, b : VolumeArrays
+        The two sides of each pair, shape (n,) each.
+    h_min_m, v_min_ft : array of shape (n,) or float
+        Horizontal (ground metres) and vertical (ft) minima of each pair.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n,)
+
+    Examples
+    --------
+    >>> from skyaccord.strategic.volumes import Circle, Volume
+    >>> plane = theatre_plane(35.0, 38.0)
+    >>> a = place(Volume(Circle(35.0, 38.0, 1000.0), 0, 1000, 0, 60), plane)
+    >>> b = place(Volume(Circle(35.0, 38.1, 1000.0), 0, 1000, 30, 90), plane)
+    >>> conflict_mask(volume_arrays([a, a]), volume_arrays([b, b]),
+    ...               np.array([7200.0, 7100.0]), 300.0).tolist()
+    [True, False]
+    """
+    h = np.asarray(h_min_m, dtype=np.float64)
+    v = np.asarray(v_min_ft, dtype=np.float64)
+    ok = (a.t0 < b.t1) & (b.t0 < a.t1)
+    ok &= (a.z0 < b.z1 + v) & (b.z0 < a.z1 + v)
+    dx = a.cx - b.cx
+    dy = a.cy - b.cy
+    d = np.sqrt(dx * dx + dy * dy) - a.r - b.r
+    if a.shape is not None or b.shape is not None:
+        pa = _is_poly(a, len(ok))
+        pb = _is_poly(b, len(ok))
+        poly = np.flatnonzero(ok & (pa | pb))
+        if len(poly):
+            ga = _geoms(a, poly, pa)
+            gb = _geoms(b, poly, pb)
+            # a circle is its centre point less its radius; a polygon has radius 0
+            d[poly] = shapely.distance(ga, gb) - a.r[poly] - b.r[poly]
+    gap = np.maximum(d, 0.0) / ((a.k + b.k) / 2.0)
+    return ok & (gap < h)
+
+
+def _is_poly(x: VolumeArrays, n: int) -> npt.NDArray[np.bool_]:
+    if x.shape is None:
+        return np.zeros(n, dtype=bool)
+    return np.fromiter((s is not None for s in x.shape), dtype=bool, count=len(x.shape))
+
+
+def _geoms(x: VolumeArrays, idx: npt.NDArray[np.intp],
+           is_poly: npt.NDArray[np.bool_]) -> npt.NDArray[np.object_]:
+    out = np.empty(len(idx), dtype=object)
+    sel = is_poly[idx]
+    if sel.any():
+        assert x.shape is not None
+        out[sel] = x.shape[idx[sel]]
+    if not sel.all():
+        pts = idx[~sel]
+        out[~sel] = shapely.points(x.cx[pts], x.cy[pts])
+    return out

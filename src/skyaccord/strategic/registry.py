@@ -25,29 +25,41 @@ Rules (one place for every backend):
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
+import struct
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple, overload
 
+import numpy as np
 import shapely
 from shapely.geometry import Polygon as ShapelyPolygon
 
 from skyaccord.errors import IntentError, ProtocolError
 from skyaccord.protocol import Accord
-from skyaccord.store.base import BoxTuple, IntentRow, LockKey, RequestRow, Store, Txn
+from skyaccord.store.base import BoxTuple, IntentRow, LockKey, RequestRow, Store, Txn, VolumeRow
 from skyaccord.strategic.codec import dumps, intent_from_dict, intent_to_dict
-from skyaccord.strategic.intersect import Box, PlacedVolume, place, theatre_plane, volumes_conflict
+from skyaccord.strategic.intersect import (
+    Box,
+    PlacedVolume,
+    VolumeArrays,
+    conflict_mask,
+    place,
+    theatre_plane,
+    volume_arrays,
+)
 from skyaccord.strategic.volumes import Intent, IntentState, Limits, Volume, validate_intent
 
 __all__ = [
     "DEFAULT_CENTRE",
     "CheckResult",
     "Conflict",
+    "Conflicts",
     "Outcome",
     "Registry",
     "SubmitResult",
@@ -81,14 +93,99 @@ class Conflict:
     blocking: bool
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    conflicts: tuple[Conflict, ...]
+class Conflicts(Sequence[Conflict]):
+    """The conflicts of one check, by intent id: a sequence of :class:`Conflict` kept as
+    columns, so that a check with hundreds of conflicts builds no object per conflict
+    until one is read (``key``, ``missed`` and ``any_blocking`` read the columns)."""
+
+    __slots__ = ("_items", "blocking_flags", "ids", "pairs", "parties", "priorities",
+                 "versions")
+
+    def __init__(self, ids: Sequence[str] = (), parties: Sequence[str] = (),
+                 versions: Sequence[int] = (), priorities: Sequence[int] = (),
+                 pairs: Sequence[tuple[tuple[int, int], ...]] = (),
+                 blocking: Sequence[bool] = ()) -> None:
+        n = len(ids)
+        if not (len(parties) == len(versions) == len(priorities) == len(pairs)
+                == len(blocking) == n):
+            raise ValueError("Conflicts: columns of different lengths")
+        self.ids = tuple(ids)
+        self.parties = tuple(parties)
+        self.versions = tuple(versions)
+        self.priorities = tuple(priorities)
+        self.pairs = tuple(pairs)
+        self.blocking_flags = tuple(blocking)
+        self._items: tuple[Conflict, ...] | None = None
+
+    @classmethod
+    def of(cls, conflicts: Iterable[Conflict]) -> Conflicts:
+        cs = list(conflicts)
+        return cls([c.intent_id for c in cs], [c.party for c in cs],
+                   [c.version for c in cs], [c.priority for c in cs],
+                   [c.pairs for c in cs], [c.blocking for c in cs])
+
+    def _all(self) -> tuple[Conflict, ...]:
+        if self._items is None:
+            self._items = tuple(map(Conflict, self.ids, self.parties, self.versions,
+                                    self.priorities, self.pairs, self.blocking_flags))
+        return self._items
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, i: int) -> Conflict: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[Conflict, ...]: ...
+    def __getitem__(self, i: int | slice) -> Conflict | tuple[Conflict, ...]:
+        return self._all()[i]
+
+    def __iter__(self) -> Iterator[Conflict]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Conflicts):
+            return (self.ids, self.parties, self.versions, self.priorities, self.pairs,
+                    self.blocking_flags) == (other.ids, other.parties, other.versions,
+                                             other.priorities, other.pairs,
+                                             other.blocking_flags)
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return self._all() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Conflicts({list(self._all())!r})"
 
     @property
     def key(self) -> dict[str, int]:
         """The versions a write must name: those of every conflicting intent."""
-        return {c.intent_id: c.version for c in self.conflicts}
+        return dict(zip(self.ids, self.versions, strict=True))
+
+    @property
+    def any_blocking(self) -> bool:
+        return any(self.blocking_flags)
+
+    def missed(self, key: Mapping[str, int]) -> dict[str, int]:
+        """intent id -> current version, for each conflict ``key`` does not name at its
+        current version."""
+        return {i: v for i, v in zip(self.ids, self.versions, strict=True)
+                if key.get(i) != v}
+
+
+def _as_conflicts(cs: Sequence[Conflict]) -> Conflicts:
+    return cs if isinstance(cs, Conflicts) else Conflicts.of(cs)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    conflicts: Sequence[Conflict]
+
+    @property
+    def key(self) -> dict[str, int]:
+        """The versions a write must name: those of every conflicting intent."""
+        return _as_conflicts(self.conflicts).key
 
     @property
     def blocking(self) -> tuple[Conflict, ...]:
@@ -100,7 +197,7 @@ class SubmitResult:
     outcome: Outcome
     #: the stored intent (new version) when accepted, else the intent as submitted
     intent: Intent
-    conflicts: tuple[Conflict, ...] = ()
+    conflicts: Sequence[Conflict] = ()
     #: intent id -> current version, for every version the write should have named
     missed: Mapping[str, int] = field(default_factory=dict)
     #: True when this was a retry answered from the record of the first request
@@ -109,6 +206,26 @@ class SubmitResult:
     @property
     def accepted(self) -> bool:
         return self.outcome is Outcome.ACCEPTED
+
+
+#: a volume's record (see ``Registry.records``): the placement columns of
+#: ``VolumeArrays`` (8 float64), the volume's index and polygon vertex count (2 uint32),
+#: then the vertices (float64 x, y pairs) and the aircraft class (UTF-8)
+_REC = struct.Struct("<8d2I")
+_GEOM = 64
+
+
+class _Vol(NamedTuple):
+    """A cached volume row: placement columns (64 bytes of ``_REC``), index columns."""
+
+    geom: bytes
+    intent_id: str
+    party: str
+    version: int
+    priority: int
+    aircraft_class: str
+    vol_index: int
+    shape: ShapelyPolygon | None
 
 
 def _placed_from(v: Volume, pv: list[Any]) -> PlacedVolume:
@@ -162,6 +279,11 @@ class Registry:
         self._cache: OrderedDict[tuple[str, int], tuple[Intent, list[PlacedVolume]]] = \
             OrderedDict()
         self._cache_size = cache_size
+        # volume id -> row: exact forever, as the store never reuses a volume id
+        self._vols: dict[int, _Vol] = {}
+        self._vols_size = max(16 * cache_size, 1024)
+        self._placed: dict[Volume, PlacedVolume] = {}
+        self._minima: dict[tuple[str, str], tuple[float, float]] = {}
 
     # -- helpers ---------------------------------------------------------------------
     def _validate(self, intent: Intent) -> list[PlacedVolume]:
@@ -174,7 +296,7 @@ class Registry:
             self.accord.class_code(intent.aircraft_class)
         except ProtocolError as exc:
             raise IntentError(f"intent {intent.id!r}: class: {exc}") from None
-        placed = [place(v, self.plane) for v in intent.volumes]
+        placed = [self._place(v) for v in intent.volumes]
         r_max = self.limits.max_theatre_radius_km * 1000.0
         for i, p in enumerate(placed):
             if math.hypot(p.cx, p.cy) / p.k > r_max:
@@ -182,6 +304,16 @@ class Registry:
                                   f"{self.limits.max_theatre_radius_km:g} km from the "
                                   f"theatre centre {self.centre}")
         return placed
+
+    def _place(self, v: Volume) -> PlacedVolume:
+        """``place(v, self.plane)``, remembered (a check and its write place it once)."""
+        p = self._placed.get(v)
+        if p is None:
+            p = place(v, self.plane)
+            if len(self._placed) >= 4096:
+                self._placed.clear()
+            self._placed[v] = p
+        return p
 
     def _grown(self, p: PlacedVolume, dt_s: float = 0.0, dz_ft: float = 0.0) -> Box:
         return p.box.grow(self.max_h_m * p.k * 1.01, self.max_v_ft + dz_ft, dt_s)
@@ -232,22 +364,115 @@ class Registry:
                     seen[row.id] = row
         return [self._decode(r) for r in sorted(seen.values(), key=lambda r: r.id)]
 
-    def _conflicts(self, t: Txn, intent: Intent,
-                   placed: Sequence[PlacedVolume]) -> tuple[Conflict, ...]:
+    @staticmethod
+    def records(intent: Intent, placed: Sequence[PlacedVolume]) -> list[bytes]:
+        """The store's per-volume records of ``intent``: what the exact check reads,
+        without decoding the intent's body."""
+        cls = intent.aircraft_class.encode()
         out = []
-        for other, oplaced in self._nearby(t, intent, placed):
-            m = self.accord.minima(intent.aircraft_class, other.aircraft_class)
-            pairs = []
-            for i, a in enumerate(placed):
-                ga = self._grown(a)
-                for j, b in enumerate(oplaced):
-                    if ga.intersects(b.box) and volumes_conflict(
-                            a, b, m.horizontal_m, m.vertical_ft):
-                        pairs.append((i, j))
-            if pairs:
-                out.append(Conflict(other.id, other.party, other.version, other.priority,
-                                    tuple(pairs), other.priority >= intent.priority))
-        return tuple(out)
+        for i, p in enumerate(placed):
+            v = p.volume
+            coords = b"" if p.shape is None else \
+                np.ascontiguousarray(shapely.get_coordinates(p.shape), "<f8").tobytes()
+            out.append(_REC.pack(p.cx, p.cy, p.r_plane, p.k, v.alt_lower_ft,
+                                 v.alt_upper_ft, v.time_start, v.time_end, i,
+                                 len(coords) // 16) + coords + cls)
+        return out
+
+    def _vol(self, t: Txn, row: VolumeRow) -> _Vol:
+        rec = row.record
+        if not rec:  # written without a record (older store): decode the body
+            full = t.get(row.intent_id)
+            assert full is not None
+            intent, placed = self._decode(full)
+            rec = self.records(intent, placed)[row.vol_index]
+        f = _REC.unpack_from(rec)
+        n = int(f[9])
+        shape = None
+        if n:
+            xy = np.frombuffer(rec, "<f8", 2 * n, _REC.size).reshape(n, 2)
+            shape = ShapelyPolygon(xy)
+            shapely.prepare(shape)
+        cls = rec[_REC.size + 16 * n:].decode()
+        return _Vol(rec[:_GEOM], row.intent_id, row.party, row.version, row.priority, cls,
+                    row.vol_index, shape)
+
+    def _volumes(self, t: Txn, vids: Sequence[int]) -> list[_Vol]:
+        cache = self._vols
+        missing = [v for v in set(vids) if v not in cache]
+        if missing:
+            if len(cache) + len(missing) > self._vols_size:
+                # drop the older half (dicts keep insertion order)
+                for v in list(itertools.islice(cache, len(cache) // 2)):
+                    del cache[v]
+            for row in t.volumes(missing):
+                cache[row.vid] = self._vol(t, row)
+        return [cache[v] for v in vids]
+
+    def _minima_of(self, a: str, b: str) -> tuple[float, float]:
+        m = self._minima.get((a, b))
+        if m is None:
+            mm = self.accord.minima(a, b)
+            m = self._minima[(a, b)] = (mm.horizontal_m, mm.vertical_ft)
+        return m
+
+    def _conflicts(self, t: Txn, intent: Intent,
+                   placed: Sequence[PlacedVolume]) -> Conflicts:
+        """Every conflict of ``intent`` with the stored active intents of other parties:
+        the index gives volume ids, the cached (or fetched) records give their placement,
+        and one vectorised exact test runs over all (own volume, stored volume) pairs."""
+        per_box = t.volume_ids([self._tuple(self._grown(p)) for p in placed])
+        if len(per_box) == 1:
+            own_idx = None
+            vids = per_box[0]
+        else:
+            own_list = [i for i, ids in enumerate(per_box) for _ in ids]
+            vids = [v for ids in per_box for v in ids]
+            own_idx = np.array(own_list, dtype=np.intp)
+        if not vids:
+            return Conflicts()
+        vols = self._volumes(t, vids)
+        party, iid = intent.party, intent.id
+        keep = [k for k, v in enumerate(vols) if v.party != party and v.intent_id != iid]
+        if not keep:
+            return Conflicts()
+        kept = [vols[k] for k in keep]
+        geom = np.frombuffer(b"".join([v.geom for v in kept]), "<f8").reshape(-1, 8)
+        shapes = None
+        if any(v.shape is not None for v in kept):
+            shapes = np.empty(len(kept), dtype=object)
+            shapes[:] = [v.shape for v in kept]
+        other = VolumeArrays(*geom.T, shapes)  # type: ignore[call-arg]
+        own = volume_arrays(placed)
+        own_at = (np.zeros(len(kept), dtype=np.intp) if own_idx is None
+                  else own_idx[np.array(keep, dtype=np.intp)])
+        cls = intent.aircraft_class
+        mins = {c: self._minima_of(cls, c) for c in {v.aircraft_class for v in kept}}
+        if len(mins) == 1:
+            h, vft = next(iter(mins.values()))
+            hm: Any = h
+            vm: Any = vft
+        else:
+            hv = np.array([mins[v.aircraft_class] for v in kept], dtype=np.float64)
+            hm, vm = hv[:, 0], hv[:, 1]
+        hit = np.flatnonzero(conflict_mask(own.take(own_at), other, hm, vm)).tolist()
+        if not hit:
+            return Conflicts()
+        groups: dict[str, tuple[_Vol, list[tuple[int, int]]]] = {}
+        own_l = own_at.tolist()
+        for k in hit:
+            v = kept[k]
+            g = groups.get(v.intent_id)
+            if g is None:
+                g = groups[v.intent_id] = (v, [])
+            g[1].append((own_l[k], v.vol_index))
+        ids = sorted(groups)
+        rows = [groups[i] for i in ids]
+        prio = intent.priority
+        return Conflicts(ids, [g[0].party for g in rows], [g[0].version for g in rows],
+                         [g[0].priority for g in rows],
+                         [tuple(sorted(set(g[1]))) for g in rows],
+                         [g[0].priority >= prio for g in rows])
 
     def _locks(self, intent_id: str, request_id: str | None,
                placed: Sequence[PlacedVolume]) -> tuple[list[LockKey], bool]:
@@ -341,14 +566,14 @@ class Registry:
                 return SubmitResult(Outcome.STALE, intent, (),
                                     {intent.id: old.version})
             conflicts = self._conflicts(t, intent, placed)
-            missed = {c.intent_id: c.version for c in conflicts
-                      if key.get(c.intent_id) != c.version}
-            if any(c.blocking for c in conflicts):
+            missed = conflicts.missed(key)
+            if conflicts.any_blocking:
                 return SubmitResult(Outcome.CONFLICT, intent, conflicts, missed)
             if missed:
                 return SubmitResult(Outcome.STALE, intent, conflicts, missed)
             stored = replace(intent, version=(old.version if old else 0) + 1)
-            t.put(self.encode(stored, placed), [self._tuple(p.box) for p in placed])
+            t.put(self.encode(stored, placed), [self._tuple(p.box) for p in placed],
+                  self.records(stored, placed))
             if request_id is not None:
                 t.put_request(RequestRow(request_id, digest, stored.id, stored.version))
         return SubmitResult(Outcome.ACCEPTED, stored, conflicts)
@@ -381,9 +606,9 @@ class Registry:
                 raise IntentError(f"intent {intent_id!r} has already ended")
             intent, placed = self._decode(row)
             new = replace(intent, state=state, version=row.version + 1)
-            boxes = [] if state is IntentState.ENDED else [self._tuple(p.box)
-                                                           for p in placed]
-            t.put(self.encode(new, placed), boxes)
+            ended = state is IntentState.ENDED
+            boxes = [] if ended else [self._tuple(p.box) for p in placed]
+            t.put(self.encode(new, placed), boxes, [] if ended else self.records(new, placed))
             if request_id is not None:
                 t.put_request(RequestRow(request_id, digest, new.id, new.version))
         return new
@@ -397,10 +622,12 @@ class Registry:
     def bulk_load(self, intents: Iterable[Intent]) -> int:
         """Store many intents WITHOUT conflict checks (benchmarks and trusted imports);
         each is validated and stored at version 1."""
-        def rows() -> Iterable[tuple[IntentRow, Sequence[BoxTuple]]]:
+        def rows() -> Iterable[tuple[IntentRow, Sequence[BoxTuple], Sequence[bytes]]]:
             for it in intents:
                 placed = self._validate(it)
                 s = replace(it, version=1)
+                active = s.active
                 yield (self.encode(s, placed),
-                       [self._tuple(p.box) for p in placed] if s.active else [])
+                       [self._tuple(p.box) for p in placed] if active else [],
+                       self.records(s, placed) if active else [])
         return self.store.bulk_load(rows())
