@@ -19,9 +19,9 @@ from .test_formats import SBS
 
 
 @contextmanager
-def serve(parts: list[bytes]) -> Iterator[int]:
+def serve(parts: list[bytes], hold_last: bool = True) -> Iterator[int]:
     """A server that sends ``parts[k]`` on its k-th connection then hangs up (the last
-    connection stays open until the test ends)."""
+    connection stays open until the test ends if ``hold_last``)."""
     srv = socket.create_server(("127.0.0.1", 0))
     srv.settimeout(10.0)
     port = srv.getsockname()[1]
@@ -35,7 +35,7 @@ def serve(parts: list[bytes]) -> Iterator[int]:
                 return
             with conn:
                 conn.sendall(data)
-                if k == len(parts) - 1:
+                if k == len(parts) - 1 and hold_last:
                     done.wait(10.0)
 
     th = threading.Thread(target=run, daemon=True)
@@ -116,3 +116,44 @@ def test_backoff_doubles_then_gives_up() -> None:
 def test_unknown_kind() -> None:
     with pytest.raises(FeedError, match="kinds are sbs, raw, beast"):
         TcpFeed("127.0.0.1", 1, "json")
+
+
+def test_replay_command_on_a_live_socket(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``skyaccord replay tcp://...`` over the real sample served as raw lines: the same
+    alerts as replaying the file, up to the tick the connection ended in."""
+    import csv
+    import io
+
+    from typer.testing import CliRunner
+
+    from skyaccord.cli import app
+    from skyaccord.ingest import read_updates
+    from skyaccord.ingest.replay import replay
+    from skyaccord.picture import Picture
+    from skyaccord.protocol import default_accord_text
+
+    from .conftest import SAMPLE
+    from .test_replay import MAX_AGE, STEP, wide_accord
+
+    accord_file = tmp_path / "wide.toml"
+    text = default_accord_text().replace("horizontal_nm = 5.0", "horizontal_nm = 30.0")
+    text = text.replace("horizontal_nm = 3.0", "horizontal_nm = 30.0")
+    accord_file.write_text(text.replace("vertical_ft = 1000.0", "vertical_ft = 10000.0"),
+                           encoding="utf-8")
+    data = "".join(f"{t} {f}\n" for t, f in sample_lines()).encode()
+    out = tmp_path / "alerts.csv"
+    with serve([data], hold_last=False) as port:
+        res = CliRunner().invoke(app, [
+            "replay", f"tcp://127.0.0.1:{port}", "--format", "modes", "--accord",
+            str(accord_file), "--step", str(STEP), "--max-age", str(MAX_AGE),
+            "--max-retries", "0", "--out", str(out)])
+    assert res.exit_code == 1, res.output
+    assert "connection lost 1 time(s) in a row" in res.output
+    assert "disconnect: 1" in res.output
+    live = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))[1:]
+    updates, _ = read_updates(SAMPLE)
+    full = [[f"{a.t:.3f}", a.id1, a.id2, f"{a.t_in_s:.3f}", a.level] for a in
+            replay([updates], wide_accord(), picture=Picture(MAX_AGE), step_s=STEP)]
+    last_tick = full[-1][0]
+    assert live == [row for row in full if row[0] != last_tick] or live == full
+    assert len(live) >= 5

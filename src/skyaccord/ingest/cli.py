@@ -14,6 +14,7 @@ import typer
 from skyaccord.errors import FeedError, SkyaccordError
 from skyaccord.ingest.formats import FORMATS, STATE_COLUMNS
 from skyaccord.ingest.states import FeedStats, StateUpdate
+from skyaccord.ingest.tcp import TcpFeed
 
 __all__ = ["register", "write_states_csv"]
 
@@ -106,8 +107,31 @@ def decode_command(
     _summary(stats)
 
 
+_LIVE_PORTS = {30003: "sbs", 30002: "raw", 30005: "beast"}  # dump1090/readsb defaults
+_LIVE_FORMATS = {"sbs": "sbs", "modes": "raw", "beast": "beast"}
+
+
+def _live_feed(source: str, fmt: str, reference: tuple[float, float] | None,
+               max_retries: int | None) -> TcpFeed:
+    from skyaccord.cli import fail
+
+    host, _, port_text = source.removeprefix("tcp://").rstrip("/").rpartition(":")
+    try:
+        port = int(port_text)
+    except ValueError:
+        fail(f"{source}: expected tcp://HOST:PORT")
+    if not host:
+        fail(f"{source}: expected tcp://HOST:PORT")
+    kind = _LIVE_PORTS.get(port) if fmt == "auto" else _LIVE_FORMATS.get(fmt)
+    if kind is None:
+        fail(f"{source}: give --format sbs, modes (raw AVR lines) or beast for a live feed")
+    return TcpFeed(host, port, kind, reference=reference, max_retries=max_retries)
+
+
 def replay_command(
-    file: Annotated[Path, typer.Argument(help="Recorded feed to play.")],
+    source: Annotated[str, typer.Argument(
+        metavar="FILE", help="Recorded feed to play, or tcp://HOST:PORT for a live "
+                             "dump1090/readsb socket (30003 SBS, 30002 raw, 30005 Beast).")],
     fmt: Annotated[str, typer.Option("--format", help=_FORMAT_HELP)] = "auto",
     accord_file: Annotated[Path | None, typer.Option(
         "--accord", help="Accord TOML (default: the shipped 2015 Syria model).")] = None,
@@ -124,8 +148,11 @@ def replay_command(
     ] = None,
     reference: Annotated[str | None, typer.Option(
         "--reference", help="Receiver LAT,LON: decode lone CPR frames locally.")] = None,
+    max_retries: Annotated[int | None, typer.Option(
+        "--max-retries", help="Live feeds: give up after this many failed reconnections "
+                              "in a row (default: never).")] = None,
 ) -> None:
-    """Play a recorded feed through the picture and detection; new alerts as CSV."""
+    """Play a feed through the picture and detection; new alerts as CSV."""
     from rich.progress import BarColumn, Progress, TextColumn
 
     from skyaccord.cli import err_console, fail, load_accord_option
@@ -136,6 +163,8 @@ def replay_command(
     accord = load_accord_option(accord_file)
     if not (step > 0.0) or (speed is not None and not speed > 0.0) or not max_age > 0.0:
         fail("--step, --speed and --max-age must be > 0")
+    live = source.startswith("tcp://")
+    chunks: Iterable[Iterable[StateUpdate]]
     try:
         party_rules = None
         if rules is not None:
@@ -144,33 +173,50 @@ def replay_command(
                     tomllib.loads(rules.read_text(encoding="utf-8")), str(rules))
             except (OSError, tomllib.TOMLDecodeError) as exc:
                 raise FeedError(f"{rules}: cannot read rules: {exc}") from None
-        updates, stats = read_updates(file, fmt, _reference(reference))
+        if live:
+            feed = _live_feed(source, fmt, _reference(reference), max_retries)
+            chunks, stats = feed, feed.stats
+            t0, span = 0.0, None
+        else:
+            updates, stats = read_updates(Path(source), fmt, _reference(reference))
+            chunks = [updates]
+            t0 = updates[0].t if updates else 0.0
+            span = (updates[-1].t - t0) if updates else 0.0
     except SkyaccordError as exc:
         fail(str(exc))
     picture = Picture(max_age, party_rules)
-    t0 = updates[0].t if updates else 0.0
-    span = (updates[-1].t - t0) if updates else 0.0
+    n = 0
+    error: str | None = None
     with Progress(TextColumn("replay"), BarColumn(), TextColumn("{task.description}"),
                   console=err_console, transient=True) as bar:
-        task = bar.add_task("", total=max(span, 1e-9))
+        task = bar.add_task("", total=None if span is None else max(span, 1e-9))
 
         def progress(t: float, ticks: int) -> None:
-            bar.update(task, completed=min(t - t0, span), description=f"{ticks} ticks")
+            if span is None:
+                bar.update(task, description=f"{ticks} ticks, {len(picture)} tracks")
+            else:
+                bar.update(task, completed=min(t - t0, span), description=f"{ticks} ticks")
 
-        alerts = replay([updates], accord, picture=picture, step_s=step, speed=speed,
+        alerts = replay(chunks, accord, picture=picture, step_s=step, speed=speed,
                         progress=progress)
         try:
             if out is None:
-                n = write_alerts_csv(alerts, sys.stdout)
+                n = write_alerts_csv(alerts, sys.stdout, flush=live)
             else:
                 with out.open("w", newline="", encoding="utf-8") as fh:
-                    n = write_alerts_csv(alerts, fh)
+                    n = write_alerts_csv(alerts, fh, flush=live)
         except OSError as exc:
             fail(f"{out}: cannot write: {exc}", 1)
+        except SkyaccordError as exc:  # a live feed that gave up reconnecting
+            error = str(exc)
+        except KeyboardInterrupt:
+            error = None
     _summary(stats)
     err_console.print(f"{n} alert(s); {len(picture)} track(s) in the picture at the end; "
                       f"{picture.merged} report(s) merged by association",
                       highlight=False, markup=False)
+    if error is not None:
+        fail(error, 1)
 
 
 def register(app: typer.Typer) -> None:

@@ -96,12 +96,15 @@ def replay(chunks: Iterable[Iterable[StateUpdate]], accord: Accord, *,
         yield from run_tick(tick)
 
 
-def write_alerts_csv(alerts: Iterable[Alert], out: TextIO) -> int:
-    """Write alerts as CSV (:data:`ALERT_COLUMNS`), flushing each; how many."""
+def write_alerts_csv(alerts: Iterable[Alert], out: TextIO, *, flush: bool = False) -> int:
+    """Write alerts as CSV (:data:`ALERT_COLUMNS`), each flushed if ``flush`` (live
+    feeds); how many."""
     w = csv.writer(out, lineterminator="\n")
     w.writerow(ALERT_COLUMNS)
     n = 0
     for a in alerts:
         w.writerow([f"{a.t:.3f}", a.id1, a.id2, f"{a.t_in_s:.3f}", a.level])
         n += 1
+        if flush:
+            out.flush()
     return n
