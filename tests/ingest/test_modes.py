@@ -253,3 +253,53 @@ def test_crc_matches_transmitted_parity(sample) -> None:
     for _, f in sample:
         b = bytes.fromhex(f)
         assert crc24(b[:-3]) == int.from_bytes(b[-3:], "big")
+
+
+def _encode_cpr(lat: float, lon: float, odd: bool) -> tuple[int, int]:
+    """CPR words of an airborne position (ICAO Doc 9871 C.2.6.7), written for the tests."""
+    i = 1 if odd else 0
+    dlat = 360.0 / (60 - i)
+    yz = math.floor(2**17 * (lat % dlat) / dlat + 0.5)
+    rlat = dlat * (yz / 2**17 + math.floor(lat / dlat))
+    dlon = 360.0 / max(_nl_formula(rlat) - i, 1)
+    xz = math.floor(2**17 * (lon % dlon) / dlon + 0.5)
+    return yz % 2**17, xz % 2**17
+
+
+def _with_position(frame: str, lat: float, lon: float, odd: bool) -> str:
+    """A real DF17 airborne-position frame moved to (lat, lon) with parity ``odd``."""
+    v = int(frame, 16) >> 24  # the 88 bits before the parity; ME is the low 56
+    yz, xz = _encode_cpr(lat, lon, odd)
+    m17 = (1 << 17) - 1
+    v = (v & ~((1 << 34) | (m17 << 17) | m17)) | (int(odd) << 34) | (yz << 17) | xz
+    body = v.to_bytes(11, "big")
+    return (body + crc24(body).to_bytes(3, "big")).hex()
+
+
+def test_remaining_refusal_reasons(sample) -> None:
+    """``cpr no fix``, ``undecodable`` and ``impossible altitude`` (the other reasons are
+    covered above and in test_formats / test_tcp)."""
+    from skyaccord.ingest.formats import read_sbs
+
+    pos = next(f for _, f in sample if (int(f[8:10], 16) >> 3) in range(9, 19))
+    # an even/odd pair either side of the NL 59/58 zone edge (10.47047 deg): no fix
+    even = _with_position(pos, 10.4700, 20.0, odd=False)
+    odd = _with_position(pos, 10.4710, 20.0, odd=True)
+    ok_even = _with_position(pos, 35.0, 36.0, odd=False)
+    ok_odd = _with_position(pos, 35.001, 36.0, odd=True)
+    stats = FeedStats()
+    d = ModeSDecoder(stats)
+    assert d.decode([RawFrame(0.0, even), RawFrame(1.0, odd)]) == []
+    assert stats.rejected["cpr no fix"] == 1
+    fix = ModeSDecoder().decode([RawFrame(0.0, ok_even), RawFrame(1.0, ok_odd)])
+    assert fix[0].lat == pytest.approx(35.001, abs=1e-4)
+    assert fix[0].lon == pytest.approx(36.0, abs=1e-4)
+    # a 112-bit frame of a downlink format that carries nothing (DF1): undecodable
+    body = bytes([1 << 3]) + bytes(10)
+    d.decode([RawFrame(2.0, (body + crc24(body).to_bytes(3, "big")).hex())])
+    assert stats.rejected["undecodable"] == 1
+    line = ("MSG,3,1,1,4CA2D6,1,2015/10/20,12:00:00.000,2015/10/20,12:00:00.000,,"
+            "300000,,,34.5,36.25,,,0,0,0,0")
+    s2 = FeedStats()
+    assert list(read_sbs([line], s2)) == []
+    assert dict(s2.rejected) == {"impossible altitude": 1}
