@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -32,10 +32,6 @@ app = typer.Typer(
 
 err_console = Console(stderr=True)
 
-AccordOption = Annotated[
-    Path | None,
-    typer.Option("--accord", help="Accord TOML file (default: the shipped 2015 Syria model)."),
-]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -45,10 +41,12 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load_accord_option(path: Path | None) -> Accord:
-    """The accord named by ``--accord``, or the default; exits 2 when invalid."""
+def load_accord_option(path: Path | None, lookahead_s: float | None = None) -> Accord:
+    """The accord named by ``--accord`` (or the default), with ``--lookahead`` applied;
+    exits 2 when either is invalid."""
     try:
-        return default_accord() if path is None else load_accord(path)
+        accord = default_accord() if path is None else load_accord(path)
+        return accord if lookahead_s is None else accord.with_lookahead(lookahead_s)
     except SkyaccordError as exc:
         fail(str(exc))
 

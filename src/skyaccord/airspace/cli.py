@@ -24,6 +24,7 @@ from skyaccord.airspace.zones import (
     theatre_borders,
     zones_from_accord,
 )
+from skyaccord.cli_options import LookaheadOption
 from skyaccord.errors import SkyaccordError
 from skyaccord.tracks import read_tracks_csv
 
@@ -52,8 +53,7 @@ def check_command(
     accord_file: Annotated[Path | None, typer.Option(
         "--accord", help="Accord TOML (default: the shipped 2015 Syria model); its "
                          "[[zones]] are checked too.")] = None,
-    lookahead: Annotated[float | None, typer.Option(
-        "--lookahead", help="Look-ahead in seconds (default: the accord's).")] = None,
+    lookahead: LookaheadOption = None,
     t_now: Annotated[float, typer.Option(
         "--time", help="UTC seconds of the picture (for zones' active windows).")] = 0.0,
     out: Annotated[Path | None, typer.Option("--out", help="Write the CSV here.")] = None,
@@ -63,10 +63,8 @@ def check_command(
     """Present and predicted incursions into zones within the look-ahead, as CSV."""
     from skyaccord.cli import fail, load_accord_option
 
-    accord = load_accord_option(accord_file)
+    accord = load_accord_option(accord_file, lookahead)
     try:
-        if lookahead is not None:
-            accord = accord.with_lookahead(lookahead)
         zones: list[Zone] = (theatre_borders() if zones_file is None
                              else load_zones_geojson(zones_file))
         zones += zones_from_accord(accord)

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from skyaccord.cli_options import AccordOption, LookaheadOption
 from skyaccord.errors import SkyaccordError
 from skyaccord.protocol import Accord
 from skyaccord.tactical.bands import (
@@ -59,10 +60,8 @@ def advise_command(
     tracks: Annotated[Path, typer.Argument(help="Tracks CSV: id,party,class,lat,lon,alt_ft,"
                                                 "gs_kt,trk_deg,vs_fpm (class optional).")],
     track_id: Annotated[str, typer.Option("--id", help="The aircraft to advise.")],
-    accord_file: Annotated[Path | None, typer.Option(
-        "--accord", help="Accord TOML (default: the shipped 2015 Syria model).")] = None,
-    lookahead: Annotated[float | None, typer.Option(
-        "--lookahead", help="Look-ahead in seconds (default: the accord's).")] = None,
+    accord_file: AccordOption = None,
+    lookahead: LookaheadOption = None,
     track_step: Annotated[float, typer.Option(
         "--track-step", help="Track angle resolution, degrees.")] = 1.0,
     turn_rate: Annotated[float | None, typer.Option(
@@ -74,10 +73,8 @@ def advise_command(
     """Conflict-free bands (track, speed, vertical speed, altitude) for one aircraft."""
     from skyaccord.cli import fail, load_accord_option
 
-    accord = load_accord_option(accord_file)
+    accord = load_accord_option(accord_file, lookahead)
     try:
-        if lookahead is not None:
-            accord = accord.with_lookahead(lookahead)
         picture = read_tracks_csv(tracks, classes=accord.classes).tracks
         rows = [k for k, v in enumerate(picture.id) if str(v) == track_id]
         if not rows:

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from skyaccord.cli_options import AccordOption, LookaheadOption
 from skyaccord.errors import SkyaccordError
 from skyaccord.tactical.detect import ConflictRecord, conflict_records, detect
 from skyaccord.tracks import read_tracks_csv
@@ -34,10 +35,8 @@ def write_conflicts_csv(records: list[ConflictRecord], out: TextIO) -> None:
 def detect_command(
     tracks: Annotated[Path, typer.Argument(help="Tracks CSV: id,party,class,lat,lon,alt_ft,"
                                                 "gs_kt,trk_deg,vs_fpm (class optional).")],
-    accord_file: Annotated[Path | None, typer.Option(
-        "--accord", help="Accord TOML (default: the shipped 2015 Syria model).")] = None,
-    lookahead: Annotated[float | None, typer.Option(
-        "--lookahead", help="Look-ahead in seconds (default: the accord's).")] = None,
+    accord_file: AccordOption = None,
+    lookahead: LookaheadOption = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the CSV here.")] = None,
     skip_bad: Annotated[bool, typer.Option(
         "--skip-bad", help="Skip bad rows (reported on stderr) instead of failing.")] = False,
@@ -45,10 +44,8 @@ def detect_command(
     """Predicted losses of separation within the look-ahead, as CSV."""
     from skyaccord.cli import err_console, fail, load_accord_option
 
-    accord = load_accord_option(accord_file)
+    accord = load_accord_option(accord_file, lookahead)
     try:
-        if lookahead is not None:
-            accord = accord.with_lookahead(lookahead)
         read = read_tracks_csv(tracks, skip_bad=skip_bad, classes=accord.classes)
     except SkyaccordError as exc:
         fail(str(exc))
@@ -70,8 +67,7 @@ def demo_command(
     seed: Annotated[int, typer.Option(help="Random seed of the picture.")] = 2015,
     rows: Annotated[int, typer.Option(help="Alerts shown in the table (most urgent first); "
                                             "0 shows all.")] = 30,
-    accord_file: Annotated[Path | None, typer.Option(
-        "--accord", help="Accord TOML (default: the shipped 2015 Syria model).")] = None,
+    accord_file: AccordOption = None,
 ) -> None:
     """Detect conflicts in a busy generated picture over north-west Syria."""
     from skyaccord.cli import load_accord_option
