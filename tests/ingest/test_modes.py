@@ -303,3 +303,20 @@ def test_remaining_refusal_reasons(sample) -> None:
     s2 = FeedStats()
     assert list(read_sbs([line], s2)) == []
     assert dict(s2.rejected) == {"impossible altitude": 1}
+
+
+def test_military_extended_squitter_df19(sample) -> None:
+    """DF19 AF=0 frames (military ADS-B, DF17 layout) decode like their DF17 twins; a
+    corrupt one is a CRC failure."""
+    def as_df19(frame: str) -> str:
+        body = bytes([19 << 3]) + bytes.fromhex(frame)[1:11]
+        return (body + crc24(body).to_bytes(3, "big")).hex().upper()
+
+    frames = _frames(sample[:120])
+    mil = [f._replace(frame=as_df19(f.frame)) for f in frames]
+    assert all(f.frame.startswith("98") for f in mil)
+    assert ModeSDecoder().decode(mil) == ModeSDecoder().decode(frames)
+    stats = FeedStats()
+    bad = mil[3].frame[:-1] + ("0" if mil[3].frame[-1] != "0" else "1")
+    assert ModeSDecoder(stats).decode([mil[3]._replace(frame=bad)]) == []
+    assert dict(stats.rejected) == {"crc": 1}

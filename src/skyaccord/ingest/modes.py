@@ -303,6 +303,9 @@ _SKIP_ME: Final = frozenset(c for b in range(256) if b >> 3 not in _USED_TC
                             for c in (f"{b:02x}", f"{b:02X}"))
 _DF17_18: Final = frozenset(c for b in range(256) if b >> 3 in (17, 18)
                             for c in (f"{b:02x}", f"{b:02X}"))
+#: DF19 (military extended squitter) with application field 0: an ADS-B message in the
+#: DF17 layout (RTCA DO-260B §2.2.3.2.7.9; ICAO Doc 9871 Table A-2-19)
+_DF19_AF0: Final = frozenset(("98",))
 _PAIR_MAX_S: Final = 10.0   # even/odd pair for a global fix (Doc 9871 C.2.6.10: 10 s)
 _LOCAL_MAX_S: Final = 60.0  # last own position still a valid local reference
 _KT_MS: Final = 1852.0 / 3600.0
@@ -317,6 +320,22 @@ class _Aircraft:
     callsign: str | None = None
     squawk: str | None = None
     alt_ft: float | None = None
+
+
+def _military_as_df17(frame: str) -> str | None:
+    """A DF19 AF=0 frame as the DF17 frame with the same address and ME (CA 5, parity
+    recomputed) for the decoder; None when its own CRC does not check.
+
+    >>> body = bytes.fromhex("98" + "4840D6202CC371C32CE0")
+    >>> df19 = (body + crc24(body).to_bytes(3, "big")).hex()
+    >>> _military_as_df17(df19).upper()
+    '8D4840D6202CC371C32CE0576098'
+    """
+    raw = bytes.fromhex(frame)
+    if crc24(raw):
+        return None
+    body = bytes([(17 << 3) | 5]) + raw[1:11]
+    return (body + crc24(body).to_bytes(3, "big")).hex()
 
 
 def _is_panic(exc: BaseException) -> bool:
@@ -381,6 +400,13 @@ class ModeSDecoder:
                 continue
             if t > t_last:
                 t_last = t
+            if fr[:2] in _DF19_AF0 and len(fr) == 28:
+                mil = _military_as_df17(fr)
+                if mil is None:
+                    stats.reject("crc", f"{f.at}: {fr}")
+                    continue
+                fr = mil
+                f = f._replace(frame=mil)
             if fr[8:10] in _SKIP_ME and fr[:2] in _DF17_18 and len(fr) == 28:
                 continue  # intact or not, nothing the picture uses: not worth decoding
             good.append(f)
