@@ -126,3 +126,37 @@ def test_bulk_load(open_new: StoreFactory) -> None:
         assert len(t.rows()) == 1001
         assert {r.id for r in t.candidates((10.5, 11.5, 0, 1, 0, 1, 0, 1))} >= {"b10", "b11"}
     assert s.check_integrity() == []
+
+
+def test_volume_ids_records_and_no_reuse(open_new: StoreFactory) -> None:
+    s = open_new()
+    far = (1e6, 1e6 + 1, 1e6, 1e6 + 1, 0, 1, 0, 1)
+    with s.write() as t:
+        t.put(row("a"), [BOX, far], [b"a0", b"a1"])
+        t.put(row("b", "ru"), [BOX])  # no records: b"" each
+    with s.read() as t:
+        near, none = t.volume_ids([BOX, (5e5, 5e5 + 1, 0, 1, 0, 1, 0, 1)])
+        assert none == [] and len(near) == 2
+        got = sorted(t.volumes(near), key=lambda v: v.intent_id)
+        assert [(v.intent_id, v.party, v.version, v.priority, v.vol_index, v.record)
+                for v in got] == [("a", "us", 1, 0, 0, b"a0"), ("b", "ru", 1, 0, 0, b"")]
+        (a1,) = t.volume_ids([far])[0:1]
+        assert [v.record for v in t.volumes(a1)] == [b"a1"]
+    old = set(near) | set(a1)
+    # replacing or ending gives fresh ids; the old ones are gone for good
+    with s.write() as t:
+        t.put(row("a", version=2), [BOX], [b"a0v2"])
+        t.put(row("b", "ru", version=2, state="ended"), [])
+    with s.read() as t:
+        (ids,) = t.volume_ids([BOX])
+        assert len(ids) == 1 and not set(ids) & old
+        assert t.volumes(sorted(old)) == []
+        assert [(v.version, v.record) for v in t.volumes(ids)] == [(2, b"a0v2")]
+    with s.write() as t:
+        t.put(row("c"), [BOX, BOX, BOX], [b"", b"", b""])
+    with s.read() as t:
+        (ids2,) = t.volume_ids([BOX])
+        assert len(ids2) == 4 and not set(ids2) & old
+    with pytest.raises(StoreError, match="records for"), s.write() as t:
+        t.put(row("d"), [BOX], [b"x", b"y"])
+    assert s.check_integrity() == []

@@ -4,6 +4,7 @@ suite in tests/store runs the rest on every backend)."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,76 @@ def test_stored_placement_equals_fresh_projection(tmp_path: Path) -> None:
         assert (g.shape is None) == (w.shape is None)
         if g.shape is not None and w.shape is not None:
             assert g.shape.equals_exact(w.shape, 0.0)
+
+
+def _mixed(rng: random.Random, name: str, party: str | None = None) -> Intent:
+    """Circles and polygons, one to three volumes, two classes, three priorities, in a
+    small area so that most checks find several conflicts."""
+    from skyaccord.strategic.volumes import Polygon
+
+    vols = []
+    for _ in range(rng.randint(1, 3)):
+        lat, lon = 35.0 + rng.uniform(-0.12, 0.12), 38.5 + rng.uniform(-0.12, 0.12)
+        z, t = rng.choice(range(0, 20000, 1000)), T0 + rng.uniform(0, 6 * 3600)
+        if rng.random() < 0.3:
+            d = rng.uniform(0.005, 0.03)
+            fp: Circle | Polygon = Polygon(((lon, lat), (lon + d, lat), (lon, lat + d)))
+        else:
+            fp = Circle(lat, lon, rng.uniform(200, 3000))
+        vols.append(Volume(fp, z, z + rng.choice([500, 1000, 3000]), t,
+                           t + rng.uniform(600, 3600)))
+    return Intent(name, party or rng.choice(["us", "ru", "tr"]), tuple(vols),
+                  rng.choice(["manned", "unmanned"]), rng.choice([0, 1, 2]))
+
+
+def _brute(reg: Registry, probe: Intent) -> list[tuple[str, int, tuple[tuple[int, int], ...],
+                                                        bool]]:
+    """Every conflict of ``probe`` by the scalar rule over every stored active intent."""
+    acc = default_accord()
+    mine = [place(v, reg.plane) for v in probe.volumes]
+    out = []
+    for it in reg.intents(active_only=True):
+        if it.party == probe.party or it.id == probe.id:
+            continue
+        m = acc.minima(probe.aircraft_class, it.aircraft_class)
+        theirs = [place(v, reg.plane) for v in it.volumes]
+        pairs = tuple((i, j) for i, a in enumerate(mine) for j, b in enumerate(theirs)
+                      if volumes_conflict(a, b, m.horizontal_m, m.vertical_ft))
+        if pairs:
+            out.append((it.id, it.version, pairs, it.priority >= probe.priority))
+    return out
+
+
+def test_vectorised_check_equals_brute_force(tmp_path: Path) -> None:
+    """Checks read compact per-volume records (cached by volume id): after loads,
+    replacements and ends, a warm and a cold registry both find exactly the conflicts,
+    pairs, versions and blocking flags of the scalar rule over every stored intent."""
+    rng = random.Random(11)
+    store = SQLiteStore(tmp_path / "r.db")
+    warm = Registry(store, default_accord())
+    warm.bulk_load(_mixed(rng, f"b{i}") for i in range(300))
+    for i in range(6):
+        probe = _mixed(rng, f"p{i}")
+        warm.check(probe)  # fill the cache, then change the store under it
+    for it in warm.intents()[:60]:
+        if it.id < "b2":
+            moved = Intent(it.id, it.party, _mixed(rng, "x").volumes, it.aircraft_class,
+                           it.priority, version=it.version)
+            with store.write() as t:  # unchecked replace: the cache must not hide it
+                t.put(warm.encode(replace(moved, version=it.version + 1),
+                                  [place(v, warm.plane) for v in moved.volumes]),
+                      [warm._tuple(place(v, warm.plane).box) for v in moved.volumes],
+                      warm.records(moved, [place(v, warm.plane) for v in moved.volumes]))
+    for it in warm.intents()[200:230]:
+        warm.end(it.id, it.party, it.version)
+    cold = Registry(SQLiteStore(tmp_path / "r.db"), default_accord())
+    seen = 0
+    for i in range(25):
+        probe = _mixed(rng, f"q{i}")
+        want = _brute(warm, probe)
+        for reg in (warm, cold):
+            got = reg.check(probe).conflicts
+            assert [(c.intent_id, c.version, c.pairs, c.blocking) for c in got] == want
+            assert reg.check(probe).key == {w[0]: w[1] for w in want}
+        seen += len(want)
+    assert seen > 50

@@ -24,7 +24,14 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from skyaccord.errors import StoreError
-from skyaccord.store.base import SCHEMA_VERSION, BoxTuple, IntentRow, LockKey, RequestRow
+from skyaccord.store.base import (
+    SCHEMA_VERSION,
+    BoxTuple,
+    IntentRow,
+    LockKey,
+    RequestRow,
+    VolumeRow,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -41,16 +48,39 @@ _SCHEMA = [
         state text NOT NULL, version integer NOT NULL, priority integer NOT NULL,
         body text NOT NULL, nvol integer NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS intents_party ON intents (party, id)",
+    "CREATE SEQUENCE IF NOT EXISTS intent_vid_seq",
     """CREATE TABLE IF NOT EXISTS intent_volumes (
         intent_pk bigint NOT NULL REFERENCES intents (pk), idx integer NOT NULL,
-        box cube NOT NULL, PRIMARY KEY (intent_pk, idx))""",
+        box cube NOT NULL, vid bigint NOT NULL DEFAULT nextval('intent_vid_seq'),
+        iid text NOT NULL, party text NOT NULL, version integer NOT NULL,
+        priority integer NOT NULL, rec bytea NOT NULL,
+        PRIMARY KEY (intent_pk, idx))""",
     "CREATE INDEX IF NOT EXISTS intent_volumes_box ON intent_volumes USING gist (box)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS intent_volumes_vid ON intent_volumes (vid)",
     """CREATE TABLE IF NOT EXISTS intent_requests (
         key text PRIMARY KEY, digest text NOT NULL, intent_id text NOT NULL,
         version integer NOT NULL)""",
 ]
 
 _COLS = "i.id, i.party, i.state, i.version, i.priority, i.body"
+_VCOLS = "vid, idx, iid, party, version, priority, rec"
+
+#: from schema version 1 (boxes only): volume ids from the sequence, index columns
+#: copied from the intents, empty records (the registry then reads the bodies)
+_MIGRATE_1 = [
+    "CREATE SEQUENCE IF NOT EXISTS intent_vid_seq",
+    """ALTER TABLE intent_volumes ADD COLUMN IF NOT EXISTS vid bigint,
+        ADD COLUMN IF NOT EXISTS iid text, ADD COLUMN IF NOT EXISTS party text,
+        ADD COLUMN IF NOT EXISTS version integer, ADD COLUMN IF NOT EXISTS priority integer,
+        ADD COLUMN IF NOT EXISTS rec bytea""",
+    """UPDATE intent_volumes v SET vid = nextval('intent_vid_seq'), iid = i.id,
+        party = i.party, version = i.version, priority = i.priority, rec = ''::bytea
+        FROM intents i WHERE i.pk = v.intent_pk AND v.vid IS NULL""",
+    """ALTER TABLE intent_volumes ALTER COLUMN vid SET DEFAULT nextval('intent_vid_seq'),
+        ALTER COLUMN vid SET NOT NULL, ALTER COLUMN iid SET NOT NULL,
+        ALTER COLUMN party SET NOT NULL, ALTER COLUMN version SET NOT NULL,
+        ALTER COLUMN priority SET NOT NULL, ALTER COLUMN rec SET NOT NULL""",
+]
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -86,7 +116,36 @@ class _PgTxn:
             (lo, hi)).fetchall()
         return [_row(r) for r in rows]
 
-    def put(self, row: IntentRow, boxes: Sequence[BoxTuple]) -> None:
+    def volume_ids(self, boxes: Sequence[BoxTuple]) -> list[list[int]]:
+        out: list[list[int]] = [[] for _ in boxes]
+        for lo in range(0, len(boxes), 100):
+            part = boxes[lo:lo + 100]
+            args: list[list[float] | int] = []
+            for b in part:
+                args.extend(_cube(b))
+            if len(part) == 1:
+                out[lo] = [r[0] for r in self.c.execute(
+                    "SELECT vid FROM intent_volumes WHERE box &&"
+                    " cube(%s::float8[], %s::float8[])", args).fetchall()]
+                continue
+            sql = " UNION ALL ".join(
+                f"SELECT {k}, vid FROM intent_volumes WHERE box &&"
+                " cube(%s::float8[], %s::float8[])" for k in range(len(part)))
+            for k, vid in self.c.execute(sql, args).fetchall():
+                out[lo + k].append(int(vid))
+        return out
+
+    def volumes(self, vids: Sequence[int]) -> list[VolumeRow]:
+        rows = self.c.execute(f"SELECT {_VCOLS} FROM intent_volumes WHERE vid = ANY(%s)",
+                              (list(vids),)).fetchall()
+        return [VolumeRow(int(r[0]), int(r[1]), r[2], r[3], int(r[4]), int(r[5]),
+                          bytes(r[6])) for r in rows]
+
+    def put(self, row: IntentRow, boxes: Sequence[BoxTuple],
+            records: Sequence[bytes] | None = None) -> None:
+        if records is not None and len(records) != len(boxes):
+            raise StoreError(f"intent {row.id!r}: {len(records)} records for "
+                             f"{len(boxes)} boxes")
         r = self.c.execute(
             "INSERT INTO intents (id, party, state, version, priority, body, nvol)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
@@ -99,11 +158,15 @@ class _PgTxn:
         pk = int(r[0])
         self.c.execute("DELETE FROM intent_volumes WHERE intent_pk = %s", (pk,))
         if boxes:
+            recs = records if records is not None else [b""] * len(boxes)
             with self.c.cursor() as cur:
                 cur.executemany(
-                    "INSERT INTO intent_volumes VALUES (%s, %s,"
-                    " cube(%s::float8[], %s::float8[]))",
-                    [(pk, i, *_cube(b)) for i, b in enumerate(boxes)])
+                    "INSERT INTO intent_volumes (intent_pk, idx, box, iid, party, version,"
+                    " priority, rec) VALUES (%s, %s, cube(%s::float8[], %s::float8[]),"
+                    " %s, %s, %s, %s, %s)",
+                    [(pk, i, *_cube(b), row.id, row.party, row.version, row.priority,
+                      bytes(rec)) for i, (b, rec) in enumerate(zip(boxes, recs,
+                                                                    strict=True))])
 
     def rows(self, party: str | None = None, active_only: bool = False) -> list[IntentRow]:
         sql = f"SELECT {_COLS} FROM intents i WHERE true"
@@ -181,6 +244,9 @@ class PostgresStore:
             if version is not None and version > SCHEMA_VERSION:
                 raise StoreError(f"{_redact(self.url)}: schema version {version} is newer "
                                  f"than this skyaccord ({SCHEMA_VERSION})")
+            if version == 1:
+                for statement in _MIGRATE_1:
+                    c.execute(statement)
             for statement in _SCHEMA:
                 c.execute(statement)
             _PgTxn(c).set_meta("schema_version", str(SCHEMA_VERSION))
@@ -218,29 +284,36 @@ class PostgresStore:
                                  "namespace")
         return self._txn(locks, exclusive)
 
-    def bulk_load(self, rows: Iterable[tuple[IntentRow, Sequence[BoxTuple]]]) -> int:
+    def bulk_load(self, rows: Iterable[tuple[IntentRow, Sequence[BoxTuple]]
+                                       | tuple[IntentRow, Sequence[BoxTuple], Sequence[bytes]]]
+                  ) -> int:
         n = 0
         with self.write(exclusive=True) as t:
             c = t.c
             empty = c.execute("SELECT NOT EXISTS (SELECT 1 FROM intent_volumes)"
                               ).fetchone() == (True,)
-            if empty:  # building the GiST index once is faster than growing it
+            if empty:  # building the indexes once is faster than growing them
                 c.execute("DROP INDEX IF EXISTS intent_volumes_box")
+                c.execute("DROP INDEX IF EXISTS intent_volumes_vid")
             r = c.execute("SELECT coalesce(max(pk), 0) FROM intents").fetchone()
             assert r is not None
             pk = int(r[0])
             with c.cursor() as cur:
+                vols: list[tuple[object, ...]] = []
                 with cur.copy("COPY intents (pk, id, party, state, version, priority, body,"
                               " nvol) FROM STDIN") as cp_i:
-                    vols: list[tuple[int, int, str]] = []
-                    for row, boxes in rows:
+                    for item in rows:
+                        row, boxes = item[0], item[1]
+                        recs = item[2] if len(item) == 3 else [b""] * len(boxes)
                         pk += 1
                         n += 1
                         cp_i.write_row((pk, row.id, row.party, row.state, row.version,
                                         row.priority, row.body, len(boxes)))
-                        vols.extend((pk, i, _cube_text(b)) for i, b in enumerate(boxes))
-                with cur.copy("COPY intent_volumes (intent_pk, idx, box) FROM STDIN"
-                              ) as cp_v:
+                        vols.extend((pk, i, _cube_text(b), row.id, row.party, row.version,
+                                     row.priority, bytes(recs[i]))
+                                    for i, b in enumerate(boxes))
+                with cur.copy("COPY intent_volumes (intent_pk, idx, box, iid, party, version,"
+                              " priority, rec) FROM STDIN") as cp_v:
                     for v in vols:
                         cp_v.write_row(v)
             c.execute("SELECT setval(pg_get_serial_sequence('intents', 'pk'),"
@@ -248,6 +321,7 @@ class PostgresStore:
             if empty:
                 c.execute("CREATE INDEX intent_volumes_box ON intent_volumes"
                           " USING gist (box)")
+                c.execute("CREATE UNIQUE INDEX intent_volumes_vid ON intent_volumes (vid)")
         with self._conn.cursor() as cur:
             cur.execute("ANALYZE intents")
             cur.execute("ANALYZE intent_volumes")
@@ -262,6 +336,12 @@ class PostgresStore:
                 " WHERE coalesce(v.n, 0) != i.nvol").fetchone()
             if r and r[0]:
                 problems.append(f"{r[0]} intents whose box count differs from nvol")
+            r = t.c.execute(
+                "SELECT count(*) FROM intent_volumes v JOIN intents i ON i.pk = v.intent_pk"
+                " WHERE v.iid != i.id OR v.party != i.party OR v.version != i.version"
+                " OR v.priority != i.priority").fetchone()
+            if r and r[0]:
+                problems.append(f"{r[0]} volume rows that disagree with their intent")
         return problems
 
     def drop(self) -> None:

@@ -322,7 +322,7 @@ class SQLiteStore:
 
             for item in rows:
                 row, boxes = item[0], item[1]
-                recs = item[2] if len(item) == 3 else [b""] * len(boxes)  # type: ignore[misc]
+                recs = item[2] if len(item) == 3 else [b""] * len(boxes)
                 pk += 1
                 n += 1
                 batch_i.append((pk, row.id, row.party, row.state, row.version, row.priority,

@@ -209,7 +209,8 @@ class VolumeArrays(NamedTuple):
 
     def take(self, idx: npt.NDArray[np.intp]) -> VolumeArrays:
         """The rows ``idx`` (with repeats), as new arrays."""
-        return VolumeArrays(*(a[idx] for a in self[:8]),
+        return VolumeArrays(self.cx[idx], self.cy[idx], self.r[idx], self.k[idx],
+                            self.z0[idx], self.z1[idx], self.t0[idx], self.t1[idx],
                             None if self.shape is None else self.shape[idx])
 
 
