@@ -192,3 +192,26 @@ def test_sigkill_mid_write_leaves_store_consistent(open_new: StoreFactory,
     assert committed_conflicts(reg) == []
     # the store still takes writes
     assert reg.submit(circle("us", "after-kill", lat=33.0)).accepted
+
+
+def test_submit_after_check_sees_commits_in_between(open_new: StoreFactory) -> None:
+    """A submit may reuse its check's answer only when nothing was committed in between:
+    a conflicting intent committed by another handle, or by another registry on the same
+    handle, after the check still refuses the submit."""
+    s1 = open_new()
+    reg, other_handle, same_handle = (Registry(s1, ACCORD), Registry(open_new(), ACCORD),
+                                      Registry(s1, ACCORD))
+    for k, rival in enumerate((other_handle, same_handle)):
+        mine = circle("us", f"mine{k}", t=(10000 * k, 10000 * k + 3600))
+        key = reg.check(mine).key
+        assert key == {}
+        assert rival.submit(circle("ru", f"rival{k}", lon=38.62,
+                                   t=(10000 * k, 10000 * k + 3600))).accepted
+        res = reg.submit(mine, key)
+        assert res.outcome is Outcome.CONFLICT and res.missed == {f"rival{k}": 1}
+    # with nothing in between, the answer is the check's, and right
+    mine = circle("us", "mine2", t=(0, 3600), prio=1)
+    key = reg.check(mine).key
+    assert key == {"rival0": 1}
+    res = reg.submit(mine, key)
+    assert res.accepted and [c.intent_id for c in res.conflicts] == ["rival0"]

@@ -28,7 +28,7 @@ besides the index), ``volumes`` reads the rows of ids the caller has not cached.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
@@ -121,6 +121,12 @@ class Txn(Protocol):
 
     def request(self, key: str) -> RequestRow | None:
         """The recorded request ``key``, or None."""
+        ...
+
+    def generation(self) -> Hashable | None:
+        """A token naming this transaction's view of the store: two transactions on one
+        store handle with equal tokens saw the same data (no commit by anyone between
+        them). None when the backend cannot tell (then no result is ever reused)."""
         ...
 
     def put_request(self, row: RequestRow) -> None:

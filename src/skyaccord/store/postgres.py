@@ -116,6 +116,11 @@ class _PgTxn:
             (lo, hi)).fetchall()
         return [_row(r) for r in rows]
 
+    def generation(self) -> None:
+        # a WAL position read inside a snapshot may already include a commit that the
+        # snapshot does not see, so PostgreSQL offers no safe token: never reuse
+        return None
+
     def volume_ids(self, boxes: Sequence[BoxTuple]) -> list[list[int]]:
         out: list[list[int]] = [[] for _ in boxes]
         for lo in range(0, len(boxes), 100):

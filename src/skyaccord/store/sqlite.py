@@ -94,8 +94,20 @@ def _row(r: tuple[str, str, str, int, int, str]) -> IntentRow:
 
 
 class _SQLiteTxn:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, store: SQLiteStore | None = None) -> None:
         self.c = conn
+        self._store = store
+
+    def generation(self) -> tuple[int, int] | None:
+        # PRAGMA data_version changes when another connection (any process) has
+        # committed since this connection's previous read snapshot; the store counts its
+        # own commits. Read inside a transaction after its first read, the pair names the
+        # snapshot (https://sqlite.org/pragma.html#pragma_data_version).
+        if self._store is None:
+            return None
+        self.c.execute("SELECT 1 FROM store_meta LIMIT 1").fetchall()  # take the snapshot
+        r = self.c.execute("PRAGMA data_version").fetchone()
+        return (int(r[0]), self._store._commits)
 
     def get(self, intent_id: str) -> IntentRow | None:
         r = self.c.execute(f"SELECT {_COLS} FROM intents i WHERE i.id = ?",
@@ -234,6 +246,7 @@ class SQLiteStore:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
         self._lock = threading.Lock()
+        self._commits = 0
         try:
             self._conn = sqlite3.connect(self.path, timeout=busy_timeout_s,
                                          isolation_level=None, check_same_thread=False)
@@ -273,7 +286,7 @@ class SQLiteStore:
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: cannot begin a transaction: {exc}") from exc
             try:
-                yield _SQLiteTxn(self._conn)
+                yield _SQLiteTxn(self._conn, self)
             except sqlite3.Error as exc:
                 self._conn.execute("ROLLBACK")
                 raise StoreError(f"{self.path}: {exc}") from exc
@@ -281,6 +294,8 @@ class SQLiteStore:
                 self._conn.execute("ROLLBACK")
                 raise
             try:
+                if begin == "BEGIN IMMEDIATE":
+                    self._commits += 1  # before: a failed commit may still have written
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._conn.in_transaction:

@@ -29,9 +29,10 @@ import itertools
 import json
 import math
 import struct
+import sys
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, NamedTuple, overload
@@ -281,9 +282,12 @@ class Registry:
         self._cache_size = cache_size
         # volume id -> row: exact forever, as the store never reuses a volume id
         self._vols: dict[int, _Vol] = {}
-        self._vols_size = max(16 * cache_size, 1024)
+        self._vols_size = max(4 * cache_size, 1024)
         self._placed: dict[Volume, PlacedVolume] = {}
         self._minima: dict[tuple[str, str], tuple[float, float]] = {}
+        # the last check: (intent, store generation, conflicts), reused by a submit of
+        # the same intent that sees the same generation (nothing committed in between)
+        self._last: tuple[Intent, Hashable, Conflicts] | None = None
 
     # -- helpers ---------------------------------------------------------------------
     def _validate(self, intent: Intent) -> list[PlacedVolume]:
@@ -393,9 +397,9 @@ class Registry:
             xy = np.frombuffer(rec, "<f8", 2 * n, _REC.size).reshape(n, 2)
             shape = ShapelyPolygon(xy)
             shapely.prepare(shape)
-        cls = rec[_REC.size + 16 * n:].decode()
-        return _Vol(rec[:_GEOM], row.intent_id, row.party, row.version, row.priority, cls,
-                    row.vol_index, shape)
+        cls = sys.intern(rec[_REC.size + 16 * n:].decode())
+        return _Vol(rec[:_GEOM], row.intent_id, sys.intern(row.party), row.version,
+                    row.priority, cls, row.vol_index, shape)
 
     def _volumes(self, t: Txn, vids: Sequence[int]) -> list[_Vol]:
         cache = self._vols
@@ -515,7 +519,10 @@ class Registry:
         """Conflicts ``intent`` would have with other parties' active intents (no write)."""
         placed = self._validate(intent)
         with self.store.read() as t:
-            return CheckResult(self._conflicts(t, intent, placed))
+            conflicts = self._conflicts(t, intent, placed)
+            gen = t.generation()
+        self._last = None if gen is None else (intent, gen, conflicts)
+        return CheckResult(conflicts)
 
     def get(self, intent_id: str) -> Intent:
         with self.store.read() as t:
@@ -565,7 +572,13 @@ class Registry:
             if old is not None and old.version != intent.version:
                 return SubmitResult(Outcome.STALE, intent, (),
                                     {intent.id: old.version})
-            conflicts = self._conflicts(t, intent, placed)
+            last, self._last = self._last, None
+            gen = t.generation() if last is not None else None
+            if last is not None and gen is not None and last[1] == gen \
+                    and last[0] == intent:
+                conflicts = last[2]  # checked on this very data: the same answer
+            else:
+                conflicts = self._conflicts(t, intent, placed)
             missed = conflicts.missed(key)
             if conflicts.any_blocking:
                 return SubmitResult(Outcome.CONFLICT, intent, conflicts, missed)
