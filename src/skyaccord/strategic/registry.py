@@ -390,8 +390,7 @@ class Registry:
             assert full is not None
             intent, placed = self._decode(full)
             rec = self.records(intent, placed)[row.vol_index]
-        f = _REC.unpack_from(rec)
-        n = int(f[9])
+        n = int.from_bytes(rec[_REC.size - 4:_REC.size], "little")
         shape = None
         if n:
             xy = np.frombuffer(rec, "<f8", 2 * n, _REC.size).reshape(n, 2)
