@@ -140,11 +140,32 @@ def test_a_changed_figure_changes_the_hash() -> None:
     assert a.sha256 != c.sha256
 
 
+def test_optional_warning_sequence_keys_and_the_hash() -> None:
+    """Unset, they stay out of the canonical form (accords without them keep their
+    hash); set, they are in it, spelled as int and float, and change the hash."""
+    plain = parse_accord(MINIMAL)
+    assert plain.warning_count is None and plain.warning_window_s is None
+    assert "warning_" not in plain.canonical_json()
+    assert "warning_" not in default_accord().canonical_json()
+    text = MINIMAL.replace("response_deadline_s = 180\n",
+                           "response_deadline_s = 180\nwarning_count = 10\n"
+                           "warning_window_s = 300\n")
+    a = parse_accord(text)
+    assert (a.warning_count, a.warning_window_s) == (10, 300.0)
+    assert '"warning_count":10,"warning_window_s":300.0' in a.canonical_json()
+    assert a.sha256 != plain.sha256
+    b = parse_accord(text.replace("warning_window_s = 300", "warning_window_s = 300.0"))
+    assert a.sha256 == b.sha256
+
+
 def test_roundtrip_through_canonical_dict() -> None:
     from skyaccord.protocol import accord_from_dict
 
     a = default_accord()
     assert accord_from_dict(a.to_dict()) == a
+    b = parse_accord(MINIMAL.replace("response_deadline_s = 180\n",
+                                     "response_deadline_s = 180\nwarning_count = 4\n"))
+    assert accord_from_dict(b.to_dict()) == b
 
 
 def test_minima_table_is_symmetric_and_in_metres() -> None:
@@ -173,6 +194,17 @@ def test_minima_table_is_symmetric_and_in_metres() -> None:
          'name = "warning"\ntime_s = 60\n', "alerting.levels[1]", "both"),
         ('guard_frequencies_mhz = [121.5, 243.0]', 'guard_frequencies_mhz = []',
          "communications.guard_frequencies_mhz", "non-empty"),
+        ('response_deadline_s = 180\n', 'response_deadline_s = 180\nwarning_count = 0\n',
+         "communications.warning_count", "integer from 1 to 1000"),
+        ('response_deadline_s = 180\n', 'response_deadline_s = 180\nwarning_count = 2.5\n',
+         "communications.warning_count", "integer from 1 to 1000"),
+        ('response_deadline_s = 180\n', 'response_deadline_s = 180\nwarning_count = true\n',
+         "communications.warning_count", "integer from 1 to 1000"),
+        ('response_deadline_s = 180\n', 'response_deadline_s = 180\nwarning_window_s = 0\n',
+         "communications.warning_window_s", "greater than 0"),
+        ('response_deadline_s = 180\n',
+         'response_deadline_s = 180\nwarning_window_s = "5 min"\n',
+         "communications.warning_window_s", "must be a number"),
     ],
 )
 def test_errors_name_file_key_and_problem(tmp_path: Path, old: str, new: str, key: str,

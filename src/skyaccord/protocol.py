@@ -17,7 +17,11 @@ these tables:
     ``lookahead_s``; ``[[alerting.levels]]`` from least to most severe, each with
     ``name``, ``time_s`` and optionally tighter ``horizontal_nm`` / ``vertical_ft``.
 ``[communications]``
-    ``guard_frequencies_mhz``, ``notice_lead_time_s``, ``response_deadline_s``.
+    ``guard_frequencies_mhz``, ``notice_lead_time_s``, ``response_deadline_s``; optionally
+    ``warning_count`` (int, 1..1000) and ``warning_window_s`` (s, at most a day): the
+    airspace warning sequence (default 10 warnings in 300 s, the Turkish practice of
+    24 Nov 2015). The canonical form names them only when set, so accords without them
+    keep their hash.
 ``[[zones]]`` (optional)
     Airspace zones (:class:`ZoneSpec`): ``id``, ``kind`` (one of :data:`ZONE_KINDS`),
     ``owner`` (a party id), ``lower_ft`` (default 0), ``upper_ft`` (optional), and either
@@ -169,6 +173,10 @@ class Accord:
     notice_lead_time_s: float
     response_deadline_s: float
     zones: tuple[ZoneSpec, ...] = ()
+    warning_count: int | None = None
+    """warnings in an airspace warning sequence (None: the airspace package's default)"""
+    warning_window_s: float | None = None
+    """time over which they are spread, s (None: the default)"""
 
     # -- lookups ---------------------------------------------------------------------
     def party(self, party_id: str) -> Party:
@@ -256,6 +264,10 @@ class Accord:
                 "response_deadline_s": float(self.response_deadline_s),
             },
         }
+        if self.warning_count is not None:
+            out["communications"]["warning_count"] = int(self.warning_count)
+        if self.warning_window_s is not None:
+            out["communications"]["warning_window_s"] = float(self.warning_window_s)
         if self.zones:
             out["zones"] = [z.to_dict() for z in sorted(self.zones, key=lambda z: z.id)]
         return out
@@ -451,7 +463,8 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
         levels.append(AlertLevel(name, time_s, _minima(r, entry, path, optional=True)))
 
     comms = r.table(tree, "communications", "communications",
-                    ["guard_frequencies_mhz", "notice_lead_time_s", "response_deadline_s"])
+                    ["guard_frequencies_mhz", "notice_lead_time_s", "response_deadline_s",
+                     "warning_count", "warning_window_s"])
     freqs = comms.get("guard_frequencies_mhz")
     if not isinstance(freqs, list) or not freqs:
         raise r.fail("communications.guard_frequencies_mhz",
@@ -463,6 +476,13 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
     lead = r.number(comms, "notice_lead_time_s", "communications", low=-1e-9, high=30 * 86400)
     deadline = r.number(comms, "response_deadline_s", "communications", high=30 * 86400)
     assert lead is not None and deadline is not None
+    count = comms.get("warning_count")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int)
+                              or not 1 <= count <= 1000):
+        raise r.fail("communications.warning_count",
+                     f"must be an integer from 1 to 1000, got {count!r}")
+    window = r.number(comms, "warning_window_s", "communications", high=86400.0,
+                      optional=True)
 
     assert accord_id is not None and title is not None
     return Accord(
@@ -474,6 +494,7 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
         guard_frequencies_mhz=tuple(float(f) for f in freqs),
         notice_lead_time_s=lead, response_deadline_s=deadline,
         zones=_zones(r, tree, {p.id for p in parties}),
+        warning_count=count, warning_window_s=window,
     )
 
 

@@ -20,7 +20,7 @@ from skyaccord.airspace import (
 )
 from skyaccord.cli import app
 from skyaccord.geo import KT, NM
-from skyaccord.protocol import default_accord, default_accord_text
+from skyaccord.protocol import default_accord, default_accord_text, parse_accord
 from skyaccord.tracks import Tracks, write_tracks_csv
 
 ACCORD = default_accord()
@@ -49,6 +49,29 @@ def test_ten_warnings_over_five_minutes_before_a_distant_entry() -> None:
     text = msgs[0].text
     for part in ("RF1", "Turkey", "heading 000", "19000 ft", "35.", "36.500E"):
         assert part in text
+
+
+def accord_text_with_sequence(count: int, window_s: float) -> str:
+    """The shipped accord with its commented warning keys set."""
+    text = default_accord_text()
+    old = "# warning_count = 10\n# warning_window_s = 300.0\n"
+    assert old in text
+    return text.replace(old, f"warning_count = {count}\nwarning_window_s = {window_s}\n")
+
+
+def test_the_sequence_comes_from_the_accord() -> None:
+    assert WarningPolicy.from_accord(ACCORD) == WarningPolicy(10, 300.0, (121.5, 243.0))
+    accord = parse_accord(accord_text_with_sequence(4, 120.0))
+    policy = WarningPolicy.from_accord(accord)
+    assert (policy.count, policy.window_s) == (4, 120.0)
+    assert WarningPolicy.from_accord(accord, count=6).count == 6  # an explicit override
+    tracks = northbound(100_000.0)  # entry after ~405 s: the whole 120 s window fits
+    inc = predict_incursions(tracks, [ZONE], accord, lookahead_s=600.0)
+    msgs = schedule_warnings(tracks, [ZONE], inc, policy, 50.0)
+    assert [m.t_s for m in msgs] == pytest.approx([50.0, 80.0, 110.0, 140.0])
+    assert [m.seq for m in msgs] == [1, 2, 3, 4] and not any(m.short_notice for m in msgs)
+    with pytest.raises(ValueError, match="count must be >= 1"):
+        WarningPolicy(0)
 
 
 def test_short_notice_squeezes_the_sequence_before_entry() -> None:
@@ -111,7 +134,8 @@ def test_cli_zones_file_accord_zones_and_warnings(tmp_path: Path) -> None:
         "geometry": {"type": "Polygon", "coordinates": [
             [[38.0, 35.0], [39.0, 35.0], [39.0, 36.0], [38.0, 36.0], [38.0, 35.0]]]}}]}))
     accord = tmp_path / "accord.toml"
-    accord.write_text(default_accord_text() + "\n[[zones]]\nid = \"tanf\"\nkind = \"buffer\""
+    accord.write_text(accord_text_with_sequence(3, 60.0)
+                      + "\n[[zones]]\nid = \"tanf\"\nkind = \"buffer\""
                       "\nowner = \"us\"\ncentre = [33.5, 38.62]\nradius_nm = 29.7\n")
     tracks = Tracks.from_rows([
         ("RF1", "ru", "manned", 35.5, 37.9, 19000, 480, 90, 0),
@@ -129,7 +153,9 @@ def test_cli_zones_file_accord_zones_and_warnings(tmp_path: Path) -> None:
     # 40 NM south of the centre, radius 29.7 NM, 480 kt: entry after 10.3 NM = 77 s.
     assert float(tanf["t_entry_s"]) == pytest.approx(10.3 / 480 * 3600, abs=0.5)
     msgs = [json.loads(line) for line in warn.read_text().splitlines()]
-    assert len(msgs) == 20 and {m["zone"] for m in msgs} == {"roz", "tanf"}
+    # The accord's sequence: 3 warnings each (over 60 s, or less before an early entry).
+    assert len(msgs) == 6 and {m["zone"] for m in msgs} == {"roz", "tanf"}
+    assert sorted(m["seq"] for m in msgs if m["zone"] == "tanf") == [1, 2, 3]
 
 
 def test_cli_bad_inputs_exit_2(tmp_path: Path) -> None:

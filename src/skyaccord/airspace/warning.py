@@ -1,8 +1,10 @@
 """Warning sequences before predicted incursions, and whether the track turned away.
 
-The default policy is the Turkish practice of 24 Nov 2015: 10 warnings within 5 minutes
-on the guard frequencies (Turkish letter to the UN; DOMAIN.md), sent on the accord's
-``guard_frequencies_mhz`` (121.5 / 243.0 MHz in the default accord). When a track is
+The policy comes from the accord's ``[communications]`` table:
+``warning_count`` and ``warning_window_s`` when the accord sets them, else the Turkish
+practice of 24 Nov 2015, 10 warnings within 5 minutes on the guard frequencies (Turkish
+letter to the UN; DOMAIN.md), sent on the accord's ``guard_frequencies_mhz`` (121.5 /
+243.0 MHz in the default accord). When a track is
 predicted to enter a zone, the sequence is spread over the time left before entry, at
 most ``window_s``: warnings at ``t_now + k * min(window, t_entry) / count``,
 ``k = 0..count-1``; ``short_notice`` marks a sequence squeezed into less than the window.
@@ -26,6 +28,8 @@ from skyaccord.protocol import Accord
 from skyaccord.tracks import Tracks
 
 __all__ = [
+    "DEFAULT_WARNING_COUNT",
+    "DEFAULT_WARNING_WINDOW_S",
     "IncursionRecord",
     "WarningMessage",
     "WarningOutcome",
@@ -36,20 +40,45 @@ __all__ = [
 ]
 
 
+DEFAULT_WARNING_COUNT = 10
+"""warnings in a sequence when the accord does not say (Turkish practice, 24 Nov 2015)"""
+DEFAULT_WARNING_WINDOW_S = 300.0
+"""the time over which they are spread when the accord does not say (same source)"""
+
+
 @dataclass(frozen=True)
 class WarningPolicy:
     """How many warnings, over how long, on which frequencies."""
 
-    count: int = 10
+    count: int = DEFAULT_WARNING_COUNT
     """warnings in a sequence (10: Turkish practice, 24 Nov 2015)"""
-    window_s: float = 300.0
+    window_s: float = DEFAULT_WARNING_WINDOW_S
     """the time over which they are spread (5 minutes, same source)"""
     frequencies_mhz: tuple[float, ...] = (121.5, 243.0)
 
+    def __post_init__(self) -> None:
+        if self.count < 1 or not (math.isfinite(self.window_s) and self.window_s > 0):
+            raise ValueError(f"warning policy: count must be >= 1 and window_s > 0, got "
+                             f"count={self.count!r}, window_s={self.window_s!r}")
+
     @classmethod
-    def from_accord(cls, accord: Accord, count: int = 10, window_s: float = 300.0
-                    ) -> WarningPolicy:
-        return cls(count, window_s, tuple(accord.guard_frequencies_mhz))
+    def from_accord(cls, accord: Accord, *, count: int | None = None,
+                    window_s: float | None = None) -> WarningPolicy:
+        """The accord's policy: ``[communications]`` ``warning_count``,
+        ``warning_window_s`` (the defaults above where unset) and guard frequencies;
+        ``count`` / ``window_s`` override the accord.
+
+        >>> from skyaccord.protocol import default_accord
+        >>> WarningPolicy.from_accord(default_accord())
+        WarningPolicy(count=10, window_s=300.0, frequencies_mhz=(121.5, 243.0))
+        """
+        if count is None:
+            count = (DEFAULT_WARNING_COUNT if accord.warning_count is None
+                     else accord.warning_count)
+        if window_s is None:
+            window_s = (DEFAULT_WARNING_WINDOW_S if accord.warning_window_s is None
+                        else accord.warning_window_s)
+        return cls(count, float(window_s), tuple(accord.guard_frequencies_mhz))
 
 
 class IncursionRecord(NamedTuple):
