@@ -402,15 +402,18 @@ class Registry:
 
     def _volumes(self, t: Txn, vids: Sequence[int]) -> list[_Vol]:
         cache = self._vols
-        missing = [v for v in set(vids) if v not in cache]
-        if missing:
-            if len(cache) + len(missing) > self._vols_size:
-                # drop the older half (dicts keep insertion order)
-                for v in list(itertools.islice(cache, len(cache) // 2)):
-                    del cache[v]
-            for row in t.volumes(missing):
-                cache[row.vid] = self._vol(t, row)
-        return [cache[v] for v in vids]
+        vols = list(map(cache.get, vids))
+        if all(vols):  # every _Vol is a non-empty tuple; a miss is None
+            return vols  # type: ignore[return-value]
+        need = list({v for v, x in zip(vids, vols, strict=True) if x is None})
+        # the ids came from the index in this transaction: their rows are there
+        got = {row.vid: self._vol(t, row) for row in t.volumes(need)}
+        if len(cache) + len(got) > self._vols_size:
+            # drop the older half (dicts keep insertion order)
+            for v in list(itertools.islice(cache, len(cache) // 2)):
+                del cache[v]
+        cache.update(got)
+        return [x if x is not None else got[v] for v, x in zip(vids, vols, strict=True)]
 
     def _minima_of(self, a: str, b: str) -> tuple[float, float]:
         m = self._minima.get((a, b))
@@ -436,10 +439,15 @@ class Registry:
             return Conflicts()
         vols = self._volumes(t, vids)
         party, iid = intent.party, intent.id
-        keep = [k for k, v in enumerate(vols) if v.party != party and v.intent_id != iid]
-        if not keep:
+        if own_idx is None:
+            kept = [v for v in vols if v.party != party and v.intent_id != iid]
+            own_at = np.zeros(len(kept), dtype=np.intp)
+        else:
+            keep = [k for k, v in enumerate(vols) if v.party != party and v.intent_id != iid]
+            kept = [vols[k] for k in keep]
+            own_at = own_idx[np.array(keep, dtype=np.intp)]
+        if not kept:
             return Conflicts()
-        kept = [vols[k] for k in keep]
         geom = np.frombuffer(b"".join([v.geom for v in kept]), "<f8").reshape(-1, 8)
         shapes = None
         if any(v.shape is not None for v in kept):
@@ -447,8 +455,6 @@ class Registry:
             shapes[:] = [v.shape for v in kept]
         other = VolumeArrays(*geom.T, shapes)  # type: ignore[call-arg]
         own = volume_arrays(placed)
-        own_at = (np.zeros(len(kept), dtype=np.intp) if own_idx is None
-                  else own_idx[np.array(keep, dtype=np.intp)])
         cls = intent.aircraft_class
         mins = {c: self._minima_of(cls, c) for c in {v.aircraft_class for v in kept}}
         if len(mins) == 1:
@@ -474,7 +480,8 @@ class Registry:
         prio = intent.priority
         return Conflicts(ids, [g[0].party for g in rows], [g[0].version for g in rows],
                          [g[0].priority for g in rows],
-                         [tuple(sorted(set(g[1]))) for g in rows],
+                         [(g[1][0],) if len(g[1]) == 1 else tuple(sorted(set(g[1])))
+                          for g in rows],
                          [g[0].priority >= prio for g in rows])
 
     def _locks(self, intent_id: str, request_id: str | None,
@@ -553,7 +560,9 @@ class Registry:
             raise IntentError(f"intent {intent.id!r}: cannot submit an ended intent; "
                               "use end()")
         key = dict(key or {})
-        digest = self._digest("submit", [dumps(intent), sorted(key.items())])
+        # the digest only serves idempotent requests
+        digest = "" if request_id is None else \
+            self._digest("submit", [dumps(intent), sorted(key.items())])
         locks, exclusive = self._locks(intent.id, request_id, placed)
         with self.store.write(locks, exclusive=exclusive) as t:
             replayed = self._replay(t, request_id, digest)
