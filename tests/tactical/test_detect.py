@@ -201,6 +201,15 @@ def test_levels_follow_time_and_tighter_minima() -> None:
     assert level_names(ACCORD)[0] == "none"
 
 
+def test_bad_lookahead_is_refused() -> None:
+    from skyaccord.errors import ProtocolError
+
+    tracks = random_picture(5, 1, 10.0, mixed=False)
+    for bad in (0.0, -5.0, float("nan"), float("inf")):
+        with pytest.raises(ProtocolError, match="look-ahead"):
+            detect(tracks, ACCORD, lookahead_s=bad)
+
+
 def test_unknown_engine_is_refused() -> None:
     tracks = random_picture(5, 1, 10.0, mixed=False)
     with pytest.raises(ValueError, match="engine"):
