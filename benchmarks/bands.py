@@ -8,7 +8,8 @@ Scenarios (10,000 intruders around an ownship at FL250): ``spread`` 1,000 x 1,00
 FL050-FL450; ``regional`` 500 x 500 km, FL100-FL400; ``dense`` 120 x 120 km within
 3,000 ft (every intruder within reach: nothing pruned). Columns: time of the 360 track
 bands and of all four dimensions (360 + 111 + 121 + 50 candidates), of the kinematic
-track bands (3°/s turns, 1 s chords: ~11,000 legs), detect x360 (the
+track bands (3°/s turns, 2 s chords shared by the candidates turning the same way, then
+each candidate's last chord and straight leg: ~780 legs), detect x360 (the
 brute force, scaled from the headings re-run), their ratio, how many headings are free,
 and on how many re-run headings the colours agree.
 

@@ -25,17 +25,20 @@ both turn right), faster and up.
 
 Kinematic track bands (:func:`kinematic_track_bands`): the ownship turns at a fixed rate
 (default 3°/s, the standard rate turn) the short way to each candidate track, then flies
-straight. The arc is replaced by chords between points on it every ``dt_s`` seconds
-(default 2 s; flown in the same times; at 480 kt and 3°/s a chord strays at most 6 m
-from the arc); each chord and the final straight leg get the exact interval
-of the pair kernel, and the level rules of :mod:`skyaccord.tactical.levels` are applied
-to the earliest loss over the legs. With an unlimited turn rate they equal the
+straight. The arc is replaced by chords between points on it at the times ``0, dt_s,
+2 dt_s, ...`` and the end of the turn (default ``dt_s`` 2 s; flown in the same times; at
+480 kt and 3°/s a chord strays at most 6 m from the arc); each chord and the final
+straight leg get the exact interval of the pair kernel, and the level rules of
+:mod:`skyaccord.tactical.levels` are applied to the earliest loss over the legs. Every
+candidate turning the same way flies the same arc, so the whole chords are computed once
+per side (at most 180°/rate/dt_s of them) against every intruder and shared through a
+running minimum; each candidate adds only its last, shorter chord and its straight leg
+(about 2 legs per candidate instead of up to 31: 5-17x faster on the benchmark). With an unlimited turn rate they equal the
 instantaneous bands (tested). Speed, vertical speed and altitude stay instantaneous.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -445,30 +448,42 @@ def kinematic_track_bands(tracks: Tracks, accord: Accord, index: int, *,
     omega = math.radians(turn_rate_deg_s)
     x0, y0 = float(state.x[index]), float(state.y[index])
     z, vz = float(state.z[index]), float(state.vz[index])
-    # Legs: chords of the arc every dt_s (the last one shorter), then the straight leg.
     r = speed / omega
 
-    def at(t: float, sign: float) -> tuple[float, float]:
+    def at(t: FloatArray, sign: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Plane position after turning for ``t`` s (sign +1 right, -1 left)."""
         b = beta0 + sign * omega * t
-        return (x0 + sign * r * (math.cos(beta0) - math.cos(b)),
-                y0 + sign * r * (math.sin(b) - math.sin(beta0)))
+        return (x0 + sign * r * (math.cos(beta0) - np.cos(b)),
+                y0 + sign * r * (np.sin(b) - math.sin(beta0)))
 
-    rows: list[tuple[int, float, float, float, float, float, float]] = []
-    for k, d in enumerate(turn):
-        tau = min(abs(float(d)) / omega, horizon)
-        sign = 1.0 if d >= 0 else -1.0
-        n = math.ceil(tau / dt_s - 1e-9) if tau > 0 else 0
-        for a, b in itertools.pairwise(np.linspace(0.0, tau, n + 1)):
-            (xa, ya), (xb, yb) = at(float(a), sign), at(float(b), sign)
-            rows.append((k, float(a), float(b), xa, ya, (xb - xa) / (b - a),
-                         (yb - ya) / (b - a)))
-        xe, ye = at(tau, sign) if n else (x0, y0)
-        if tau < horizon or n == 0:
-            rows.append((k, tau, math.inf, xe, ye, float(own_all.vx[k]),
-                         float(own_all.vy[k])))
-    leg = np.array(rows)
-    owner = leg[:, 0].astype(np.intp)
+    def legs(start: FloatArray, end: FloatArray, sign: FloatArray) -> FloatArray:
+        """Chord legs (start, end, x, y, vx, vy) of the arc between two times."""
+        xa, ya = at(start, sign)
+        xb, yb = at(end, sign)
+        span = end - start
+        return np.column_stack([start, end, xa, ya, (xb - xa) / span, (yb - ya) / span])
+
+    # The turn of candidate k lasts tau[k]; chords on the fixed grid [i dt, (i+1) dt] are
+    # the same for every candidate turning the same way, so they are shared: candidate k
+    # flies the first n_full[k] of them, then its own last (shorter) chord and its
+    # straight leg.
+    tau = np.minimum(np.abs(turn) / omega, horizon)
+    sign = np.where(turn >= 0, 1.0, -1.0)
+    n_full = np.floor(tau / dt_s + 1e-9).astype(np.intp)
+    partial = tau - n_full * dt_s > 1e-9 * dt_s
+    straight = (tau < horizon) | ((n_full == 0) & ~partial)
+    p_k, s_k = np.flatnonzero(partial), np.flatnonzero(straight)
+    own_k = np.r_[p_k, s_k]
+    xe, ye = at(tau[s_k], sign[s_k])
+    own_leg = np.vstack([
+        legs(np.asarray(n_full[p_k] * dt_s, dtype=np.float64), tau[p_k], sign[p_k]),
+        np.column_stack([tau[s_k], np.full(len(s_k), np.inf), xe, ye, own_all.vx[s_k],
+                         own_all.vy[s_k]])])
+    shared: dict[float, FloatArray] = {}
+    for side in (1.0, -1.0):
+        count = int(n_full[sign == side].max(initial=0))
+        grid = np.asarray(np.arange(count) * dt_s, dtype=np.float64)
+        shared[side] = legs(grid, grid + dt_s, np.full(count, side))
     radius, half_height = accord.minima_table_m()
     reach = _Own(own_all.x, own_all.y, own_all.z, own_all.vx, own_all.vy, own_all.vz)
     cand = _reachable(state, index, reach, radius, half_height, horizon)
@@ -477,41 +492,69 @@ def kinematic_track_bands(tracks: Tracks, accord: Accord, index: int, *,
         ci, cj = state.class_code[index], state.class_code[cand]
         rad, hh = radius[ci, cj], half_height[ci, cj]
         scale = 0.5 * (state.scale[index] + state.scale[cand])
-        m = len(cand)
+
+        def earliest(leg: FloatArray, j: IntArray, lr: FloatArray, lh: FloatArray
+                     ) -> FloatArray:
+            """Earliest loss per (leg[c], intruder cand[j[c]]) cell, in batches."""
+            out = np.empty(len(j))
+            for s0 in range(0, len(j), _CELLS):
+                sl = slice(s0, s0 + _CELLS)
+                out[sl] = _earliest_loss(state, cand[j[sl]], np.c_[np.zeros(len(leg[sl])),
+                                                                   leg[sl]],
+                                         z, vz, lr[sl], lh[sl], scale[j[sl]])
+            return out
+
+        def over_shared(side: float, js: IntArray, lr: FloatArray, lh: FloatArray
+                        ) -> FloatArray:
+            """(n + 1, len(js)): earliest loss over the first n shared chords of a side."""
+            chords = shared[side]
+            cell_leg = np.repeat(np.arange(len(chords)), len(js))
+            cell_j = np.tile(np.arange(len(js)), len(chords))
+            e = earliest(chords[cell_leg], js[cell_j], lr[cell_j], lh[cell_j])
+            e = e.reshape(len(chords), len(js))
+            return np.vstack([np.full((1, len(js)), np.inf), np.minimum.accumulate(e, axis=0)])
+
         # Pass 1, every (leg, intruder) cell against the class minima: the conflicts.
+        m = len(cand)
+        every = np.arange(m)
         first = np.full((len(cands), m), np.inf)
-        step = max(1, _CELLS // m)
-        for s0 in range(0, len(leg), step):
-            chunk = leg[s0:s0 + step]
-            cell_leg = np.repeat(np.arange(len(chunk)), m)
-            cell_j = np.tile(np.arange(m), len(chunk))
-            t = _earliest_loss(state, cand[cell_j], chunk[cell_leg], z, vz, rad[cell_j],
-                               hh[cell_j], scale[cell_j])
-            np.minimum.at(first, (owner[s0:s0 + step][cell_leg], cell_j), t)
+        for side in (1.0, -1.0):
+            mine = np.flatnonzero(sign == side)
+            first[mine] = over_shared(side, every, rad, hh)[n_full[mine]]
+        cell_leg = np.repeat(np.arange(len(own_leg)), m)
+        cell_j = np.tile(every, len(own_leg))
+        t = earliest(own_leg[cell_leg], cell_j, rad[cell_j], hh[cell_j])
+        np.minimum.at(first, (own_k[cell_leg], cell_j), t)
         conflict = first < horizon
         codes[conflict.any(axis=1)] = 0
-        # Pass 2, levels, only on cells of conflicting (candidate, intruder) pairs: a
-        # level's tighter minima cannot be lost where the class minima are not.
+        # Pass 2, levels, only on conflicting (candidate, intruder) pairs: a level's
+        # tighter minima cannot be lost where the class minima are not.
         k_idx, j_idx = np.nonzero(conflict)
         if len(k_idx):
-            legs_of = np.bincount(owner, minlength=len(cands))
+            js, j_pos = np.unique(j_idx, return_inverse=True)
+            # The pairs' own legs: each candidate has at most two.
+            order = np.argsort(own_k, kind="stable")
+            legs_of = np.bincount(own_k, minlength=len(cands))
             leg_start = np.r_[0, np.cumsum(legs_of)[:-1]]
             n_legs = legs_of[k_idx]
             cell_pair = np.repeat(np.arange(len(k_idx)), n_legs)
             offset = np.arange(len(cell_pair)) - np.repeat(np.cumsum(n_legs) - n_legs, n_legs)
-            cell_leg = leg_start[k_idx][cell_pair] + offset
-            cell_j = j_idx[cell_pair]
+            pair_leg = order[leg_start[k_idx][cell_pair] + offset]
+            pair_j = j_idx[cell_pair]
             for code, level in enumerate(accord.levels, start=1):
                 limit = min(level.time_s, horizon)
-                lr, lh = (rad[cell_j], hh[cell_j]) if level.minima is None else (
-                    np.minimum(rad[cell_j], level.minima.horizontal_m),
-                    np.minimum(hh[cell_j], level.minima.vertical_m))
                 if level.minima is None:
                     t_level = first[k_idx, j_idx]
                 else:
-                    t_cell = _earliest_loss(state, cand[cell_j], leg[cell_leg], z, vz, lr,
-                                            lh, scale[cell_j])
+                    lr = np.minimum(rad, level.minima.horizontal_m)
+                    lh = np.minimum(hh, level.minima.vertical_m)
                     t_level = np.full(len(k_idx), np.inf)
+                    for side in (1.0, -1.0):
+                        here = np.flatnonzero(sign[k_idx] == side)
+                        if len(here):
+                            pre = over_shared(side, js, lr[js], lh[js])
+                            t_level[here] = pre[n_full[k_idx[here]], j_pos[here]]
+                    t_cell = earliest(own_leg[pair_leg], pair_j, lr[pair_j], lh[pair_j])
                     np.minimum.at(t_level, cell_pair, t_cell)
                 meets = k_idx[t_level < limit]
                 codes[meets] = np.maximum(codes[meets], np.int8(code))
