@@ -34,7 +34,8 @@ candidate turning the same way flies the same arc, so the whole chords are compu
 per side (at most 180°/rate/dt_s of them) against every intruder and shared through a
 running minimum; each candidate adds only its last, shorter chord and its straight leg
 (about 2 legs per candidate instead of up to 31: 5-17x faster on the benchmark). With an
-unlimited turn rate they equal the instantaneous bands (tested). Speed, vertical speed and altitude stay instantaneous.
+unlimited turn rate they equal the instantaneous bands (tested). Speed, vertical speed
+and altitude stay instantaneous.
 """
 
 from __future__ import annotations
