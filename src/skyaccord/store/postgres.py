@@ -18,6 +18,7 @@ the locks are held, so it sees every commit of a writer that shared a key.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -260,23 +261,40 @@ class PostgresStore:
     @contextmanager
     def _txn(self, locks: Sequence[LockKey] | None, exclusive: bool) -> Iterator[_PgTxn]:
         psycopg = self._psycopg
+        c = self._conn
+        if locks is not None:
+            fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+            # one round trip: BEGIN, the global lock, then the keys in sorted order
+            # (select-list items are evaluated left to right); keys are int32, checked
+            # by write(), so they are written inline (no parameters: one simple query)
+            keys = sorted(set(locks))
+            begin = f"BEGIN; SELECT {fn}({GLOBAL_LOCK[0]:d}, {GLOBAL_LOCK[1]:d})" + "".join(
+                f", pg_advisory_xact_lock({int(a):d}, {int(b):d})" for a, b in keys)
+        else:
+            begin = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
         try:
-            with self._conn.transaction():
-                if locks is not None:
-                    fn = "pg_advisory_xact_lock" if exclusive else \
-                        "pg_advisory_xact_lock_shared"
-                    # one round trip: the global lock, then the keys in sorted order
-                    # (select-list items are evaluated left to right)
-                    keys = sorted(set(locks))
-                    sql = f"SELECT {fn}(%s, %s)" + ", pg_advisory_xact_lock(%s, %s)" * len(keys)
-                    args = [*GLOBAL_LOCK, *(v for k in keys for v in k)]
-                    self._conn.execute(sql, args)
-                else:
-                    self._conn.execute(
-                        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                yield _PgTxn(self._conn)
+            c.execute(begin)
         except psycopg.Error as exc:
+            self._rollback()
             raise StoreError(f"{_redact(self.url)}: {exc}") from exc
+        try:
+            yield _PgTxn(c)
+        except psycopg.Error as exc:
+            self._rollback()
+            raise StoreError(f"{_redact(self.url)}: {exc}") from exc
+        except BaseException:
+            self._rollback()
+            raise
+        try:
+            c.execute("COMMIT")
+        except psycopg.Error as exc:
+            self._rollback()
+            raise StoreError(f"{_redact(self.url)}: commit failed: {exc}") from exc
+
+    def _rollback(self) -> None:
+        # when the connection is gone, the server has rolled back
+        with contextlib.suppress(self._psycopg.Error):
+            self._conn.execute("ROLLBACK")
 
     def read(self) -> AbstractContextManager[_PgTxn]:
         return self._txn(None, False)

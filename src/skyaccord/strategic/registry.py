@@ -285,6 +285,8 @@ class Registry:
         self._vols_size = max(4 * cache_size, 1024)
         self._placed: dict[Volume, PlacedVolume] = {}
         self._minima: dict[tuple[str, str], tuple[float, float]] = {}
+        # interned class names (by their record bytes) and party names
+        self._names: dict[bytes | str, str] = {}
         # the last check: (intent, store generation, conflicts), reused by a submit of
         # the same intent that sees the same generation (nothing committed in between)
         self._last: tuple[Intent, Hashable, Conflicts] | None = None
@@ -407,7 +409,21 @@ class Registry:
             return vols  # type: ignore[return-value]
         need = list({v for v, x in zip(vids, vols, strict=True) if x is None})
         # the ids came from the index in this transaction: their rows are there
-        got = {row.vid: self._vol(t, row) for row in t.volumes(need)}
+        got: dict[int, _Vol] = {}
+        names = self._names
+        new = tuple.__new__
+        for row in t.volumes(need):
+            rec = row[6]
+            if rec[_REC.size - 4:_REC.size] == b"\0\0\0\0":  # a circle: no vertices
+                cls = names.get(rec[_REC.size:])
+                party = names.get(row[3])
+                if cls is not None and party is not None:
+                    got[row[0]] = new(_Vol, (rec[:_GEOM], row[2], party, row[4], row[5],
+                                             cls, row[1], None))
+                    continue
+                names.setdefault(rec[_REC.size:], sys.intern(rec[_REC.size:].decode()))
+                names.setdefault(row[3], sys.intern(row[3]))
+            got[row[0]] = self._vol(t, row)
         if len(cache) + len(got) > self._vols_size:
             # drop the older half (dicts keep insertion order)
             for v in list(itertools.islice(cache, len(cache) // 2)):
