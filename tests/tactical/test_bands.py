@@ -198,14 +198,11 @@ def test_kinematic_bands_with_unlimited_turn_rate_are_the_instantaneous_ones() -
         assert kin.current_code == inst.current_code
 
 
-def _simulated_conflict(tracks: Tracks, heading: float, rate: float,
-                        horizon: float) -> tuple[bool, float]:
-    """Fly the turn exactly (arc in the plane) and everyone else straight, sampled every
-    0.05 s; return whether separation is lost and how close the closest sample came to
-    the boundary (normalised: 1 is on it)."""
+def _turn_path(tracks: Tracks, heading: float, rate: float, t: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The ownship's exact plane path (arc, then straight) turning to ``heading``."""
     plane = LocalPlane(*picture_centre(tracks.lat, tracks.lon))
     s = plane_state(tracks, ACCORD, plane)
-    t = np.arange(0.0, horizon, 0.05)
     speed = math.hypot(s.vx[0], s.vy[0])
     b0 = math.atan2(s.vx[0], s.vy[0])
     conv = float(plane.factors(tracks.lat[:1], tracks.lon[:1]).convergence_rad[0])
@@ -219,15 +216,66 @@ def _simulated_conflict(tracks: Tracks, heading: float, rate: float,
     b = b0 + sign * omega * tt
     x = s.x[0] + sign * r * (math.cos(b0) - np.cos(b)) + speed * math.sin(target) * (t - tt)
     y = s.y[0] + sign * r * (np.sin(b) - math.sin(b0)) + speed * math.cos(target) * (t - tt)
+    return x, y
+
+
+def _first_loss(tracks: Tracks, x: np.ndarray, y: np.ndarray, t: np.ndarray,
+                level_minima: tuple[float, float] | None) -> tuple[float, float]:
+    """Earliest sampled time of a loss of the class minima (or of the tighter of them and
+    ``level_minima``, metres) against anyone, and how near 1 the closest approach of any
+    intruder came (normalised distance: 1 is on the boundary)."""
+    plane = LocalPlane(*picture_centre(tracks.lat, tracks.lon))
+    s = plane_state(tracks, ACCORD, plane)
     radius, half = ACCORD.minima_table_m()
-    closest = np.inf
+    first, closest = math.inf, math.inf
     for j in range(1, len(tracks)):
-        rad = radius[s.class_code[0], s.class_code[j]] * 0.5 * (s.scale[0] + s.scale[j])
+        rad = radius[s.class_code[0], s.class_code[j]]
         hh = half[s.class_code[0], s.class_code[j]]
+        if level_minima is not None:
+            rad, hh = min(rad, level_minima[0]), min(hh, level_minima[1])
+        rad *= 0.5 * (s.scale[0] + s.scale[j])
         d = np.hypot(s.x[j] + s.vx[j] * t - x, s.y[j] + s.vy[j] * t - y) / rad
         dz = np.abs(s.z[j] + s.vz[j] * t - s.z[0] - s.vz[0] * t) / hh
-        closest = min(closest, float(np.maximum(d, dz).min()))
-    return closest < 1, abs(closest - 1)
+        norm = np.maximum(d, dz)
+        closest = min(closest, abs(float(norm.min()) - 1))
+        lost = np.flatnonzero(norm < 1)
+        if len(lost):
+            first = min(first, float(t[lost[0]]))
+    return first, closest
+
+
+def _simulated_conflict(tracks: Tracks, heading: float, rate: float,
+                        horizon: float) -> tuple[bool, float]:
+    """Fly the turn exactly (arc in the plane) and everyone else straight, sampled every
+    0.05 s; return whether separation is lost and how close the closest sample came to
+    the boundary (normalised: 1 is on it)."""
+    t = np.arange(0.0, horizon, 0.05)
+    x, y = _turn_path(tracks, heading, rate, t)
+    first, closest = _first_loss(tracks, x, y, t, None)
+    return first < horizon, closest
+
+
+def _simulated_code(tracks: Tracks, heading: float, rate: float,
+                    horizon: float) -> int | None:
+    """The colour code of a simulated turn by the level rules (a loss of the class
+    minima within the look-ahead: 0; level k when a loss of its minima comes before its
+    time), or None when a sample is too near a boundary in distance or time to decide."""
+    t = np.arange(0.0, horizon, 0.05)
+    x, y = _turn_path(tracks, heading, rate, t)
+    first, closest = _first_loss(tracks, x, y, t, None)
+    if closest < 0.01:
+        return None
+    code = BAND_FREE if first >= horizon else 0
+    for k, level in enumerate(ACCORD.levels, start=1):
+        minima = (None if level.minima is None
+                  else (level.minima.horizontal_m, level.minima.vertical_m))
+        first_k, closest_k = _first_loss(tracks, x, y, t, minima)
+        limit = min(level.time_s, horizon)
+        if closest_k < 0.01 or abs(first_k - limit) < 0.2:
+            return None
+        if first_k < limit:
+            code = max(code, k)
+    return code
 
 
 def test_kinematic_bands_against_a_simulated_turn() -> None:
@@ -249,6 +297,22 @@ def test_kinematic_bands_against_a_simulated_turn() -> None:
     free_right = next(int(v) for v, c in zip(kin.values, kin.codes, strict=True)
                       if v > 90 and c == BAND_FREE)
     assert free_right > 119
+
+
+def test_kinematic_band_levels_against_a_simulated_turn() -> None:
+    """Alert levels too (not only conflict or free), turning at 3 and 1.5 deg/s in a
+    crowded picture: the shared chords must give each candidate its own arc."""
+    tracks = _picture(9, n=20)
+    checked: dict[int, int] = {}
+    for rate in (3.0, 1.5):
+        kin = kinematic_track_bands(tracks, ACCORD, 0, turn_rate_deg_s=rate)
+        for k in range(3, 360, 13):
+            code = _simulated_code(tracks, float(kin.values[k]), rate, 300.0)
+            if code is None:
+                continue
+            assert int(kin.codes[k]) == code, (rate, k)
+            checked[code] = checked.get(code, 0) + 1
+    assert sum(checked.values()) > 30 and len(checked) >= 2, checked
 
 
 def test_advise_cli_turn_rate(tmp_path: Path) -> None:
