@@ -111,3 +111,20 @@ def test_overlap_command(tmp_path: Path) -> None:
     c = write(tmp_path, "c.json", feature("c", "ru", lon=39.5))
     r = run("intents", "overlap", a, c)
     assert "shared: 0" in r.output
+
+
+def test_notices_after_a_higher_priority_submit(tmp_path: Path) -> None:
+    db = str(tmp_path / "r.db")
+    a = write(tmp_path, "a.json", feature("a", "us"))
+    hi = write(tmp_path, "hi.json", feature("hi", "ru", lon=38.55, priority=2))
+    assert run("intents", "submit", a, "--db", db).exit_code == 0
+    r = run("intents", "notices", "--db", db)
+    assert r.exit_code == 0 and " a " not in r.output
+    r = run("intents", "submit", hi, "--db", db, "--key", "a:1")
+    assert r.exit_code == 0, r.output
+    r = run("intents", "notices", "--db", db, "--party", "us")
+    assert r.exit_code == 0, r.output
+    row = next(line for line in r.output.splitlines() if " a " in line)
+    assert all(w in row.split() for w in ("1", "a", "us", "hi", "ru", "2", "0:0"))
+    r = run("intents", "notices", "--db", db, "--party", "ru")
+    assert r.exit_code == 0 and " a " not in r.output

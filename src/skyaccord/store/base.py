@@ -38,6 +38,7 @@ __all__ = [
     "BoxTuple",
     "IntentRow",
     "LockKey",
+    "NoticeRow",
     "RequestRow",
     "Store",
     "Txn",
@@ -73,6 +74,18 @@ class RequestRow:
     digest: str
     intent_id: str
     version: int
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    """A notice to the owner of ``intent_id`` (party ``party``); ``seq`` rises with each
+    notice written (0 in a row to write: the store numbers it); ``body`` is the
+    registry's JSON."""
+
+    seq: int
+    intent_id: str
+    party: str
+    body: str
 
 
 class VolumeRow(NamedTuple):
@@ -131,6 +144,16 @@ class Txn(Protocol):
 
     def put_request(self, row: RequestRow) -> None:
         """Record an idempotent request (the key must be new)."""
+        ...
+
+    def put_notices(self, rows: Sequence[NoticeRow]) -> None:
+        """Record notices (their ``seq`` is ignored: the store numbers them in order)."""
+        ...
+
+    def notices(self, party: str | None = None, intent_id: str | None = None,
+                after: int = 0) -> list[NoticeRow]:
+        """Notices with ``seq`` above ``after``, optionally of one party and/or intent,
+        by ``seq``."""
         ...
 
     def meta(self, key: str) -> str | None:

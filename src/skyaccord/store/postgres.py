@@ -30,6 +30,7 @@ from skyaccord.store.base import (
     BoxTuple,
     IntentRow,
     LockKey,
+    NoticeRow,
     RequestRow,
     VolumeRow,
 )
@@ -58,6 +59,11 @@ _SCHEMA = [
         PRIMARY KEY (intent_pk, idx))""",
     "CREATE INDEX IF NOT EXISTS intent_volumes_box ON intent_volumes USING gist (box)",
     "CREATE UNIQUE INDEX IF NOT EXISTS intent_volumes_vid ON intent_volumes (vid)",
+    """CREATE TABLE IF NOT EXISTS intent_notices (
+        seq bigserial PRIMARY KEY, intent_id text NOT NULL, party text NOT NULL,
+        body text NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS intent_notices_party ON intent_notices (party, seq)",
+    "CREATE INDEX IF NOT EXISTS intent_notices_intent ON intent_notices (intent_id, seq)",
     """CREATE TABLE IF NOT EXISTS intent_requests (
         key text PRIMARY KEY, digest text NOT NULL, intent_id text NOT NULL,
         version integer NOT NULL)""",
@@ -192,6 +198,27 @@ class _PgTxn:
     def put_request(self, row: RequestRow) -> None:
         self.c.execute("INSERT INTO intent_requests VALUES (%s, %s, %s, %s)",
                        (row.key, row.digest, row.intent_id, row.version))
+
+    def put_notices(self, rows: Sequence[NoticeRow]) -> None:
+        if not rows:
+            return
+        with self.c.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO intent_notices (intent_id, party, body) VALUES (%s, %s, %s)",
+                [(r.intent_id, r.party, r.body) for r in rows])
+
+    def notices(self, party: str | None = None, intent_id: str | None = None,
+                after: int = 0) -> list[NoticeRow]:
+        sql = "SELECT seq, intent_id, party, body FROM intent_notices WHERE seq > %s"
+        args: list[object] = [after]
+        if party is not None:
+            sql += " AND party = %s"
+            args.append(party)
+        if intent_id is not None:
+            sql += " AND intent_id = %s"
+            args.append(intent_id)
+        return [NoticeRow(int(r[0]), r[1], r[2], r[3])
+                for r in self.c.execute(sql + " ORDER BY seq", args).fetchall()]
 
     def meta(self, key: str) -> str | None:
         r = self.c.execute("SELECT value FROM store_meta WHERE key = %s", (key,)).fetchone()

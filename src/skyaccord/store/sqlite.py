@@ -31,6 +31,7 @@ from skyaccord.store.base import (
     BoxTuple,
     IntentRow,
     LockKey,
+    NoticeRow,
     RequestRow,
     VolumeRow,
 )
@@ -61,6 +62,12 @@ CREATE TABLE IF NOT EXISTS intent_vrecs (
     iid TEXT NOT NULL, party TEXT NOT NULL,
     version INTEGER NOT NULL, priority INTEGER NOT NULL, rec BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS intent_notices (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, intent_id TEXT NOT NULL, party TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS intent_notices_party ON intent_notices (party, seq);
+CREATE INDEX IF NOT EXISTS intent_notices_intent ON intent_notices (intent_id, seq);
 CREATE TABLE IF NOT EXISTS intent_requests (
     key TEXT PRIMARY KEY, digest TEXT NOT NULL, intent_id TEXT NOT NULL,
     version INTEGER NOT NULL
@@ -215,6 +222,24 @@ class _SQLiteTxn:
     def put_request(self, row: RequestRow) -> None:
         self.c.execute("INSERT INTO intent_requests VALUES (?, ?, ?, ?)",
                        (row.key, row.digest, row.intent_id, row.version))
+
+    def put_notices(self, rows: Sequence[NoticeRow]) -> None:
+        self.c.executemany(
+            "INSERT INTO intent_notices (intent_id, party, body) VALUES (?, ?, ?)",
+            [(r.intent_id, r.party, r.body) for r in rows])
+
+    def notices(self, party: str | None = None, intent_id: str | None = None,
+                after: int = 0) -> list[NoticeRow]:
+        sql = "SELECT seq, intent_id, party, body FROM intent_notices WHERE seq > ?"
+        args: list[object] = [after]
+        if party is not None:
+            sql += " AND party = ?"
+            args.append(party)
+        if intent_id is not None:
+            sql += " AND intent_id = ?"
+            args.append(intent_id)
+        return [NoticeRow(int(r[0]), r[1], r[2], r[3])
+                for r in self.c.execute(sql + " ORDER BY seq", args)]
 
     def meta(self, key: str) -> str | None:
         r = self.c.execute("SELECT value FROM store_meta WHERE key = ?", (key,)).fetchone()

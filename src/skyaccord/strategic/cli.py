@@ -20,7 +20,8 @@ from skyaccord.errors import IntentError, SkyaccordError, StoreError
 
 __all__ = ["register"]
 
-intents_app = typer.Typer(help="Planned operations (4D intents): submit, check, list, end.",
+intents_app = typer.Typer(help="Planned operations (4D intents): submit, check, list, end, "
+                          "notices.",
                           no_args_is_help=True)
 out = Console(highlight=False)
 
@@ -191,6 +192,33 @@ def list_command(
                   str(it.version), str(len(it.volumes)),
                   format_time(min(v.time_start for v in it.volumes)),
                   format_time(max(v.time_end for v in it.volumes)))
+    out.print(t)
+
+
+@intents_app.command("notices")
+def notices_command(
+    db: DbOption,
+    party: Annotated[str | None, typer.Option(help="Only notices to this party.")] = None,
+    intent: Annotated[str | None, typer.Option(help="Only notices about this intent.")
+                      ] = None,
+    after: Annotated[int, typer.Option(help="Only notices after this sequence number.")
+                     ] = 0,
+    accord_file: AccordOpt = None,
+) -> None:
+    """Lower-priority intents that a higher-priority intent was accepted over: replan."""
+    from skyaccord.cli import fail
+
+    reg = _registry(db, accord_file)
+    try:
+        rows = reg.notices(party, intent, after)
+    except SkyaccordError as exc:
+        fail(str(exc), 1)
+    t = Table("seq", "intent", "party", "version", "by intent", "by party", "by version",
+              "by priority", "volume pairs")
+    for n in rows:
+        t.add_row(str(n.seq), n.intent_id, n.party, str(n.version), n.by_intent_id,
+                  n.by_party, str(n.by_version), str(n.by_priority),
+                  " ".join(f"{a}:{b}" for a, b in n.pairs))
     out.print(t)
 
 

@@ -9,6 +9,9 @@ Rules (one place for every backend):
 * **Blocking.** A conflict with an intent of equal or higher ``priority`` refuses the
   write (outcome ``conflict``); a conflict with a lower-priority intent is allowed but
   reported, as ASTM F3548-21 lets higher priority operations conflict with lower ones.
+* **Notices.** When a write is accepted over lower-priority intents, each of them gets a
+  :class:`Notice` in the same transaction (the intent that now conflicts with it, both
+  versions, the volume pairs): its owner must replan. ``Registry.notices`` lists them.
 * **Key.** Every write must name, in ``key``, the current version of every intent it
   conflicts with (the F3548 OVN rule: you may only write over what you have seen);
   otherwise it is refused (outcome ``stale``) with the versions it missed. A change to
@@ -43,7 +46,16 @@ from shapely.geometry import Polygon as ShapelyPolygon
 
 from skyaccord.errors import IntentError, ProtocolError
 from skyaccord.protocol import Accord
-from skyaccord.store.base import BoxTuple, IntentRow, LockKey, RequestRow, Store, Txn, VolumeRow
+from skyaccord.store.base import (
+    BoxTuple,
+    IntentRow,
+    LockKey,
+    NoticeRow,
+    RequestRow,
+    Store,
+    Txn,
+    VolumeRow,
+)
 from skyaccord.strategic.codec import dumps, intent_from_dict, intent_to_dict
 from skyaccord.strategic.intersect import (
     Box,
@@ -61,6 +73,7 @@ __all__ = [
     "CheckResult",
     "Conflict",
     "Conflicts",
+    "Notice",
     "Outcome",
     "Registry",
     "SubmitResult",
@@ -92,6 +105,26 @@ class Conflict:
     pairs: tuple[tuple[int, int], ...]
     #: whether it refuses the write (the other's priority is equal or higher)
     blocking: bool
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A lower-priority intent that a higher-priority write now conflicts with.
+
+    ``intent_id`` (of ``party``, at ``version``) is the affected intent; ``by_*`` name
+    the accepted write; ``pairs`` are (affected volume, accepted volume) index pairs.
+    ``seq`` orders notices (poll with ``after=`` the last one seen).
+    """
+
+    seq: int
+    intent_id: str
+    party: str
+    version: int
+    by_intent_id: str
+    by_party: str
+    by_version: int
+    by_priority: int
+    pairs: tuple[tuple[int, int], ...]
 
 
 class Conflicts(Sequence[Conflict]):
@@ -559,6 +592,21 @@ class Registry:
             rows = t.rows(party, active_only)
         return [intent_from_dict(json.loads(r.body)) for r in rows]
 
+    def notices(self, party: str | None = None, intent_id: str | None = None,
+                after: int = 0) -> list[Notice]:
+        """Notices to the owners of lower-priority intents (module doc), by ``seq``;
+        optionally one party's or one intent's, and only those after ``seq`` ``after``."""
+        with self.store.read() as t:
+            rows = t.notices(party, intent_id, after)
+        out = []
+        for r in rows:
+            d = json.loads(r.body)
+            by_id, by_party, by_version, by_priority = d["by"]
+            out.append(Notice(r.seq, r.intent_id, r.party, int(d["version"]), by_id,
+                              by_party, int(by_version), int(by_priority),
+                              tuple((int(a), int(b)) for a, b in d["pairs"])))
+        return out
+
     def nearby(self, intent: Intent, dt_s: float, dz_ft: float
                ) -> list[tuple[Intent, list[PlacedVolume]]]:
         """Other parties' active intents within ``dt_s`` and ``dz_ft`` of ``intent``'s
@@ -611,6 +659,12 @@ class Registry:
             stored = replace(intent, version=(old.version if old else 0) + 1)
             t.put(self.encode(stored, placed), [self._tuple(p.box) for p in placed],
                   self.records(stored, placed))
+            if len(conflicts):  # accepted: every conflict is with a lower priority
+                t.put_notices([NoticeRow(0, c.intent_id, c.party, json.dumps(
+                    {"version": c.version, "by": [stored.id, stored.party, stored.version,
+                                                  stored.priority],
+                     "pairs": [[b, a] for a, b in c.pairs]}, separators=(",", ":")))
+                    for c in conflicts])
             if request_id is not None:
                 t.put_request(RequestRow(request_id, digest, stored.id, stored.version))
         return SubmitResult(Outcome.ACCEPTED, stored, conflicts)
