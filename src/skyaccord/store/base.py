@@ -139,7 +139,8 @@ class Txn(Protocol):
     def generation(self) -> Hashable | None:
         """A token naming this transaction's view of the store: two transactions on one
         store handle with equal tokens saw the same data (no commit by anyone between
-        them). None when the backend cannot tell (then no result is ever reused)."""
+        them; SQLite: data_version and own commits; PostgreSQL: the snapshot). None when
+        the backend cannot tell (then no result is ever reused)."""
         ...
 
     def put_request(self, row: RequestRow) -> None:

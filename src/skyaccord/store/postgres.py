@@ -107,8 +107,9 @@ def _cube_text(b: BoxTuple) -> str:
 
 
 class _PgTxn:
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], snapshot: str | None = None) -> None:
         self.c = conn
+        self.snapshot = snapshot
 
     def get(self, intent_id: str) -> IntentRow | None:
         r = self.c.execute(f"SELECT {_COLS} FROM intents i WHERE i.id = %s",
@@ -123,10 +124,12 @@ class _PgTxn:
             (lo, hi)).fetchall()
         return [_row(r) for r in rows]
 
-    def generation(self) -> None:
-        # a WAL position read inside a snapshot may already include a commit that the
-        # snapshot does not see, so PostgreSQL offers no safe token: never reuse
-        return None
+    def generation(self) -> str | None:
+        # the snapshot the transaction's reads use, taken at BEGIN (after the locks for a
+        # writer): equal snapshots (xmin, xmax and in-progress ids) mean that no
+        # transaction wrote and committed in between (any writer gets a transaction id,
+        # which moves xmax), so both saw the same data
+        return self.snapshot
 
     def volume_ids(self, boxes: Sequence[BoxTuple]) -> list[list[int]]:
         out: list[list[int]] = [[] for _ in boxes]
@@ -299,13 +302,21 @@ class PostgresStore:
                 f", pg_advisory_xact_lock({int(a):d}, {int(b):d})" for a, b in keys)
         else:
             begin = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+        # ... and the snapshot that the reads after it see (a new statement: after the
+        # locks; in REPEATABLE READ, the transaction's snapshot)
+        begin += "; SELECT pg_current_snapshot()::text"
         try:
-            c.execute(begin)
+            with c.cursor() as cur:
+                cur.execute(begin)
+                while cur.nextset():
+                    pass
+                r = cur.fetchone()
+            snapshot = None if r is None else str(r[0])
         except psycopg.Error as exc:
             self._rollback()
             raise StoreError(f"{_redact(self.url)}: {exc}") from exc
         try:
-            yield _PgTxn(c)
+            yield _PgTxn(c, snapshot)
         except psycopg.Error as exc:
             self._rollback()
             raise StoreError(f"{_redact(self.url)}: {exc}") from exc
