@@ -1,13 +1,19 @@
-"""Open a recorded feed of any format as chunks of state updates in time order."""
+"""Open a recorded feed of any format as chunks of state updates in time order.
+
+A gzip-compressed file (``.gz``, told by its magic bytes, as the ``traffic`` library
+ships its samples) is read through :mod:`gzip`, whatever its format.
+"""
 
 from __future__ import annotations
 
 import gc
+import gzip
 import io
 import itertools
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
+from typing import Final, TextIO
 
 from skyaccord.errors import FeedError
 from skyaccord.ingest import formats
@@ -17,16 +23,36 @@ from skyaccord.ingest.states import FeedStats, StateUpdate
 __all__ = ["open_feed", "read_updates"]
 
 _CHUNK: Final = 50_000  # frames per decoder batch: bounds memory on large files
+_GZIP_MAGIC: Final = b"\x1f\x8b"
 
 
-def _text(path: Path) -> str:
+def _open(path: Path, packed: bool) -> io.BufferedIOBase:
+    """The file's bytes, decompressed if ``packed`` (gzip)."""
+    return gzip.open(path, "rb") if packed else path.open("rb")
+
+
+def _open_text(path: Path, packed: bool) -> TextIO:
+    """The file's lines, decompressed if ``packed``; undecodable bytes replaced."""
+    if packed:
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace")
+    return path.open(encoding="utf-8-sig", errors="replace")
+
+
+def _read_all(path: Path, packed: bool) -> bytes:
     try:
-        return path.read_text(encoding="utf-8-sig")
+        with _open(path, packed) as fh:
+            return fh.read()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise FeedError(f"{path}: cannot read: {exc}") from None
+
+
+def _text(path: Path, packed: bool = False) -> str:
+    data = _read_all(path, packed)
+    try:
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FeedError(f"{path}: not UTF-8 text at byte {exc.start}; for a Beast binary "
                         "file give --format modes") from None
-    except OSError as exc:
-        raise FeedError(f"{path}: cannot read: {exc}") from None
 
 
 def _chunks(frames: Iterator[RawFrame], decoder: ModeSDecoder,
@@ -58,7 +84,11 @@ def open_feed(path: str | Path, fmt: str = "auto", stats: FeedStats | None = Non
     try:
         with path.open("rb") as fh:
             head = fh.read(4096)
-    except OSError as exc:
+        packed = head.startswith(_GZIP_MAGIC)
+        if packed:
+            with _open(path, packed) as unpacked:
+                head = unpacked.read(4096)
+    except (OSError, EOFError, zlib.error) as exc:
         raise FeedError(f"{path}: cannot read: {exc}") from None
     if fmt == "auto":
         fmt = formats.sniff_format(path, head)
@@ -72,20 +102,29 @@ def open_feed(path: str | Path, fmt: str = "auto", stats: FeedStats | None = Non
             parser = BeastParser(stats=stats)
 
             def beast() -> Iterator[RawFrame]:
-                with path.open("rb") as fh:
-                    while block := fh.read(1 << 20):
-                        yield from parser.feed(block)
+                try:
+                    with _open(path, packed) as fh:
+                        while block := fh.read(1 << 20):
+                            yield from parser.feed(block)
+                except (OSError, EOFError, zlib.error) as exc:
+                    raise FeedError(f"{path}: cannot read: {exc}") from None
 
             yield from _chunks(beast(), decoder, chunk)
         else:
-            with path.open(encoding="utf-8-sig", errors="replace") as text_fh:
-                yield from _chunks(frames_from_lines(text_fh, stats, name), decoder, chunk)
+            def lines() -> Iterator[str]:
+                try:
+                    with _open_text(path, packed) as text_fh:
+                        yield from text_fh
+                except (OSError, EOFError, zlib.error) as exc:
+                    raise FeedError(f"{path}: cannot read: {exc}") from None
+
+            yield from _chunks(frames_from_lines(lines(), stats, name), decoder, chunk)
         return
     if fmt == "opensky" and (path.suffix.lower() == ".parquet" or head.startswith(b"PAR1")):
         rows: Iterator[dict[str, object]] = formats._opensky_parquet(path)
         yield sorted(formats.read_opensky_rows(rows, stats, name), key=lambda u: u.t)
         return
-    text = _text(path)
+    text = _text(path, packed)
     if fmt == "opensky":
         import csv
 
