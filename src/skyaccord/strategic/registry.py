@@ -23,6 +23,13 @@ Rules (one place for every backend):
   writer whose area could conflict (lock keys: the grid cells of a coarse grid under the
   volumes grown by the largest buffer, plus the intent id and request id), so two
   committed intents never conflict, whatever the number of nodes and writers.
+
+How a check runs: the store's index gives the ids of stored volumes near the grown
+volumes; their compact records (:meth:`Registry.records`) are cached by volume id, which
+the store never reuses, so the cache is exact; one vectorised exact test
+(:func:`~skyaccord.strategic.intersect.conflict_mask`) runs over all pairs. A ``submit``
+of the intent just checked reuses the check's :class:`Conflicts` when the store's
+generation (``Txn.generation``) shows that nothing was committed in between.
 """
 
 from __future__ import annotations
