@@ -684,10 +684,15 @@ class Registry:
         """
         state = IntentState(state)
         digest = self._digest("state", [intent_id, party, str(state), version])
-        locks: list[LockKey] = [(2, _h32(intent_id))]
-        if request_id is not None:
-            locks.append((3, _h32(request_id)))
-        with self.store.write(locks) as t:
+        # A state change bumps the version that writers in the intent's area must name:
+        # take the same area locks as a write there, so that no concurrent write commits
+        # on the version this change retires. The area comes from a read before the
+        # locks; if the intent changed in between, the version check below refuses.
+        with self.store.read() as t:
+            before = t.get(intent_id)
+        placed_before = self._decode(before)[1] if before is not None else []
+        locks, exclusive = self._locks(intent_id, request_id, placed_before)
+        with self.store.write(locks, exclusive=exclusive) as t:
             replayed = self._replay(t, request_id, digest)
             if replayed is not None:
                 return replayed
