@@ -147,7 +147,7 @@ class _Meta:
 
 
 _COLS: Final = ("t_seen", "t_pos", "lat", "lon", "alt_ft", "t_vel", "gs_kt", "trk_deg",
-                "vs_fpm")
+                "vs_fpm", "t_gnd")
 
 
 class Picture:
@@ -221,7 +221,8 @@ class Picture:
 
     def _associate(self, u: StateUpdate) -> int | None:
         g = self.gates
-        if g is None or not (u.has_position and u.has_velocity) or self._n == 0:
+        if g is None or u.kind == "ground" or not (u.has_position and u.has_velocity) \
+                or self._n == 0:
             return None
         assert u.lat is not None and u.lon is not None
         lat, lon = self._extrapolated(u.t, np.arange(self._n))
@@ -254,6 +255,18 @@ class Picture:
             else:
                 i = self._new_row(tid)
         a = self._a
+        m = self.meta[i]
+        if u.kind == "ground":
+            # on the surface: out of detection until an airborne position newer than this
+            if not (u.t < a["t_gnd"][i]):
+                a["t_gnd"][i] = u.t
+            if not (u.t < a["t_seen"][i]):
+                a["t_seen"][i] = u.t
+            m.callsign = u.callsign or m.callsign
+            m.squawk = u.squawk or m.squawk
+            if u.source:
+                m.sources.add(u.source)
+            return
         fresh = False
         if u.has_position and not (u.t < a["t_pos"][i]):
             a["t_pos"][i], a["lat"][i], a["lon"][i] = u.t, u.lat, u.lon
@@ -269,7 +282,6 @@ class Picture:
             self.stale += 1
         if not (u.t < a["t_seen"][i]):
             a["t_seen"][i] = u.t
-        m = self.meta[i]
         m.callsign = u.callsign or m.callsign
         m.squawk = u.squawk or m.squawk
         m.party = u.party or m.party
@@ -303,10 +315,12 @@ class Picture:
         return lat, lon
 
     def live(self, t: float) -> np.ndarray[Any, np.dtype[np.intp]]:
-        """Rows complete enough for detection (position, altitude, velocity) and heard
-        within ``max_age_s`` of ``t``."""
+        """Rows complete enough for detection (position, altitude, velocity), heard
+        within ``max_age_s`` of ``t``, and airborne (no on-ground report at or after the
+        last position)."""
         a = {c: self.column(c) for c in _COLS}
         ok = np.isfinite(a["t_pos"]) & np.isfinite(a["alt_ft"]) & np.isfinite(a["t_vel"])
+        ok &= ~(a["t_gnd"] >= a["t_pos"])
         ok &= (t - a["t_seen"]) <= self.max_age_s
         ok &= (t - a["t_pos"]) <= self.max_age_s
         return np.flatnonzero(ok)

@@ -8,12 +8,17 @@ and skipped. Formats:
 ``sbs``      SBS-1 BaseStation CSV (dump1090 port 30003): ``MSG,type,...`` 22 fields
 ``opensky``  OpenSky state vectors, CSV or Parquet: ``time, icao24, lat, lon, velocity``
              (m/s), ``heading``, ``vertrate`` (m/s), ``callsign``, ``baroaltitude`` /
-             ``geoaltitude`` (m) (OpenSky ``states`` data set README)
+             ``geoaltitude`` (m), ``onground`` (OpenSky ``states`` data set README)
 ``traffic``  the ``traffic`` library's trajectory records, JSON lines or a JSON array:
              ``timestamp``, ``icao24``, ``latitude``, ``longitude``, ``altitude`` (ft),
-             ``groundspeed`` (kt), ``track``, ``vertical_rate`` (ft/min), ``callsign``
+             ``groundspeed`` (kt), ``track``, ``vertical_rate`` (ft/min), ``callsign``,
+             ``onground``
 ``tracks``   skyaccord's tracks CSV (``skyaccord detect``'s input), optional ``t`` column
 ``states``   ``skyaccord decode``'s output CSV (``t,icao24,callsign,lat,lon,...``)
+
+A row the feed marks on the ground (``onground`` true; SBS-1 field 22 ``IsOnGround``
+= -1) becomes a ``"ground"`` update: the picture leaves that aircraft out of detection
+until a newer airborne position, as the separation minima are between airborne aircraft.
 """
 
 from __future__ import annotations
@@ -63,6 +68,13 @@ def _num(text: str | None) -> float | None:
     if not math.isfinite(v):
         raise ValueError(f"not finite: {s!r}")
     return v
+
+
+def _on_ground(v: Any) -> bool:
+    """An ``onground`` cell (JSON bool, ``true``/``1`` text) says on the surface."""
+    if isinstance(v, bool):
+        return v
+    return str(v).strip().lower() in ("true", "1", "-1", "t")
 
 
 def _keep(u: StateUpdate, stats: FeedStats, where: str) -> bool:
@@ -141,7 +153,9 @@ def read_sbs(lines: Iterable[str], stats: FeedStats, name: str = "", *,
         except ValueError as exc:
             stats.reject("bad line", f"{where}: {exc}")
             continue
-        if u.has_position and u.has_velocity:
+        if len(f) > 21 and f[21].strip() == "-1":  # IsOnGround
+            u = u._replace(kind="ground")
+        elif u.has_position and u.has_velocity:
             u = u._replace(kind="state")
         elif u.has_velocity:
             u = u._replace(kind="velocity")
@@ -170,8 +184,9 @@ def read_opensky_rows(rows: Iterable[dict[str, Any]], stats: FeedStats,
                 alt_m = _num(row.get("geoaltitude"))
             v, vr = _num(row.get("velocity")), _num(row.get("vertrate"))
             cs = str(row.get("callsign") or "").strip() or None
+            kind = "ground" if _on_ground(row.get("onground")) else "state"
             u = StateUpdate(
-                t, icao, "state", cs, _num(row.get("lat")), _num(row.get("lon")),
+                t, icao, kind, cs, _num(row.get("lat")), _num(row.get("lon")),
                 None if alt_m is None else alt_m * _M_FT,
                 None if v is None else v * _MS_KT, _num(row.get("heading")),
                 None if vr is None else vr * _MS_FPM,
@@ -225,7 +240,8 @@ def _traffic_record(rec: Any, name: str, where: str) -> StateUpdate:
 
     cs = rec.get("callsign")
     sq = rec.get("squawk")
-    return StateUpdate(_traffic_time(rec["timestamp"]), icao, "state",
+    return StateUpdate(_traffic_time(rec["timestamp"]), icao,
+                       "ground" if _on_ground(rec.get("onground")) else "state",
                        str(cs).strip() if cs else None, g("latitude"), g("longitude"),
                        g("altitude"), g("groundspeed"), g("track"), g("vertical_rate"),
                        str(sq).strip() if sq else None, source=name)

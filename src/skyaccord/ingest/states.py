@@ -52,7 +52,9 @@ class StateUpdate(NamedTuple):
     ``icao24`` is the track key: the 24-bit ICAO address in lower-case hex for Mode S
     feeds, or the feed's own track id. ``kind`` says what the report carried:
     ``"position"``, ``"velocity"``, ``"state"`` (both), ``"identity"`` (callsign or
-    squawk) or ``"altitude"``. ``source`` names the feed or sensor (a party's radar);
+    squawk), ``"altitude"`` or ``"ground"`` (the feed says the aircraft is on the
+    surface: the picture leaves it out of detection until a newer airborne position).
+    ``source`` names the feed or sensor (a party's radar);
     ``party`` and ``aircraft_class`` are set where the feed says them.
     """
 
