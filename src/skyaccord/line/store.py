@@ -22,6 +22,7 @@ from skyaccord.errors import MessageRefused, StoreError
 from skyaccord.line.keys import SigningKey, sign
 from skyaccord.line.log import GENESIS, LogEntry, entry_hash, head_bytes
 from skyaccord.line.messages import Message, parse_message
+from skyaccord.store.sqlite_conn import connect_wal, transaction
 
 __all__ = ["LineStore", "OutboxItem", "Refusal"]
 
@@ -82,10 +83,7 @@ class LineStore:
         self._key = key
         self._lock = threading.RLock()
         try:
-            self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
-                                         check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn = connect_wal(self.path, synchronous="FULL", busy_timeout_s=10.0)
             with self.transaction() as c:
                 for stmt in _SCHEMA.split(";"):
                     if stmt.strip():
@@ -112,24 +110,8 @@ class LineStore:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` transaction; sqlite3 errors become StoreError."""
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: cannot begin a transaction: {exc}") from None
-            try:
-                yield self._conn
-            except sqlite3.Error as exc:
-                self._conn.execute("ROLLBACK")
-                raise StoreError(f"{self.path}: write failed: {exc}") from None
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            try:
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._conn.execute("ROLLBACK")
-                raise StoreError(f"{self.path}: commit failed: {exc}") from None
+        with transaction(self._conn, self._lock, self.path) as conn:
+            yield conn
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         with self._lock:

@@ -35,6 +35,7 @@ from skyaccord.store.base import (
     RequestRow,
     VolumeRow,
 )
+from skyaccord.store.sqlite_conn import connect_wal, transaction
 
 __all__ = ["VOLUME_SLOTS", "SQLiteStore"]
 
@@ -268,18 +269,13 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL",
                  busy_timeout_s: float = 60.0, cache_mib: int = 256) -> None:
-        if synchronous not in ("NORMAL", "FULL"):
-            raise StoreError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
         self._lock = threading.Lock()
         self._commits = 0
         try:
-            self._conn = sqlite3.connect(self.path, timeout=busy_timeout_s,
-                                         isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(f"PRAGMA synchronous={synchronous}")
-            self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+            self._conn = connect_wal(self.path, synchronous=synchronous,
+                                     busy_timeout_s=busy_timeout_s)
             # a page cache that holds the R*Tree of a large theatre (allocated as used;
             # the default 2,000 pages made dense-area queries re-read pages, 2x slower)
             self._conn.execute(f"PRAGMA cache_size={-int(cache_mib) * 1024}")
@@ -310,27 +306,12 @@ class SQLiteStore:
 
     @contextmanager
     def _txn(self, begin: str) -> Iterator[_SQLiteTxn]:
-        with self._lock:
-            try:
-                self._conn.execute(begin)
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: cannot begin a transaction: {exc}") from exc
-            try:
-                yield _SQLiteTxn(self._conn, self)
-            except sqlite3.Error as exc:
-                self._conn.execute("ROLLBACK")
-                raise StoreError(f"{self.path}: {exc}") from exc
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            try:
-                if begin == "BEGIN IMMEDIATE":
-                    self._commits += 1  # before: a failed commit may still have written
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise StoreError(f"{self.path}: commit failed: {exc}") from exc
+        def count_commit() -> None:
+            self._commits += 1  # before COMMIT: a failed commit may still have written
+
+        with transaction(self._conn, self._lock, self.path, begin,
+                         count_commit if begin == "BEGIN IMMEDIATE" else None) as conn:
+            yield _SQLiteTxn(conn, self)
 
     def read(self) -> AbstractContextManager[_SQLiteTxn]:
         return self._txn("BEGIN DEFERRED")
