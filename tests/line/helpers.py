@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from typing import Any
 
 from skyaccord.errors import LineError
-from skyaccord.line import Node, public_key_b64
-from skyaccord.line.keys import SigningKey
-from skyaccord.protocol import Accord, default_accord, default_accord_text
+from skyaccord.line import Node
+from skyaccord.protocol import Accord, default_accord
 
 PARTIES = ("us", "ru", "tr")
 T0 = 1_445_299_200.0  # 20 Oct 2015 00:00 UTC, the accord's effective time
@@ -40,15 +38,6 @@ class Direct:
 
     def close(self) -> None:
         pass
-
-
-def accord_text_with_keys(keys: dict[str, SigningKey]) -> str:
-    text = default_accord_text()
-    for party, key in keys.items():
-        text, n = re.subn(rf'(\nid = "{party}"\n)',
-                          rf'\1public_key = "{public_key_b64(key)}"\n', text)
-        assert n == 1
-    return text
 
 
 @dataclasses.dataclass

@@ -3,108 +3,19 @@ SIGKILL mid-stream and restart, forged messages over HTTP."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from skyaccord.line import cross_check, verify_log
+from skyaccord.line.local import LocalNodes
 from skyaccord.line.log import read_entries
 from skyaccord.protocol import load_accord
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Nodes:
-    """Starts, kills and restarts node processes sharing one directory of files."""
-
-    def __init__(self, root: Path, parties: tuple[str, ...]) -> None:
-        self.root = root
-        self.ports = {p: free_port() for p in parties}
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.client = httpx.Client(timeout=10.0)
-
-    def url(self, party: str) -> str:
-        return f"http://127.0.0.1:{self.ports[party]}"
-
-    def db(self, party: str) -> Path:
-        return self.root / f"{party}.db"
-
-    def start(self, party: str, *, config: bool = False) -> None:
-        if config:  # the same node from a config file (paths relative to it)
-            peers_toml = "".join(f'{p} = "{self.url(p)}"\n' for p in self.ports if p != party)
-            path = self.root / f"{party}-node.toml"
-            path.write_text(f'[node]\nparty = "{party}"\nkey = "{party}.key"\n'
-                            f'db = "{party}.db"\naccord = "accord.toml"\n'
-                            f"port = {self.ports[party]}\n[peers]\n{peers_toml}")
-            args = ["--config", str(path)]
-        else:
-            args = ["--party", party, "--accord", str(self.root / "accord.toml"),
-                    "--db", str(self.db(party)), "--key", str(self.root / f"{party}.key"),
-                    "--port", str(self.ports[party]),
-                    *(f"--peer={p}={self.url(p)}" for p in self.ports if p != party)]
-        log = open(self.root / f"{party}.out", "ab")  # noqa: SIM115 (kept for the process)
-        self.procs[party] = subprocess.Popen(
-            [sys.executable, "-m", "skyaccord", "serve", *args],
-            stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if self.client.get(self.url(party) + "/line/health").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert self.procs[party].poll() is None, (self.root / f"{party}.out").read_text()
-            time.sleep(0.05)
-        raise AssertionError(f"node {party} did not start")
-
-    def kill(self, party: str) -> None:
-        proc = self.procs.pop(party)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-    def stop_all(self) -> None:
-        for party in list(self.procs):
-            proc = self.procs.pop(party)
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self.client.close()
-
-    def send(self, party: str, to: str, text: str, kind: str = "text") -> str:
-        r = self.client.post(self.url(party) + "/line/send",
-                             json={"to": to, "kind": kind, "body": {"text": text}})
-        assert r.status_code == 200, r.text
-        return str(r.json()["id"])
-
-    def get(self, party: str, path: str) -> Any:
-        r = self.client.get(self.url(party) + path)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    def drain(self, timeout_s: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if all(self.get(p, "/line/health")["outbox_pending"] == 0 for p in self.procs):
-                return
-            time.sleep(0.05)
-        raise AssertionError("outboxes did not drain")
+Nodes = LocalNodes
 
 
 @pytest.fixture
