@@ -461,6 +461,13 @@ class ModeSDecoder:
             return None
         bds = msg.get("bds")
         t = f.t
+        if df in ("20", "21"):
+            # Comm-B aircraft identification (BDS 2,0): the callsign of aircraft without
+            # ADS-B, which never send the DF17 identification
+            b20 = msg.get("bds20")
+            if isinstance(b20, dict):
+                cs = str(b20.get("callsign", "")).strip().rstrip("_#").strip()
+                ac.callsign = cs or ac.callsign
         if bds == "05" and df in ("17", "18") and "lat_cpr" in msg:
             alt = msg.get("altitude")
             if isinstance(alt, int | float):
