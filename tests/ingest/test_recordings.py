@@ -316,3 +316,85 @@ def test_busy_real_replay_equals_detection_on_snapshots() -> None:
         (a.t, a.id1, a.id2, a.level) for a in expected]
     assert np.allclose([a.t_in_s for a in alerts], [a.t_in_s for a in expected],
                        atol=0.05)
+
+
+# ----------------------------------------------------------------------------- one flight
+
+TAKEOFF = DATA / "full_flight_takeoff.jsonl.gz"
+LANDING = DATA / "full_flight_landing.jsonl.gz"
+
+
+@pytest.mark.parametrize(("path", "lines", "unfixed", "fixed", "surface"), [
+    (TAKEOFF, 2500, 6, 169, 264), (LANDING, 2000, 2, 282, 147)])
+def test_flight_against_the_fields_published_with_the_sample(
+        path: Path, lines: int, unfixed: int, fixed: int, surface: int) -> None:
+    """rs1090/jet1090 JSON lines of a real flight (393322, CDG to Toulouse): each line
+    carries the frame and the fields jet1090 decoded from it. Our positions (own CPR
+    state) equal the published ones; altitudes, squawks and callsigns too; surface
+    position frames become ``ground`` updates."""
+    recs = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+    ups, stats = read_updates(path)
+    assert stats.read == len(recs) == lines and stats.total_rejected == 0
+    by_t: dict[float, list[dict[str, Any]]] = {}
+    for r in recs:  # a frame heard twice at one time appears on two lines
+        by_t.setdefault(r["timestamp"], []).append(r)
+    pub = {r["timestamp"]: r for r in recs if r.get("bds") == "05" and "latitude" in r}
+    ours = {u.t: u for u in ups if u.kind == "position"}
+    # jet1090 fixes the first airborne frames of each file locally (from the surface
+    # fix, or the flight before the cut); we wait for an even/odd pair, then agree on
+    # every frame
+    assert set(ours) <= set(pub) and len(pub) - len(ours) == unfixed
+    assert len(ours) == fixed
+    for t, u in ours.items():
+        assert u.lat == pytest.approx(pub[t]["latitude"], abs=1e-9)
+        assert u.lon == pytest.approx(pub[t]["longitude"], abs=1e-9)
+        assert u.alt_ft == pub[t]["altitude"]
+    n = {"altitude": 0, "ground": 0, "squawk": 0, "callsign": 0}
+    for u in ups:
+        rs = by_t[u.t]
+        if u.kind == "altitude":
+            assert any(u.alt_ft == r.get("altitude") for r in rs)
+            n["altitude"] += 1
+        elif u.kind == "ground":
+            assert any(r.get("bds") == "06" for r in rs)
+            n["ground"] += 1
+        elif u.kind == "identity" and any("squawk" in r for r in rs):
+            assert any(u.squawk == r.get("squawk") for r in rs)
+            n["squawk"] += 1
+        elif u.kind == "identity":
+            assert any(u.callsign == str(r.get("callsign")).strip("_ ") for r in rs)
+            n["callsign"] += 1
+    assert n["ground"] == surface == sum(r.get("bds") == "06" for r in recs)
+    assert min(n.values()) > 10
+
+
+def test_takeoff_enters_detection_only_when_airborne() -> None:
+    """The picture leaves 393322 out while it taxies, and takes it in from its first
+    airborne position with a velocity."""
+    ups, _ = read_updates(TAKEOFF)
+    t_air = min(u.t for u in ups if u.kind == "position")
+    assert max(u.t for u in ups if u.kind == "ground") < t_air
+    p = Picture(60.0)
+    for u in ups:
+        p.update(u)
+        if u.t < t_air:
+            assert len(p.snapshot(u.t)) == 0
+    snap = p.snapshot(ups[-1].t)
+    assert snap.id.tolist() == ["393322"] and float(snap.alt_ft[0]) > 3000.0
+
+
+def test_landing_leaves_detection_at_the_first_surface_position() -> None:
+    """On landing at Toulouse the aircraft stops sending airborne positions and
+    velocities and sends surface positions: it leaves the snapshot at the first one,
+    instead of flying on, extrapolated, for ``max_age_s``."""
+    ups, _ = read_updates(LANDING)
+    t_gnd = min(u.t for u in ups if u.kind == "ground")
+    assert max(u.t for u in ups if u.kind == "position") < t_gnd
+    p = Picture(60.0)
+    p.update_many(u for u in ups if u.t < t_gnd)
+    assert p.snapshot(t_gnd).id.tolist() == ["393322"]
+    p.update_many(u for u in ups if u.t == t_gnd)
+    assert len(p.snapshot(t_gnd)) == 0
+    p.update_many(u for u in ups if u.t > t_gnd)
+    assert all(u.kind != "position" for u in ups if u.t > t_gnd)
+    assert len(p.snapshot(ups[-1].t)) == 0

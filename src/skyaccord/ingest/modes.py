@@ -295,10 +295,11 @@ def cpr_local(lat_cpr: int, lon_cpr: int, odd: bool, ref_lat: float,
 
 # ----------------------------------------------------------------------------- decoder
 
-#: ADS-B type codes the picture uses: identification (1-4), airborne position (9-18,
-#: 20-22), airborne velocity (19), aircraft status with the squawk (28); surface
-#: positions, operational status and the rest are skipped before decoding
-_USED_TC: Final = frozenset((*range(1, 5), *range(9, 23), 28))
+#: ADS-B type codes the picture uses: identification (1-4), surface position (5-8: only
+#: that the aircraft is on the ground), airborne position (9-18, 20-22), airborne
+#: velocity (19), aircraft status with the squawk (28); operational status and the rest
+#: are skipped before decoding
+_USED_TC: Final = frozenset((*range(1, 23), 28))
 _SKIP_ME: Final = frozenset(c for b in range(256) if b >> 3 not in _USED_TC
                             for c in (f"{b:02x}", f"{b:02X}"))
 _DF17_18: Final = frozenset(c for b in range(256) if b >> 3 in (17, 18)
@@ -473,6 +474,11 @@ class ModeSDecoder:
             if isinstance(alt, int | float):
                 ac.alt_ft = float(alt)
             return self._position(f, icao, ac, msg)
+        if bds == "06" and df in ("17", "18"):
+            # surface position (parity checked by rs1090): on the ground, out of
+            # detection until an airborne position; the surface fix itself is not used
+            return StateUpdate(t, icao, "ground", ac.callsign, squawk=ac.squawk,
+                               source=self.source)
         if bds == "09" and df in ("17", "18"):
             gs, trk = msg.get("groundspeed"), msg.get("track")
             if gs is None or trk is None:
