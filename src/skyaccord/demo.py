@@ -89,4 +89,16 @@ def demo_picture(seed: int = 2015, n_random: int = 240) -> Tracks:
     encounter("E2", ("us", "manned"), ("ru", "manned"), 30, -15, 18_000, 100, 2.0, 90)
     encounter("E3", ("ru", "manned"), ("tr", "manned"), -35, 25, 20_000, 200, 1.0, 250)
     encounter("E4", ("us", "unmanned"), ("ru", "manned"), 10, 5, 16_000, 80, 0.8, 300)
-    return Tracks.from_rows(rows)
+    picture = Tracks.from_rows(rows)
+    # Controlled traffic is not already in, or seconds from, a loss of separation: of
+    # each random pair that would be (within 45 s), drop the later-generated aircraft.
+    # The scripted encounters are generated last but are never dropped.
+    from skyaccord.protocol import default_accord
+    from skyaccord.tactical.detect import detect
+
+    conflicts = detect(picture, default_accord())
+    scripted = np.char.startswith(picture.id, "E")
+    imminent = conflicts.pairs[:, conflicts.t_in_s < 45.0]
+    imminent = imminent[:, ~scripted[imminent].any(axis=0)]
+    drop = np.unique(imminent.max(axis=0))
+    return picture.take(np.setdiff1d(np.arange(len(picture)), drop))
