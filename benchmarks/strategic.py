@@ -18,12 +18,14 @@ dense cell (DOMAIN.md). Target: p99 under 10 ms embedded, >= 1,000 checked write
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import os
 import random
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -90,7 +92,10 @@ def new_intent(reg: Registry, rng: random.Random, name: str, dense: bool) -> Int
     return Intent(name, rng.choice(PARTIES), (vol,))
 
 
-def run_writes(reg: Registry, writes: int, dense: bool, seed: int) -> dict[str, float]:
+def timed_writes(reg: Registry, writes: int, dense: bool, seed: int
+                 ) -> tuple[list[float], int, float]:
+    """Latencies (s), accepted count and wall time of ``writes`` check-then-write
+    submissions."""
     rng = random.Random(seed)
     intents = [new_intent(reg, rng, f"new-{seed}-{dense}-{i}", dense) for i in range(writes)]
     lat = []
@@ -101,14 +106,56 @@ def run_writes(reg: Registry, writes: int, dense: bool, seed: int) -> dict[str, 
         res = reg.submit(it, reg.check(it).key)
         lat.append(time.perf_counter() - t)
         accepted += res.accepted
-    wall = time.perf_counter() - start
+    return lat, accepted, time.perf_counter() - start
+
+
+def _summary(lat: Sequence[float], accepted: int, writes: int, wall: float
+             ) -> dict[str, float]:
     ms = np.array(lat) * 1000
     return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
             "writes_per_s": writes / wall, "accepted": accepted / writes}
 
 
-def bench_backend(name: str, store: Store, n: int, writes: int, dense_passes: int = 2
-                  ) -> tuple[list[list[object]], float]:
+def run_writes(reg: Registry, writes: int, dense: bool, seed: int) -> dict[str, float]:
+    lat, accepted, wall = timed_writes(reg, writes, dense, seed)
+    return _summary(lat, accepted, writes, wall)
+
+
+def _writer(url: str, writes: int, dense: bool, seed: int, ready: Any, go: Any,
+            out: Any) -> None:
+    store = open_store(url)
+    reg = Registry(store, default_accord(), centre=DEFAULT_CENTRE)
+    ready.put(1)
+    go.wait()
+    out.put(timed_writes(reg, writes, dense, seed)[:2])
+    store.close()
+
+
+def run_writers(url: str, writers: int, writes: int, dense: bool, seed: int
+                ) -> dict[str, float]:
+    """``writers`` processes (each its own store handle and registry, so each starts
+    with a cold record cache) submitting ``writes`` in all, at once."""
+    ctx = mp.get_context("spawn")
+    ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    each = writes // writers
+    procs = [ctx.Process(target=_writer, args=(url, each, dense, seed * 100 + k, ready,
+                                                go, out)) for k in range(writers)]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.get()
+    start = time.perf_counter()
+    go.set()
+    results = [out.get() for _ in procs]
+    wall = time.perf_counter() - start
+    for p in procs:
+        p.join()
+    lat = [x for r in results for x in r[0]]
+    return _summary(lat, sum(r[1] for r in results), each * writers, wall)
+
+
+def bench_backend(name: str, store: Store, url: str, n: int, writes: int, dense_passes: int = 2,
+                  writers: int = 1) -> tuple[list[list[object]], float]:
     reg = Registry(store, default_accord(), centre=DEFAULT_CENTRE)
     t = time.perf_counter()
     loaded = store.bulk_load(theatre_rows(reg, n, seed=1))
@@ -121,7 +168,11 @@ def bench_backend(name: str, store: Store, n: int, writes: int, dense_passes: in
         (True, 3 + k, "dense 20x20 km" + ("" if k == 0 else f" (pass {k + 1})"))
         for k in range(dense_passes)]
     for dense, seed, area in runs:
-        r = run_writes(reg, writes, dense, seed=seed)
+        if writers > 1:
+            r = run_writers(url, writers, writes, dense, seed=seed)
+            area += f", {writers} writers"
+        else:
+            r = run_writes(reg, writes, dense, seed=seed)
         rows.append([name, f"{n:,}", area,
                      r["p50_ms"], r["p99_ms"], r["writes_per_s"],
                      r["writes_per_s"] / 7.0, r["accepted"]])
@@ -138,23 +189,27 @@ def main() -> None:
     ap.add_argument("--no-sqlite", action="store_true")
     ap.add_argument("--dense-passes", type=int, default=2,
                     help="runs of --writes in the dense area (each with new intents)")
+    ap.add_argument("--writers", type=int, default=1,
+                    help="writer processes submitting at once (each its own store handle)")
     args = ap.parse_args()
     rows: list[list[object]] = []
     loads: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as d:
         if not args.no_sqlite:
-            s = open_store(str(Path(d) / "bench.db"))
-            r, loads["sqlite"] = bench_backend("sqlite", s, args.n, args.writes,
-                                                    args.dense_passes)
+            path = str(Path(d) / "bench.db")
+            s = open_store(path)
+            r, loads["sqlite"] = bench_backend("sqlite", s, path, args.n, args.writes,
+                                                    args.dense_passes, args.writers)
             rows += r
             s.close()
     if args.pg:
         schema = f"bench_{os.getpid()}"
         sep = "&" if "?" in args.pg else "?"
-        s = open_store(f"{args.pg}{sep}skyaccord_schema={schema}")
+        url = f"{args.pg}{sep}skyaccord_schema={schema}"
+        s = open_store(url)
         try:
-            r, loads["postgres"] = bench_backend("postgres", s, args.n, args.writes,
-                                                      args.dense_passes)
+            r, loads["postgres"] = bench_backend("postgres", s, url, args.n, args.writes,
+                                                      args.dense_passes, args.writers)
             rows += r
         finally:
             s.drop()  # type: ignore[attr-defined]

@@ -107,9 +107,12 @@ def _cube_text(b: BoxTuple) -> str:
 
 
 class _PgTxn:
-    def __init__(self, conn: psycopg.Connection[Any], snapshot: str | None = None) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], snapshot: str | None = None,
+                 snapshot_cur: psycopg.Cursor[Any] | None = None) -> None:
         self.c = conn
         self.snapshot = snapshot
+        # in pipeline mode: the cursor whose result is the snapshot, read when asked for
+        self._snapshot_cur = snapshot_cur
 
     def get(self, intent_id: str) -> IntentRow | None:
         r = self.c.execute(f"SELECT {_COLS} FROM intents i WHERE i.id = %s",
@@ -129,6 +132,10 @@ class _PgTxn:
         # writer): equal snapshots (xmin, xmax and in-progress ids) mean that no
         # transaction wrote and committed in between (any writer gets a transaction id,
         # which moves xmax), so both saw the same data
+        if self._snapshot_cur is not None:
+            r = self._snapshot_cur.fetchone()
+            self._snapshot_cur = None
+            self.snapshot = None if r is None else str(r[0])
         return self.snapshot
 
     def volume_ids(self, boxes: Sequence[BoxTuple]) -> list[list[int]]:
@@ -161,25 +168,24 @@ class _PgTxn:
         if records is not None and len(records) != len(boxes):
             raise StoreError(f"intent {row.id!r}: {len(records)} records for "
                              f"{len(boxes)} boxes")
-        r = self.c.execute(
+        # no statement here reads a result: in pipeline mode they travel with the COMMIT
+        self.c.execute(
             "INSERT INTO intents (id, party, state, version, priority, body, nvol)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
             " party = excluded.party, state = excluded.state, version = excluded.version,"
-            " priority = excluded.priority, body = excluded.body, nvol = excluded.nvol"
-            " RETURNING pk",
+            " priority = excluded.priority, body = excluded.body, nvol = excluded.nvol",
             (row.id, row.party, row.state, row.version, row.priority, row.body,
-             len(boxes))).fetchone()
-        assert r is not None
-        pk = int(r[0])
-        self.c.execute("DELETE FROM intent_volumes WHERE intent_pk = %s", (pk,))
+             len(boxes)))
+        self.c.execute("DELETE FROM intent_volumes WHERE intent_pk ="
+                       " (SELECT pk FROM intents WHERE id = %s)", (row.id,))
         if boxes:
             recs = records if records is not None else [b""] * len(boxes)
             with self.c.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO intent_volumes (intent_pk, idx, box, iid, party, version,"
-                    " priority, rec) VALUES (%s, %s, cube(%s::float8[], %s::float8[]),"
-                    " %s, %s, %s, %s, %s)",
-                    [(pk, i, *_cube(b), row.id, row.party, row.version, row.priority,
+                    " priority, rec) VALUES ((SELECT pk FROM intents WHERE id = %s), %s,"
+                    " cube(%s::float8[], %s::float8[]), %s, %s, %s, %s, %s)",
+                    [(row.id, i, *_cube(b), row.id, row.party, row.version, row.priority,
                       bytes(rec)) for i, (b, rec) in enumerate(zip(boxes, recs,
                                                                     strict=True))])
 
@@ -289,45 +295,67 @@ class PostgresStore:
         c.execute(f'SET search_path TO "{self.schema}", public')
 
     @contextmanager
-    def _txn(self, locks: Sequence[LockKey] | None, exclusive: bool) -> Iterator[_PgTxn]:
+    def _txn(self, locks: Sequence[LockKey] | None, exclusive: bool,
+             pipeline: bool = True) -> Iterator[_PgTxn]:
         psycopg = self._psycopg
         c = self._conn
+        stmts: list[str] = []
         if locks is not None:
             fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-            # one round trip: BEGIN, the global lock, then the keys in sorted order
-            # (select-list items are evaluated left to right); keys are int32, checked
-            # by write(), so they are written inline (no parameters: one simple query)
+            # BEGIN, the global lock, then the keys in sorted order (select-list items
+            # are evaluated left to right); keys are int32, checked by write(), so they
+            # are written inline
             keys = sorted(set(locks))
-            begin = f"BEGIN; SELECT {fn}({GLOBAL_LOCK[0]:d}, {GLOBAL_LOCK[1]:d})" + "".join(
-                f", pg_advisory_xact_lock({int(a):d}, {int(b):d})" for a, b in keys)
+            stmts += ["BEGIN", f"SELECT {fn}({GLOBAL_LOCK[0]:d}, {GLOBAL_LOCK[1]:d})" + "".join(
+                f", pg_advisory_xact_lock({int(a):d}, {int(b):d})" for a, b in keys)]
         else:
-            begin = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+            stmts.append("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         # ... and the snapshot that the reads after it see (a new statement: after the
         # locks; in REPEATABLE READ, the transaction's snapshot)
-        begin += "; SELECT pg_current_snapshot()::text"
+        snap = "SELECT pg_current_snapshot()::text"
+        if not pipeline:  # one simple query, one round trip
+            try:
+                with c.cursor() as cur:
+                    cur.execute("; ".join([*stmts, snap]))
+                    while cur.nextset():
+                        pass
+                    r = cur.fetchone()
+            except psycopg.Error as exc:
+                self._rollback()
+                raise StoreError(f"{_redact(self.url)}: {exc}") from exc
+            try:
+                yield _PgTxn(c, None if r is None else str(r[0]))
+            except psycopg.Error as exc:
+                self._rollback()
+                raise StoreError(f"{_redact(self.url)}: {exc}") from exc
+            except BaseException:
+                self._rollback()
+                raise
+            try:
+                c.execute("COMMIT")
+            except psycopg.Error as exc:
+                self._rollback()
+                raise StoreError(f"{_redact(self.url)}: commit failed: {exc}") from exc
+            return
+        # pipeline mode (psycopg 3, libpq >= 14): statements are sent at once and a round
+        # trip happens only when a result is read: BEGIN, the locks and the snapshot go
+        # with the transaction's first read, and its writes go with the COMMIT
+        committing = False
         try:
-            with c.cursor() as cur:
-                cur.execute(begin)
-                while cur.nextset():
-                    pass
-                r = cur.fetchone()
-            snapshot = None if r is None else str(r[0])
+            with c.pipeline():
+                for q in stmts:
+                    c.execute(q)
+                t = _PgTxn(c, None, c.execute(snap))
+                yield t
+                committing = True
+                c.execute("COMMIT")
         except psycopg.Error as exc:
             self._rollback()
-            raise StoreError(f"{_redact(self.url)}: {exc}") from exc
-        try:
-            yield _PgTxn(c, snapshot)
-        except psycopg.Error as exc:
-            self._rollback()
-            raise StoreError(f"{_redact(self.url)}: {exc}") from exc
+            what = "commit failed: " if committing else ""
+            raise StoreError(f"{_redact(self.url)}: {what}{exc}") from exc
         except BaseException:
             self._rollback()
             raise
-        try:
-            c.execute("COMMIT")
-        except psycopg.Error as exc:
-            self._rollback()
-            raise StoreError(f"{_redact(self.url)}: commit failed: {exc}") from exc
 
     def _rollback(self) -> None:
         # when the connection is gone, the server has rolled back
@@ -349,7 +377,7 @@ class PostgresStore:
                                        | tuple[IntentRow, Sequence[BoxTuple], Sequence[bytes]]]
                   ) -> int:
         n = 0
-        with self.write(exclusive=True) as t:
+        with self._txn([], True, pipeline=False) as t:
             c = t.c
             empty = c.execute("SELECT NOT EXISTS (SELECT 1 FROM intent_volumes)"
                               ).fetchone() == (True,)
@@ -360,7 +388,7 @@ class PostgresStore:
             assert r is not None
             pk = int(r[0])
             with c.cursor() as cur:
-                vols: list[tuple[object, ...]] = []
+                vols: list[tuple[float, int, int, BoxTuple, str, str, int, int, bytes]] = []
                 with cur.copy("COPY intents (pk, id, party, state, version, priority, body,"
                               " nvol) FROM STDIN") as cp_i:
                     for item in rows:
@@ -370,13 +398,18 @@ class PostgresStore:
                         n += 1
                         cp_i.write_row((pk, row.id, row.party, row.state, row.version,
                                         row.priority, row.body, len(boxes)))
-                        vols.extend((pk, i, _cube_text(b), row.id, row.party, row.version,
-                                     row.priority, bytes(recs[i]))
+                        vols.extend((float(b[6]), pk, i, b, row.id, row.party,
+                                     row.version, row.priority, bytes(recs[i]))
                                     for i, b in enumerate(boxes))
+                if empty:
+                    # rows in time order: the GiST index built over them then keeps
+                    # nearby windows in the same pages (a dense-area search reads about
+                    # a third of the pages it reads over rows in random order)
+                    vols.sort(key=lambda v: v[0])
                 with cur.copy("COPY intent_volumes (intent_pk, idx, box, iid, party, version,"
                               " priority, rec) FROM STDIN") as cp_v:
                     for v in vols:
-                        cp_v.write_row(v)
+                        cp_v.write_row((v[1], v[2], _cube_text(v[3]), *v[4:]))
             c.execute("SELECT setval(pg_get_serial_sequence('intents', 'pk'),"
                       " greatest(%s, 1))", (pk,))
             if empty:
