@@ -56,7 +56,13 @@ def _text(path: Path, packed: bool = False) -> str:
 
 
 def _chunks(frames: Iterator[RawFrame], decoder: ModeSDecoder,
-            chunk: int) -> Iterator[list[StateUpdate]]:
+            chunk: int, workers: int = 1) -> Iterator[list[StateUpdate]]:
+    if workers > 1:
+        from skyaccord.ingest.parallel import decode_parallel
+
+        yield from decode_parallel(frames, decoder.stats, reference=decoder.reference,
+                                   source=decoder.source, workers=workers, chunk=chunk)
+        return
     while True:
         enabled = gc.isenabled()
         gc.disable()  # many small acyclic objects: collections here are pure overhead
@@ -72,10 +78,14 @@ def _chunks(frames: Iterator[RawFrame], decoder: ModeSDecoder,
 
 def open_feed(path: str | Path, fmt: str = "auto", stats: FeedStats | None = None, *,
               reference: tuple[float, float] | None = None,
-              chunk: int = _CHUNK) -> Iterator[list[StateUpdate]]:
+              chunk: int = _CHUNK, workers: int | None = None
+              ) -> Iterator[list[StateUpdate]]:
     """Chunks of state updates from a recorded feed, in time order.
 
     ``fmt`` is one of :data:`~skyaccord.ingest.formats.FORMATS` or ``"auto"`` (sniffed).
+    ``workers``: processes decoding raw Mode S frames (partitioned by aircraft, same
+    results as 1, the serial reference); None picks
+    :func:`~skyaccord.ingest.parallel.auto_workers` from the file size.
     Bad rows are counted in ``stats``; a file that cannot be read at all raises
     :class:`~skyaccord.errors.FeedError` naming it.
     """
@@ -98,6 +108,10 @@ def open_feed(path: str | Path, fmt: str = "auto", stats: FeedStats | None = Non
     name = path.name
     if fmt == "modes":
         decoder = ModeSDecoder(stats, reference, source=name)
+        if workers is None:
+            from skyaccord.ingest.parallel import auto_workers
+
+            workers = auto_workers(path.stat().st_size)
         if len(head) > 1 and head[0] == 0x1A:
             parser = BeastParser(stats=stats)
 
@@ -109,7 +123,7 @@ def open_feed(path: str | Path, fmt: str = "auto", stats: FeedStats | None = Non
                 except (OSError, EOFError, zlib.error) as exc:
                     raise FeedError(f"{path}: cannot read: {exc}") from None
 
-            yield from _chunks(beast(), decoder, chunk)
+            yield from _chunks(beast(), decoder, chunk, workers)
         else:
             def lines() -> Iterator[str]:
                 try:
@@ -118,7 +132,8 @@ def open_feed(path: str | Path, fmt: str = "auto", stats: FeedStats | None = Non
                 except (OSError, EOFError, zlib.error) as exc:
                     raise FeedError(f"{path}: cannot read: {exc}") from None
 
-            yield from _chunks(frames_from_lines(lines(), stats, name), decoder, chunk)
+            yield from _chunks(frames_from_lines(lines(), stats, name), decoder, chunk,
+                              workers)
         return
     if fmt == "opensky" and (path.suffix.lower() == ".parquet" or head.startswith(b"PAR1")):
         rows: Iterator[dict[str, object]] = formats._opensky_parquet(path)

@@ -377,20 +377,23 @@ class ModeSDecoder:
         enabled = gc.isenabled()
         gc.disable()
         try:
-            return self._decode(frames, reorder_s, batch)
+            return self._decode(frames, reorder_s, batch)[0]
         finally:
             if enabled:
                 gc.enable()
 
     def _decode(self, frames: Sequence[RawFrame], reorder_s: float,
-                batch: int) -> list[StateUpdate]:
+                batch: int) -> tuple[list[StateUpdate], list[int]]:
+        """The updates and, for each, the position in ``frames`` of the frame it came
+        from (the parallel decoder merges workers' updates in frame order with it)."""
         import rs1090
 
         stats = self.stats
         stats.read += len(frames)
         t_last = self._t_last
         good: list[RawFrame] = []
-        for f in frames:
+        where: list[int] = []
+        for i, f in enumerate(frames):
             fr, t = f.frame, f.t
             if not (len(fr) in (14, 28) and _HEX.issuperset(fr)):
                 problem = frame_problem(fr)
@@ -411,6 +414,7 @@ class ModeSDecoder:
             if fr[8:10] in _SKIP_ME and fr[:2] in _DF17_18 and len(fr) == 28:
                 continue  # intact or not, nothing the picture uses: not worth decoding
             good.append(f)
+            where.append(i)
         self._t_last = t_last
         msgs = [f.frame for f in good]
         try:
@@ -420,7 +424,8 @@ class ModeSDecoder:
                 raise
             decoded = [self._decode_one(m) for m in msgs]
         out: list[StateUpdate] = []
-        for f, msg in zip(good, decoded, strict=True):
+        out_i: list[int] = []
+        for i, f, msg in zip(where, good, decoded, strict=True):
             if msg is None:
                 df = int(f.frame[:2], 16) >> 3
                 if df in (17, 18) and len(f.frame) == 28 and crc24(bytes.fromhex(f.frame)):
@@ -431,8 +436,9 @@ class ModeSDecoder:
             u = self._apply(f, msg)
             if u is not None:
                 out.append(u)
+                out_i.append(i)
         self.stats.updates += len(out)
-        return out
+        return out, out_i
 
     @staticmethod
     def _decode_one(frame: str) -> Any:
