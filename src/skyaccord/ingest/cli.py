@@ -80,6 +80,9 @@ def decode_command(
     out: Annotated[Path | None, typer.Option("--out", help="Write the CSV here.")] = None,
     reference: Annotated[str | None, typer.Option(
         "--reference", help="Receiver LAT,LON: decode lone CPR frames locally.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="Processes decoding raw Mode S (by aircraft; same "
+        "output). Default: 1 under 8 MiB, else one per core up to 4.")] = None,
 ) -> None:
     """Decoded state updates as CSV: t,icao24,callsign,lat,lon,alt_ft,gs_kt,trk_deg,vs_fpm."""
     from skyaccord.cli import fail
@@ -89,7 +92,7 @@ def decode_command(
     ref = _reference(reference)
 
     def updates() -> Iterator[StateUpdate]:
-        for chunk in open_feed(file, fmt, stats, reference=ref):
+        for chunk in open_feed(file, fmt, stats, reference=ref, workers=workers):
             yield from chunk
 
     try:
