@@ -8,7 +8,9 @@ frames. Stages, each timed on its own and end to end:
 * ``rs1090 batch``: ``rs1090.decode(list_of_hex, batch=4096)`` alone, the decoder bound;
 * ``parse lines``: text lines to ``(t, hex)`` frames;
 * ``ModeSDecoder``: validation, rs1090, our CPR state machine, plausibility checks;
-* ``file -> updates``: ``open_feed`` on the written file (all of the above);
+* ``file -> updates``: ``open_feed`` on the written file (all of the above), serial
+  (``workers=1``, the reference) and on worker processes partitioned by aircraft
+  (alternated; their updates asserted equal; CPU includes the workers');
 * ``picture``: ``Picture.update`` per state update;
 * ``replay``: file -> picture -> ``detect`` every second of feed time.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import pickle
 import random
 import tempfile
@@ -30,6 +33,7 @@ from typing import TypeVar
 from benchmarks.common import peak_rss_mib, report
 from skyaccord.ingest import open_feed
 from skyaccord.ingest.modes import ModeSDecoder, RawFrame, cpr_nl, crc24, frames_from_lines
+from skyaccord.ingest.parallel import auto_workers
 from skyaccord.ingest.replay import replay
 from skyaccord.ingest.states import FeedStats
 from skyaccord.picture import Picture
@@ -95,6 +99,12 @@ def build_feed(copies: int, seed: int = 3) -> list[tuple[float, str]]:
     return out
 
 
+def _children_cpu() -> float:
+    """CPU seconds of finished child processes (the parallel decoder's workers)."""
+    t = os.times()
+    return t.children_user + t.children_system
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--copies", type=int, default=600, help="copies of the sample")
@@ -141,8 +151,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "feed.txt"
         path.write_text("".join(lines), encoding="utf-8")
-        stage("file -> updates (end to end)",
-              lambda: [u for c in open_feed(path, "modes") for u in c])
+        # serial (the reference) and parallel, alternated so both see the same noise
+        workers = max(2, auto_workers(1 << 40))
+        runs: dict[int, list[tuple[float, float]]] = {1: [], workers: []}
+        for _ in range(args.repeat):
+            for w in runs:
+                w0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
+                got = [u for c in open_feed(path, "modes", workers=w) for u in c]
+                runs[w].append((time.perf_counter() - w0,
+                                time.process_time() - c0 + _children_cpu() - k0))
+                if w == 1:
+                    serial = got
+                else:
+                    assert got == serial, "parallel decoding differs from serial"
+        for w, label in ((1, "file -> updates (end to end), serial"),
+                         (workers, f"file -> updates (end to end), {workers} workers")):
+            wall, cpu = min(runs[w])
+            rows.append((label, n, "frames", wall, n / wall, cpu, n / cpu, n / cpu / TARGET))
+        speedup = min(runs[1])[0] / min(runs[workers])[0]
 
         def picture() -> Picture:
             p = Picture(max_age_s=60.0)
@@ -166,6 +192,8 @@ def main() -> None:
                       "per cpu s", "x 100k/s (cpu)"], rows,
            {"frames": n, "aircraft": len(pic), "updates": len(updates),
             "feed_span_s": span, "alerts": len(alerts), "paris_alerts": len(paris_alerts),
+            "parallel_workers": workers, "parallel_vs_serial_wall": round(speedup, 3),
+            "end_to_end_frames_per_s": round(n / min(runs[workers])[0]),
             "peak_rss_mib": peak_rss_mib(),
             "feed": f"tests/data/short_flights.csv x {args.copies}, re-addressed, moved "
                     "on a 1-degree grid, shifted in time"})
