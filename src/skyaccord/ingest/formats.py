@@ -85,6 +85,26 @@ def _keep(u: StateUpdate, stats: FeedStats, where: str) -> bool:
     return True
 
 
+def _collect_sorted(records: Iterable[tuple[str, Any]],
+                    parse: Callable[[Any, str], StateUpdate],
+                    stats: FeedStats) -> list[StateUpdate]:
+    """Parse every ``(where, record)`` (counting it; a parse error is a ``bad line``),
+    keep the plausible updates and sort them by time: for files grouped by aircraft."""
+    out: list[StateUpdate] = []
+    for where, rec in records:
+        stats.read += 1
+        try:
+            u = parse(rec, where)
+        except (ValueError, KeyError, TypeError) as exc:
+            stats.reject("bad line", f"{where}: {exc}")
+            continue
+        if _keep(u, stats, where):
+            out.append(u)
+    out.sort(key=lambda u: u.t)
+    stats.updates += len(out)
+    return out
+
+
 class _Clock:
     """Time-order check of one feed: refuse a time earlier than the latest by more than
     ``reorder_s``."""
@@ -250,7 +270,6 @@ def _traffic_record(rec: Any, name: str, where: str) -> StateUpdate:
 def read_traffic(text: str, stats: FeedStats, name: str = "") -> list[StateUpdate]:
     """State updates from a ``traffic`` trajectory file, sorted by time (its samples are
     grouped by flight)."""
-    out: list[StateUpdate] = []
     s = text.lstrip()
     records: Iterable[tuple[int, Any]]
     if s.startswith("["):
@@ -259,7 +278,7 @@ def read_traffic(text: str, stats: FeedStats, name: str = "") -> list[StateUpdat
         except ValueError as exc:
             stats.read += 1
             stats.reject("bad line", f"{name}: not JSON: {exc}")
-            return out
+            return []
     else:
         def lines() -> Iterator[tuple[int, Any]]:
             for n, line in enumerate(text.splitlines(), 1):
@@ -269,19 +288,8 @@ def read_traffic(text: str, stats: FeedStats, name: str = "") -> list[StateUpdat
                     except ValueError:
                         yield n, None
         records = lines()
-    for n, rec in records:
-        stats.read += 1
-        where = f"{name} record {n}"
-        try:
-            u = _traffic_record(rec, name, where)
-        except (ValueError, KeyError, TypeError) as exc:
-            stats.reject("bad line", f"{where}: {exc}")
-            continue
-        if _keep(u, stats, where):
-            out.append(u)
-    out.sort(key=lambda u: u.t)
-    stats.updates += len(out)
-    return out
+    return _collect_sorted(((f"{name} record {n}", rec) for n, rec in records),
+                           lambda rec, where: _traffic_record(rec, name, where), stats)
 
 
 # ----------------------------------------------------------------------------- CSVs
@@ -290,31 +298,24 @@ def read_tracks_rows(lines: Iterable[str], stats: FeedStats,
                      name: str = "") -> list[StateUpdate]:
     """State updates from a tracks CSV; ``t`` defaults to 0; party and class kept."""
     reader = csv.DictReader(lines)
-    out: list[StateUpdate] = []
-    for row in reader:
-        stats.read += 1
-        where = f"{name} line {reader.line_num}"
-        try:
-            if None in row or any(v is None for v in row.values()):
-                raise ValueError("wrong number of fields")
-            tid, party = (row.get("id") or "").strip(), (row.get("party") or "").strip()
-            if not tid or not party:
-                raise ValueError("missing id or party")
-            u = StateUpdate(
-                _num(row.get("t")) or 0.0, tid, "state", None, _num(row.get("lat")),
-                _num(row.get("lon")), _num(row.get("alt_ft")), _num(row.get("gs_kt")),
-                _num(row.get("trk_deg")), _num(row.get("vs_fpm")), None, party,
-                (row.get("class") or "").strip() or None, source=name)
-            if not (u.has_position and u.has_velocity and u.alt_ft is not None):
-                raise ValueError("missing position, altitude or velocity")
-        except ValueError as exc:
-            stats.reject("bad line", f"{where}: {exc}")
-            continue
-        if _keep(u, stats, where):
-            out.append(u)
-    out.sort(key=lambda u: u.t)
-    stats.updates += len(out)
-    return out
+
+    def parse(row: dict[str, Any], where: str) -> StateUpdate:
+        if None in row or any(v is None for v in row.values()):
+            raise ValueError("wrong number of fields")
+        tid, party = (row.get("id") or "").strip(), (row.get("party") or "").strip()
+        if not tid or not party:
+            raise ValueError("missing id or party")
+        u = StateUpdate(
+            _num(row.get("t")) or 0.0, tid, "state", None, _num(row.get("lat")),
+            _num(row.get("lon")), _num(row.get("alt_ft")), _num(row.get("gs_kt")),
+            _num(row.get("trk_deg")), _num(row.get("vs_fpm")), None, party,
+            (row.get("class") or "").strip() or None, source=name)
+        if not (u.has_position and u.has_velocity and u.alt_ft is not None):
+            raise ValueError("missing position, altitude or velocity")
+        return u
+
+    return _collect_sorted(((f"{name} line {reader.line_num}", row) for row in reader),
+                           parse, stats)
 
 
 def read_states_csv(lines: Iterable[str], stats: FeedStats,
