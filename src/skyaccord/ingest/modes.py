@@ -42,6 +42,7 @@ __all__ = [
     "frame_problem",
     "frames_from_lines",
     "parse_frame_line",
+    "screen_frame",
 ]
 
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
@@ -86,6 +87,21 @@ def frame_problem(frame: str) -> str | None:
     if len(frame) not in (14, 28):
         return "bad length"
     return None
+
+
+def screen_frame(f: RawFrame, t_last: float, reorder_s: float,
+                 stats: FeedStats) -> float | None:
+    """The checks that need only the frame and the feed's order (hex and length, time
+    not going back by more than ``reorder_s``): the feed's new latest time when ``f``
+    passes, else None, the refusal counted in ``stats``."""
+    fr, t = f.frame, f.t
+    if not (len(fr) in (14, 28) and _HEX.issuperset(fr)):
+        stats.reject(frame_problem(fr) or "not hex", f"{f.at}: {fr[:40]!r}")
+        return None
+    if not t >= t_last - reorder_s or t == math.inf:
+        stats.reject("time backwards", f"{f.at}: t={t} after t={t_last}")
+        return None
+    return max(t, t_last)
 
 
 class RawFrame(NamedTuple):
@@ -394,16 +410,11 @@ class ModeSDecoder:
         good: list[RawFrame] = []
         where: list[int] = []
         for i, f in enumerate(frames):
-            fr, t = f.frame, f.t
-            if not (len(fr) in (14, 28) and _HEX.issuperset(fr)):
-                problem = frame_problem(fr)
-                stats.reject(problem or "not hex", f"{f.at}: {fr[:40]!r}")
+            latest = screen_frame(f, t_last, reorder_s, stats)
+            if latest is None:
                 continue
-            if not t >= t_last - reorder_s or t == math.inf:
-                stats.reject("time backwards", f"{f.at}: t={t} after t={t_last}")
-                continue
-            if t > t_last:
-                t_last = t
+            t_last = latest
+            fr = f.frame
             if fr[:2] in _DF19_AF0 and len(fr) == 28:
                 mil = _military_as_df17(fr)
                 if mil is None:

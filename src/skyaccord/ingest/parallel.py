@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skyaccord.errors import FeedError
-from skyaccord.ingest.modes import _CRC_TABLE, _HEX, ModeSDecoder, RawFrame, frame_problem
+from skyaccord.ingest.modes import _CRC_TABLE, ModeSDecoder, RawFrame, screen_frame
 from skyaccord.ingest.states import FeedStats, StateUpdate
 
 __all__ = ["auto_workers", "decode_parallel", "frame_addresses"]
@@ -222,15 +222,10 @@ def _send(pool: _Pool, buf: list[RawFrame], stats: FeedStats, t_last: float,
     stats.read += len(buf)
     keep: list[int] = []
     for i, f in enumerate(buf):
-        fr, t = f.frame, f.t
-        if not (len(fr) in (14, 28) and _HEX.issuperset(fr)):
-            stats.reject(frame_problem(fr) or "not hex", f"{f.at}: {fr[:40]!r}")
+        latest = screen_frame(f, t_last, reorder_s, stats)
+        if latest is None:
             continue
-        if not t >= t_last - reorder_s or t == math.inf:
-            stats.reject("time backwards", f"{f.at}: t={t} after t={t_last}")
-            continue
-        if t > t_last:
-            t_last = t
+        t_last = latest
         keep.append(i)
     n = len(pool.workers)
     hexes = [buf[i].frame for i in keep]
