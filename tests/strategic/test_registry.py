@@ -142,16 +142,12 @@ def _brute(reg: Registry, probe: Intent) -> list[tuple[str, int, tuple[tuple[int
     return out
 
 
-@pytest.mark.parametrize("mmap_mib", [0, 2048])
-def test_vectorised_check_equals_brute_force(tmp_path: Path, mmap_mib: int) -> None:
+def test_vectorised_check_equals_brute_force(tmp_path: Path) -> None:
     """Checks read compact per-volume records (cached by volume id): after loads,
     replacements and ends, a warm and a cold registry both find exactly the conflicts,
-    pairs, versions and blocking flags of the scalar rule over every stored intent,
-    with the store's file read through a memory map or not."""
+    pairs, versions and blocking flags of the scalar rule over every stored intent."""
     rng = random.Random(11)
-    store = SQLiteStore(tmp_path / "r.db", mmap_mib=mmap_mib)
-    # SQLite caps the map at its compile-time maximum (2 GiB less 64 KiB by default)
-    assert (store._conn.execute("PRAGMA mmap_size").fetchone()[0] > 0) == (mmap_mib > 0)
+    store = SQLiteStore(tmp_path / "r.db")
     warm = Registry(store, default_accord())
     warm.bulk_load(_mixed(rng, f"b{i}") for i in range(300))
     for i in range(6):
@@ -168,7 +164,7 @@ def test_vectorised_check_equals_brute_force(tmp_path: Path, mmap_mib: int) -> N
                       warm.records(moved, [place(v, warm.plane) for v in moved.volumes]))
     for it in warm.intents()[200:230]:
         warm.end(it.id, it.party, it.version)
-    cold = Registry(SQLiteStore(tmp_path / "r.db", mmap_mib=mmap_mib), default_accord())
+    cold = Registry(SQLiteStore(tmp_path / "r.db"), default_accord())
     seen = 0
     for i in range(25):
         probe = _mixed(rng, f"q{i}")

@@ -4,10 +4,7 @@ Writers serialise on ``BEGIN IMMEDIATE`` (one writer at a time on the whole file
 lock keys are not needed); readers run beside them in WAL mode. ``synchronous=NORMAL``
 with WAL keeps every committed transaction across a killed process and the file
 consistent across a power loss (which may drop the last commits); pass
-``synchronous="FULL"`` to keep those too. ``cache_mib`` sizes the connection's page cache;
-``mmap_mib`` the part of the file read through a memory map (SQLite caps it at 2 GiB
-by default; 0: off). With the map, an I/O error while reading the file may end the
-process with a signal instead of raising ``StoreError`` (sqlite.org/mmap.html).
+``synchronous="FULL"`` to keep those too. ``cache_mib`` sizes the connection's page cache.
 
 The R*Tree stores 32-bit floats, rounding each box outward (sqlite.org/rtree.html §3.2),
 so candidate queries return a superset; the registry's exact test decides. The R*Tree row
@@ -271,8 +268,7 @@ class SQLiteStore:
     """
 
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL",
-                 busy_timeout_s: float = 60.0, cache_mib: int = 256,
-                 mmap_mib: int = 2048) -> None:
+                 busy_timeout_s: float = 60.0, cache_mib: int = 256) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
         self._lock = threading.Lock()
@@ -283,10 +279,6 @@ class SQLiteStore:
             # a page cache that holds the R*Tree of a large theatre (allocated as used;
             # the default 2,000 pages made dense-area queries re-read pages, 2x slower)
             self._conn.execute(f"PRAGMA cache_size={-int(cache_mib) * 1024}")
-            # reads of pages outside that cache map the file instead of copying it in
-            # (a cold record cache reads ~1 scattered page per record: 911 -> 1,155
-            # dense checks/s at 1,000,000 intents); writes still go through the journal
-            self._conn.execute(f"PRAGMA mmap_size={int(mmap_mib) * 1024 * 1024}")
             self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open SQLite store: {exc}") from exc
