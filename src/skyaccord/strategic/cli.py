@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from skyaccord.cli_options import AccordOption
 from skyaccord.errors import IntentError, SkyaccordError, StoreError
 
 __all__ = ["register"]
@@ -27,8 +28,10 @@ out = Console(highlight=False)
 
 DbOption = Annotated[str, typer.Option(
     "--db", help="Registry store: a SQLite file path, or postgresql://user@host/db.")]
-AccordOpt = Annotated[Path | None, typer.Option(
-    "--accord", help="Accord TOML (default: the shipped 2015 Syria model).")]
+# Limits of the proposed resolutions (submit and check)
+MaxDelayOption = Annotated[float, typer.Option(help="Longest delay to propose.")]
+AltFloorOption = Annotated[float, typer.Option(help="Lowest altitude to propose.")]
+AltCeilingOption = Annotated[float, typer.Option(help="Highest altitude.")]
 
 
 def _registry(db: str, accord_file: Path | None) -> Any:
@@ -95,15 +98,15 @@ def _parse_key(text: str | None) -> dict[str, int] | None:
 def submit_command(
     file: Annotated[Path, typer.Argument(help="GeoJSON intent file or F3548 JSON.")],
     db: DbOption,
-    accord_file: AccordOpt = None,
+    accord_file: AccordOption = None,
     key: Annotated[str | None, typer.Option(
         "--key", help="Versions seen, ID:VER,ID:VER (default: read them just before).")
     ] = None,
     request_id: Annotated[str | None, typer.Option(
         "--request-id", help="Idempotency key: a retry with it has one effect.")] = None,
-    max_delay_s: Annotated[float, typer.Option(help="Longest delay to propose.")] = 21600.0,
-    alt_floor_ft: Annotated[float, typer.Option(help="Lowest altitude to propose.")] = 0.0,
-    alt_ceiling_ft: Annotated[float, typer.Option(help="Highest altitude.")] = 60000.0,
+    max_delay_s: MaxDelayOption = 21600.0,
+    alt_floor_ft: AltFloorOption = 0.0,
+    alt_ceiling_ft: AltCeilingOption = 60000.0,
 ) -> None:
     """Check and store an intent; exit 3 with conflicts and resolutions when refused."""
     from skyaccord.cli import fail
@@ -143,10 +146,10 @@ def submit_command(
 def check_command(
     file: Annotated[Path, typer.Argument(help="GeoJSON intent file or F3548 JSON.")],
     db: DbOption,
-    accord_file: AccordOpt = None,
-    max_delay_s: Annotated[float, typer.Option(help="Longest delay to propose.")] = 21600.0,
-    alt_floor_ft: Annotated[float, typer.Option(help="Lowest altitude to propose.")] = 0.0,
-    alt_ceiling_ft: Annotated[float, typer.Option(help="Highest altitude.")] = 60000.0,
+    accord_file: AccordOption = None,
+    max_delay_s: MaxDelayOption = 21600.0,
+    alt_floor_ft: AltFloorOption = 0.0,
+    alt_ceiling_ft: AltCeilingOption = 60000.0,
 ) -> None:
     """Conflicts an intent would have (nothing stored); exit 3 when it would be refused."""
     from skyaccord.cli import fail
@@ -174,7 +177,7 @@ def list_command(
     db: DbOption,
     party: Annotated[str | None, typer.Option(help="Only this party's intents.")] = None,
     active: Annotated[bool, typer.Option("--active", help="Only active intents.")] = False,
-    accord_file: AccordOpt = None,
+    accord_file: AccordOption = None,
 ) -> None:
     """Stored intents."""
     from skyaccord.cli import fail
@@ -203,7 +206,7 @@ def notices_command(
                       ] = None,
     after: Annotated[int, typer.Option(help="Only notices after this sequence number.")
                      ] = 0,
-    accord_file: AccordOpt = None,
+    accord_file: AccordOption = None,
 ) -> None:
     """Lower-priority intents that a higher-priority intent was accepted over: replan."""
     from skyaccord.cli import fail
@@ -227,7 +230,7 @@ def show_command(
     intent_id: Annotated[str, typer.Argument(help="Intent id.")],
     db: DbOption,
     fmt: Annotated[str, typer.Option("--format", help="geojson or f3548.")] = "geojson",
-    accord_file: AccordOpt = None,
+    accord_file: AccordOption = None,
 ) -> None:
     """An intent as GeoJSON (the input format) or ASTM F3548 OperationalIntent JSON."""
     from skyaccord.cli import fail
@@ -252,7 +255,7 @@ def end_command(
     version: Annotated[int | None, typer.Option(
         help="Current version (default: read it just before).")] = None,
     request_id: Annotated[str | None, typer.Option("--request-id")] = None,
-    accord_file: AccordOpt = None,
+    accord_file: AccordOption = None,
 ) -> None:
     """End an intent: it no longer takes part in conflict checks."""
     from skyaccord.cli import fail
@@ -272,7 +275,7 @@ def end_command(
 def overlap_command(
     file_a: Annotated[Path, typer.Argument(help="Party A's intent file.")],
     file_b: Annotated[Path, typer.Argument(help="Party B's intent file.")],
-    accord_file: AccordOpt = None,
+    accord_file: AccordOption = None,
     resolution: Annotated[int, typer.Option(help="H3 resolution of the cells.")] = 7,
     layer_ft: Annotated[float, typer.Option(help="Altitude layer height.")] = 1000.0,
     slot_s: Annotated[float, typer.Option(help="Time slot length.")] = 900.0,
