@@ -191,3 +191,19 @@ class Store(Protocol):
 
     def close(self) -> None:
         ...
+
+
+def notices_query(party: str | None, intent_id: str | None, after: int,
+                  mark: str) -> tuple[str, list[object]]:
+    """The SQL (with ``mark`` as the driver's placeholder: ``?`` or ``%s``) and arguments
+    that list notices after ``after``, optionally of one party and one intent: one
+    query for both backends."""
+    sql = f"SELECT seq, intent_id, party, body FROM intent_notices WHERE seq > {mark}"
+    args: list[object] = [after]
+    if party is not None:
+        sql += f" AND party = {mark}"
+        args.append(party)
+    if intent_id is not None:
+        sql += f" AND intent_id = {mark}"
+        args.append(intent_id)
+    return sql + " ORDER BY seq", args

@@ -33,6 +33,7 @@ from skyaccord.store.base import (
     NoticeRow,
     RequestRow,
     VolumeRow,
+    notices_query,
 )
 
 if TYPE_CHECKING:
@@ -218,16 +219,9 @@ class _PgTxn:
 
     def notices(self, party: str | None = None, intent_id: str | None = None,
                 after: int = 0) -> list[NoticeRow]:
-        sql = "SELECT seq, intent_id, party, body FROM intent_notices WHERE seq > %s"
-        args: list[object] = [after]
-        if party is not None:
-            sql += " AND party = %s"
-            args.append(party)
-        if intent_id is not None:
-            sql += " AND intent_id = %s"
-            args.append(intent_id)
+        sql, args = notices_query(party, intent_id, after, "%s")
         return [NoticeRow(int(r[0]), r[1], r[2], r[3])
-                for r in self.c.execute(sql + " ORDER BY seq", args).fetchall()]
+                for r in self.c.execute(sql, args).fetchall()]
 
     def meta(self, key: str) -> str | None:
         r = self.c.execute("SELECT value FROM store_meta WHERE key = %s", (key,)).fetchone()

@@ -34,6 +34,7 @@ from skyaccord.store.base import (
     NoticeRow,
     RequestRow,
     VolumeRow,
+    notices_query,
 )
 from skyaccord.store.sqlite_conn import connect_wal, transaction
 
@@ -231,16 +232,8 @@ class _SQLiteTxn:
 
     def notices(self, party: str | None = None, intent_id: str | None = None,
                 after: int = 0) -> list[NoticeRow]:
-        sql = "SELECT seq, intent_id, party, body FROM intent_notices WHERE seq > ?"
-        args: list[object] = [after]
-        if party is not None:
-            sql += " AND party = ?"
-            args.append(party)
-        if intent_id is not None:
-            sql += " AND intent_id = ?"
-            args.append(intent_id)
-        return [NoticeRow(int(r[0]), r[1], r[2], r[3])
-                for r in self.c.execute(sql + " ORDER BY seq", args)]
+        sql, args = notices_query(party, intent_id, after, "?")
+        return [NoticeRow(int(r[0]), r[1], r[2], r[3]) for r in self.c.execute(sql, args)]
 
     def meta(self, key: str) -> str | None:
         r = self.c.execute("SELECT value FROM store_meta WHERE key = ?", (key,)).fetchone()
