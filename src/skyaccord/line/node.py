@@ -19,7 +19,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from skyaccord.errors import LineError, MessageRefused, SignatureError, SkyaccordError
+from skyaccord.errors import (
+    AccordMismatch,
+    LineError,
+    MessageRefused,
+    SignatureError,
+    SkyaccordError,
+)
 from skyaccord.line.keys import SigningKey, public_key_b64, sign, verify
 from skyaccord.line.messages import Message, canonical, make_message, parse_message
 from skyaccord.line.peer import Transport
@@ -153,7 +159,7 @@ class Node:
             verify(key, transmit_bytes(message.id, message.recipient, sent_at),
                    str(envelope["transmit_sig"]), who=f"transmission by {message.sender!r}")
             if message.accord != self.accord.sha256:
-                raise MessageRefused(f"message is under accord {message.accord[:12]}, this "
+                raise AccordMismatch(f"message is under accord {message.accord[:12]}, this "
                                      f"node under {self.accord.sha256[:12]}")
             if abs(now - sent_at) > self.skew_s:
                 raise SignatureError(f"outside the clock-skew window: transmitted "
@@ -169,9 +175,7 @@ class Node:
 
             status, ack = self.store.accept_incoming(message, make_ack, now)
         except SkyaccordError as exc:
-            code = 403 if isinstance(exc, SignatureError) else (
-                409 if any(w in str(exc) for w in ("replay", "order", "accord", "other content"))
-                else 400)
+            code = exc.http_status
             self.store.refuse(now, str(exc), peer=sender, msg_id=msg_id, raw=raw)
             return code, {"error": str(exc)}
         if status == "duplicate":

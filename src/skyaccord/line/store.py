@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from skyaccord.errors import MessageRefused, StoreError
+from skyaccord.errors import SequenceError, StoreError
 from skyaccord.line.keys import SigningKey, sign
 from skyaccord.line.log import GENESIS, LogEntry, entry_hash, head_bytes
 from skyaccord.line.messages import Message, parse_message
@@ -224,7 +224,7 @@ class LineStore:
         ``make_ack(pos, hash)`` gets the log position and chained hash of the message's
         entry, so that the acknowledgement is also a signed checkpoint of this log.
         Returns ``("accepted", ack)``, or ``("duplicate", original ack)`` when the very
-        same message was accepted before. Raises :class:`MessageRefused` for a known id
+        same message was accepted before. Raises :class:`SequenceError` for a known id
         with other content, a sequence number already used (replay) or a gap.
         """
         with self.transaction() as c:
@@ -232,7 +232,7 @@ class LineStore:
                             (message.id,)).fetchone()
             if row is not None:
                 if row[0] != "received" or row[1] != message.to_json():
-                    raise MessageRefused(f"message id {message.id} is already logged with "
+                    raise SequenceError(f"message id {message.id} is already logged with "
                                          "other content")
                 ack = c.execute("SELECT message FROM line_log WHERE kind = 'ack' AND "
                                 "in_reply_to = ?", (message.id,)).fetchone()
@@ -241,10 +241,10 @@ class LineStore:
                              (message.sender, message.recipient)).fetchone()
             expected = (last[0] if last else 0) + 1
             if message.seq < expected:
-                raise MessageRefused(f"replay: {message.sender} seq {message.seq} was already "
+                raise SequenceError(f"replay: {message.sender} seq {message.seq} was already "
                                      f"used by another message (next expected {expected})")
             if message.seq > expected:
-                raise MessageRefused(f"out of order: {message.sender} seq {message.seq}, "
+                raise SequenceError(f"out of order: {message.sender} seq {message.seq}, "
                                      f"expected {expected}")
             pos, h = self._append(c, "received", message.sender, message, now)
             ack = make_ack(pos, h)
