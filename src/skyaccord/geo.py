@@ -13,21 +13,26 @@ misjudges about 1 % of conflict pairs there: ARCHITECTURE.md).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Annotated, NamedTuple
+from typing import Annotated, NamedTuple, overload
 
 import numpy as np
 import numpy.typing as npt
 import pyproj
 
 __all__ = [
+    "EARTH_RADIUS_M",
     "FPM",
     "FT",
     "KT",
     "NM",
+    "WGS84_A_M",
+    "WGS84_E2",
     "FloatArray",
     "LocalPlane",
     "PlaneFactors",
+    "great_circle_m",
     "picture_centre",
 ]
 
@@ -41,6 +46,14 @@ FT: Annotated[float, "m"] = 0.3048
 KT: Annotated[float, "m/s"] = 1852.0 / 3600.0
 #: metres per second in one foot per minute (exact)
 FPM: Annotated[float, "m/s"] = 0.3048 / 60.0
+
+#: mean Earth radius R1 = (2a + b) / 3 of the GRS 80 / WGS84 ellipsoid, m (IUGG; Moritz,
+#: "Geodetic Reference System 1980", Journal of Geodesy 74, 2000)
+EARTH_RADIUS_M: Annotated[float, "m"] = 6_371_008.8
+#: WGS84 semi-major axis, m (NIMA TR8350.2, 3rd ed., 2000, table 3.1)
+WGS84_A_M: Annotated[float, "m"] = 6_378_137.0
+#: WGS84 first eccentricity squared (NIMA TR8350.2, table 3.3)
+WGS84_E2: float = 6.69437999014e-3
 
 
 class PlaneFactors(NamedTuple):
@@ -117,6 +130,36 @@ class LocalPlane:
         bearing = np.radians(np.asarray(track_deg, float)) - factors.convergence_rad
         speed = np.asarray(speed_ms, float) * factors.scale
         return speed * np.sin(bearing), speed * np.cos(bearing)
+
+
+@overload
+def great_circle_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float: ...
+@overload
+def great_circle_m(lat1: FloatArray, lon1: FloatArray, lat2: float,
+                   lon2: float) -> FloatArray: ...
+def great_circle_m(lat1: float | FloatArray, lon1: float | FloatArray, lat2: float,
+                   lon2: float) -> float | FloatArray:
+    """Haversine distance on the mean-radius sphere (:data:`EARTH_RADIUS_M`), metres.
+
+    ``lat1``/``lon1`` (degrees) may be arrays, giving the distance of each point to
+    ``(lat2, lon2)``; with plain floats the scalar ``math`` path runs (a decoder calls it
+    once per position, where numpy's per-call cost would dominate).
+
+    >>> round(great_circle_m(0.0, 0.0, 0.0, 1.0))
+    111195
+    >>> great_circle_m(np.array([0.0, 0.0]), np.array([1.0, 0.0]), 0.0, 0.0).round()
+    array([111195.,      0.])
+    """
+    if isinstance(lat1, float | int) and isinstance(lon1, float | int):
+        p1, p2 = math.radians(lat1), math.radians(lat2)
+        dp, dl = p2 - p1, math.radians(lon2 - lon1)
+        h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+        return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    q1, q2 = np.radians(lat1), math.radians(lat2)
+    dq, dm = q2 - q1, np.radians(lon2 - lon1)
+    hv = np.sin(dq / 2) ** 2 + np.cos(q1) * math.cos(q2) * np.sin(dm / 2) ** 2
+    out: FloatArray = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(hv)))
+    return out
 
 
 def picture_centre(lat_deg: FloatArray, lon_deg: FloatArray) -> tuple[float, float]:

@@ -40,7 +40,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import math
 import re
 import tomllib
@@ -53,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from skyaccord.canonical import PARTY_ID, canonical_json
 from skyaccord.errors import ProtocolError
 from skyaccord.geo import FT, NM, FloatArray
 
@@ -64,13 +64,13 @@ __all__ = [
     "SeparationRule",
     "ZoneSpec",
     "accord_from_dict",
+    "check_lookahead",
     "default_accord",
     "default_accord_text",
     "load_accord",
     "parse_accord",
 ]
 
-_PARTY_ID = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 MAX_LOOKAHEAD_S = 3600.0
 #: kinds of airspace zone an accord may name (issue 4)
@@ -156,6 +156,26 @@ class AlertLevel:
     minima: Minima | None = None
 
 
+def check_lookahead(lookahead_s: float) -> float:
+    """``lookahead_s`` as a float when it is a usable look-ahead, (0, MAX_LOOKAHEAD_S] s.
+
+    The one check of a look-ahead given to detection, bands and airspace prediction;
+    raises :class:`~skyaccord.errors.ProtocolError` otherwise.
+
+    >>> check_lookahead(120)
+    120.0
+    >>> check_lookahead(0.0)
+    Traceback (most recent call last):
+    ...
+    skyaccord.errors.ProtocolError: look-ahead must be in (0, 3600] s, got 0.0
+    """
+    if not (math.isfinite(lookahead_s) and 0 < lookahead_s <= MAX_LOOKAHEAD_S):
+        raise ProtocolError(
+            f"look-ahead must be in (0, {MAX_LOOKAHEAD_S:g}] s, got {lookahead_s!r}"
+        )
+    return float(lookahead_s)
+
+
 @dataclass(frozen=True)
 class Accord:
     """The agreed rules. Build with :func:`load_accord` or :func:`accord_from_dict`."""
@@ -219,11 +239,12 @@ class Accord:
 
     def with_lookahead(self, lookahead_s: float) -> Accord:
         """A copy with another look-ahead (the CLI's ``--lookahead``)."""
-        if not (math.isfinite(lookahead_s) and 0 < lookahead_s <= MAX_LOOKAHEAD_S):
-            raise ProtocolError(
-                f"look-ahead must be in (0, {MAX_LOOKAHEAD_S:g}] s, got {lookahead_s!r}"
-            )
-        return replace(self, lookahead_s=float(lookahead_s))
+        return replace(self, lookahead_s=check_lookahead(lookahead_s))
+
+    def lookahead_or(self, lookahead_s: float | None) -> float:
+        """The look-ahead a computation uses: ``lookahead_s`` when given (checked by
+        :func:`check_lookahead`), else the accord's own."""
+        return self.lookahead_s if lookahead_s is None else check_lookahead(lookahead_s)
 
     # -- canonical form --------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -274,8 +295,7 @@ class Accord:
 
     def canonical_json(self) -> str:
         """Sorted keys, no whitespace, numbers as floats where the schema says float."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False, allow_nan=False)
+        return canonical_json(self.to_dict())
 
     @property
     def sha256(self) -> str:
@@ -397,7 +417,7 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
     for i, entry in enumerate(r.tables(tree, "parties", "parties",
                                        ["id", "name", "public_key"])):
         path = f"parties[{i}]"
-        pid = r.string(entry, "id", path, pattern=_PARTY_ID)
+        pid = r.string(entry, "id", path, pattern=PARTY_ID)
         name = r.string(entry, "name", path)
         public_key = r.string(entry, "public_key", path, optional=True)
         if public_key is not None:
@@ -518,7 +538,7 @@ def _zones(r: _Reader, tree: Mapping[str, Any], party_ids: set[str]) -> tuple[Zo
         path = f"zones[{i}]"
         zid = r.string(entry, "id", path, pattern=_NAME)
         kind = r.string(entry, "kind", path)
-        owner = r.string(entry, "owner", path, pattern=_PARTY_ID)
+        owner = r.string(entry, "owner", path, pattern=PARTY_ID)
         assert zid is not None and kind is not None and owner is not None
         if any(z.id == zid for z in out):
             raise r.fail(f"{path}.id", f"duplicate zone id {zid!r}")

@@ -34,7 +34,6 @@ text       text
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 import uuid
@@ -42,6 +41,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from skyaccord.canonical import PARTY_ID
+from skyaccord.canonical import canonical_json as canonical
 from skyaccord.errors import MessageRefused
 from skyaccord.line.keys import SigningKey, sign, verify
 
@@ -64,18 +65,7 @@ _FIELDS: Final = ("v", "id", "kind", "from", "to", "seq", "created_at", "accord"
                   "in_reply_to", "due_at", "body", "sig")
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_PARTY = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 MAX_BODY_BYTES: Final = 64 * 1024
-
-
-def canonical(obj: Any) -> str:
-    """Sorted keys, no whitespace, UTF-8 text, no NaN: the form that is signed and hashed.
-
-    >>> canonical({"b": 1, "a": [1.5, "é"]})
-    '{"a":[1.5,"é"],"b":1}'
-    """
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
 
 
 @dataclass(frozen=True)
@@ -216,7 +206,7 @@ def _validate(d: Mapping[str, Any]) -> None:
     if kind not in KINDS:
         raise _bad("kind", f"unknown kind {kind!r}; kinds are {', '.join(KINDS)}")
     for f in ("from", "to"):
-        if not isinstance(d[f], str) or not _PARTY.match(d[f]):
+        if not isinstance(d[f], str) or not PARTY_ID.match(d[f]):
             raise _bad(f, f"not a party id: {d[f]!r}")
     if d["from"] == d["to"]:
         raise _bad("to", "a party does not send to itself")
