@@ -1,7 +1,10 @@
 """The ``skyaccord`` command line (typer).
 
 Each engine keeps its commands in its own module with a ``register(app)`` function; this
-module builds the app and calls them, so that commands stay beside their engine.
+module builds the app and calls them, so that commands stay beside their engine. What
+the command modules share (options, ``fail``, the ``--accord`` loader) is in
+:mod:`skyaccord.cli_options`, which they import at the top; nothing imports this module
+but ``skyaccord.__main__`` and the console script.
 Exit codes: 0 success, 2 bad input (the message names file, line and field), 1 other
 errors, 3 refused for conflict where a command says so.
 """
@@ -11,16 +14,13 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import NoReturn
 
 import typer
-from rich.console import Console
 
+from skyaccord.cli_options import err_console
 from skyaccord.errors import SkyaccordError
-from skyaccord.protocol import Accord, default_accord, load_accord
 
-__all__ = ["app", "fail", "load_accord_option", "main"]
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="skyaccord",
@@ -29,26 +29,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-err_console = Console(stderr=True)
-
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print an error to stderr and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True,
-                      soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def load_accord_option(path: Path | None, lookahead_s: float | None = None) -> Accord:
-    """The accord named by ``--accord`` (or the default), with ``--lookahead`` applied;
-    exits 2 when either is invalid."""
-    try:
-        accord = default_accord() if path is None else load_accord(path)
-        return accord if lookahead_s is None else accord.with_lookahead(lookahead_s)
-    except SkyaccordError as exc:
-        fail(str(exc))
 
 
 # Modules whose ``register(app)`` adds commands, in help order.
@@ -74,12 +54,12 @@ _register_all()
 
 
 def main() -> None:
-    """Entry point that also maps stray skyaccord errors to exit code 2."""
+    """Entry point that also maps a stray skyaccord error to its exit code."""
     try:
         app()
     except SkyaccordError as exc:
         err_console.print(f"error: {exc}", highlight=False, markup=False)
-        sys.exit(2)
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

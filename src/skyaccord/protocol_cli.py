@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from skyaccord.cli_options import fail_with
 from skyaccord.errors import SkyaccordError
 from skyaccord.protocol import Accord, load_accord
 
@@ -20,12 +21,10 @@ FileArg = Annotated[Path, typer.Argument(help="Accord TOML file.")]
 
 
 def _load(path: Path) -> Accord:
-    from skyaccord.cli import fail
-
     try:
         return load_accord(path)
     except SkyaccordError as exc:
-        fail(str(exc))
+        fail_with(exc)
 
 
 @accord_app.command("check")

@@ -24,7 +24,7 @@ from skyaccord.airspace.zones import (
     theatre_borders,
     zones_from_accord,
 )
-from skyaccord.cli_options import LookaheadOption
+from skyaccord.cli_options import LookaheadOption, fail, fail_with, load_accord_option
 from skyaccord.errors import SkyaccordError
 from skyaccord.tracks import read_tracks_csv
 
@@ -61,8 +61,6 @@ def check_command(
         "--warnings", help="Also write the warning sequences (JSON lines) here.")] = None,
 ) -> None:
     """Present and predicted incursions into zones within the look-ahead, as CSV."""
-    from skyaccord.cli import fail, load_accord_option
-
     accord = load_accord_option(accord_file, lookahead)
     try:
         zones: list[Zone] = (theatre_borders() if zones_file is None
@@ -75,7 +73,7 @@ def check_command(
         picture = read_tracks_csv(tracks, classes=accord.classes).tracks
         inc = predict_incursions(picture, zones, accord, t_now_s=t_now)
     except SkyaccordError as exc:
-        fail(str(exc))
+        fail_with(exc)
     records = incursion_records(picture, zones, inc)
     try:
         if out is None:

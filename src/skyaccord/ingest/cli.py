@@ -11,6 +11,7 @@ from typing import Annotated, TextIO
 
 import typer
 
+from skyaccord.cli_options import err_console, fail, fail_with, load_accord_option
 from skyaccord.errors import FeedError, SkyaccordError
 from skyaccord.ingest.formats import FORMATS, STATE_COLUMNS
 from skyaccord.ingest.states import FeedStats, StateUpdate
@@ -54,8 +55,6 @@ def write_states_csv(updates: Iterable[StateUpdate], out: TextIO) -> int:
 
 
 def _reference(text: str | None) -> tuple[float, float] | None:
-    from skyaccord.cli import fail
-
     if text is None:
         return None
     try:
@@ -68,8 +67,6 @@ def _reference(text: str | None) -> tuple[float, float] | None:
 
 
 def _summary(stats: FeedStats) -> None:
-    from skyaccord.cli import err_console
-
     err_console.print(stats.summary(), highlight=False, markup=False)
 
 
@@ -85,7 +82,6 @@ def decode_command(
         "output). Default: 1 under 8 MiB, else one per core up to 4.")] = None,
 ) -> None:
     """Decoded state updates as CSV: t,icao24,callsign,lat,lon,alt_ft,gs_kt,trk_deg,vs_fpm."""
-    from skyaccord.cli import fail
     from skyaccord.ingest.feed import open_feed
 
     stats = FeedStats(file.name)
@@ -104,7 +100,7 @@ def decode_command(
                 write_states_csv(updates(), fh)
             tmp.replace(out)  # never leave a half-written file under the asked name
     except SkyaccordError as exc:
-        fail(str(exc))
+        fail_with(exc)
     except OSError as exc:
         fail(f"{out}: cannot write: {exc}", 1)
     _summary(stats)
@@ -116,8 +112,6 @@ _LIVE_FORMATS = {"sbs": "sbs", "modes": "raw", "beast": "beast"}
 
 def _live_feed(source: str, fmt: str, reference: tuple[float, float] | None,
                max_retries: int | None) -> TcpFeed:
-    from skyaccord.cli import fail
-
     host, _, port_text = source.removeprefix("tcp://").rstrip("/").rpartition(":")
     try:
         port = int(port_text)
@@ -158,7 +152,6 @@ def replay_command(
     """Play a feed through the picture and detection; new alerts as CSV."""
     from rich.progress import BarColumn, Progress, TextColumn
 
-    from skyaccord.cli import err_console, fail, load_accord_option
     from skyaccord.ingest.feed import read_updates
     from skyaccord.ingest.replay import replay, write_alerts_csv
     from skyaccord.picture import PartyRules, Picture
@@ -186,7 +179,7 @@ def replay_command(
             t0 = updates[0].t if updates else 0.0
             span = (updates[-1].t - t0) if updates else 0.0
     except SkyaccordError as exc:
-        fail(str(exc))
+        fail_with(exc)
     picture = Picture(max_age, party_rules)
     n = 0
     error: str | None = None

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from skyaccord.cli_options import fail, load_accord_option
 from skyaccord.errors import SkyaccordError
 from skyaccord.protocol import Accord
 
@@ -28,14 +29,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _fail(msg: str, code: int = 2) -> Any:
-    from skyaccord.cli import fail
-
     fail(msg, code)
 
 
 def _accord(path: Path | None) -> Accord:
-    from skyaccord.cli import load_accord_option
-
     return load_accord_option(path)
 
 

@@ -16,10 +16,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from skyaccord.cli_options import AccordOption
-from skyaccord.errors import IntentError, SkyaccordError, StoreError
+from skyaccord.cli_options import AccordOption, fail, fail_with, load_accord_option
+from skyaccord.errors import IntentConflict, IntentError, SkyaccordError, StoreError
 
 __all__ = ["register"]
+
+#: Exit code of a store failure in these commands (documented above; the error's own
+#: ``exit_code`` is 2 elsewhere).
+_STORE_FAILED = 1
 
 intents_app = typer.Typer(help="Planned operations (4D intents): submit, check, list, end, "
                           "notices.",
@@ -35,7 +39,6 @@ AltCeilingOption = Annotated[float, typer.Option(help="Highest altitude.")]
 
 
 def _registry(db: str, accord_file: Path | None) -> Any:
-    from skyaccord.cli import fail, load_accord_option
     from skyaccord.store import open_store
     from skyaccord.strategic.registry import Registry
 
@@ -43,19 +46,18 @@ def _registry(db: str, accord_file: Path | None) -> Any:
     try:
         return Registry(open_store(db), accord)
     except StoreError as exc:
-        fail(str(exc), 1)
+        fail_with(exc, _STORE_FAILED)
     except SkyaccordError as exc:
-        fail(str(exc))
+        fail_with(exc)
 
 
 def _load(path: Path) -> Any:
-    from skyaccord.cli import fail
     from skyaccord.strategic.codec import load_intent_file
 
     try:
         return load_intent_file(path)
     except SkyaccordError as exc:
-        fail(str(exc))
+        fail_with(exc)
 
 
 def _print_conflicts(conflicts: Any) -> None:
@@ -81,8 +83,6 @@ def _print_resolutions(reg: Any, intent: Any, max_delay_s: float, floor_ft: floa
 
 
 def _parse_key(text: str | None) -> dict[str, int] | None:
-    from skyaccord.cli import fail
-
     if text is None:
         return None
     key: dict[str, int] = {}
@@ -109,7 +109,6 @@ def submit_command(
     alt_ceiling_ft: AltCeilingOption = 60000.0,
 ) -> None:
     """Check and store an intent; exit 3 with conflicts and resolutions when refused."""
-    from skyaccord.cli import fail
     from skyaccord.strategic.registry import Outcome
 
     intent = _load(file)
@@ -136,10 +135,10 @@ def submit_command(
         if res.outcome is Outcome.CONFLICT:
             _print_resolutions(reg, intent, max_delay_s, alt_floor_ft, alt_ceiling_ft)
     except StoreError as exc:
-        fail(str(exc), 1)
+        fail_with(exc, _STORE_FAILED)
     except SkyaccordError as exc:
-        fail(str(exc))
-    raise typer.Exit(3)
+        fail_with(exc)
+    raise typer.Exit(IntentConflict.exit_code)
 
 
 @intents_app.command("check")
@@ -152,8 +151,6 @@ def check_command(
     alt_ceiling_ft: AltCeilingOption = 60000.0,
 ) -> None:
     """Conflicts an intent would have (nothing stored); exit 3 when it would be refused."""
-    from skyaccord.cli import fail
-
     intent = _load(file)
     reg = _registry(db, accord_file)
     try:
@@ -166,10 +163,10 @@ def check_command(
             return
         _print_resolutions(reg, intent, max_delay_s, alt_floor_ft, alt_ceiling_ft)
     except StoreError as exc:
-        fail(str(exc), 1)
+        fail_with(exc, _STORE_FAILED)
     except SkyaccordError as exc:
-        fail(str(exc))
-    raise typer.Exit(3)
+        fail_with(exc)
+    raise typer.Exit(IntentConflict.exit_code)
 
 
 @intents_app.command("list")
@@ -180,14 +177,13 @@ def list_command(
     accord_file: AccordOption = None,
 ) -> None:
     """Stored intents."""
-    from skyaccord.cli import fail
     from skyaccord.strategic.codec import format_time
 
     reg = _registry(db, accord_file)
     try:
         rows = reg.intents(party, active)
     except SkyaccordError as exc:
-        fail(str(exc), 1)
+        fail_with(exc, _STORE_FAILED)
     t = Table("id", "party", "class", "priority", "state", "version", "volumes", "start",
               "end")
     for it in rows:
@@ -209,13 +205,11 @@ def notices_command(
     accord_file: AccordOption = None,
 ) -> None:
     """Lower-priority intents that a higher-priority intent was accepted over: replan."""
-    from skyaccord.cli import fail
-
     reg = _registry(db, accord_file)
     try:
         rows = reg.notices(party, intent, after)
     except SkyaccordError as exc:
-        fail(str(exc), 1)
+        fail_with(exc, _STORE_FAILED)
     t = Table("seq", "intent", "party", "version", "by intent", "by party", "by version",
               "by priority", "volume pairs")
     for n in rows:
@@ -233,7 +227,6 @@ def show_command(
     accord_file: AccordOption = None,
 ) -> None:
     """An intent as GeoJSON (the input format) or ASTM F3548 OperationalIntent JSON."""
-    from skyaccord.cli import fail
     from skyaccord.strategic.codec import intent_to_f3548, intent_to_geojson
 
     if fmt not in ("geojson", "f3548"):
@@ -242,7 +235,7 @@ def show_command(
     try:
         it = reg.get(intent_id)
     except IntentError as exc:
-        fail(str(exc))
+        fail_with(exc)
     doc = intent_to_geojson(it) if fmt == "geojson" else intent_to_f3548(it)
     sys.stdout.write(json.dumps(doc, indent=2) + "\n")
 
@@ -258,16 +251,14 @@ def end_command(
     accord_file: AccordOption = None,
 ) -> None:
     """End an intent: it no longer takes part in conflict checks."""
-    from skyaccord.cli import fail
-
     reg = _registry(db, accord_file)
     try:
         v = reg.get(intent_id).version if version is None else version
         it = reg.end(intent_id, party, v, request_id=request_id)
     except StoreError as exc:
-        fail(str(exc), 1)
+        fail_with(exc, _STORE_FAILED)
     except SkyaccordError as exc:
-        fail(str(exc))
+        fail_with(exc)
     out.print(f"ended {it.id} version {it.version}")
 
 
@@ -281,7 +272,6 @@ def overlap_command(
     slot_s: Annotated[float, typer.Option(help="Time slot length.")] = 900.0,
 ) -> None:
     """Private overlap demo: the cells two plans share, by private set intersection."""
-    from skyaccord.cli import fail, load_accord_option
     from skyaccord.strategic.private import CellGrid, intent_cells, private_overlap
 
     accord = load_accord_option(accord_file)
@@ -293,7 +283,7 @@ def overlap_command(
         cb = intent_cells([b], grid, m.horizontal_m, m.vertical_ft)
         shared_a, shared_b = private_overlap(ca, cb)
     except SkyaccordError as exc:
-        fail(str(exc))
+        fail_with(exc)
     out.print(f"{a.party}: {len(ca)} cells; {b.party}: {len(cb)} cells; "
               f"shared: {len(shared_a)} (both sides agree: {shared_a == shared_b})")
     for c in sorted(shared_a)[:50]:
@@ -305,6 +295,5 @@ def overlap_command(
 def register(app: typer.Typer) -> None:
     """Add ``skyaccord intents ...`` to ``app``."""
     app.add_typer(intents_app, name="intents")
-
 
 

@@ -11,7 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from skyaccord.cli_options import AccordOption, LookaheadOption
+from skyaccord.cli_options import (
+    AccordOption,
+    LookaheadOption,
+    fail,
+    load_accord_option,
+)
 from skyaccord.errors import SkyaccordError
 from skyaccord.protocol import Accord
 from skyaccord.tactical.bands import (
@@ -71,8 +76,6 @@ def advise_command(
         "--json", help="Also write the bands and resolutions as JSON here.")] = None,
 ) -> None:
     """Conflict-free bands (track, speed, vertical speed, altitude) for one aircraft."""
-    from skyaccord.cli import fail, load_accord_option
-
     accord = load_accord_option(accord_file, lookahead)
     try:
         picture = read_tracks_csv(tracks, classes=accord.classes).tracks

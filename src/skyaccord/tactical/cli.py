@@ -11,9 +11,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from skyaccord.cli_options import AccordOption, LookaheadOption
+from skyaccord.cli_options import (
+    AccordOption,
+    LookaheadOption,
+    err_console,
+    fail,
+    fail_with,
+    load_accord_option,
+)
+from skyaccord.demo import demo_picture
 from skyaccord.errors import SkyaccordError
 from skyaccord.tactical.detect import ConflictRecord, conflict_records, detect
+from skyaccord.tactical.levels import level_names
 from skyaccord.tracks import read_tracks_csv
 
 __all__ = ["CONFLICT_COLUMNS", "register", "write_conflicts_csv"]
@@ -42,13 +51,11 @@ def detect_command(
         "--skip-bad", help="Skip bad rows (reported on stderr) instead of failing.")] = False,
 ) -> None:
     """Predicted losses of separation within the look-ahead, as CSV."""
-    from skyaccord.cli import err_console, fail, load_accord_option
-
     accord = load_accord_option(accord_file, lookahead)
     try:
         read = read_tracks_csv(tracks, skip_bad=skip_bad, classes=accord.classes)
     except SkyaccordError as exc:
-        fail(str(exc))
+        fail_with(exc)
     if read.skipped:
         err_console.print(f"skipped {len(read.skipped)} bad row(s); first: {read.skipped[0]}",
                           highlight=False, markup=False)
@@ -70,10 +77,6 @@ def demo_command(
     accord_file: AccordOption = None,
 ) -> None:
     """Detect conflicts in a busy generated picture over north-west Syria."""
-    from skyaccord.cli import load_accord_option
-    from skyaccord.demo import demo_picture
-    from skyaccord.tactical.levels import level_names
-
     accord = load_accord_option(accord_file)
     picture = demo_picture(seed)
     conflicts = detect(picture, accord)
