@@ -153,10 +153,12 @@ class LineStore:
         return [parse_message(json.loads(r[0])) for r in rows]
 
     def messages(self, *, direction: str | None = None, kinds: tuple[str, ...] = (),
-                 peer: str | None = None) -> list[tuple[int, str, float, Message]]:
-        """(pos, direction, recorded_at, message) of logged messages, filtered."""
-        sql = "SELECT pos, direction, recorded_at, message FROM line_log WHERE 1=1"
-        args: list[Any] = []
+                 peer: str | None = None, after: int = 0
+                 ) -> list[tuple[int, str, float, Message]]:
+        """(pos, direction, recorded_at, message) of logged messages, filtered; only
+        those logged after position ``after``."""
+        sql = "SELECT pos, direction, recorded_at, message FROM line_log WHERE pos > ?"
+        args: list[Any] = [after]
         if direction is not None:
             sql += " AND direction = ?"
             args.append(direction)
@@ -168,6 +170,11 @@ class LineStore:
             args.append(peer)
         rows = self._read(sql + " ORDER BY pos", tuple(args))
         return [(p, d, t, parse_message(json.loads(m))) for p, d, t, m in rows]
+
+    def last_pos(self) -> int:
+        """Position of the newest log entry (0 for an empty log)."""
+        row = self._read("SELECT MAX(pos) FROM line_log")
+        return int(row[0][0] or 0)
 
     # -- sending ---------------------------------------------------------------------
     def record_outgoing(self, recipient: str, build: Callable[[int], Message],
