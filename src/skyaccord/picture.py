@@ -18,7 +18,6 @@ Party and class: from the feed where it says them (tracks CSV), else from
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -26,17 +25,20 @@ from typing import Any, Final
 import numpy as np
 
 from skyaccord.errors import FeedError
-from skyaccord.geo import FloatArray
+from skyaccord.geo import (
+    EARTH_RADIUS_M,
+    KT,
+    NM,
+    WGS84_A_M,
+    WGS84_E2,
+    FloatArray,
+    great_circle_m,
+)
 from skyaccord.ingest.states import StateUpdate
 from skyaccord.tracks import Tracks
 
 __all__ = ["Gates", "PartyRules", "Picture", "default_rules"]
 
-_R_M: Final = 6_371_008.8  # IUGG mean Earth radius
-_A_M: Final = 6_378_137.0  # WGS84 semi-major axis
-_E2: Final = 6.69437999014e-3  # WGS84 first eccentricity squared
-_KT_MS: Final = 1852.0 / 3600.0
-_NM_M: Final = 1852.0
 
 
 @dataclass(frozen=True)
@@ -227,8 +229,8 @@ class Picture:
         assert u.lat is not None and u.lon is not None
         lat, lon = self._extrapolated(u.t, np.arange(self._n))
         ok = np.isfinite(lat) & np.isfinite(self.column("gs_kt"))
-        d = _haversine_m(lat, lon, u.lat, u.lon)
-        ok &= d < g.distance_nm * _NM_M
+        d = great_circle_m(lat, lon, u.lat, u.lon)
+        ok &= d < g.distance_nm * NM
         if u.alt_ft is not None:
             ok &= np.abs(self.column("alt_ft") - u.alt_ft) < g.altitude_ft
         assert u.gs_kt is not None and u.trk_deg is not None
@@ -299,16 +301,16 @@ class Picture:
 
     def _extrapolated(self, t: float, rows: Any) -> tuple[FloatArray, FloatArray]:
         dt = t - self._a["t_pos"][rows]
-        v = self._a["gs_kt"][rows] * _KT_MS
+        v = self._a["gs_kt"][rows] * KT
         trk = np.radians(self._a["trk_deg"][rows])
         lat0 = self._a["lat"][rows]
         dn, de = v * np.cos(trk) * dt, v * np.sin(trk) * dt
         # WGS84 meridional and prime-vertical radii of curvature at the mid latitude
         # (a flat step on the ellipsoid: second-order error only, unlike one sphere)
-        mid = np.radians(lat0 + np.degrees(dn / _R_M) / 2.0)
-        w2 = 1.0 - _E2 * np.sin(mid) ** 2
-        m_r = _A_M * (1.0 - _E2) / w2**1.5
-        n_r = _A_M / np.sqrt(w2)
+        mid = np.radians(lat0 + np.degrees(dn / EARTH_RADIUS_M) / 2.0)
+        w2 = 1.0 - WGS84_E2 * np.sin(mid) ** 2
+        m_r = WGS84_A_M * (1.0 - WGS84_E2) / w2**1.5
+        n_r = WGS84_A_M / np.sqrt(w2)
         lat = lat0 + np.degrees(dn / m_r)
         lon = self._a["lon"][rows] + np.degrees(de / (n_r * np.cos(mid)))
         lon = (lon + 180.0) % 360.0 - 180.0
@@ -377,10 +379,3 @@ class Picture:
     def track_ids(self) -> Sequence[str]:
         return tuple(self.ids)
 
-
-def _haversine_m(lat: FloatArray, lon: FloatArray, lat0: float, lon0: float) -> FloatArray:
-    p1, p2 = np.radians(lat), math.radians(lat0)
-    dp, dl = p2 - p1, np.radians(lon0 - lon)
-    h = np.sin(dp / 2) ** 2 + np.cos(p1) * math.cos(p2) * np.sin(dl / 2) ** 2
-    out: FloatArray = 2 * _R_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))
-    return out

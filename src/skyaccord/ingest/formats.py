@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from skyaccord.errors import FeedError
+from skyaccord.geo import FPM, FT, KT
 from skyaccord.ingest.states import FeedStats, StateUpdate, check_update
 
 __all__ = [
@@ -49,9 +50,9 @@ FORMATS: Final = ("modes", "sbs", "opensky", "traffic", "tracks", "states")
 #: header of ``skyaccord decode``'s output
 STATE_COLUMNS: Final = ("t", "icao24", "callsign", "lat", "lon", "alt_ft", "gs_kt",
                         "trk_deg", "vs_fpm")
-_M_FT: Final = 1.0 / 0.3048
-_MS_KT: Final = 3600.0 / 1852.0
-_MS_FPM: Final = 60.0 / 0.3048
+_M_FT: Final = 1.0 / FT
+_MS_KT: Final = 1.0 / KT
+_MS_FPM: Final = 1.0 / FPM
 _SBS_KINDS: Final = {"1": "identity", "2": "position", "3": "position", "4": "velocity",
                      "5": "altitude", "6": "identity", "7": "altitude", "8": "identity"}
 _SBS_OTHER: Final = frozenset(("SEL", "ID", "AIR", "STA", "CLK"))

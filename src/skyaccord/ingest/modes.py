@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
-from skyaccord.ingest.states import KT_MAX, FeedStats, StateUpdate, check_update, great_circle_m
+from skyaccord.geo import KT, NM, great_circle_m
+from skyaccord.ingest.states import KT_MAX, FeedStats, StateUpdate, check_update
 
 __all__ = [
     "BeastParser",
@@ -325,8 +326,7 @@ _DF17_18: Final = frozenset(c for b in range(256) if b >> 3 in (17, 18)
 _DF19_AF0: Final = frozenset(("98",))
 _PAIR_MAX_S: Final = 10.0   # even/odd pair for a global fix (Doc 9871 C.2.6.10: 10 s)
 _LOCAL_MAX_S: Final = 60.0  # last own position still a valid local reference
-_KT_MS: Final = 1852.0 / 3600.0
-_JUMP_SLACK_M: Final = 2 * 1852.0  # position noise and CPR quantisation allowance
+_JUMP_SLACK_M: Final = 2 * NM  # position noise and CPR quantisation allowance
 
 
 @dataclass
@@ -562,7 +562,7 @@ class ModeSDecoder:
         if reason is None and ac.pos is not None:
             dt = max(t - ac.pos[0], 0.0)
             d = great_circle_m(ac.pos[1], ac.pos[2], fix[0], fix[1])
-            if d > KT_MAX * _KT_MS * dt + _JUMP_SLACK_M:
+            if d > KT_MAX * KT * dt + _JUMP_SLACK_M:
                 reason = "position jump"
         if reason is not None:
             self.stats.reject(reason, f"{f.at}: {f.frame}")

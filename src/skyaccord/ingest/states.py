@@ -19,13 +19,11 @@ __all__ = [
     "FeedStats",
     "StateUpdate",
     "check_update",
-    "great_circle_m",
 ]
 
 #: fastest plausible ground speed, kt: above any manned aircraft in service (the SR-71's
 #: record is ~1,900 kt, FAI 1976); a report above it is an impossible speed.
 KT_MAX: Final = 2500.0
-_EARTH_R_M: Final = 6_371_008.8  # IUGG mean Earth radius
 
 #: why an input was refused, one counter each
 REASONS: Final = (
@@ -119,18 +117,6 @@ class FeedStats:
             ex = self.examples.get(reason)
             lines.append(f"  {reason}: {n}" + (f" (first: {ex})" if ex else ""))
         return "\n".join(lines)
-
-
-def great_circle_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Haversine distance on the mean-radius sphere, metres.
-
-    >>> round(great_circle_m(0.0, 0.0, 0.0, 1.0))
-    111195
-    """
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * _EARTH_R_M * math.asin(min(1.0, math.sqrt(h)))
 
 
 def _bad_number(v: float | None, lo: float, hi: float) -> bool:
