@@ -9,8 +9,7 @@ import pytest
 
 from skyaccord.errors import FeedError
 from skyaccord.ingest import open_feed, read_updates, sniff_format
-from skyaccord.ingest.cli import write_states_csv
-from skyaccord.ingest.formats import read_sbs
+from skyaccord.ingest.formats import read_sbs, write_states_csv
 from skyaccord.ingest.states import FeedStats
 
 from .conftest import SAMPLE

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from skyaccord.cli import app
 from skyaccord.ingest import read_updates
-from skyaccord.ingest.cli import write_states_csv
+from skyaccord.ingest.formats import write_states_csv
 from skyaccord.ingest.replay import Alert, replay
 from skyaccord.ingest.states import StateUpdate
 from skyaccord.picture import Picture, default_rules

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import math
 import sys
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated
 
 import typer
 
 from skyaccord.airspace.crossing import predict_incursions
 from skyaccord.airspace.warning import (
-    IncursionRecord,
     WarningPolicy,
     incursion_records,
     schedule_warnings,
+    write_incursions_csv,
 )
 from skyaccord.airspace.zones import (
     Zone,
@@ -28,21 +26,7 @@ from skyaccord.cli_options import LookaheadOption, fail, fail_with, load_accord_
 from skyaccord.errors import SkyaccordError
 from skyaccord.tracks import read_tracks_csv
 
-__all__ = ["INCURSION_COLUMNS", "register", "write_incursions_csv"]
-
-#: header of ``skyaccord airspace check``'s output (a stable interface)
-INCURSION_COLUMNS = ("id", "zone", "owner", "t_entry_s", "t_exit_s", "depth_nm")
-
-
-def write_incursions_csv(records: list[IncursionRecord], out: TextIO) -> None:
-    """Write incursion records as the ``airspace check`` CSV (empty t_exit_s: not leaving
-    within the look-ahead)."""
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(INCURSION_COLUMNS)
-    for r in records:
-        w.writerow([r.id, r.zone, r.owner, f"{r.t_entry_s:.3f}",
-                    "" if math.isnan(r.t_exit_s) else f"{r.t_exit_s:.3f}",
-                    f"{r.depth_nm:.4f}"])
+__all__ = ["register"]
 
 
 def check_command(

@@ -16,10 +16,11 @@ it turned away (no incursion predicted any more), is still closing, or entered.
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TextIO
 
 from skyaccord.airspace.crossing import Incursions, predict_incursions
 from skyaccord.airspace.zones import Zone
@@ -30,6 +31,7 @@ from skyaccord.tracks import Tracks
 __all__ = [
     "DEFAULT_WARNING_COUNT",
     "DEFAULT_WARNING_WINDOW_S",
+    "INCURSION_COLUMNS",
     "IncursionRecord",
     "WarningMessage",
     "WarningOutcome",
@@ -37,6 +39,7 @@ __all__ = [
     "assess_warnings",
     "incursion_records",
     "schedule_warnings",
+    "write_incursions_csv",
 ]
 
 
@@ -106,6 +109,21 @@ def incursion_records(tracks: Tracks, zones: Sequence[Zone],
         for k in range(len(incursions))]
     out.sort(key=lambda r: (r.t_entry_s, r.id, r.zone))
     return out
+
+
+#: header of ``skyaccord airspace check``'s output (a stable interface)
+INCURSION_COLUMNS = ("id", "zone", "owner", "t_entry_s", "t_exit_s", "depth_nm")
+
+
+def write_incursions_csv(records: Sequence[IncursionRecord], out: TextIO) -> None:
+    """Write incursion records to the text stream ``out`` as the ``airspace check`` CSV
+    (:data:`INCURSION_COLUMNS`; empty ``t_exit_s``: not leaving within the look-ahead)."""
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(INCURSION_COLUMNS)
+    for r in records:
+        w.writerow([r.id, r.zone, r.owner, f"{r.t_entry_s:.3f}",
+                    "" if math.isnan(r.t_exit_s) else f"{r.t_exit_s:.3f}",
+                    f"{r.depth_nm:.4f}"])
 
 
 class WarningMessage(NamedTuple):

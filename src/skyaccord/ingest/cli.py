@@ -2,56 +2,23 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 import tomllib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated
 
 import typer
 
 from skyaccord.cli_options import err_console, fail, fail_with, load_accord_option
 from skyaccord.errors import FeedError, SkyaccordError
-from skyaccord.ingest.formats import FORMATS, STATE_COLUMNS
+from skyaccord.ingest.formats import FORMATS, write_states_csv
 from skyaccord.ingest.states import FeedStats, StateUpdate
 from skyaccord.ingest.tcp import TcpFeed
 
-__all__ = ["register", "write_states_csv"]
+__all__ = ["register"]
 
 _FORMAT_HELP = f"Input format: auto (sniffed) or one of {', '.join(FORMATS)}."
-
-
-def _fmt(v: float | None, digits: int) -> str:
-    return "" if v is None else f"{v:.{digits}f}"
-
-
-def write_states_csv(updates: Iterable[StateUpdate], out: TextIO) -> int:
-    """One row per position or velocity update (:data:`STATE_COLUMNS`); fields the update
-    does not carry are the aircraft's last known values, empty if none yet. Position
-    fields are as decoded, never extrapolated. Returns the number of rows."""
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(STATE_COLUMNS)
-    last: dict[str, list[object]] = {}
-    n = 0
-    for u in updates:
-        row = last.setdefault(u.icao24, [None] * 7)
-        if u.callsign:
-            row[0] = u.callsign
-        if u.has_position:
-            row[1], row[2] = u.lat, u.lon
-        if u.alt_ft is not None:
-            row[3] = u.alt_ft
-        if u.has_velocity:
-            row[4], row[5], row[6] = u.gs_kt, u.trk_deg, u.vs_fpm
-        if u.kind not in ("position", "velocity", "state"):
-            continue
-        cs, lat, lon, alt, gs, trk, vs = row
-        w.writerow([f"{u.t:.6f}", u.icao24, cs or "",
-                    _fmt(lat, 6), _fmt(lon, 6),  # type: ignore[arg-type]
-                    _fmt(alt, 0), _fmt(gs, 1), _fmt(trk, 2), _fmt(vs, 0)])  # type: ignore[arg-type]
-        n += 1
-    return n
 
 
 def _reference(text: str | None) -> tuple[float, float] | None:

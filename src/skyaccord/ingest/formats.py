@@ -29,7 +29,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 from skyaccord.errors import FeedError
 from skyaccord.geo import FPM, FT, KT
@@ -44,6 +44,7 @@ __all__ = [
     "read_tracks_rows",
     "read_traffic",
     "sniff_format",
+    "write_states_csv",
 ]
 
 FORMATS: Final = ("modes", "sbs", "opensky", "traffic", "tracks", "states")
@@ -342,6 +343,39 @@ def read_states_csv(lines: Iterable[str], stats: FeedStats,
         if _keep(u, stats, where) and order.ok(t, where):
             stats.updates += 1
             yield u
+
+
+def _cell(v: object, digits: int) -> str:
+    return "" if v is None else f"{v:.{digits}f}"
+
+
+def write_states_csv(updates: Iterable[StateUpdate], out: TextIO) -> int:
+    """Write ``skyaccord decode``'s CSV (:data:`STATE_COLUMNS`, read back by
+    :func:`read_states_csv`) to the text stream ``out``: one row per position or velocity
+    update; fields the update does not carry are the aircraft's last known values, empty
+    if none yet. Position fields are as decoded, never extrapolated. Returns the number
+    of rows."""
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(STATE_COLUMNS)
+    last: dict[str, list[object]] = {}
+    n = 0
+    for u in updates:
+        row = last.setdefault(u.icao24, [None] * 7)
+        if u.callsign:
+            row[0] = u.callsign
+        if u.has_position:
+            row[1], row[2] = u.lat, u.lon
+        if u.alt_ft is not None:
+            row[3] = u.alt_ft
+        if u.has_velocity:
+            row[4], row[5], row[6] = u.gs_kt, u.trk_deg, u.vs_fpm
+        if u.kind not in ("position", "velocity", "state"):
+            continue
+        cs, lat, lon, alt, gs, trk, vs = row
+        w.writerow([f"{u.t:.6f}", u.icao24, cs or "", _cell(lat, 6), _cell(lon, 6),
+                    _cell(alt, 0), _cell(gs, 1), _cell(trk, 2), _cell(vs, 0)])
+        n += 1
+    return n
 
 
 # ----------------------------------------------------------------------------- sniffing

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -21,24 +20,11 @@ from skyaccord.cli_options import (
 )
 from skyaccord.demo import demo_picture
 from skyaccord.errors import SkyaccordError
-from skyaccord.tactical.detect import ConflictRecord, conflict_records, detect
+from skyaccord.tactical.detect import conflict_records, detect, write_conflicts_csv
 from skyaccord.tactical.levels import level_names
 from skyaccord.tracks import read_tracks_csv
 
-__all__ = ["CONFLICT_COLUMNS", "register", "write_conflicts_csv"]
-
-#: header of ``skyaccord detect``'s output (a stable interface)
-CONFLICT_COLUMNS = ("id1", "id2", "t_in_s", "t_out_s", "tcpa_s", "dcpa_nm", "dz_ft", "level")
-
-
-def write_conflicts_csv(records: list[ConflictRecord], out: TextIO) -> None:
-    """Write conflict records as the ``detect`` CSV."""
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(CONFLICT_COLUMNS)
-    for r in records:
-        w.writerow([r.id1, r.id2, f"{r.t_in_s:.3f}",
-                    "inf" if r.t_out_s == float("inf") else f"{r.t_out_s:.3f}",
-                    f"{r.tcpa_s:.3f}", f"{r.dcpa_nm:.4f}", f"{r.dz_ft:.2f}", r.level])
+__all__ = ["register"]
 
 
 def detect_command(

@@ -20,8 +20,9 @@ slice)``, never ``O(N^2)``.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -39,12 +40,14 @@ from skyaccord.tactical.levels import assign_levels, level_names
 from skyaccord.tracks import Tracks
 
 __all__ = [
+    "CONFLICT_COLUMNS",
     "ConflictRecord",
     "Conflicts",
     "candidate_pairs",
     "conflict_records",
     "detect",
     "detect_all_pairs",
+    "write_conflicts_csv",
 ]
 
 IntArray = npt.NDArray[np.intp]
@@ -322,3 +325,18 @@ def conflict_records(tracks: Tracks, conflicts: Conflicts,
         ))
     out.sort(key=lambda r: (r.t_in_s, r.id1, r.id2))
     return out
+
+
+#: header of ``skyaccord detect``'s output (a stable interface)
+CONFLICT_COLUMNS = ("id1", "id2", "t_in_s", "t_out_s", "tcpa_s", "dcpa_nm", "dz_ft", "level")
+
+
+def write_conflicts_csv(records: list[ConflictRecord], out: TextIO) -> None:
+    """Write conflict records to the text stream ``out`` as the ``detect`` CSV
+    (:data:`CONFLICT_COLUMNS`; ``t_out_s`` ``inf`` when the loss never ends)."""
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(CONFLICT_COLUMNS)
+    for r in records:
+        w.writerow([r.id1, r.id2, f"{r.t_in_s:.3f}",
+                    "inf" if r.t_out_s == float("inf") else f"{r.t_out_s:.3f}",
+                    f"{r.tcpa_s:.3f}", f"{r.dcpa_nm:.4f}", f"{r.dz_ft:.2f}", r.level])
