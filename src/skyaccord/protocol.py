@@ -22,6 +22,13 @@ these tables:
     airspace warning sequence (default 10 warnings in 300 s, the Turkish practice of
     24 Nov 2015). The canonical form names them only when set, so accords without them
     keep their hash.
+``[notify]`` (optional)
+    What a node tells the other parties over the line by itself: ``level`` (the name of
+    an alert level: a predicted conflict between one of its aircraft and another party's
+    from this level up is sent as a ``conflict`` message; default the least severe level)
+    and ``incursions`` (bool, default true: a predicted incursion of another party's
+    aircraft into one of its zones is sent to that party). Named in the canonical form
+    only when set, so accords without it keep their hash.
 ``[[zones]]`` (optional)
     Airspace zones (:class:`ZoneSpec`): ``id``, ``kind`` (one of :data:`ZONE_KINDS`),
     ``owner`` (a party id), ``lower_ft`` (default 0), ``upper_ft`` (optional), and either
@@ -44,8 +51,9 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -55,11 +63,13 @@ import numpy as np
 from skyaccord.canonical import PARTY_ID, canonical_json
 from skyaccord.errors import ProtocolError
 from skyaccord.geo import FT, NM, FloatArray
+from skyaccord.timeutil import format_rfc3339, parse_rfc3339
 
 __all__ = [
     "Accord",
     "AlertLevel",
     "Minima",
+    "NotifyRules",
     "Party",
     "SeparationRule",
     "ZoneSpec",
@@ -177,6 +187,22 @@ def check_lookahead(lookahead_s: float) -> float:
 
 
 @dataclass(frozen=True)
+class NotifyRules:
+    """What a node tells other parties over the line by itself (the ``[notify]`` table)."""
+
+    level: str | None = None
+    """conflicts from this alert level up are told (None: the least severe level)"""
+    incursions: bool = True
+    """predicted incursions into a party's zones are told to the intruder's party"""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"incursions": self.incursions}
+        if self.level is not None:
+            out["level"] = self.level
+        return out
+
+
+@dataclass(frozen=True)
 class Accord:
     """The agreed rules. Build with :func:`load_accord` or :func:`accord_from_dict`."""
 
@@ -197,6 +223,8 @@ class Accord:
     """warnings in an airspace warning sequence (None: the airspace package's default)"""
     warning_window_s: float | None = None
     """time over which they are spread, s (None: the default)"""
+    notify: NotifyRules = field(default_factory=lambda: NotifyRules())
+    """what a node tells other parties by itself (``[notify]``)"""
 
     # -- lookups ---------------------------------------------------------------------
     def party(self, party_id: str) -> Party:
@@ -289,6 +317,8 @@ class Accord:
             out["communications"]["warning_count"] = int(self.warning_count)
         if self.warning_window_s is not None:
             out["communications"]["warning_window_s"] = float(self.warning_window_s)
+        if self.notify != NotifyRules():
+            out["notify"] = self.notify.to_dict()
         if self.zones:
             out["zones"] = [z.to_dict() for z in sorted(self.zones, key=lambda z: z.id)]
         return out
@@ -388,7 +418,7 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
     """Validate a parsed TOML tree into an :class:`Accord`."""
     r = _Reader(source)
     r.only(tree, "", ["accord", "parties", "classes", "separation", "alerting",
-                      "communications", "zones"])
+                      "communications", "notify", "zones"])
 
     head = r.table(tree, "accord", "accord", ["id", "version", "title", "effective"])
     accord_id = r.string(head, "id", "accord", pattern=_NAME)
@@ -399,19 +429,10 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
     effective_raw = head.get("effective")
     effective: str | None = None
     if effective_raw is not None:
-        if isinstance(effective_raw, datetime):
-            effective_dt = effective_raw
-        elif isinstance(effective_raw, str):
-            try:
-                effective_dt = datetime.fromisoformat(effective_raw.replace("Z", "+00:00"))
-            except ValueError:
-                raise r.fail("accord.effective",
-                              f"not an RFC 3339 date-time: {effective_raw!r}") from None
-        else:
+        if not isinstance(effective_raw, datetime | str):
             raise r.fail("accord.effective", f"must be a date-time, got {effective_raw!r}")
-        if effective_dt.tzinfo is None:
-            raise r.fail("accord.effective", "must carry a UTC offset (e.g. ...Z)")
-        effective = effective_dt.isoformat().replace("+00:00", "Z")
+        effective = format_rfc3339(
+            parse_rfc3339(effective_raw, error=partial(r.fail, "accord.effective")))
 
     parties: list[Party] = []
     for i, entry in enumerate(r.tables(tree, "parties", "parties",
@@ -515,7 +536,23 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
         notice_lead_time_s=lead, response_deadline_s=deadline,
         zones=_zones(r, tree, {p.id for p in parties}),
         warning_count=count, warning_window_s=window,
+        notify=_notify(r, tree, levels),
     )
+
+
+def _notify(r: _Reader, tree: Mapping[str, Any], levels: Sequence[AlertLevel]) -> NotifyRules:
+    if "notify" not in tree:
+        return NotifyRules()
+    t = r.table(tree, "notify", "notify", ["level", "incursions"])
+    level = t.get("level")
+    names = [lv.name for lv in levels]
+    if level is not None and level not in names:
+        raise r.fail("notify.level", f"must be one of the alert levels {', '.join(names)}; "
+                     f"got {level!r}")
+    incursions = t.get("incursions", True)
+    if not isinstance(incursions, bool):
+        raise r.fail("notify.incursions", f"must be true or false, got {incursions!r}")
+    return NotifyRules(level, incursions)
 
 
 def _lat_lon(r: _Reader, value: Any, path: str) -> tuple[float, float]:
@@ -566,26 +603,15 @@ def _zones(r: _Reader, tree: Mapping[str, Any], party_ids: set[str]) -> tuple[Zo
             centre = _lat_lon(r, entry["centre"], f"{path}.centre")
         else:
             raise r.fail(path, "give polygon, or centre with radius_nm")
-        times: list[str | None] = []
-        for key in ("active_from", "active_until"):
-            value = entry.get(key)
-            if value is None:
-                times.append(None)
-                continue
-            try:
-                when = (value if isinstance(value, datetime)
-                        else datetime.fromisoformat(str(value).replace("Z", "+00:00")))
-            except ValueError:
-                raise r.fail(f"{path}.{key}", f"not an RFC 3339 date-time: {value!r}") from None
-            if when.tzinfo is None:
-                raise r.fail(f"{path}.{key}", "must carry a UTC offset (e.g. ...Z)")
-            times.append(when.isoformat().replace("+00:00", "Z"))
-        if times[0] is not None and times[1] is not None and (
-                datetime.fromisoformat(times[1].replace("Z", "+00:00"))
-                <= datetime.fromisoformat(times[0].replace("Z", "+00:00"))):
+        start, end = (
+            None if entry.get(key) is None
+            else parse_rfc3339(entry[key], error=partial(r.fail, f"{path}.{key}"))
+            for key in ("active_from", "active_until"))
+        if start is not None and end is not None and end <= start:
             raise r.fail(f"{path}.active_until", "must be after active_from")
         out.append(ZoneSpec(zid, kind, owner, lower, upper, polygon, centre, radius,
-                            times[0], times[1]))
+                            None if start is None else format_rfc3339(start),
+                            None if end is None else format_rfc3339(end)))
     return tuple(out)
 
 
