@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from shapely.geometry.base import BaseGeometry
 from skyaccord.errors import AirspaceError
 from skyaccord.geo import FT, NM
 from skyaccord.protocol import ZONE_KINDS, Accord, ZoneSpec
+from skyaccord.timeutil import rfc3339_seconds
 
 __all__ = [
     "THEATRE_PARTIES",
@@ -113,14 +113,7 @@ def circle_polygon(lat_deg: float, lon_deg: float, radius_m: float,
 def _utc_s(value: Any, where: str) -> float:
     if value is None:
         return math.nan
-    try:
-        when = (value if isinstance(value, datetime)
-                else datetime.fromisoformat(str(value).replace("Z", "+00:00")))
-    except ValueError:
-        raise AirspaceError(f"{where}: not an RFC 3339 date-time: {value!r}") from None
-    if when.tzinfo is None:
-        raise AirspaceError(f"{where}: date-time must carry a UTC offset: {value!r}")
-    return when.timestamp()
+    return rfc3339_seconds(value, error=lambda what: AirspaceError(f"{where}: {what}"))
 
 
 def zones_from_accord(accord: Accord) -> list[Zone]:

@@ -34,6 +34,7 @@ from typing import Any, Final, TextIO
 from skyaccord.errors import FeedError
 from skyaccord.geo import FPM, FT, KT
 from skyaccord.ingest.states import FeedStats, StateUpdate, check_update
+from skyaccord.timeutil import rfc3339_seconds
 
 __all__ = [
     "FORMATS",
@@ -242,11 +243,8 @@ def _traffic_time(v: Any) -> float:
     if isinstance(v, int | float) and not isinstance(v, bool):
         x = float(v)
         return x / 1000.0 if x > 1e11 else x  # pandas writes epoch milliseconds
-    s = str(v).strip().replace(" ", "T")
-    d = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=dt.UTC)
-    return d.timestamp()
+    # pandas writes "2020-01-01 10:00:00+00:00"; a time without an offset is UTC
+    return rfc3339_seconds(str(v).strip().replace(" ", "T"), naive_is_utc=True)
 
 
 def _traffic_record(rec: Any, name: str, where: str) -> StateUpdate:
