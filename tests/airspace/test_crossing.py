@@ -17,6 +17,7 @@ from skyaccord.airspace import (
     project_geometry,
     theatre_borders,
 )
+from skyaccord.errors import ProtocolError
 from skyaccord.geo import FT, KT, LocalPlane, picture_centre
 from skyaccord.protocol import default_accord
 from skyaccord.tactical.kinematics import plane_state
@@ -294,3 +295,10 @@ def test_hovering_and_climbing_tracks() -> None:
     assert got["hover"][0] == 0.0 and math.isnan(got["hover"][1])
     # 1,000 ft below the floor at 1,000 fpm: in after 60 s, still in at 300 s.
     assert got["climb"][0] == pytest.approx(60.0) and math.isnan(got["climb"][1])
+
+
+@pytest.mark.parametrize("bad", [0.0, -60.0, math.nan, 3601.0])
+def test_prediction_refuses_the_look_ahead_detect_refuses(bad: float) -> None:
+    tracks = Tracks.from_rows([("a", "us", "manned", 36.0, 37.0, 20000, 400, 0, 0)])
+    with pytest.raises(ProtocolError, match="look-ahead must be in"):
+        predict_incursions(tracks, [_turkey()], ACCORD, lookahead_s=bad)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from skyaccord.cli import app
-from skyaccord.errors import TrackDataError
+from skyaccord.errors import ProtocolError, TrackDataError
 from skyaccord.geo import LocalPlane, picture_centre
 from skyaccord.protocol import default_accord
 from skyaccord.tactical import detect
@@ -328,3 +328,12 @@ def test_advise_cli_turn_rate(tmp_path: Path) -> None:
     assert doc["resolutions"]["track"]["value"] == next(
         float(v) for v, c in zip(kin.values, kin.codes, strict=True)
         if v > 90 and c == BAND_FREE)
+
+
+@pytest.mark.parametrize("bad", [0.0, -60.0, math.nan, math.inf, 3601.0])
+def test_bands_refuse_the_look_ahead_detect_refuses(bad: float) -> None:
+    """One check of a look-ahead serves detect and bands (bands once took any number)."""
+    with pytest.raises(ProtocolError, match="look-ahead must be in"):
+        bands_for(head_on(), ACCORD, 0, lookahead_s=bad)
+    with pytest.raises(ProtocolError, match="look-ahead must be in"):
+        kinematic_track_bands(head_on(), ACCORD, 0, lookahead_s=bad)

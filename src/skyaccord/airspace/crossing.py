@@ -344,7 +344,7 @@ def _predict(
 ) -> Incursions:
     """:func:`predict_incursions` with the depth method as an argument (None: no depth);
     the benchmark passes the former sampled method here as its reference."""
-    horizon = accord.lookahead_s if lookahead_s is None else float(lookahead_s)
+    horizon = accord.lookahead_or(lookahead_s)
     n = len(tracks)
     if n == 0 or not zones:
         return Incursions.empty()

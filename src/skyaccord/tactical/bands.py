@@ -346,7 +346,7 @@ def bands_for(tracks: Tracks, accord: Accord, index: int, *,
     """
     if not 0 <= index < len(tracks):
         raise TrackDataError(f"no track at row {index} (picture has {len(tracks)})")
-    horizon = accord.lookahead_s if lookahead_s is None else float(lookahead_s)
+    horizon = accord.lookahead_or(lookahead_s)
     settings = settings or BandSettings()
     if plane is None:
         plane = LocalPlane(*picture_centre(tracks.lat, tracks.lon))
@@ -431,7 +431,7 @@ def kinematic_track_bands(tracks: Tracks, accord: Accord, index: int, *,
         raise TrackDataError(f"no track at row {index} (picture has {len(tracks)})")
     if not (turn_rate_deg_s > 0 and dt_s > 0):
         raise ValueError("turn_rate_deg_s and dt_s must be positive")
-    horizon = accord.lookahead_s if lookahead_s is None else float(lookahead_s)
+    horizon = accord.lookahead_or(lookahead_s)
     settings = settings or BandSettings()
     if plane is None:
         plane = LocalPlane(*picture_centre(tracks.lat, tracks.lon))

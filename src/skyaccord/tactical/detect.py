@@ -140,12 +140,6 @@ def _conflicts(state: PlaneState, tracks: Tracks, i: IntArray, j: IntArray,
                      same)
 
 
-def _lookahead(accord: Accord, lookahead_s: float | None) -> float:
-    """The look-ahead to use: the accord's, or a validated override."""
-    return accord.lookahead_s if lookahead_s is None else \
-        accord.with_lookahead(lookahead_s).lookahead_s
-
-
 def _slice_count(r_max: float, h_max: float, v_max: float, w_max: float,
                  lookahead_s: float) -> int:
     """Slices that minimise the summed box volume ``K (R + vT/K)^2 (H + wT/K)``."""
@@ -249,7 +243,7 @@ def detect(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
     >>> round(float(c.t_in_s[0])), round(float(c.tcpa_s[0]))
     (56, 75)
     """
-    lookahead = _lookahead(accord, lookahead_s)
+    lookahead = accord.lookahead_or(lookahead_s)
     if len(tracks) < 2:
         return Conflicts.empty()
     state = plane_state(tracks, accord, plane)
@@ -276,7 +270,7 @@ def detect_all_pairs(tracks: Tracks, accord: Accord, *, lookahead_s: float | Non
 
     O(N^2) time and O(block * N) memory; for tests and for checking :func:`detect`.
     """
-    lookahead = _lookahead(accord, lookahead_s)
+    lookahead = accord.lookahead_or(lookahead_s)
     n = len(tracks)
     if n < 2:
         return Conflicts.empty()
