@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Annotated, NamedTuple, overload
+from typing import TYPE_CHECKING, Annotated, NamedTuple, overload
 
 import numpy as np
 import numpy.typing as npt
-import pyproj
+
+if TYPE_CHECKING:
+    import pyproj
 
 __all__ = [
     "EARTH_RADIUS_M",
@@ -87,6 +89,10 @@ class LocalPlane:
     def __post_init__(self) -> None:
         if not (-90.0 < self.lat0 < 90.0) or not (-180.0 <= self.lon0 <= 360.0):
             raise ValueError(f"plane centre out of range: lat0={self.lat0}, lon0={self.lon0}")
+        # imported here: the units and great_circle_m serve the feed readers, which
+        # need no projection library (and its import time) in every decoding worker
+        import pyproj
+
         proj = pyproj.Proj(
             f"+proj=sterea +lat_0={self.lat0!r} +lon_0={self.lon0!r} +k=1 +x_0=0 +y_0=0 "
             "+ellps=WGS84 +units=m +no_defs"
