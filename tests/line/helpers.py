@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 from skyaccord.errors import LineError
 from skyaccord.line import Node
+from skyaccord.line.peer import envelope_bytes
 from skyaccord.protocol import Accord, default_accord
 
 PARTIES = ("us", "ru", "tr")
@@ -34,7 +34,7 @@ class Direct:
         self.calls += 1
         if self.down or self.target is None:
             raise LineError("connection refused (test)")
-        return self.target.receive(json.loads(json.dumps(envelope)))
+        return self.target.receive_bytes(envelope_bytes(envelope))
 
     def close(self) -> None:
         pass

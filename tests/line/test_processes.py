@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from skyaccord.line import cross_check, verify_log
-from skyaccord.line.local import LocalNodes
 from skyaccord.line.log import read_entries
 from skyaccord.protocol import load_accord
+from tests.support.local_nodes import LocalNodes
 
 Nodes = LocalNodes
 
@@ -102,6 +102,7 @@ def test_forged_and_replayed_over_http(nodes2: Nodes, keys: Any) -> None:
     from skyaccord.line import generate_key, make_message
     from skyaccord.line.keys import sign
     from skyaccord.line.node import transmit_bytes
+    from skyaccord.line.peer import envelope_bytes
 
     nodes2.start("ru")
     accord = load_accord(nodes2.root / "accord.toml")
@@ -111,15 +112,18 @@ def test_forged_and_replayed_over_http(nodes2: Nodes, keys: Any) -> None:
                      accord=accord.sha256, body={"text": "forged"})
     env = {"message": m.to_dict(), "transmitted_at": now,
            "transmit_sig": sign(forger, transmit_bytes(m.id, "ru", now))}
-    r = nodes2.client.post(nodes2.url("ru") + "/line/messages", json=env)
+    r = nodes2.client.post(nodes2.url("ru") + "/line/messages",
+                            content=envelope_bytes(env))
     assert r.status_code == 403 and "bad signature" in r.json()["error"]
     genuine = make_message(keys["us"], kind="text", sender="us", recipient="ru", seq=1,
                            created_at=now, accord=accord.sha256, body={"text": "genuine"})
     env = {"message": genuine.to_dict(), "transmitted_at": now,
            "transmit_sig": sign(keys["us"], transmit_bytes(genuine.id, "ru", now))}
-    first = nodes2.client.post(nodes2.url("ru") + "/line/messages", json=env)
+    first = nodes2.client.post(nodes2.url("ru") + "/line/messages",
+                            content=envelope_bytes(env))
     assert first.status_code == 200 and first.json()["status"] == "accepted"
-    again = nodes2.client.post(nodes2.url("ru") + "/line/messages", json=env)
+    again = nodes2.client.post(nodes2.url("ru") + "/line/messages",
+                            content=envelope_bytes(env))
     assert again.json() == {**first.json(), "status": "duplicate"}
     r = nodes2.client.post(nodes2.url("ru") + "/line/messages", content=b"not json")
     assert r.status_code == 400

@@ -56,12 +56,11 @@ def create_app(node: Node, *, deliver: bool = True) -> FastAPI:
 
     @app.post(DELIVER_PATH)
     async def deliver_envelope(request: Request) -> JSONResponse:
-        try:
-            envelope = await request.json()
-        except ValueError:
-            envelope = None
+        raw = await request.body()
+        source = request.client.host if request.client else None
         # SQLite writes (fsync) run off the event loop
-        status, payload = await run_in_threadpool(node.receive, envelope)
+        status, payload = await run_in_threadpool(
+            lambda: node.receive_bytes(raw, source=source))
         return JSONResponse(payload, status_code=status)
 
     @app.post("/line/send")

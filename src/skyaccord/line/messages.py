@@ -21,7 +21,8 @@ response   text; *decision* (accept, reject, standby)              ``in_reply_to
 ack        digest (sha256 of the acked message), received_at;    ``in_reply_to``
            *log_pos*, *log_hash* (the receiver's log entry of the
            message: a signed checkpoint of the receiver's log)
-conflict   source (tactical, strategic), id1, id2, t_in_s, level;
+conflict   source (tactical, strategic, airspace), id1, id2,   (airspace: id1 the
+           t_in_s, level;                                          track, id2 the zone)
            *t_out_s*, *tcpa_s*, *dcpa_nm*, *dz_ft*, *text*
 distress   lat, lon, frequency_mhz; *alt_ft*, *callsign*, *text*
 proposal   text; *accord_sha256*                                   new accord version
@@ -34,6 +35,7 @@ text       text
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import uuid
@@ -52,6 +54,7 @@ __all__ = [
     "Message",
     "canonical",
     "make_message",
+    "parse_envelope_bytes",
     "parse_message",
     "signing_bytes",
 ]
@@ -66,6 +69,12 @@ _FIELDS: Final = ("v", "id", "kind", "from", "to", "seq", "created_at", "accord"
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 MAX_BODY_BYTES: Final = 64 * 1024
+#: an envelope's raw bytes: the largest body, its message and transmission fields
+MAX_ENVELOPE_BYTES: Final = MAX_BODY_BYTES + 16 * 1024
+#: nesting of JSON arrays and objects in an envelope (a notice's volumes need about 8)
+MAX_DEPTH: Final = 24
+#: sequence numbers and log positions stay exact in every JSON parser (2**53 - 1)
+MAX_SEQ: Final = 2**53 - 1
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,8 @@ def parse_message(data: Any) -> Message:
     """
     if not isinstance(data, Mapping):
         raise MessageRefused("message must be a JSON object")
+    if not all(isinstance(k, str) for k in data):
+        raise MessageRefused("message: field names must be strings")
     unknown = sorted(set(data) - set(_FIELDS))
     if unknown:
         raise MessageRefused(f"message: unknown field(s) {', '.join(unknown)}; "
@@ -159,15 +170,32 @@ def _bad(field: str, what: str) -> MessageRefused:
 
 def _number(value: Any, field: str, low: float = -math.inf, high: float = math.inf) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _bad(field, f"must be a number, got {value!r}")
-    if not (math.isfinite(value) and low <= value <= high):
-        raise _bad(field, f"must be in [{low:g}, {high:g}], got {value!r}")
-    return float(value)
+        raise _bad(field, f"must be a number, got {_short(value)}")
+    try:
+        number = float(value)  # an int too large for a float raises OverflowError
+    except OverflowError:
+        number = math.inf
+    if not (math.isfinite(number) and low <= number <= high):
+        raise _bad(field, f"must be a finite number in [{low:g}, {high:g}], got "
+                   f"{_short(value)}")
+    return number
+
+
+def _short(value: Any) -> str:
+    """A bounded description of a value from the wire (never a huge or deep repr)."""
+    if isinstance(value, str | float | bool) or value is None:
+        text = repr(value)
+    elif isinstance(value, int):
+        text = f"an integer of {value.bit_length()} bits" if value.bit_length() > 64 else str(
+            value)
+    else:
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _text(value: Any, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _bad(field, f"must be a non-empty string, got {value!r}")
+        raise _bad(field, f"must be a non-empty string, got {_short(value)}")
     return value
 
 
@@ -199,20 +227,20 @@ _BODY_OPTIONAL: Final[dict[str, tuple[str, ...]]] = {
 
 def _validate(d: Mapping[str, Any]) -> None:
     if d.get("v") != VERSION:
-        raise _bad("v", f"unsupported version {d.get('v')!r}; this node speaks {VERSION}")
+        raise _bad("v", f"unsupported version {_short(d.get('v'))}; this node speaks {VERSION}")
     if not isinstance(d["id"], str) or not _ID.match(d["id"]):
         raise _bad("id", "must be 32 lowercase hex digits")
     kind = d["kind"]
     if kind not in KINDS:
-        raise _bad("kind", f"unknown kind {kind!r}; kinds are {', '.join(KINDS)}")
+        raise _bad("kind", f"unknown kind {_short(kind)}; kinds are {', '.join(KINDS)}")
     for f in ("from", "to"):
         if not isinstance(d[f], str) or not PARTY_ID.match(d[f]):
-            raise _bad(f, f"not a party id: {d[f]!r}")
+            raise _bad(f, f"not a party id: {_short(d[f])}")
     if d["from"] == d["to"]:
         raise _bad("to", "a party does not send to itself")
     seq = d["seq"]
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-        raise _bad("seq", f"must be an integer >= 0, got {seq!r}")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ:
+        raise _bad("seq", f"must be an integer in [0, 2**53 - 1], got {_short(seq)}")
     if (kind == "ack") != (seq == 0):
         raise _bad("seq", "acknowledgements carry seq 0, every other kind seq >= 1")
     created = _number(d["created_at"], "created_at", 0.0, 1e11)
@@ -236,8 +264,8 @@ def _validate(d: Mapping[str, Any]) -> None:
         raise _bad("body", "must be a JSON object")
     try:
         size = len(canonical(body).encode("utf-8"))
-    except (TypeError, ValueError) as exc:
-        raise _bad("body", f"not plain JSON: {exc}") from None
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise _bad("body", f"not plain JSON: {type(exc).__name__}") from None
     if size > MAX_BODY_BYTES:
         raise _bad("body", f"{size} bytes, at most {MAX_BODY_BYTES}")
     required, optional = _BODY_REQUIRED[kind], _BODY_OPTIONAL[kind]
@@ -270,14 +298,15 @@ def _validate_body(kind: str, body: Mapping[str, Any]) -> None:
             raise _bad("body.digest", "must be a sha256 (64 lowercase hex digits)")
         _number(body["received_at"], "body.received_at", 0.0, 1e11)
         pos = body.get("log_pos", 1)
-        if isinstance(pos, bool) or not isinstance(pos, int) or pos < 1:
-            raise _bad("body.log_pos", f"must be an integer >= 1, got {pos!r}")
+        if isinstance(pos, bool) or not isinstance(pos, int) or not 1 <= pos <= MAX_SEQ:
+            raise _bad("body.log_pos", f"must be an integer in [1, 2**53 - 1], got "
+                       f"{_short(pos)}")
         if "log_hash" in body and (not isinstance(body["log_hash"], str)
                                    or not _HEX64.match(body["log_hash"])):
             raise _bad("body.log_hash", "must be a sha256 (64 lowercase hex digits)")
     elif kind == "conflict":
-        if body["source"] not in ("tactical", "strategic"):
-            raise _bad("body.source", "must be tactical or strategic")
+        if body["source"] not in ("tactical", "strategic", "airspace"):
+            raise _bad("body.source", "must be tactical, strategic or airspace")
         _number(body["t_in_s"], "body.t_in_s", 0.0)
         for f in ("tcpa_s", "dcpa_nm", "dz_ft"):
             if f in body:
@@ -294,3 +323,80 @@ def _validate_body(kind: str, body: Mapping[str, Any]) -> None:
             not isinstance(body["accord_sha256"], str)
             or not _HEX64.match(body["accord_sha256"])):
         raise _bad("body.accord_sha256", "must be a sha256 (64 lowercase hex digits)")
+
+
+# -- the wire ------------------------------------------------------------------------------
+
+def _no_constant(name: str) -> Any:
+    raise MessageRefused(f"envelope: {name} is not JSON (RFC 8259 numbers are finite)")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise MessageRefused(f"envelope: key {_short(k)} appears twice in one object: "
+                                 "what was signed must be what every parser reads")
+        out[k] = v
+    return out
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of arrays and objects (iterative: no recursion on hostile input)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict | list):
+            deepest = max(deepest, d)
+            if d <= MAX_DEPTH:
+                stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
+def parse_envelope_bytes(raw: bytes) -> dict[str, Any]:
+    """The envelope a peer posted, from its raw bytes, or :class:`MessageRefused`.
+
+    The bytes must be exactly the canonical JSON of what they decode to (UTF-8, sorted
+    keys, no whitespace, the shortest number form): no key twice in an object, no
+    ``NaN``/``Infinity``, no other spelling of the same value, nesting at most
+    :data:`MAX_DEPTH`, at most :data:`MAX_ENVELOPE_BYTES`. So the message that was
+    signed, the one this node logs and the one any other JSON parser reads are the same
+    bytes. The envelope's fields and the message are checked later, by
+    :meth:`skyaccord.line.node.Node.receive`.
+
+    >>> parse_envelope_bytes(b'{"a":1}')
+    {'a': 1}
+    >>> parse_envelope_bytes(b'{"a":1,"a":2}')
+    Traceback (most recent call last):
+    ...
+    skyaccord.errors.MessageRefused: envelope: key 'a' appears twice in one object: what \
+was signed must be what every parser reads
+    """
+    if not isinstance(raw, bytes | bytearray):
+        raise MessageRefused(f"envelope: expected bytes, got {type(raw).__name__}")
+    if len(raw) > MAX_ENVELOPE_BYTES:
+        raise MessageRefused(f"envelope: {len(raw)} bytes, at most {MAX_ENVELOPE_BYTES}")
+    try:
+        text = bytes(raw).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MessageRefused(f"envelope: not UTF-8 (byte {exc.start})") from None
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except RecursionError:
+        raise MessageRefused(f"envelope: nested deeper than {MAX_DEPTH}") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer of over 4300 digits
+        raise MessageRefused(f"envelope: not JSON: {str(exc)[:120]}") from None
+    if _depth(value) > MAX_DEPTH:
+        raise MessageRefused(f"envelope: nested deeper than {MAX_DEPTH}")
+    if not isinstance(value, dict):
+        raise MessageRefused("envelope must be a JSON object")
+    try:
+        again = canonical(value).encode("utf-8")
+    except (ValueError, RecursionError):  # pragma: no cover - refused above
+        raise MessageRefused("envelope: not canonical JSON") from None
+    if again != bytes(raw):
+        at = next((i for i, (a, b) in enumerate(zip(again, raw, strict=False)) if a != b),
+                  min(len(again), len(raw)))
+        raise MessageRefused(f"envelope: not in canonical form (sorted keys, no spaces, "
+                             f"shortest numbers, UTF-8 unescaped) from byte {at}")
+    return value

@@ -14,6 +14,8 @@ with the original acknowledgement (200, ``duplicate``) and recorded as a replay.
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -27,7 +29,13 @@ from skyaccord.errors import (
     SkyaccordError,
 )
 from skyaccord.line.keys import SigningKey, public_key_b64, sign, verify
-from skyaccord.line.messages import Message, canonical, make_message, parse_message
+from skyaccord.line.messages import (
+    Message,
+    canonical,
+    make_message,
+    parse_envelope_bytes,
+    parse_message,
+)
 from skyaccord.line.peer import Transport
 from skyaccord.line.store import LineStore
 from skyaccord.protocol import Accord
@@ -41,6 +49,8 @@ DEFAULT_SKEW_S = 30.0
 # Outbox retry back-off per peer: doubles from 0.1 s up to 5 s while a peer is down.
 BACKOFF_INITIAL_S = 0.1
 BACKOFF_MAX_S = 5.0
+
+_log = logging.getLogger(__name__)
 
 
 def transmit_bytes(msg_id: str, recipient: str, transmitted_at: float) -> bytes:
@@ -67,6 +77,10 @@ class Node:
         self.clock, self.skew_s = clock, skew_s
         self._backoff: dict[str, tuple[float, float]] = {}  # peer -> (next try, delay)
         self.wake = threading.Event()
+        self.refusal_write_failures = 0
+        """refusals that could not be recorded (store failing: disk full, read-only)"""
+        self.internal_errors = 0
+        """envelopes that hit a bug (answered 500, never raised)"""
 
     # -- sending ---------------------------------------------------------------------
     def send(self, to: str, kind: str, body: Mapping[str, Any], *,
@@ -88,7 +102,7 @@ class Node:
         return message
 
     def envelope(self, message: Message) -> dict[str, Any]:
-        now = self.clock()
+        now = float(self.clock())
         return {"message": message.to_dict(), "transmitted_at": now,
                 "transmit_sig": sign(self.key, transmit_bytes(message.id, message.recipient,
                                                               now))}
@@ -134,10 +148,29 @@ class Node:
         self.store.record_ack(ack, self.clock())
 
     # -- receiving -------------------------------------------------------------------
-    def receive(self, envelope: Any) -> tuple[int, dict[str, Any]]:
-        """Check, log and acknowledge one envelope: (HTTP status, reply body)."""
+    def receive_bytes(self, raw: bytes, *, source: str | None = None
+                      ) -> tuple[int, dict[str, Any]]:
+        """:meth:`receive` of the raw body a peer posted (what the HTTP layer calls).
+
+        The bytes are read by :func:`~skyaccord.line.messages.parse_envelope_bytes`: a
+        key twice, NaN, over-deep nesting or any non-canonical spelling is refused (400)
+        and recorded like every other refusal. ``source`` is the peer's network address.
+        """
+        try:
+            envelope = parse_envelope_bytes(raw)
+        except MessageRefused as exc:
+            return self._refused(exc, source=source, raw=raw)
+        return self.receive(envelope, source=source, raw=raw)
+
+    def receive(self, envelope: Any, *, source: str | None = None,
+                raw: bytes | None = None) -> tuple[int, dict[str, Any]]:
+        """Check, log and acknowledge one envelope: (HTTP status, reply body).
+
+        Never raises: any value at all (NaN, huge integers, deep nesting, wrong types)
+        is refused with a 4xx status and recorded; a store that cannot write answers 503
+        (the refusal is then counted in memory, see :attr:`refusal_write_failures`).
+        """
         now = self.clock()
-        raw = _raw(envelope)
         msg_id = sender = None
         try:
             if not isinstance(envelope, Mapping) or set(envelope) != {
@@ -145,7 +178,7 @@ class Node:
                 raise MessageRefused("envelope must be an object with exactly message, "
                                      "transmitted_at and transmit_sig")
             message = parse_message(envelope["message"])
-            msg_id, sender = message.id, message.sender
+            msg_id = message.id
             if message.recipient != self.party:
                 raise MessageRefused(f"addressed to {message.recipient!r}; this node is "
                                      f"{self.party!r}")
@@ -154,10 +187,15 @@ class Node:
             key = self._key_of(message.sender)
             message.verify(key)
             sent_at = envelope["transmitted_at"]
-            if isinstance(sent_at, bool) or not isinstance(sent_at, int | float):
-                raise MessageRefused("envelope field 'transmitted_at' must be a number")
-            verify(key, transmit_bytes(message.id, message.recipient, sent_at),
-                   str(envelope["transmit_sig"]), who=f"transmission by {message.sender!r}")
+            if not _finite(sent_at):
+                raise MessageRefused("envelope field 'transmitted_at' must be a finite "
+                                     "number (UTC seconds)")
+            transmit_sig = envelope["transmit_sig"]
+            if not isinstance(transmit_sig, str):
+                raise MessageRefused("envelope field 'transmit_sig' must be a base64 string")
+            verify(key, transmit_bytes(message.id, message.recipient, sent_at), transmit_sig,
+                   who=f"transmission by {message.sender!r}")
+            sender = message.sender  # authenticated from here on
             if message.accord != self.accord.sha256:
                 raise AccordMismatch(f"message is under accord {message.accord[:12]}, this "
                                      f"node under {self.accord.sha256[:12]}")
@@ -175,14 +213,38 @@ class Node:
 
             status, ack = self.store.accept_incoming(message, make_ack, now)
         except SkyaccordError as exc:
-            code = exc.http_status
-            self.store.refuse(now, str(exc), peer=sender, msg_id=msg_id, raw=raw)
-            return code, {"error": str(exc)}
+            return self._refused(exc, source=source, raw=raw, envelope=envelope,
+                                 sender=sender, msg_id=msg_id)
+        except Exception as exc:  # a bug: answered and counted, never a crash
+            self.internal_errors += 1
+            _log.exception("line: internal error on receipt from %s", source)
+            return self._refused(LineError(f"internal error ({type(exc).__name__})"),
+                                 source=source, raw=raw, envelope=envelope, sender=sender,
+                                 msg_id=msg_id, status=500)
         if status == "duplicate":
-            self.store.refuse(now, f"replay of accepted message {message.id} (seq "
-                              f"{message.seq}): answered with the original acknowledgement",
-                              peer=sender, msg_id=msg_id)
+            self._record_refusal(now, f"replay of accepted message {message.id} (seq "
+                                 f"{message.seq}): answered with the original "
+                                 "acknowledgement", source=source, sender=sender,
+                                 msg_id=msg_id, raw=raw, envelope=envelope, kind="replay")
         return 200, {"status": status, "ack": ack.to_dict()}
+
+    def _refused(self, exc: SkyaccordError, *, source: str | None, raw: bytes | None = None,
+                 envelope: Any = None, sender: str | None = None, msg_id: str | None = None,
+                 status: int | None = None) -> tuple[int, dict[str, Any]]:
+        self._record_refusal(self.clock(), str(exc), source=source, sender=sender,
+                             msg_id=msg_id, raw=raw, envelope=envelope, kind=exc.kind)
+        return (exc.http_status if status is None else status,
+                {"error": str(exc), "kind": exc.kind})
+
+    def _record_refusal(self, now: float, reason: str, *, source: str | None,
+                        sender: str | None, msg_id: str | None, raw: bytes | None,
+                        envelope: Any, kind: str) -> None:
+        """Record a refusal; never raises (a failed write is counted in memory)."""
+        try:
+            self.store.refuse(now, reason, peer=sender, msg_id=msg_id,
+                              raw=_raw_text(raw, envelope))
+        except Exception:
+            self.refusal_write_failures += 1
 
     def _key_of(self, party: str) -> str:
         for p in self.accord.parties:
@@ -199,11 +261,22 @@ class Node:
             t.close()
 
 
-def _raw(envelope: Any) -> str:
+def _finite(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
     try:
-        return canonical(envelope)
-    except (TypeError, ValueError):
-        return repr(envelope)[:65536]
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False
+
+
+def _raw_text(raw: bytes | None, envelope: Any) -> str:
+    if raw is not None:
+        return raw[:65536].decode("utf-8", "replace")
+    try:
+        return canonical(envelope)[:65536]
+    except (TypeError, ValueError, RecursionError):
+        return f"<{type(envelope).__name__}>"
 
 
 class Deliverer:

@@ -11,10 +11,17 @@ from typing import Any, Protocol
 import httpx
 
 from skyaccord.errors import LineError
+from skyaccord.line.messages import canonical
 
-__all__ = ["DELIVER_PATH", "HttpPeer", "Transport"]
+__all__ = ["DELIVER_PATH", "HttpPeer", "Transport", "envelope_bytes"]
 
 DELIVER_PATH = "/line/messages"
+
+
+def envelope_bytes(envelope: dict[str, Any]) -> bytes:
+    """The bytes a node posts: the envelope's canonical JSON, the only form a receiver
+    accepts (:func:`~skyaccord.line.messages.parse_envelope_bytes`)."""
+    return canonical(envelope).encode("utf-8")
 
 
 class Transport(Protocol):
@@ -28,13 +35,16 @@ class Transport(Protocol):
 class HttpPeer:
     """A peer node at ``url`` (e.g. ``http://127.0.0.1:8702``), over one httpx client."""
 
-    def __init__(self, url: str, timeout_s: float = 5.0) -> None:
+    def __init__(self, url: str, timeout_s: float = 5.0, *, verify: str | bool = True
+                 ) -> None:
+        """``verify``: a CA bundle file that signs the peer's TLS certificate (https)."""
         self.url = url.rstrip("/")
-        self._client = httpx.Client(timeout=timeout_s)
+        self._client = httpx.Client(timeout=timeout_s, verify=verify)
 
     def deliver(self, envelope: dict[str, Any]) -> tuple[int, Any]:
         try:
-            r = self._client.post(self.url + DELIVER_PATH, json=envelope)
+            r = self._client.post(self.url + DELIVER_PATH, content=envelope_bytes(envelope),
+                                  headers={"content-type": "application/json"})
         except httpx.HTTPError as exc:
             raise LineError(f"{self.url}: {type(exc).__name__}: {exc}") from None
         try:
