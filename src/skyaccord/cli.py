@@ -40,6 +40,7 @@ _COMMAND_MODULES = (
     "skyaccord.line.cli",
     "skyaccord.ingest.cli",
     "skyaccord.strategic.cli",
+    "skyaccord.node.cli",
 )
 
 

@@ -4,8 +4,8 @@ Public API: messages (:class:`Message`, :func:`make_message`, :func:`parse_messa
 keys (:func:`generate_key`, :func:`load_key`, :func:`public_key_b64`), the node's store
 (:class:`LineStore`), the log (:func:`verify_log`, :func:`cross_check`), the node
 (:class:`Node`, :class:`Deliverer`), deadlines (:func:`debts`, :data:`ESCALATION`) and
-conflict notices (:func:`conflict_notice_bodies`). The HTTP app lives in
-:mod:`skyaccord.line.app` (imports FastAPI) and is not imported here.
+conflict notices (:func:`conflict_notice_bodies`). The HTTP API is the node's
+(:mod:`skyaccord.node`), which composes the line with the other engines.
 """
 
 from skyaccord.line.deadlines import ACK_TIMEOUT_S, ESCALATION, Debt, debts, store_debts

@@ -1,4 +1,4 @@
-"""``skyaccord keys new``, ``skyaccord serve`` and ``skyaccord line send|inbox|show|verify|
+"""``skyaccord keys new`` and ``skyaccord line send|inbox|show|verify|
 overdue``. Exit codes: 0 ok, 1 a log failed verification, 2 bad input."""
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ def _accord(path: Path | None) -> Accord:
 
 
 def _open(db: Path) -> Any:
-    from skyaccord.line.log import _meta
+    from skyaccord.line.log import read_meta
     from skyaccord.line.store import LineStore
 
     try:
-        party = _meta(db).get("party")
+        party = read_meta(db).get("party")
         return LineStore(db, str(party))
     except SkyaccordError as exc:
         _fail(str(exc))
@@ -61,52 +61,6 @@ def keys_new(
     except SkyaccordError as exc:
         _fail(str(exc))
     typer.echo(public_key_b64(key))
-
-
-def serve(
-    config: ConfigOpt = None,
-    party: Annotated[str | None, typer.Option("--party", help="This node's party.")] = None,
-    accord: AccordOpt = None,
-    db: Annotated[Path | None, typer.Option("--db", help="SQLite database.")] = None,
-    key: Annotated[Path | None, typer.Option("--key", help="Key file.")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="TCP port.")] = None,
-    host: Annotated[str | None, typer.Option("--host", help="Address to bind.")] = None,
-    peer: Annotated[list[str] | None, typer.Option(
-        "--peer", help="PARTY=URL of a peer node (repeatable).")] = None,
-    skew_s: Annotated[float | None, typer.Option("--skew-s", help="Clock-skew window.")] = None,
-) -> None:
-    """Run this party's node: HTTP API and outbox delivery (Ctrl-C stops it)."""
-    import uvicorn
-
-    from skyaccord.line.app import create_app
-    from skyaccord.line.config import NodeConfig, load_node_config, parse_peer
-    from skyaccord.line.keys import load_key
-    from skyaccord.line.node import DEFAULT_SKEW_S, Node
-    from skyaccord.line.peer import HttpPeer
-    from skyaccord.line.store import LineStore
-
-    try:
-        cfg = load_node_config(config) if config else None
-        party = party or (cfg.party if cfg else None)
-        db = db or (cfg.db if cfg else None)
-        key = key or (cfg.key if cfg else None)
-        port = port or (cfg.port if cfg else None)
-        if not (party and db and key and port):
-            _fail("give --config, or --party, --db, --key and --port")
-        assert party and db and key and port
-        peers = dict(cfg.peers) if cfg else {}
-        peers.update(parse_peer(p) for p in peer or [])
-        merged = NodeConfig(party, key, db, port, accord or (cfg.accord if cfg else None),
-                            host or (cfg.host if cfg else "127.0.0.1"),
-                            skew_s or (cfg.skew_s if cfg else DEFAULT_SKEW_S), peers)
-        the_accord = _accord(merged.accord)
-        signing_key = load_key(merged.key)
-        store = LineStore(merged.db, merged.party, signing_key)
-        node = Node(merged.party, signing_key, the_accord, store,
-                    {p: HttpPeer(u) for p, u in merged.peers.items()}, skew_s=merged.skew_s)
-    except SkyaccordError as exc:
-        _fail(str(exc))
-    uvicorn.run(create_app(node), host=merged.host, port=merged.port, log_level="warning")
 
 
 @line_app.command("send")
@@ -244,7 +198,6 @@ def overdue(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``keys``, ``serve`` and ``line`` to the skyaccord app."""
+    """Add ``keys`` and ``line`` to the skyaccord app (``serve`` is the node's)."""
     app.add_typer(keys_app, name="keys")
-    app.command("serve")(serve)
     app.add_typer(line_app, name="line")

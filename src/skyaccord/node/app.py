@@ -1,0 +1,82 @@
+"""The node's HTTP API, built by :func:`create_app` — nothing happens at import.
+
+One router per resource (:mod:`skyaccord.node.routers`); every route needs an operator's
+bearer token except peer delivery (``POST /line/messages``), which accepts only
+envelopes signed by keys of the accord. Errors are RFC 9457 problems; bodies over the
+configured limit are refused before they are read. The app's lifespan runs the node's
+threads: the line's deliverer, the ticker and the feed readers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from skyaccord.line.node import Deliverer
+from skyaccord.node.auth import TokenStore
+from skyaccord.node.deps import NodeContext
+from skyaccord.node.loop import FeedReader, Ticker
+from skyaccord.node.problems import BodyLimit, install_problem_handlers
+from skyaccord.node.routers import (
+    accord,
+    advisories,
+    alerts,
+    health,
+    intents,
+    line,
+    live,
+    tokens,
+    tracks,
+    zones,
+)
+from skyaccord.node.runtime import NodeRuntime
+
+__all__ = ["API_VERSION", "create_app"]
+
+API_VERSION = "1.0.0"
+
+
+def create_app(runtime: NodeRuntime, token_store: TokenStore, *, registry: Any = None,
+               max_body_bytes: int = 8 * 1024 * 1024, tick_s: float | None = 1.0,
+               feeds: Sequence[str] = (), deliver: bool = True,
+               close: bool = True) -> FastAPI:
+    """The node's app. ``tick_s`` None runs no ticker (the caller ticks, as the simulator
+    and tests do); ``deliver`` False runs no outbox deliverer."""
+    hub = live.Hub()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        hub.loop = asyncio.get_running_loop()
+        runtime.listeners.append(hub.publish)
+        deliverer = Deliverer(runtime.line) if deliver else None
+        ticker = Ticker(runtime, tick_s) if tick_s is not None else None
+        readers = [FeedReader(runtime, f) for f in feeds]
+        for thread in (deliverer, ticker, *readers):
+            if thread is not None:
+                thread.start()
+        try:
+            yield
+        finally:
+            for thread in (*readers, ticker, deliverer):
+                if thread is not None:
+                    thread.stop()
+            runtime.listeners.remove(hub.publish)
+            if close:
+                runtime.line.close()
+
+    app = FastAPI(title=f"skyaccord node ({runtime.party})", version=API_VERSION,
+                  summary="A party's node: live picture, alerts, intents and the line.",
+                  lifespan=lifespan)
+    app.state.ctx = NodeContext(runtime, token_store, max_body_bytes, registry)
+    app.state.hub = hub
+    app.state.feeds = feeds
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    for module in (health, accord, tracks, alerts, advisories, zones, intents, line, tokens,
+                   live):
+        app.include_router(module.router)
+    return app

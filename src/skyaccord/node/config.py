@@ -1,0 +1,230 @@
+"""A node's configuration file (``node.toml``), read and checked; written by ``node init``.
+
+A TOML file; relative paths are relative to the file::
+
+    [node]
+    party = "us"
+    key = "us.key"              # Ed25519 seed, owner-only (mode 0600)
+    db = "us.db"                # the line's log (SQLite)
+    registry = "us-registry.db" # optional: SQLite file or postgresql:// URL of the intents
+                                # registry (default: beside db, "<db stem>-registry.db")
+    accord = "accord.toml"      # optional: the shipped default accord otherwise
+    host = "127.0.0.1"          # optional
+    port = 8701
+    skew_s = 30.0               # optional: clock-skew window of the line, s
+    tick_s = 1.0                # optional: detection period, s
+    max_track_age_s = 60.0      # optional: a track without reports for longer is dropped
+    max_body_bytes = 8388608    # optional: larger request bodies are refused (413)
+    tokens = "tokens.json"      # optional: operator tokens (hashed), default beside db
+    tls_cert = "cert.pem"       # optional, with tls_key: serve HTTPS
+    tls_key = "key.pem"
+    peer_ca = "ca.pem"          # optional: CA bundle that verifies the peers' HTTPS
+    rules = "rules.toml"        # optional: party/class rules for unlabelled tracks
+    zones = "zones.geojson"     # optional: more zones besides the accord's
+    borders = true              # optional: the shipped theatre borders as zones
+    feeds = ["tcp://127.0.0.1:30003", "recording.jsonl"]   # optional
+
+    [peers]
+    ru = "https://127.0.0.1:8702"
+
+Flags of ``skyaccord serve`` override the file (:func:`merge_overrides`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from skyaccord.errors import InputError
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "NodeSettings",
+    "load_settings",
+    "parse_peer",
+    "require_owner_only",
+    "write_owner_only",
+]
+
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+_MAX_CONFIG_BYTES = 1 << 20
+
+_KEYS = {"party", "key", "db", "registry", "accord", "host", "port", "skew_s", "tick_s",
+         "max_track_age_s", "max_body_bytes", "tokens", "tls_cert", "tls_key", "peer_ca",
+         "rules", "zones", "borders", "feeds"}
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """Everything a node needs to start; paths are absolute or relative to the cwd."""
+
+    party: str
+    key: Path
+    db: Path
+    port: int
+    registry: str | None = None
+    accord: Path | None = None
+    host: str = "127.0.0.1"
+    skew_s: float = 30.0
+    tick_s: float = 1.0
+    max_track_age_s: float = 60.0
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    tokens: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    peer_ca: Path | None = None
+    rules: Path | None = None
+    zones: Path | None = None
+    borders: bool = True
+    feeds: tuple[str, ...] = ()
+    peers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def registry_url(self) -> str:
+        """The registry's store: as configured, else a SQLite file beside the line's log."""
+        if self.registry:
+            return self.registry
+        return str(self.db.with_name(self.db.stem + "-registry.db"))
+
+    @property
+    def tokens_path(self) -> Path:
+        return self.tokens or self.db.with_name(self.db.stem + "-tokens.json")
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+
+def parse_peer(text: str) -> tuple[str, str]:
+    """``ru=http://host:port`` → (``ru``, URL)."""
+    party, sep, url = text.partition("=")
+    if not sep or not party.strip() or not url.strip().startswith(("http://", "https://")):
+        raise InputError(f"peer {text!r}: expected PARTY=http(s)://HOST:PORT")
+    return party.strip(), url.strip().rstrip("/")
+
+
+def _number(where: str, value: Any, *, positive: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+            value) or (positive and value <= 0):
+        raise InputError(f"{where}: must be a positive number, got {value!r}")
+    return float(value)
+
+
+def load_settings(path: str | Path) -> NodeSettings:
+    """Read and check a node configuration file; errors name the file and key."""
+    p = Path(path)
+    try:
+        if p.stat().st_size > _MAX_CONFIG_BYTES:
+            raise InputError(f"{p}: a node config is at most {_MAX_CONFIG_BYTES} bytes")
+        tree: dict[str, Any] = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise InputError(f"{p}: cannot read node config: {exc}") from None
+    for top in tree:
+        if top not in ("node", "peers"):
+            raise InputError(f"{p}: unknown table [{top}]; tables are [node] and [peers]")
+    node = tree.get("node")
+    if not isinstance(node, dict):
+        raise InputError(f"{p}: missing table [node]")
+    for k in node:
+        if k not in _KEYS:
+            raise InputError(f"{p}: key 'node.{k}': unknown; allowed: {', '.join(sorted(_KEYS))}")
+    for k in ("party", "key", "db", "port"):
+        if k not in node:
+            raise InputError(f"{p}: key 'node.{k}': missing")
+    for k in ("party", "key", "db", "registry", "accord", "host", "tokens", "tls_cert",
+              "tls_key", "peer_ca", "rules", "zones"):
+        if k in node and not (isinstance(node[k], str) and node[k]):
+            raise InputError(f"{p}: key 'node.{k}': must be a non-empty string")
+    port = node["port"]
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise InputError(f"{p}: key 'node.port': must be a port number, got {port!r}")
+    body = node.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+    if isinstance(body, bool) or not isinstance(body, int) or not 1024 <= body <= 1 << 30:
+        raise InputError(f"{p}: key 'node.max_body_bytes': an integer from 1024 to 2^30")
+    feeds = node.get("feeds", [])
+    if not isinstance(feeds, list) or not all(isinstance(f, str) and f for f in feeds):
+        raise InputError(f"{p}: key 'node.feeds': must be a list of sources (strings)")
+    borders = node.get("borders", True)
+    if not isinstance(borders, bool):
+        raise InputError(f"{p}: key 'node.borders': must be true or false")
+    peers = tree.get("peers", {})
+    if not isinstance(peers, dict):
+        raise InputError(f"{p}: table [peers] must map party ids to http(s) URLs")
+    checked_peers = dict(parse_peer(f"{k}={v}") if isinstance(v, str) else
+                         parse_peer(f"{k}=?") for k, v in peers.items())
+    base = p.parent
+
+    def path_of(k: str) -> Path | None:
+        return base / str(node[k]) if k in node else None
+
+    registry = node.get("registry")
+    if registry is not None and not registry.startswith(("postgresql://", "postgres://")):
+        registry = str(base / registry)
+    settings = NodeSettings(
+        party=str(node["party"]), key=base / str(node["key"]), db=base / str(node["db"]),
+        port=port, registry=registry, accord=path_of("accord"),
+        host=str(node.get("host", "127.0.0.1")),
+        skew_s=_number(f"{p}: key 'node.skew_s'", node.get("skew_s", 30.0)),
+        tick_s=_number(f"{p}: key 'node.tick_s'", node.get("tick_s", 1.0)),
+        max_track_age_s=_number(f"{p}: key 'node.max_track_age_s'",
+                                node.get("max_track_age_s", 60.0)),
+        max_body_bytes=body, tokens=path_of("tokens"), tls_cert=path_of("tls_cert"),
+        tls_key=path_of("tls_key"), peer_ca=path_of("peer_ca"), rules=path_of("rules"),
+        zones=path_of("zones"), borders=borders,
+        feeds=tuple(f if f.startswith("tcp://") else str(base / f) for f in feeds),
+        peers=checked_peers)
+    return check_settings(settings, str(p))
+
+
+def check_settings(s: NodeSettings, where: str = "node settings") -> NodeSettings:
+    """Cross-field checks (also after flags override the file)."""
+    if (s.tls_cert is None) != (s.tls_key is None):
+        raise InputError(f"{where}: tls_cert and tls_key go together")
+    if s.tick_s > 60:
+        raise InputError(f"{where}: tick_s is at most 60 s, got {s.tick_s:g}")
+    if s.party in s.peers:
+        raise InputError(f"{where}: [peers] names this node's own party {s.party!r}")
+    return s
+
+
+def merge_overrides(s: NodeSettings, **flags: Any) -> NodeSettings:
+    """``s`` with every flag that is not None put in its place (then checked again)."""
+    changes = {k: v for k, v in flags.items() if v is not None}
+    return check_settings(replace(s, **changes))
+
+
+def write_owner_only(path: Path, data: str, *, overwrite: bool = False) -> None:
+    """Write ``data`` to ``path`` readable by its owner only (0600), never through a
+    symlink; replaces atomically when ``overwrite``."""
+    path = Path(path)
+    if path.is_symlink():
+        raise InputError(f"{path}: is a symbolic link; refusing to write a secret through it")
+    if path.exists() and not overwrite:
+        raise InputError(f"{path}: exists; refusing to replace it")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write: {exc}") from None
+
+
+def require_owner_only(path: Path, what: str) -> None:
+    """Refuse a secret file that its group or others can read or write."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what}: {exc}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise InputError(f"{path}: the {what} is readable by others (mode "
+                         f"{stat.S_IMODE(mode):04o}); run: chmod 600 {path}")

@@ -1,0 +1,34 @@
+"""``GET /alerts``: predicted conflicts and incursions, what peers told us, what is owed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from skyaccord.line.deadlines import store_debts
+from skyaccord.node.deps import Ctx, Viewer
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["alerts"])
+
+
+@router.get("/alerts", summary="Current alerts")
+def get_alerts(ctx: Ctx, _: Viewer) -> dict[str, Any]:
+    """The last tick's conflicts (most severe, then soonest first) and incursions
+    (soonest first), messages received from peers that need attention, and the overdue
+    list (what each party owes, with its escalation level)."""
+    rt = ctx.runtime
+    with rt.lock:
+        alerts = list(rt.alerts.values())
+        t = rt.last_tick.t if rt.last_tick else None
+    conflicts = sorted((a for a in alerts if a["type"] == "conflict"),
+                       key=lambda a: (-a["rank"], a["t_in_s"], a["id1"], a["id2"]))
+    incursions = sorted((a for a in alerts if a["type"] == "incursion"),
+                        key=lambda a: (a["t_entry_s"], a["id"], a["zone"]))
+    now = rt.clock()
+    overdue = [d.__dict__ for d in store_debts(ctx.line.store,
+                                               ctx.line.accord.response_deadline_s, now)]
+    return {"t": t, "conflicts": conflicts, "incursions": incursions,
+            "line": rt.line_alerts(now), "overdue": overdue}

@@ -1,0 +1,157 @@
+"""``/intents``: this party's planned operations (4D volumes) in the registry.
+
+Our own intents are shown whole; other parties' only as their volumes (footprint,
+altitude band, time window) under an opaque reference: never their id, class, priority
+or state, which belong to their mission.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from skyaccord.errors import IntentError, NotFound, PermissionDenied, ServiceError
+from skyaccord.node.deps import Ctx, Operator, Viewer
+from skyaccord.strategic import Circle, Intent, IntentState, Polygon, Volume
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["intents"])
+
+_Num = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class VolumeIn(BaseModel):
+    """One 4D volume: a circle ``[lat, lon, radius_m]`` or a polygon ``[[lon, lat], ...]``,
+    an altitude band ``[lower_ft, upper_ft]`` and a UTC window ``[start_s, end_s]``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    circle: tuple[_Num, _Num, _Num] | None = None
+    polygon: Annotated[list[tuple[_Num, _Num]] | None, Field(max_length=1000)] = None
+    alt: tuple[_Num, _Num]
+    time: tuple[_Num, _Num]
+
+
+class IntentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    aircraft_class: Annotated[str, Field(alias="class", max_length=32)] = "manned"
+    priority: Annotated[int, Field(ge=0, le=1000)] = 0
+    version: Annotated[int, Field(ge=0, le=2**31)] = 0
+    volumes: Annotated[list[VolumeIn], Field(min_length=1, max_length=1000)]
+    key: Annotated[dict[str, Annotated[int, Field(ge=0, le=2**31)]] | None,
+                   Field(max_length=10_000)] = None
+    request_id: Annotated[str | None, Field(max_length=64)] = None
+
+    def intent(self, party: str) -> Intent:
+        vols = []
+        for k, v in enumerate(self.volumes):
+            if (v.circle is None) == (v.polygon is None):
+                raise ServiceError(f"volumes[{k}]: give exactly one of circle or polygon")
+            fp = Circle(*v.circle) if v.circle is not None else Polygon(
+                tuple((x, y) for x, y in v.polygon or ()))
+            vols.append(Volume(fp, v.alt[0], v.alt[1], v.time[0], v.time[1]))
+        return Intent(self.id, party, tuple(vols), self.aircraft_class, self.priority,
+                      IntentState.ACCEPTED, self.version)
+
+
+class EndIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Annotated[int, Field(ge=1, le=2**31)]
+
+
+def _volume(v: Volume) -> dict[str, Any]:
+    fp = v.footprint
+    shape: dict[str, Any] = ({"circle": [fp.lat_deg, fp.lon_deg, fp.radius_m]}
+                             if isinstance(fp, Circle) else
+                             {"polygon": [list(p) for p in fp.lon_lat]})
+    return {**shape, "alt": [v.alt_lower_ft, v.alt_upper_ft],
+            "time": [v.time_start, v.time_end]}
+
+
+def _own(i: Intent) -> dict[str, Any]:
+    return {"id": i.id, "party": i.party, "class": i.aircraft_class, "priority": i.priority,
+            "state": str(i.state), "version": i.version,
+            "volumes": [_volume(v) for v in i.volumes]}
+
+
+def _theirs(i: Intent, salt: str) -> dict[str, Any]:
+    ref = hashlib.sha256(f"{salt}\0{i.party}\0{i.id}".encode()).hexdigest()[:16]
+    return {"ref": ref, "party": i.party, "volumes": [_volume(v) for v in i.volumes]}
+
+
+def _conflicts(cs: Any, own_party: str) -> list[dict[str, Any]]:
+    return [{"party": c.party, "version": c.version, "blocking": c.blocking,
+             "pairs": [list(p) for p in c.pairs]} | (
+                {"intent_id": c.intent_id} if c.party == own_party else {}) for c in cs]
+
+
+def _registry(ctx: Ctx) -> Any:
+    if ctx.registry is None:
+        raise NotFound("this node runs no registry")
+    return ctx.registry
+
+
+@router.get("/intents", summary="Our intents whole; others' as volumes only")
+def list_intents(ctx: Ctx, _: Viewer, active_only: bool = True) -> dict[str, Any]:
+    reg, party = _registry(ctx), ctx.runtime.party
+    mine: list[Intent] = []
+    theirs: list[Intent] = []
+    for i in reg.intents(active_only=active_only):
+        (mine if i.party == party else theirs).append(i)
+    salt = ctx.runtime.accord.sha256
+    return {"own": [_own(i) for i in mine], "others": [_theirs(i, salt) for i in theirs]}
+
+
+@router.get("/intents/{intent_id}", summary="One of our intents")
+def get_intent(intent_id: str, ctx: Ctx, _: Viewer) -> dict[str, Any]:
+    try:
+        i = _registry(ctx).get(intent_id)
+    except IntentError as exc:
+        raise NotFound(f"no intent {intent_id!r} of ours") from exc
+    if i.party != ctx.runtime.party:
+        raise NotFound(f"no intent {intent_id!r} of ours")
+    return _own(i)
+
+
+@router.post("/intents/check", summary="Conflicts an intent would have (no write)")
+def check_intent(req: IntentIn, ctx: Ctx, _: Operator) -> dict[str, Any]:
+    res = _registry(ctx).check(req.intent(ctx.runtime.party))
+    return {"conflicts": _conflicts(res.conflicts, ctx.runtime.party), "key": res.key}
+
+
+@router.post("/intents", summary="Check and store an intent atomically")
+def submit_intent(req: IntentIn, ctx: Ctx, _: Operator) -> dict[str, Any]:
+    """Accepted, or refused with the conflicts (``conflict``) or the versions the write
+    must name in ``key`` (``stale``). An accepted write over lower-priority intents tells
+    their owners over the line."""
+    reg, party = _registry(ctx), ctx.runtime.party
+    intent = req.intent(party)
+    key = req.key if req.key is not None else reg.check(intent).key
+    res = reg.submit(intent, key, request_id=req.request_id)
+    sent: list[str] = []
+    if res.accepted and res.conflicts and not res.replayed:
+        sent = ctx.runtime.tell_displaced(res.intent, list(res.conflicts))
+    return {"outcome": str(res.outcome), "intent": _own(res.intent),
+            "conflicts": _conflicts(res.conflicts, party), "missed": dict(res.missed),
+            "replayed": res.replayed, "told": sent}
+
+
+@router.post("/intents/{intent_id}/end", summary="End one of our intents")
+def end_intent(intent_id: str, req: EndIn, ctx: Ctx, _: Operator) -> dict[str, Any]:
+    reg, party = _registry(ctx), ctx.runtime.party
+    try:
+        current = reg.get(intent_id)
+    except IntentError as exc:
+        raise NotFound(f"no intent {intent_id!r} of ours") from exc
+    if current.party != party:
+        raise PermissionDenied(f"intent {intent_id!r} is not {party!r}'s")
+    return _own(reg.end(intent_id, party, req.version))
+
+

@@ -1,0 +1,119 @@
+"""``POST /tracks`` (a batch of track rows, JSON or the tracks CSV) and ``GET /tracks``."""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from skyaccord.errors import InputError, TrackDataError
+from skyaccord.ingest.states import StateUpdate
+from skyaccord.node.deps import Ctx, Operator, Viewer
+from skyaccord.tracks import read_tracks_csv
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["tracks"])
+
+#: rows in one batch: 100,000 (a theatre is a few thousand aircraft)
+MAX_ROWS = 100_000
+
+_Id = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class TrackRow(BaseModel):
+    """One aircraft's state: aviation units, as the tracks CSV."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: _Id
+    party: Annotated[str | None, Field(max_length=16)] = None
+    aircraft_class: Annotated[str | None, Field(alias="class", max_length=32)] = None
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+    alt_ft: Annotated[float, Field(ge=-2000, le=200_000)]
+    gs_kt: Annotated[float, Field(ge=0, le=2500)]
+    trk_deg: Annotated[float, Field(ge=-360, le=360)]
+    vs_fpm: Annotated[float, Field(ge=-60_000, le=60_000)] = 0.0
+    t: Annotated[float | None, Field(ge=0, le=1e11)] = None
+    callsign: Annotated[str | None, Field(max_length=16)] = None
+
+
+class TrackBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tracks: Annotated[list[TrackRow], Field(max_length=MAX_ROWS)]
+
+
+class Accepted(BaseModel):
+    accepted: int
+    refused: int
+    tracks: int
+
+
+def _updates(rows: list[TrackRow], now: float, source: str) -> list[StateUpdate]:
+    out = []
+    for r in rows:
+        t = now if r.t is None else r.t
+        out.append(StateUpdate(t, r.id, "state", r.callsign, r.lat, r.lon, r.alt_ft, r.gs_kt,
+                               r.trk_deg, r.vs_fpm, None, r.party, r.aircraft_class, source))
+    return out
+
+
+@router.post("/tracks", response_model=Accepted, summary="Update the live picture",
+             openapi_extra={"requestBody": {"content": {
+                 "application/json": {"schema": TrackBatch.model_json_schema()},
+                 "text/csv": {"schema": {"type": "string"}}}, "required": True}})
+async def post_tracks(request: Request, ctx: Ctx, who: Operator) -> Accepted:
+    """A batch of track rows (JSON ``{"tracks": [...]}`` or the tracks CSV with header
+    ``id,party,class,lat,lon,alt_ft,gs_kt,trk_deg,vs_fpm``), reported now unless a row
+    says its time ``t``."""
+    raw = await request.body()
+    kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    now = ctx.runtime.clock()
+    source = f"api:{who.name}"
+    if kind == "text/csv":
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError("the tracks CSV must be UTF-8 text") from None
+        try:
+            tracks = read_tracks_csv(io.StringIO(text)).tracks
+        except TrackDataError as exc:
+            raise InputError(str(exc)) from None
+        if len(tracks) > MAX_ROWS:
+            raise InputError(f"at most {MAX_ROWS} rows in one batch")
+        updates = [StateUpdate(now, str(tracks.id[k]), "state", None, float(tracks.lat[k]),
+                               float(tracks.lon[k]), float(tracks.alt_ft[k]),
+                               float(tracks.gs_kt[k]), float(tracks.trk_deg[k]),
+                               float(tracks.vs_fpm[k]), None, str(tracks.party[k]),
+                               str(tracks.aircraft_class[k]), source)
+                   for k in range(len(tracks))]
+    elif kind == "application/json":
+        batch = TrackBatch.model_validate_json(raw)
+        updates = _updates(batch.tracks, now, source)
+    else:
+        raise InputError(f"content type {kind!r}: send application/json or text/csv")
+    for u in updates:
+        if u.aircraft_class is not None and u.aircraft_class not in ctx.runtime.accord.classes:
+            raise InputError(f"track {u.icao24!r}: unknown class {u.aircraft_class!r}; the "
+                             f"accord's classes are {', '.join(ctx.runtime.accord.classes)}")
+        if u.t > now + ctx.line.skew_s:
+            raise InputError(f"track {u.icao24!r}: reported {u.t - now:.0f} s in the future")
+    ok, bad = ctx.runtime.ingest(updates)
+    return Accepted(accepted=ok, refused=bad, tracks=len(ctx.runtime.picture))
+
+
+@router.get("/tracks", summary="The live picture, extrapolated to now (columns)")
+def get_tracks(ctx: Ctx, _: Viewer) -> dict[str, Any]:
+    """Every live track at the last tick, column by column."""
+    rt = ctx.runtime
+    with rt.lock:
+        snap = rt.snapshot
+        t = rt.last_tick.t if rt.last_tick else None
+        cols = rt.track_columns(snap, list(range(len(snap))))
+    return {"t": t, "count": len(snap), "tracks": cols,
+            "note": None if t is not None else "no tick yet"}
+

@@ -1,0 +1,381 @@
+"""The node's loop: feed → picture → alerts → the line → answers on deadline.
+
+:class:`NodeRuntime` owns the live picture and, every tick, runs tactical detection and
+incursion prediction over it, keeps the results as the current alerts, tells the other
+parties over the line what concerns them (from the accord's ``[notify]`` rules), and hands
+every change to its listeners (the WebSocket stream). It is plain Python over the engines'
+typed APIs: the HTTP app (:mod:`skyaccord.node.app`) and the simulator drive it, and the
+clock is injected, so a simulated day runs this same code.
+
+Automatic messages come in episodes: one ``conflict`` message per pair (or per track and
+zone) when it first reaches the accord's notification level, and one more only when its
+level rises. An episode ends when the pair has not been detected for
+``episode_gap_s``. Which episodes have been told is read back from the line's own log
+at start (what was sent within the gap), so a restart never repeats a message: the log
+is written in the same transaction as the outbox, so it is the truth.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from skyaccord.airspace.crossing import Incursions, predict_incursions
+from skyaccord.airspace.zones import Zone
+from skyaccord.errors import InputError, NotFound, SkyaccordError
+from skyaccord.geo import FT, NM
+from skyaccord.ingest.states import StateUpdate, check_update
+from skyaccord.line.messages import Message
+from skyaccord.line.node import Node
+from skyaccord.picture import PartyRules, Picture
+from skyaccord.protocol import Accord
+from skyaccord.tactical.detect import detect
+from skyaccord.tactical.levels import level_names
+from skyaccord.tracks import Tracks
+
+__all__ = ["EPISODE_GAP_S", "NodeRuntime", "TickReport"]
+
+#: an episode (pair in conflict, track heading into a zone) ends after this long unseen
+EPISODE_GAP_S = 60.0
+#: received messages shown as alerts for this long after they arrive
+LINE_ALERT_WINDOW_S = 3600.0
+_LINE_ALERT_KINDS = ("conflict", "distress", "request", "suspension", "proposal")
+
+
+@dataclass
+class TickReport:
+    """What one tick found and changed (the WebSocket stream sends it as ``tick``)."""
+
+    t: float
+    tracks: int
+    conflicts: int
+    incursions: int
+    new_alerts: list[dict[str, Any]]
+    changed_alerts: list[dict[str, Any]]
+    cleared_alerts: list[str]
+    sent: list[str]
+    duration_s: float
+    updated_tracks: dict[str, list[Any]] = field(default_factory=dict)
+    removed_tracks: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "tick", "t": self.t, "tracks": self.tracks,
+                "conflicts": self.conflicts, "incursions": self.incursions,
+                "alerts": {"new": self.new_alerts, "changed": self.changed_alerts,
+                           "cleared": self.cleared_alerts},
+                "sent": self.sent, "duration_s": self.duration_s,
+                "updated": self.updated_tracks, "removed": self.removed_tracks}
+
+
+@dataclass
+class _Episode:
+    rank: int
+    last_seen: float
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _ahead(lat: float, lon: float, trk_deg: float, gs_kt: float,
+           dt_s: float) -> tuple[float, float]:
+    """Position after ``dt_s`` along a constant track on the sphere (display only)."""
+    d = gs_kt * NM / 3600.0 * dt_s / 6_371_008.8
+    p1, l1, th = math.radians(lat), math.radians(lon), math.radians(trk_deg)
+    p2 = math.asin(math.sin(p1) * math.cos(d) + math.cos(p1) * math.sin(d) * math.cos(th))
+    l2 = l1 + math.atan2(math.sin(th) * math.sin(d) * math.cos(p1),
+                         math.cos(d) - math.sin(p1) * math.sin(p2))
+    return math.degrees(p2), (math.degrees(l2) + 540.0) % 360.0 - 180.0
+
+
+class NodeRuntime:
+    """One party's live picture, alerts and automatic messages."""
+
+    def __init__(self, party: str, accord: Accord, line: Node, *,
+                 zones: Sequence[Zone] = (), rules: PartyRules | None = None,
+                 registry: Any = None, clock: Callable[[], float] = time.time,
+                 max_track_age_s: float = 60.0, episode_gap_s: float = EPISODE_GAP_S,
+                 tick_s: float = 1.0) -> None:
+        self.party, self.accord, self.line = party, accord, line
+        self.zones = list(zones)
+        self.registry = registry
+        self.clock, self.tick_s = clock, tick_s
+        self.picture = Picture(max_age_s=max_track_age_s, rules=rules)
+        self.lock = threading.RLock()
+        self.episode_gap_s = episode_gap_s
+        self.levels = level_names(accord)
+        self.notify_rank = (self.levels.index(accord.notify.level)
+                            if accord.notify.level is not None else 1)
+        self.alerts: dict[str, dict[str, Any]] = {}
+        self.snapshot: Tracks = Tracks.empty()
+        self.last_tick: TickReport | None = None
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.updates_in = 0
+        self.refused_in = 0
+        self._episodes: dict[tuple[str, ...], _Episode] = {}
+        self._dirty: set[str] = set()
+        self._known: set[str] = set()
+        self._line_pos = 0
+        self._seed_episodes()
+
+    # -- episodes ------------------------------------------------------------------
+    def _seed_episodes(self) -> None:
+        """Episodes told within the gap before now, read back from the line's log."""
+        now = self.clock()
+        for _pos, _d, _t, m in self.line.store.messages(direction="sent", kinds=("conflict",)):
+            if m.created_at < now - self.episode_gap_s:
+                continue
+            key = self._episode_key_of(m)
+            if key is None:
+                continue
+            rank = self._rank(str(m.body.get("level", "")))
+            old = self._episodes.get(key)
+            if old is None or old.rank < rank:
+                self._episodes[key] = _Episode(rank, m.created_at)
+        self._line_pos = self.line.store.last_pos()
+
+    @staticmethod
+    def _episode_key_of(m: Message) -> tuple[str, ...] | None:
+        b = m.body
+        if b.get("source") == "tactical":
+            return ("tactical", str(b["id1"]), str(b["id2"]))
+        if b.get("source") == "airspace":
+            return ("airspace", str(b["id1"]), str(b["id2"]))
+        return None
+
+    def _rank(self, level: str) -> int:
+        if level in self.levels:
+            return self.levels.index(level)
+        return {"incursion": len(self.levels) + 1, "predicted": len(self.levels)}.get(level, 0)
+
+    def _tell(self, key: tuple[str, ...], rank: int, to: str, body: dict[str, Any],
+              t: float, sent: list[str]) -> None:
+        ep = self._episodes.get(key)
+        if ep is not None:
+            ep.last_seen = t
+            if rank <= ep.rank:
+                return
+            ep.rank = rank
+        else:
+            self._episodes[key] = _Episode(rank, t)
+        try:
+            self.accord.party(to)
+            msg = self.line.send(to, "conflict", body)
+        except SkyaccordError:
+            return  # not a party of the accord (e.g. "unknown"): nobody to tell
+        sent.append(msg.id)
+
+    # -- feeds ---------------------------------------------------------------------
+    def ingest(self, updates: Iterable[StateUpdate]) -> tuple[int, int]:
+        """Apply reports to the picture: (accepted, refused as impossible)."""
+        ok = bad = 0
+        with self.lock:
+            for u in updates:
+                if check_update(u) is not None:
+                    bad += 1
+                    continue
+                self.picture.update(u)
+                self._dirty.add(self.picture.alias.get(u.icao24, u.icao24))
+                ok += 1
+            self.updates_in += ok
+            self.refused_in += bad
+        return ok, bad
+
+    # -- the tick ------------------------------------------------------------------
+    def tick(self, t: float | None = None) -> TickReport:
+        """Detect, predict, alert and tell; then hand the report to the listeners."""
+        wall0 = time.perf_counter()
+        with self.lock:
+            t = self.clock() if t is None else t
+            self.picture.drop_stale(t)
+            snap = self.picture.snapshot(t)
+            dirty, self._dirty = self._dirty, set()
+            self.snapshot = snap
+            sent: list[str] = []
+            alerts: dict[str, dict[str, Any]] = {}
+            n_conf = n_inc = 0
+            if len(snap) > 1:
+                conflicts = detect(snap, self.accord)
+                n_conf = len(conflicts)
+                alerts.update(self._conflict_alerts(snap, conflicts, t, sent))
+            if len(snap) and self.zones:
+                inc = predict_incursions(snap, self.zones, self.accord, t_now_s=t,
+                                         depth=False)
+                n_inc = len(inc)
+                alerts.update(self._incursion_alerts(snap, inc, t, sent))
+            for key in [k for k, e in self._episodes.items()
+                        if e.last_seen < t - self.episode_gap_s]:
+                del self._episodes[key]
+            new = [a for k, a in alerts.items() if k not in self.alerts]
+            changed = [a for k, a in alerts.items() if k in self.alerts
+                       and self.alerts[k]["level"] != a["level"]]
+            cleared = [k for k in self.alerts if k not in alerts]
+            self.alerts = alerts
+            ids = [str(i) for i in snap.id]
+            live = set(ids)
+            removed = sorted(self._known - live)
+            self._known = live
+            rows = [k for k, i in enumerate(ids) if i in dirty]
+            report = TickReport(t, len(snap), n_conf, n_inc, new, changed, cleared, sent,
+                                0.0, self.track_columns(snap, rows), removed)
+            report.duration_s = time.perf_counter() - wall0
+            self.last_tick = report
+        self._publish(report.to_dict())
+        self._publish_line()
+        return report
+
+    def track_columns(self, snap: Tracks, rows: list[int]) -> dict[str, list[Any]]:
+        r = np.asarray(rows, dtype=np.intp)
+        return {"id": snap.id[r].tolist(), "party": snap.party[r].tolist(),
+                "class": snap.aircraft_class[r].tolist(),
+                "lat": np.round(snap.lat[r], 6).tolist(),
+                "lon": np.round(snap.lon[r], 6).tolist(),
+                "alt_ft": np.round(snap.alt_ft[r], 1).tolist(),
+                "gs_kt": np.round(snap.gs_kt[r], 1).tolist(),
+                "trk_deg": np.round(snap.trk_deg[r], 1).tolist(),
+                "vs_fpm": np.round(snap.vs_fpm[r], 0).tolist()}
+
+    def _conflict_alerts(self, snap: Tracks, c: Any, t: float,
+                         sent: list[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        if len(c) == 0:
+            return out
+        ids, parties = snap.id, snap.party
+        for k in range(len(c)):
+            a, b = int(c.pairs[0, k]), int(c.pairs[1, k])
+            if str(ids[b]) < str(ids[a]):
+                a, b = b, a
+            id1, id2, p1, p2 = str(ids[a]), str(ids[b]), str(parties[a]), str(parties[b])
+            level = self.levels[int(c.level[k])]
+            tcpa = float(c.tcpa_s[k])
+            cpa1 = _ahead(float(snap.lat[a]), float(snap.lon[a]), float(snap.trk_deg[a]),
+                          float(snap.gs_kt[a]), tcpa)
+            cpa2 = _ahead(float(snap.lat[b]), float(snap.lon[b]), float(snap.trk_deg[b]),
+                          float(snap.gs_kt[b]), tcpa)
+            alert: dict[str, Any] = {
+                "key": f"conflict:{id1}|{id2}", "type": "conflict", "id1": id1, "id2": id2,
+                "party1": p1, "party2": p2, "level": level, "rank": int(c.level[k]),
+                "t": t, "t_in_s": float(c.t_in_s[k]), "t_out_s": _finite(float(c.t_out_s[k])),
+                "tcpa_s": tcpa, "dcpa_nm": float(c.dcpa_m[k]) / NM,
+                "dz_ft": float(c.dz_m[k]) / FT, "cpa1": list(cpa1), "cpa2": list(cpa2)}
+            out[alert["key"]] = alert
+            others = {p1, p2} - {self.party}
+            if self.party in (p1, p2) and len(others) == 1 and int(c.level[k]) >= max(
+                    1, self.notify_rank):
+                (other,) = others
+                body = {"source": "tactical", "id1": id1, "id2": id2,
+                        "t_in_s": alert["t_in_s"], "t_out_s": alert["t_out_s"],
+                        "tcpa_s": tcpa, "dcpa_nm": alert["dcpa_nm"],
+                        "dz_ft": alert["dz_ft"], "level": level,
+                        "text": (f"{level}: {id1} and {id2} lose separation in "
+                                 f"{alert['t_in_s']:.0f} s, closest "
+                                 f"{alert['dcpa_nm']:.2f} NM / {abs(alert['dz_ft']):.0f} ft "
+                                 f"at {tcpa:.0f} s")}
+                self._tell(("tactical", id1, id2), int(c.level[k]), other, body, t, sent)
+            elif ("tactical", id1, id2) in self._episodes:
+                self._episodes[("tactical", id1, id2)].last_seen = t
+        return out
+
+    def _incursion_alerts(self, snap: Tracks, inc: Incursions, t: float,
+                          sent: list[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for k in range(len(inc)):
+            row, zone = int(inc.track[k]), self.zones[int(inc.zone[k])]
+            tid, tparty = str(snap.id[row]), str(snap.party[row])
+            t_entry = float(inc.t_entry_s[k])
+            level = "incursion" if t_entry == 0.0 else "predicted"
+            alert: dict[str, Any] = {
+                "key": f"incursion:{tid}|{zone.id}", "type": "incursion", "id": tid,
+                "party": tparty, "zone": zone.id, "owner": zone.owner, "level": level,
+                "t": t, "t_entry_s": t_entry, "t_exit_s": _finite(float(inc.t_exit_s[k])),
+                "entry": [float(inc.entry_lat[k]), float(inc.entry_lon[k])]}
+            out.setdefault(alert["key"], alert)
+            if (zone.owner == self.party and tparty != self.party
+                    and self.accord.notify.incursions):
+                body = {"source": "airspace", "id1": tid, "id2": zone.id,
+                        "t_in_s": t_entry, "t_out_s": alert["t_exit_s"], "level": level,
+                        "text": (f"{tid} {'is inside' if t_entry == 0 else 'will enter'} "
+                                 f"{zone.id} ({zone.owner})"
+                                 + ("" if t_entry == 0 else f" in {t_entry:.0f} s")
+                                 + f" at {alert['entry'][0]:.4f}, {alert['entry'][1]:.4f}")}
+                self._tell(("airspace", tid, zone.id), self._rank(level), tparty, body, t,
+                           sent)
+        return out
+
+    # -- strategic ------------------------------------------------------------------
+    def tell_displaced(self, intent: Any, conflicts: Sequence[Any]) -> list[str]:
+        """Tell the owners of the lower-priority intents an accepted write displaced."""
+        from skyaccord.line.notices import strategic_notice_bodies
+
+        sent = []
+        for to, body in strategic_notice_bodies(intent, conflicts, self.clock()):
+            try:
+                sent.append(self.line.send(to, "conflict", body).id)
+            except SkyaccordError:
+                continue
+        return sent
+
+    # -- advisories --------------------------------------------------------------------
+    def advise(self, track_id: str, *, turn_rate_deg_s: float | None = None
+               ) -> tuple[Any, Tracks, int]:
+        """Bands for one of this party's aircraft in the latest picture."""
+        from skyaccord.tactical.bands import bands_for, kinematic_track_bands, nearest_free
+
+        with self.lock:
+            snap = self.snapshot
+        rows = np.flatnonzero(snap.id == track_id)
+        if rows.size == 0:
+            raise NotFound(f"no live track {track_id!r}")
+        row = int(rows[0])
+        if str(snap.party[row]) != self.party:
+            raise InputError(f"track {track_id!r} belongs to {snap.party[row]!s}, not to "
+                             f"{self.party!r}: advisories are for our own aircraft")
+        advice = bands_for(snap, self.accord, row)
+        if turn_rate_deg_s is not None:
+            kin = kinematic_track_bands(snap, self.accord, row,
+                                        turn_rate_deg_s=turn_rate_deg_s)
+            advice.bands["track"] = kin
+            advice.resolutions["track"] = nearest_free(kin)
+        return advice, snap, row
+
+    # -- the line as alerts -------------------------------------------------------------
+    def line_alerts(self, now: float | None = None) -> list[dict[str, Any]]:
+        """Messages received from peers that operators must see (latest first)."""
+        now = self.clock() if now is None else now
+        out: list[dict[str, Any]] = []
+        answered = {m.in_reply_to for _, _, _, m in
+                    self.line.store.messages(direction="sent", kinds=("response",))}
+        for _pos, _d, recorded, m in self.line.store.messages(
+                direction="received", kinds=_LINE_ALERT_KINDS):
+            if recorded < now - LINE_ALERT_WINDOW_S:
+                continue
+            if m.kind == "request" and m.id in answered:
+                continue
+            out.append({"key": f"line:{m.id}", "type": "line", "kind": m.kind,
+                        "from": m.sender, "received_at": recorded, "message": m.to_dict()})
+        out.sort(key=lambda a: -float(a["received_at"]))
+        return out
+
+    # -- listeners ----------------------------------------------------------------------
+    def _publish(self, event: dict[str, Any]) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not stop the loop
+                self.listeners.remove(listener)
+
+    def _publish_line(self) -> None:
+        """Line messages and acknowledgements logged since the last tick."""
+        if not self.listeners:
+            return
+        for pos, direction, recorded, m in self.line.store.messages(after=self._line_pos):
+            self._line_pos = max(self._line_pos, pos)
+            self._publish({"type": "line", "direction": direction, "recorded_at": recorded,
+                           "message": m.to_dict()})
+
