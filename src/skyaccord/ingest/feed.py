@@ -136,7 +136,7 @@ def open_feed(path: str | Path, fmt: str = "auto", stats: FeedStats | None = Non
                               workers)
         return
     if fmt == "opensky" and (path.suffix.lower() == ".parquet" or head.startswith(b"PAR1")):
-        rows: Iterator[dict[str, object]] = formats._opensky_parquet(path)
+        rows: Iterator[dict[str, object]] = formats.opensky_parquet_rows(path)
         yield sorted(formats.read_opensky_rows(rows, stats, name), key=lambda u: u.t)
         return
     text = _text(path, packed)

@@ -39,6 +39,7 @@ from skyaccord.timeutil import rfc3339_seconds
 __all__ = [
     "FORMATS",
     "STATE_COLUMNS",
+    "opensky_parquet_rows",
     "read_opensky_rows",
     "read_sbs",
     "read_states_csv",
@@ -223,7 +224,9 @@ def read_opensky_rows(rows: Iterable[dict[str, Any]], stats: FeedStats,
         yield u
 
 
-def _opensky_parquet(path: Path) -> Iterator[dict[str, Any]]:
+def opensky_parquet_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """The rows of an OpenSky Parquet file as dicts, for :func:`read_opensky_rows`
+    (needs pyarrow: extra ``parquet``)."""
     try:
         import pyarrow.parquet as pq  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:

@@ -33,6 +33,7 @@ from skyaccord.geo import KT, NM, great_circle_m
 from skyaccord.ingest.states import KT_MAX, FeedStats, StateUpdate, check_update
 
 __all__ = [
+    "CRC24_TABLE",
     "BeastParser",
     "ModeSDecoder",
     "RawFrame",
@@ -60,7 +61,9 @@ def _crc_table() -> tuple[int, ...]:
     return tuple(table)
 
 
-_CRC_TABLE: Final = _crc_table()
+#: CRC-24 of each byte value (the table of the byte-wise CRC; the parallel decoder's
+#: vectorised CRC uses it too)
+CRC24_TABLE: Final = _crc_table()
 
 
 def crc24(data: bytes) -> int:
@@ -77,7 +80,7 @@ def crc24(data: bytes) -> int:
     """
     crc = 0
     for b in data:
-        crc = ((crc << 8) & 0xFFFFFF) ^ _CRC_TABLE[((crc >> 16) ^ b) & 0xFF]
+        crc = ((crc << 8) & 0xFFFFFF) ^ CRC24_TABLE[((crc >> 16) ^ b) & 0xFF]
     return crc
 
 
@@ -393,15 +396,16 @@ class ModeSDecoder:
         enabled = gc.isenabled()
         gc.disable()
         try:
-            return self._decode(frames, reorder_s, batch)[0]
+            return self.decode_indexed(frames, reorder_s, batch)[0]
         finally:
             if enabled:
                 gc.enable()
 
-    def _decode(self, frames: Sequence[RawFrame], reorder_s: float,
-                batch: int) -> tuple[list[StateUpdate], list[int]]:
-        """The updates and, for each, the position in ``frames`` of the frame it came
-        from (the parallel decoder merges workers' updates in frame order with it)."""
+    def decode_indexed(self, frames: Sequence[RawFrame], reorder_s: float = 1.0,
+                       batch: int = 4096) -> tuple[list[StateUpdate], list[int]]:
+        """:meth:`decode` without pausing the garbage collector, returning the updates
+        and, for each, the position in ``frames`` of the frame it came from (the parallel
+        decoder merges workers' updates in frame order with it)."""
         import rs1090
 
         stats = self.stats

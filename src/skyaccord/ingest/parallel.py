@@ -35,12 +35,12 @@ import numpy as np
 import numpy.typing as npt
 
 from skyaccord.errors import FeedError
-from skyaccord.ingest.modes import _CRC_TABLE, ModeSDecoder, RawFrame, screen_frame
+from skyaccord.ingest.modes import CRC24_TABLE, ModeSDecoder, RawFrame, screen_frame
 from skyaccord.ingest.states import FeedStats, StateUpdate
 
 __all__ = ["auto_workers", "decode_parallel", "frame_addresses"]
 
-_TABLE: Final = np.array(_CRC_TABLE, dtype=np.uint32)
+_TABLE: Final = np.array(CRC24_TABLE, dtype=np.uint32)
 _ADDRESS_IN_FRAME: Final = np.array([df in (11, 17, 18, 19) for df in range(32)])
 _new_update = partial(tuple.__new__, StateUpdate)
 #: below this many bytes of input, starting workers costs more than it saves
@@ -108,7 +108,7 @@ def _serve(inbox: BinaryIO, outbox: BinaryIO) -> None:
         try:
             decoder.stats = FeedStats()
             frames = list(map(RawFrame, ts, hexes, itertools.repeat(where), lines))
-            ups, pos = decoder._decode(frames, math.inf, 4096)
+            ups, pos = decoder.decode_indexed(frames, math.inf, 4096)
             answer: object = ([idx[p] for p in pos], [tuple(u) for u in ups],
                               dict(decoder.stats.rejected), decoder.stats.examples)
         except Exception as exc:  # reported to the parent, which raises

@@ -42,6 +42,7 @@ __all__ = [
     "entry_hash",
     "head_bytes",
     "read_entries",
+    "read_meta",
     "verify_log",
 ]
 
@@ -119,7 +120,10 @@ def read_entries(path: str | Path) -> Iterator[LogEntry]:
         yield LogEntry(*row)
 
 
-def _meta(path: str | Path) -> dict[str, Any]:
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """A node database's ``line_meta`` (``party``, ...) and, under ``"head"``, its log
+    head ``(count, hash, sig)``, read without writing; :class:`StoreError` if the file
+    is not a line log."""
     conn = _open_ro(path)
     try:
         meta = dict(conn.execute("SELECT key, value FROM line_meta").fetchall())
@@ -134,7 +138,7 @@ def _meta(path: str | Path) -> dict[str, Any]:
 
 def verify_log(path: str | Path, accord: Accord | None = None) -> VerifyReport:
     """Recompute the chain of the log at ``path``; with ``accord``, check signatures too."""
-    meta = _meta(path)
+    meta = read_meta(path)
     party = meta.get("party")
     report = VerifyReport(str(path), party, 0, GENESIS)
     problems = report.problems
@@ -216,7 +220,7 @@ def cross_check(path_a: str | Path, path_b: str | Path) -> list[str]:
     sender's stream must agree. Messages still in an outbox (sent, not acknowledged)
     may be missing from the receiver: they are reported only when acknowledged.
     """
-    a_party, b_party = _meta(path_a).get("party"), _meta(path_b).get("party")
+    a_party, b_party = read_meta(path_a).get("party"), read_meta(path_b).get("party")
     a = {e.msg_id: e for e in read_entries(path_a) if e.peer == b_party}
     b = {e.msg_id: e for e in read_entries(path_b) if e.peer == a_party}
     acked_a = _acked(a.values())
