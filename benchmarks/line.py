@@ -25,10 +25,10 @@ from pathlib import Path
 from benchmarks.common import peak_rss_mib, report
 from skyaccord.line import LineStore, Node, generate_key
 from skyaccord.line.keys import save_key
-from skyaccord.line.local import LocalNodes as Nodes
-from skyaccord.line.local import accord_text_with_keys
 from skyaccord.line.peer import HttpPeer
 from skyaccord.protocol import load_accord
+from tests.support.local_nodes import LocalNodes as Nodes
+from tests.support.local_nodes import accord_text_with_keys
 
 
 def main() -> None:

@@ -10,9 +10,9 @@ import pytest
 
 from skyaccord.line import LineStore, Node, generate_key, public_key_b64
 from skyaccord.line.keys import SigningKey, save_key
-from skyaccord.line.local import accord_text_with_keys
 from skyaccord.protocol import Accord, parse_accord
 from tests.line.helpers import PARTIES, Clock, Direct, Pair
+from tests.support.local_nodes import accord_text_with_keys
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,10 @@
 """Several parties' nodes on one machine: real ``skyaccord serve`` processes on loopback.
 
-For exercises, tests and benchmarks: :class:`LocalNodes` starts, kills (SIGKILL) and
-restarts node processes sharing one directory (``accord.toml``, ``PARTY.key``,
-``PARTY.db``); :func:`accord_text_with_keys` writes the parties' public keys into an
-accord's text.
+The harness of the process tests (``tests/line/test_processes.py``) and of
+``benchmarks/line.py``, kept out of the installed package: :class:`LocalNodes` starts,
+kills (SIGKILL) and restarts node processes sharing one directory (``accord.toml``,
+``PARTY.key``, ``PARTY.db``); :func:`accord_text_with_keys` writes the parties' public
+keys into an accord's text.
 """
 
 from __future__ import annotations
