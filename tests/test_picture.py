@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,8 +12,7 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from skyaccord.errors import FeedError
-from skyaccord.ingest.states import StateUpdate
-from skyaccord.picture import Gates, PartyRules, Picture, default_rules
+from skyaccord.picture import Gates, PartyRules, Picture, StateUpdate, default_rules
 
 
 def su(t: float, tid: str, **kw: object) -> StateUpdate:
@@ -134,3 +136,14 @@ def test_snapshot_feeds_detection() -> None:
     snap = p.snapshot(5.0)
     c = detect(snap, default_accord())
     assert len(c) == 1 and not bool(c.same_party[0])
+
+
+def test_the_picture_does_not_import_the_feed_readers() -> None:
+    """ingest imports picture (replay), so picture must not import ingest: no cycle."""
+    code = ("import sys, skyaccord.picture; "
+            "print(sorted(m for m in sys.modules if m.startswith('skyaccord.ingest')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+    from skyaccord.ingest.states import StateUpdate as ReadersStateUpdate
+    assert ReadersStateUpdate is StateUpdate

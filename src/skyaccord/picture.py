@@ -3,9 +3,11 @@
 :class:`Picture` keeps one row per aircraft in numpy struct-of-arrays (SI-free aviation
 units, as :class:`~skyaccord.tracks.Tracks`): the last position and its time, the last
 velocity and its time, callsign, squawk, party and class. :meth:`Picture.update` takes
-:class:`~skyaccord.ingest.states.StateUpdate` s; :meth:`Picture.snapshot` extrapolates
-every live track along its track and vertical speed to one common time and returns the
-:class:`~skyaccord.tracks.Tracks` that :func:`skyaccord.tactical.detect` takes.
+:class:`StateUpdate` s (defined here, yielded by every feed reader of
+:mod:`skyaccord.ingest`, which imports this module and not the other way round);
+:meth:`Picture.snapshot` extrapolates every live track along its track and vertical speed
+to one common time and returns the :class:`~skyaccord.tracks.Tracks` that
+:func:`skyaccord.tactical.detect` takes.
 
 Merging: reports of one aircraft from two parties' sensors become one track when they
 carry the same ICAO address; reports under another id (a radar track number) join an
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 
@@ -34,10 +36,45 @@ from skyaccord.geo import (
     FloatArray,
     great_circle_m,
 )
-from skyaccord.ingest.states import StateUpdate
 from skyaccord.tracks import Tracks
 
-__all__ = ["Gates", "PartyRules", "Picture", "default_rules"]
+__all__ = ["Gates", "PartyRules", "Picture", "StateUpdate", "default_rules"]
+
+
+class StateUpdate(NamedTuple):
+    """One report about one aircraft at time ``t`` (UTC seconds).
+
+    ``icao24`` is the track key: the 24-bit ICAO address in lower-case hex for Mode S
+    feeds, or the feed's own track id. ``kind`` says what the report carried:
+    ``"position"``, ``"velocity"``, ``"state"`` (both), ``"identity"`` (callsign or
+    squawk), ``"altitude"`` or ``"ground"`` (the feed says the aircraft is on the
+    surface: the picture leaves it out of detection until a newer airborne position).
+    ``source`` names the feed or sensor (a party's radar);
+    ``party`` and ``aircraft_class`` are set where the feed says them.
+    """
+
+    t: float
+    icao24: str
+    kind: str = "state"
+    callsign: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    alt_ft: float | None = None
+    gs_kt: float | None = None
+    trk_deg: float | None = None
+    vs_fpm: float | None = None
+    squawk: str | None = None
+    party: str | None = None
+    aircraft_class: str | None = None
+    source: str = ""
+
+    @property
+    def has_position(self) -> bool:
+        return self.lat is not None and self.lon is not None
+
+    @property
+    def has_velocity(self) -> bool:
+        return self.gs_kt is not None and self.trk_deg is not None
 
 
 

@@ -4,6 +4,10 @@ A :class:`StateUpdate` is one timestamped report about one aircraft, in aviation
 this edge (degrees, ft, kt, deg, ft/min). A field is ``None`` where the report does not
 say (a velocity message carries no position). Readers never raise on bad input: they
 count it in a :class:`FeedStats` under a reason from :data:`REASONS` and go on.
+
+:class:`StateUpdate` is defined by :mod:`skyaccord.picture`, which takes it, and named here
+for the readers that make it: the picture does not import the feed readers, so the
+dependency runs one way (ingest -> picture).
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Final, NamedTuple
+from typing import Final
+
+from skyaccord.picture import StateUpdate
 
 __all__ = [
     "KT_MAX",
@@ -42,42 +48,6 @@ REASONS: Final = (
     "time backwards",      # a timestamp earlier than the feed's latest by > the tolerance
     "disconnect",          # a live feed dropped (counted, then reconnected)
 )
-
-
-class StateUpdate(NamedTuple):
-    """One report about one aircraft at time ``t`` (UTC seconds).
-
-    ``icao24`` is the track key: the 24-bit ICAO address in lower-case hex for Mode S
-    feeds, or the feed's own track id. ``kind`` says what the report carried:
-    ``"position"``, ``"velocity"``, ``"state"`` (both), ``"identity"`` (callsign or
-    squawk), ``"altitude"`` or ``"ground"`` (the feed says the aircraft is on the
-    surface: the picture leaves it out of detection until a newer airborne position).
-    ``source`` names the feed or sensor (a party's radar);
-    ``party`` and ``aircraft_class`` are set where the feed says them.
-    """
-
-    t: float
-    icao24: str
-    kind: str = "state"
-    callsign: str | None = None
-    lat: float | None = None
-    lon: float | None = None
-    alt_ft: float | None = None
-    gs_kt: float | None = None
-    trk_deg: float | None = None
-    vs_fpm: float | None = None
-    squawk: str | None = None
-    party: str | None = None
-    aircraft_class: str | None = None
-    source: str = ""
-
-    @property
-    def has_position(self) -> bool:
-        return self.lat is not None and self.lon is not None
-
-    @property
-    def has_velocity(self) -> bool:
-        return self.gs_kt is not None and self.trk_deg is not None
 
 
 @dataclass
