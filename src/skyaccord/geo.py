@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Annotated, NamedTuple, overload
 import numpy as np
 import numpy.typing as npt
 
+from skyaccord.errors import InputError
+
 if TYPE_CHECKING:
     import pyproj
 
@@ -88,7 +90,7 @@ class LocalPlane:
 
     def __post_init__(self) -> None:
         if not (-90.0 < self.lat0 < 90.0) or not (-180.0 <= self.lon0 <= 360.0):
-            raise ValueError(f"plane centre out of range: lat0={self.lat0}, lon0={self.lon0}")
+            raise InputError(f"plane centre out of range: lat0={self.lat0}, lon0={self.lon0}")
         # imported here: the units and great_circle_m serve the feed readers, which
         # need no projection library (and its import time) in every decoding worker
         import pyproj

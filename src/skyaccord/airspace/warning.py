@@ -24,6 +24,7 @@ from typing import NamedTuple, TextIO
 
 from skyaccord.airspace.crossing import Incursions, predict_incursions
 from skyaccord.airspace.zones import Zone
+from skyaccord.errors import InputError
 from skyaccord.geo import NM
 from skyaccord.protocol import Accord
 from skyaccord.tracks import Tracks
@@ -61,7 +62,7 @@ class WarningPolicy:
 
     def __post_init__(self) -> None:
         if self.count < 1 or not (math.isfinite(self.window_s) and self.window_s > 0):
-            raise ValueError(f"warning policy: count must be >= 1 and window_s > 0, got "
+            raise InputError(f"warning policy: count must be >= 1 and window_s > 0, got "
                              f"count={self.count!r}, window_s={self.window_s!r}")
 
     @classmethod

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final, NamedTuple, TextIO
 
+from skyaccord.errors import InputError
 from skyaccord.ingest.states import StateUpdate
 from skyaccord.picture import Picture
 from skyaccord.protocol import Accord
@@ -48,7 +49,7 @@ def replay(chunks: Iterable[Iterable[StateUpdate]], accord: Accord, *,
     ``progress(t, ticks)`` is called after each tick.
     """
     if not (step_s > 0.0):
-        raise ValueError(f"step must be > 0 s, got {step_s}")
+        raise InputError(f"step must be > 0 s, got {step_s}")
     pic = picture if picture is not None else Picture()
     rank = {name: k for k, name in enumerate(level_names(accord))}
     active: dict[tuple[str, str], int] = {}

@@ -47,7 +47,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from skyaccord.errors import TrackDataError
+from skyaccord.errors import InputError, TrackDataError
 from skyaccord.geo import FPM, FT, KT, FloatArray, LocalPlane, picture_centre
 from skyaccord.protocol import Accord
 from skyaccord.tactical.detect import detect
@@ -107,11 +107,11 @@ class BandSettings:
         for name in ("track_step_deg", "gs_step_kt", "vs_step_fpm", "alt_step_ft"):
             step = getattr(self, name)
             if not (math.isfinite(step) and step >= 1e-3):
-                raise ValueError(f"band setting {name} must be at least 0.001, got {step!r}")
+                raise InputError(f"band setting {name} must be at least 0.001, got {step!r}")
         for lo, hi in (("gs_min_kt", "gs_max_kt"), ("vs_min_fpm", "vs_max_fpm"),
                        ("alt_min_ft", "alt_max_ft")):
             if not getattr(self, lo) <= getattr(self, hi):
-                raise ValueError(f"band setting {lo} must not exceed {hi}")
+                raise InputError(f"band setting {lo} must not exceed {hi}")
 
     def values(self, dimension: str) -> FloatArray:
         if dimension == "track":
@@ -162,7 +162,7 @@ def _candidate_states(tracks: Tracks, index: int, plane: LocalPlane, state: Plan
         alt = np.asarray(values, float)
         vs = np.zeros(k)
     else:
-        raise ValueError(f"unknown dimension {dimension!r}; one of {', '.join(DIMENSIONS)}")
+        raise InputError(f"unknown dimension {dimension!r}; one of {', '.join(DIMENSIONS)}")
     factors = plane.factors(lat, lon)
     vx, vy = plane.velocity_to_plane(lat, lon, gs * KT, trk, factors)
     return _Own(np.full(k, state.x[index]), np.full(k, state.y[index]), alt * FT, vx, vy,
@@ -430,7 +430,7 @@ def kinematic_track_bands(tracks: Tracks, accord: Accord, index: int, *,
     if not 0 <= index < len(tracks):
         raise TrackDataError(f"no track at row {index} (picture has {len(tracks)})")
     if not (turn_rate_deg_s > 0 and dt_s > 0):
-        raise ValueError("turn_rate_deg_s and dt_s must be positive")
+        raise InputError("turn_rate_deg_s and dt_s must be positive")
     horizon = accord.lookahead_or(lookahead_s)
     settings = settings or BandSettings()
     if plane is None:

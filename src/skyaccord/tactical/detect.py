@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
+from skyaccord.errors import InputError
 from skyaccord.geo import FT, NM, FloatArray, LocalPlane
 from skyaccord.protocol import Accord
 from skyaccord.tactical.kinematics import (
@@ -257,7 +258,7 @@ def detect(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
     elif engine == "kdtree":
         slices = candidate_pairs(state, accord, lookahead)
     else:
-        raise ValueError(f"engine must be 'grid' or 'kdtree', not {engine!r}")
+        raise InputError(f"engine must be 'grid' or 'kdtree', not {engine!r}")
     pairs = np.concatenate(slices) if slices else np.zeros((0, 2), dtype=np.intp)
     lo = np.minimum(pairs[:, 0], pairs[:, 1])
     hi = np.maximum(pairs[:, 0], pairs[:, 1])
