@@ -45,7 +45,7 @@ def test_receiver_killed_mid_stream_and_restarted(nodes2: Nodes) -> None:
     sent = [nodes2.send("us", "ru", f"before {i}") for i in range(15)]
     nodes2.kill("ru")  # SIGKILL, probably while us is delivering
     sent += [nodes2.send("us", "ru", f"while down {i}") for i in range(15)]
-    assert nodes2.get("us", "/line/health")["outbox_pending"] > 0
+    assert nodes2.get("us", "/health")["line"]["outbox_pending"] > 0
     nodes2.start("ru")
     sent += [nodes2.send("us", "ru", f"after {i}") for i in range(10)]
     back = [nodes2.send("ru", "us", f"reply {i}") for i in range(5)]

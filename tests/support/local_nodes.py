@@ -84,7 +84,8 @@ class LocalNodes:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
-                if self.client.get(self.url(party) + "/line/health").status_code == 200:
+                if self.client.get(self.url(party) + "/health",
+                                   headers=self.auth(party)).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -93,6 +94,14 @@ class LocalNodes:
                                 + (self.root / f"{party}.out").read_text())
             time.sleep(0.05)
         raise LineError(f"node {party} did not start within {timeout_s:g} s")
+
+    def token(self, party: str) -> str:
+        """The admin token that ``serve`` made for the node's first start."""
+        return (self.root / f"{party}-admin.token").read_text(encoding="utf-8").strip()
+
+    def auth(self, party: str) -> dict[str, str]:
+        path = self.root / f"{party}-admin.token"
+        return {"Authorization": f"Bearer {self.token(party)}"} if path.exists() else {}
 
     def kill(self, party: str) -> None:
         """SIGKILL ``party``'s node: no clean shutdown."""
@@ -113,14 +122,14 @@ class LocalNodes:
 
     def send(self, party: str, to: str, text: str, kind: str = "text") -> str:
         """Send free text (or ``kind``) from ``party`` to ``to``; the message id."""
-        r = self.client.post(self.url(party) + "/line/send",
+        r = self.client.post(self.url(party) + "/line/send", headers=self.auth(party),
                              json={"to": to, "kind": kind, "body": {"text": text}})
         if r.status_code != 200:
             raise LineError(f"send from {party} refused: {r.status_code} {r.text}")
         return str(r.json()["id"])
 
     def get(self, party: str, path: str) -> Any:
-        r = self.client.get(self.url(party) + path)
+        r = self.client.get(self.url(party) + path, headers=self.auth(party))
         if r.status_code != 200:
             raise LineError(f"GET {path} on {party}: {r.status_code} {r.text}")
         return r.json()
@@ -129,7 +138,7 @@ class LocalNodes:
         """Wait until every running node's outbox is empty."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if all(self.get(p, "/line/health")["outbox_pending"] == 0 for p in self.procs):
+            if all(self.get(p, "/health")["line"]["outbox_pending"] == 0 for p in self.procs):
                 return
             time.sleep(0.05)
         raise LineError("outboxes did not drain")

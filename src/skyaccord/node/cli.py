@@ -81,7 +81,7 @@ def serve(
         node = open_node(s)
         if len(node.tokens) == 0:
             token, _ = node.tokens.create("admin", Role.ADMIN)
-            path = s.tokens_path.with_name(s.tokens_path.stem + "-admin.token")
+            path = s.db.with_name(s.db.stem + "-admin.token")
             write_owner_only(path, token + "\n", overwrite=True)
             typer.echo(f"no operator tokens yet: an admin token is in {path}", err=True)
         app = node.app()

@@ -17,7 +17,10 @@ router = APIRouter(tags=["health"])
 @router.get("/health", summary="Node health (503 when it cannot write or tick)")
 def get_health(ctx: Ctx, _: Viewer) -> JSONResponse:
     rt = ctx.runtime
-    summary = ctx.line.store.summary() if hasattr(ctx.line.store, "summary") else {}
+    store = ctx.line.store
+    summary: dict[str, Any] = (store.summary() if hasattr(store, "summary") else {
+        "log_entries": store.last_pos(),
+        "outbox_pending": sum(1 for o in store.outbox() if o.delivered_at is None)})
     writable = ctx.line.writable() if hasattr(ctx.line, "writable") else True
     last = rt.last_tick
     now = rt.clock()

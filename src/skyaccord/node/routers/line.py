@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
@@ -43,13 +42,9 @@ class SendIn(BaseModel):
 @router.post(DELIVER_PATH, summary="Peer delivery of one signed envelope (no token)")
 async def deliver(request: Request, ctx: Ctx) -> JSONResponse:
     raw = await request.body()
-    try:
-        envelope = json.loads(raw)
-    except (ValueError, RecursionError):
-        envelope = raw
-    source = request.client.host if request.client else "?"
-    status, payload = await run_in_threadpool(ctx.line.receive, envelope)
-    del source
+    source = request.client.host if request.client else None
+    # SQLite writes (fsync) run off the event loop
+    status, payload = await run_in_threadpool(ctx.line.receive_bytes, raw, source=source)
     if status >= 400:
         kind = payload.get("kind", "message-refused")
         payload = {"type": f"urn:skyaccord:problem:{kind}", "title": "Refused",
