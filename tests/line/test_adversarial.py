@@ -5,6 +5,7 @@ names the test that shows each defence."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,3 +129,63 @@ def test_11_duplicate_keys_and_other_spellings_refused_over_http(
         assert len(store.refusals()) == 3
     r = post(ru_alone, good)
     assert r.status_code == 200 and r.json()["status"] == "accepted"
+
+
+# -- 4. anonymous clients cannot fill the disk ----------------------------------------------
+
+def db_bytes(db: Path) -> int:
+    return sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
+
+
+def test_4_junk_flood_is_bounded_on_disk(ru_alone: Nodes) -> None:
+    before = db_bytes(ru_alone.db("ru"))
+    junk = b'{"message":"' + b"x" * 60_000 + b'"}'
+    t0 = time.monotonic()
+    codes = {post(ru_alone, junk).status_code for _ in range(300)}
+    elapsed = time.monotonic() - t0
+    assert codes == {400}
+    grown = db_bytes(ru_alone.db("ru")) - before
+    assert grown < 1_000_000, grown  # was 22 MB: 64 KiB of each body kept
+    with stored(ru_alone) as store:
+        rows = store.refusals()
+        stats = store.refusal_stats()
+    # the burst, then about one a second from this address
+    assert 20 <= len(rows) <= 20 + elapsed * 1.0 + 2, (len(rows), elapsed)
+    assert stats["recorded"] + stats["suppressed"] <= 300
+    # the rows carry the counts of refusals not stored before them (the node's health
+    # has the count since the last one)
+    assert 0 < stats["suppressed"] <= 300 - len(rows)
+    r = rows[-1]
+    assert r.raw_size == len(junk) and r.raw_sha256 is not None and len(r.raw_sha256) == 64
+    assert r.source == "127.0.0.1" and r.peer is None  # nobody authenticated
+    assert len(r.reason) <= 500
+
+
+def test_4_refusal_retention_and_rate(pair: Pair, keys: dict[str, SigningKey]) -> None:
+    from skyaccord.line.node import RefusalLimiter
+    from tests.line.helpers import Clock
+
+    fake = Clock(0.0)
+    pair.ru.refusal_limiter = RefusalLimiter(rate_per_s=1.0, burst=5, clock=fake)
+    pair.ru.store.max_refusals = 30
+    for _ in range(50):  # one source: 5 at once, then one a second
+        assert pair.ru.receive(None, source="10.0.0.1")[0] == 400
+    assert len(pair.ru.store.refusals()) == 5
+    fake.t += 3.0
+    pair.ru.receive(None, source="10.0.0.1")
+    assert pair.ru.store.refusals()[-1].suppressed == 45  # counted, not stored
+    for i in range(200):  # many sources: the total rate caps them, retention the rows
+        fake.t += 0.2
+        pair.ru.receive([i], source=f"10.1.{i // 250}.{i % 250}")
+    stats = pair.ru.store.refusal_stats()
+    assert stats["recorded"] == 30 and stats["dropped"] > 0
+    # a refusal names the sender only when its signatures verified
+    env = pair.us.envelope(pair.us.send("ru", "text", {"text": "genuine"}))
+    env["message"]["body"]["text"] = "altered"
+    fake.t += 100.0
+    assert pair.ru.receive(env, source="10.9.9.9")[0] == 403
+    assert pair.ru.store.refusals()[-1].peer is None
+    env = pair.us.envelope(pair.us.send("ru", "text", {"text": "genuine"}))
+    pair.ru.accord = dataclasses.replace(pair.ru.accord, response_deadline_s=1.0)
+    assert pair.ru.receive(env, source="10.9.9.9")[0] == 409  # other accord, signed by us
+    assert pair.ru.store.refusals()[-1].peer == "us"

@@ -18,6 +18,7 @@ import logging
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -41,7 +42,7 @@ from skyaccord.line.store import LineStore
 from skyaccord.protocol import Accord
 
 __all__ = ["BACKOFF_INITIAL_S", "BACKOFF_MAX_S", "DEFAULT_SKEW_S", "Deliverer", "Node",
-           "transmit_bytes"]
+           "RefusalLimiter", "transmit_bytes"]
 
 # Clocks of the nodes must agree within this window (AIDC asks for 1 s of UTC; the window
 # also covers network and queueing delay of one transmission, not the message's age).
@@ -51,6 +52,60 @@ BACKOFF_INITIAL_S = 0.1
 BACKOFF_MAX_S = 5.0
 
 _log = logging.getLogger(__name__)
+
+
+#: refusals recorded per second per source address, and the burst allowed (token bucket)
+REFUSAL_RATE_PER_S = 1.0
+REFUSAL_BURST = 20
+#: refusals recorded per second from all sources together (many addresses, one disk)
+REFUSAL_TOTAL_RATE_PER_S = 10.0
+REFUSAL_TOTAL_BURST = 100
+
+
+class RefusalLimiter:
+    """Token buckets that decide which refusals are recorded: ``burst`` at once, then
+    ``rate_per_s``, per source address and for all sources together. A refusal over the
+    rate is still answered (4xx), only counted: the next one recorded from that source
+    carries the count (``suppressed``). At most ``max_sources`` addresses are tracked
+    (the least recently seen forgotten first), so memory stays bounded too.
+    """
+
+    def __init__(self, rate_per_s: float = REFUSAL_RATE_PER_S, burst: int = REFUSAL_BURST,
+                 total_rate_per_s: float = REFUSAL_TOTAL_RATE_PER_S,
+                 total_burst: int = REFUSAL_TOTAL_BURST, max_sources: int = 4096,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate_per_s, self.burst = rate_per_s, float(burst)
+        self.total_rate_per_s, self.total_burst = total_rate_per_s, float(total_burst)
+        self.max_sources, self.clock = max_sources, clock
+        self._buckets: OrderedDict[str, list[float]] = OrderedDict()  # tokens, t, skipped
+        self._total = [self.total_burst, clock()]
+        self._lock = threading.Lock()
+        self.suppressed = 0
+        """refusals not recorded since this node started"""
+
+    def admit(self, source: str | None) -> int | None:
+        """None when this refusal is over the rate (counted), else how many refusals of
+        this source were not recorded before it."""
+        key = source or "-"
+        with self._lock:
+            now = self.clock()
+            b = self._buckets.pop(key, None) or [self.burst, now, 0.0]
+            self._buckets[key] = b
+            while len(self._buckets) > self.max_sources:
+                self._buckets.popitem(last=False)
+            b[0] = min(self.burst, b[0] + (now - b[1]) * self.rate_per_s)
+            b[1] = now
+            t = self._total
+            t[0] = min(self.total_burst, t[0] + (now - t[1]) * self.total_rate_per_s)
+            t[1] = now
+            if b[0] < 1.0 or t[0] < 1.0:
+                b[2] += 1
+                self.suppressed += 1
+                return None
+            b[0] -= 1.0
+            t[0] -= 1.0
+            skipped, b[2] = int(b[2]), 0.0
+            return skipped
 
 
 def transmit_bytes(msg_id: str, recipient: str, transmitted_at: float) -> bytes:
@@ -77,6 +132,7 @@ class Node:
         self.clock, self.skew_s = clock, skew_s
         self._backoff: dict[str, tuple[float, float]] = {}  # peer -> (next try, delay)
         self.wake = threading.Event()
+        self.refusal_limiter = RefusalLimiter()
         self.refusal_write_failures = 0
         """refusals that could not be recorded (store failing: disk full, read-only)"""
         self.internal_errors = 0
@@ -239,12 +295,31 @@ class Node:
     def _record_refusal(self, now: float, reason: str, *, source: str | None,
                         sender: str | None, msg_id: str | None, raw: bytes | None,
                         envelope: Any, kind: str) -> None:
-        """Record a refusal; never raises (a failed write is counted in memory)."""
+        """Record a refusal within the rate (:class:`RefusalLimiter`); never raises (a
+        failed write is counted in memory, :attr:`refusal_write_failures`)."""
         try:
+            skipped = self.refusal_limiter.admit(source)
+            if skipped is None:
+                return
             self.store.refuse(now, reason, peer=sender, msg_id=msg_id,
-                              raw=_raw_text(raw, envelope))
+                              raw=_raw_bytes(raw, envelope), source=source, kind=kind,
+                              suppressed=skipped)
         except Exception:
             self.refusal_write_failures += 1
+
+    # -- health ----------------------------------------------------------------------
+    def writable(self) -> bool:
+        """Can the node still commit to its log? (A probe write; see :meth:`health`.)"""
+        return self.store.write_problem() is None
+
+    def health(self) -> dict[str, Any]:
+        """What an operator's health check shows: the log's summary, whether it can
+        write (and why not), and the refusals not recorded (rate limit, failed writes)."""
+        problem = self.store.write_problem()
+        return {"party": self.party, "writable": problem is None, "write_problem": problem,
+                "refusals_suppressed": self.refusal_limiter.suppressed,
+                "refusal_write_failures": self.refusal_write_failures,
+                "internal_errors": self.internal_errors}
 
     def _key_of(self, party: str) -> str:
         for p in self.accord.parties:
@@ -270,13 +345,14 @@ def _finite(value: Any) -> bool:
         return False
 
 
-def _raw_text(raw: bytes | None, envelope: Any) -> str:
+def _raw_bytes(raw: bytes | None, envelope: Any) -> bytes | None:
+    """The body refused (its digest and size are recorded), or the value's JSON."""
     if raw is not None:
-        return raw[:65536].decode("utf-8", "replace")
+        return raw
     try:
-        return canonical(envelope)[:65536]
+        return canonical(envelope).encode("utf-8")
     except (TypeError, ValueError, RecursionError):
-        return f"<{type(envelope).__name__}>"
+        return None
 
 
 class Deliverer:

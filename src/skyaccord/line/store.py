@@ -10,9 +10,12 @@ neither loses nor repeats a message. sqlite3 errors become
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +53,18 @@ CREATE TABLE IF NOT EXISTS line_refusals (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, peer TEXT, msg_id TEXT, reason TEXT NOT NULL,
     raw TEXT);
 """
+# columns added since the first schema (ALTER TABLE on open; ``raw`` is no longer written)
+_ADDED_COLUMNS = (
+    ("line_refusals", "source", "TEXT"),
+    ("line_refusals", "kind", "TEXT"),
+    ("line_refusals", "raw_sha256", "TEXT"),
+    ("line_refusals", "raw_size", "INTEGER"),
+    ("line_refusals", "suppressed", "INTEGER NOT NULL DEFAULT 0"),
+)
+#: refusal rows kept: older ones are deleted and counted (``refusals_dropped``)
+MAX_REFUSALS = 10_000
+#: free bytes under which :meth:`LineStore.write_problem` reports the disk as full
+MIN_FREE_BYTES = 8 * 1024 * 1024
 
 
 class OutboxItem(NamedTuple):
@@ -63,10 +78,22 @@ class OutboxItem(NamedTuple):
 
 
 class Refusal(NamedTuple):
+    """A refused delivery: what was refused and why, never the refused bytes."""
+
     at: float
     peer: str | None
+    """the sender, when its signatures verified (else None: anyone could claim a name)"""
     msg_id: str | None
     reason: str
+    source: str | None = None
+    """the network address it came from, as the HTTP layer saw it"""
+    kind: str | None = None
+    """the error's kind (``message-refused``, ``bad-signature``, ... or ``replay``)"""
+    raw_sha256: str | None = None
+    """sha256 of the raw body (to match it with a capture), not the body itself"""
+    raw_size: int | None = None
+    suppressed: int = 0
+    """refusals from the same source not recorded just before this one (rate limit)"""
 
 
 class LineStore:
@@ -77,10 +104,12 @@ class LineStore:
     between processes (WAL, ``BEGIN IMMEDIATE``, 10 s busy time-out).
     """
 
-    def __init__(self, path: str | Path, party: str, key: SigningKey | None = None) -> None:
+    def __init__(self, path: str | Path, party: str, key: SigningKey | None = None, *,
+                 max_refusals: int = MAX_REFUSALS) -> None:
         self.path = Path(path)
         self.party = party
         self._key = key
+        self.max_refusals = max_refusals
         self._lock = threading.RLock()
         try:
             self._conn = connect_wal(self.path, synchronous="FULL", busy_timeout_s=10.0)
@@ -88,6 +117,10 @@ class LineStore:
                 for stmt in _SCHEMA.split(";"):
                     if stmt.strip():
                         c.execute(stmt)
+                for table, column, decl in _ADDED_COLUMNS:
+                    have = {r[1] for r in c.execute(f"PRAGMA table_info({table})")}
+                    if column not in have:
+                        c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
                 row = c.execute("SELECT value FROM line_meta WHERE key='party'").fetchone()
                 if row is None:
                     c.execute("INSERT INTO line_meta VALUES ('party', ?)", (party,))
@@ -109,9 +142,13 @@ class LineStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction; sqlite3 errors become StoreError."""
-        with transaction(self._conn, self._lock, self.path) as conn:
-            yield conn
+        """One ``BEGIN IMMEDIATE`` transaction; sqlite3 errors become StoreError, even
+        one raised while rolling back after a failed write (a full disk)."""
+        try:
+            with transaction(self._conn, self._lock, self.path) as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: write failed: {exc}") from None
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         with self._lock:
@@ -261,13 +298,65 @@ class LineStore:
             return "accepted", ack
 
     def refuse(self, now: float, reason: str, *, peer: str | None = None,
-               msg_id: str | None = None, raw: str | None = None) -> None:
-        """Record why a message was refused (kept apart from the chained log)."""
-        with self.transaction() as c:
-            c.execute("INSERT INTO line_refusals (at, peer, msg_id, reason, raw) "
-                      "VALUES (?,?,?,?,?)", (now, peer, msg_id, reason,
-                                             None if raw is None else raw[:65536]))
+               msg_id: str | None = None, raw: bytes | str | None = None,
+               source: str | None = None, kind: str | None = None,
+               suppressed: int = 0) -> None:
+        """Record why a message was refused (kept apart from the chained log).
 
-    def refusals(self) -> list[Refusal]:
-        rows = self._read("SELECT at, peer, msg_id, reason FROM line_refusals ORDER BY id")
+        Bounded: the reason (cut to 500 characters), the sha256 and size of ``raw``, not
+        its bytes; at most :attr:`max_refusals` rows, the oldest deleted and counted
+        (:meth:`refusal_stats`). Rate limiting is the caller's
+        (:class:`~skyaccord.line.node.RefusalLimiter`).
+        """
+        data = raw.encode("utf-8", "replace") if isinstance(raw, str) else raw
+        digest = None if data is None else hashlib.sha256(data).hexdigest()
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO line_refusals (at, peer, msg_id, reason, source, kind, "
+                "raw_sha256, raw_size, suppressed) VALUES (?,?,?,?,?,?,?,?,?)",
+                (now, peer, msg_id, reason[:500], None if source is None else source[:100],
+                 kind, digest, None if data is None else len(data), suppressed))
+            newest = cur.lastrowid or 0
+            dropped = c.execute("DELETE FROM line_refusals WHERE id <= ?",
+                                (newest - self.max_refusals,)).rowcount
+            if dropped > 0:
+                c.execute("INSERT INTO line_meta VALUES ('refusals_dropped', ?) ON CONFLICT "
+                          "(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?",
+                          (str(dropped), dropped))
+
+    def refusals(self, limit: int | None = None) -> list[Refusal]:
+        """Recorded refusals, oldest first (the newest ``limit`` when given)."""
+        sql = ("SELECT at, peer, msg_id, reason, source, kind, raw_sha256, raw_size, "
+               "suppressed FROM line_refusals")
+        if limit is None:
+            rows = self._read(sql + " ORDER BY id")
+        else:
+            rows = self._read(sql + " ORDER BY id DESC LIMIT ?", (limit,))[::-1]
         return [Refusal(*r) for r in rows]
+
+    def refusal_stats(self) -> dict[str, int]:
+        """``recorded`` (rows kept), ``dropped`` (deleted by retention), ``suppressed``
+        (not recorded by the rate limit, as counted in the recorded rows)."""
+        kept, suppressed = self._read("SELECT count(*), coalesce(sum(suppressed), 0) "
+                                      "FROM line_refusals")[0]
+        dropped = self._read("SELECT value FROM line_meta WHERE key = 'refusals_dropped'")
+        return {"recorded": int(kept), "dropped": int(dropped[0][0]) if dropped else 0,
+                "suppressed": int(suppressed)}
+
+    # -- health ----------------------------------------------------------------------
+    def write_problem(self) -> str | None:
+        """Why this store cannot commit a write now (a full disk, a read-only file, a
+        lost lock), or None when it can: commits a one-row probe (``line_meta``)."""
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError as exc:
+            return f"{self.path.parent}: {exc}"
+        if free < MIN_FREE_BYTES:
+            return f"{self.path.parent}: {free} bytes free, under {MIN_FREE_BYTES}"
+        try:
+            with self.transaction() as c:
+                c.execute("INSERT OR REPLACE INTO line_meta VALUES ('probe_at', ?)",
+                          (repr(time.time()),))
+        except StoreError as exc:
+            return str(exc)
+        return None
