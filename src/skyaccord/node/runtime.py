@@ -311,10 +311,10 @@ class NodeRuntime:
     # -- strategic ------------------------------------------------------------------
     def tell_displaced(self, intent: Any, conflicts: Sequence[Any]) -> list[str]:
         """Tell the owners of the lower-priority intents an accepted write displaced."""
-        from skyaccord.line.notices import strategic_notice_bodies
+        from skyaccord.line.conflict_messages import strategic_conflict_bodies
 
         sent = []
-        for to, body in strategic_notice_bodies(intent, conflicts, self.clock()):
+        for to, body in strategic_conflict_bodies(intent, conflicts, self.clock()):
             try:
                 sent.append(self.line.send(to, "conflict", body).id)
             except SkyaccordError:

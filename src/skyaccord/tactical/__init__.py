@@ -1,14 +1,14 @@
 """Tactical conflict detection: predicted losses of separation and their alert levels.
 
 Public API: :func:`detect` (pruned, the one to use), :func:`detect_all_pairs` (the O(N^2)
-reference), :class:`Conflicts`, :func:`conflict_records`, :func:`level_names`;
+reference), :class:`PairConflicts`, :func:`conflict_records`, :func:`level_names`;
 resolution guidance: :func:`bands_for`, :func:`advise` (:mod:`skyaccord.tactical.bands`).
 """
 
 from skyaccord.tactical.bands import Advice, BandSettings, advise, band_names, bands_for
 from skyaccord.tactical.detect import (
     ConflictRecord,
-    Conflicts,
+    PairConflicts,
     candidate_pairs,
     conflict_records,
     detect,
@@ -20,7 +20,7 @@ __all__ = [
     "Advice",
     "BandSettings",
     "ConflictRecord",
-    "Conflicts",
+    "PairConflicts",
     "advise",
     "band_names",
     "bands_for",

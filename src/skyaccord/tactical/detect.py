@@ -43,7 +43,7 @@ from skyaccord.tracks import Tracks
 __all__ = [
     "CONFLICT_COLUMNS",
     "ConflictRecord",
-    "Conflicts",
+    "PairConflicts",
     "candidate_pairs",
     "conflict_records",
     "detect",
@@ -57,8 +57,9 @@ _MAX_SLICES = 48
 
 
 @dataclass(frozen=True)
-class Conflicts:
-    """Predicted losses of separation, one entry per unordered pair.
+class PairConflicts:
+    """Predicted losses of separation, one entry per unordered pair of aircraft (the
+    strategic registry's conflicts between intents are another type).
 
     ``pairs`` is a ``(2, n)`` array of track indices with ``pairs[0] < pairs[1]``, sorted
     by ``(pairs[0], pairs[1])``; the other fields have shape ``(n,)``.
@@ -84,7 +85,7 @@ class Conflicts:
         return int(self.pairs.shape[1])
 
     @classmethod
-    def empty(cls) -> Conflicts:
+    def empty(cls) -> PairConflicts:
         f = np.zeros(0)
         return cls(np.zeros((2, 0), dtype=np.intp), f, f, f, f, f,
                    np.zeros(0, dtype=np.int8), np.zeros(0, dtype=bool))
@@ -113,10 +114,10 @@ def _hits(state: PlaneState, i: IntArray, j: IntArray, radius: FloatArray,
 
 
 def _conflicts(state: PlaneState, tracks: Tracks, i: IntArray, j: IntArray,
-               accord: Accord, lookahead_s: float) -> Conflicts:
+               accord: Accord, lookahead_s: float) -> PairConflicts:
     """Conflicts among candidate pairs ``i < j``, sorted by ``(i, j)`` and unique."""
     if len(i) == 0:
-        return Conflicts.empty()
+        return PairConflicts.empty()
     # Sort by pair and drop repeats: the result is a set, in a deterministic order.
     # (An explicit sort: numpy's hash-based np.unique is several times slower here.)
     key = np.sort(i.astype(np.int64) * len(tracks) + j)
@@ -137,7 +138,7 @@ def _conflicts(state: PlaneState, tracks: Tracks, i: IntArray, j: IntArray,
     t_in = np.maximum(found.t_in[keep], 0.0)
     levels = assign_levels(g, t_in, accord, lookahead_s)
     same = tracks.party[i] == tracks.party[j]
-    return Conflicts(np.vstack([i, j]), t_in, found.t_out[keep], tcpa, dcpa, dz, levels,
+    return PairConflicts(np.vstack([i, j]), t_in, found.t_out[keep], tcpa, dcpa, dz, levels,
                      same)
 
 
@@ -208,7 +209,7 @@ def candidate_pairs(state: PlaneState, accord: Accord, lookahead_s: float,
 
 
 def detect(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
-           plane: LocalPlane | None = None, engine: str = "grid") -> Conflicts:
+           plane: LocalPlane | None = None, engine: str = "grid") -> PairConflicts:
     """Every pair predicted to lose separation within the look-ahead.
 
     Parameters
@@ -227,7 +228,7 @@ def detect(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
 
     Returns
     -------
-    Conflicts
+    PairConflicts
         One entry per unordered conflicting pair, sorted by track indices.
 
     Examples
@@ -246,7 +247,7 @@ def detect(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
     """
     lookahead = accord.lookahead_or(lookahead_s)
     if len(tracks) < 2:
-        return Conflicts.empty()
+        return PairConflicts.empty()
     state = plane_state(tracks, accord, plane)
     if engine == "grid":
         from skyaccord.tactical._grid import grid_candidates
@@ -266,7 +267,7 @@ def detect(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
 
 
 def detect_all_pairs(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
-                     plane: LocalPlane | None = None, block: int = 512) -> Conflicts:
+                     plane: LocalPlane | None = None, block: int = 512) -> PairConflicts:
     """Reference detector: the exact test on all N(N-1)/2 pairs, in row blocks.
 
     O(N^2) time and O(block * N) memory; for tests and for checking :func:`detect`.
@@ -274,7 +275,7 @@ def detect_all_pairs(tracks: Tracks, accord: Accord, *, lookahead_s: float | Non
     lookahead = accord.lookahead_or(lookahead_s)
     n = len(tracks)
     if n < 2:
-        return Conflicts.empty()
+        return PairConflicts.empty()
     state = plane_state(tracks, accord, plane)
     radius, half_height = accord.minima_table_m()
     found_i, found_j = [], []
@@ -304,7 +305,7 @@ class ConflictRecord(NamedTuple):
     same_party: bool
 
 
-def conflict_records(tracks: Tracks, conflicts: Conflicts,
+def conflict_records(tracks: Tracks, conflicts: PairConflicts,
                      accord: Accord) -> list[ConflictRecord]:
     """Conflicts as records sorted by ``(t_in_s, id1, id2)``: the CLI's CSV rows."""
     names = level_names(accord)

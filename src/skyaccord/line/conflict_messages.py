@@ -1,5 +1,6 @@
-"""Conflict notices: tactical conflicts and strategic (intent) conflicts turned into
-``conflict`` message bodies for the other party."""
+"""Conflict messages: tactical conflicts and strategic (intent) conflicts turned into the
+bodies of ``conflict`` messages for the other party (the line's ``notice`` kind is another
+message; the strategic registry's notices are its record of conflicts told)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,17 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from skyaccord.protocol import Accord
-from skyaccord.tactical import Conflicts, conflict_records
+from skyaccord.tactical import PairConflicts, conflict_records
 from skyaccord.tracks import Tracks
 
 if TYPE_CHECKING:
     from skyaccord.strategic import Intent
     from skyaccord.strategic.registry import Conflict
 
-__all__ = ["conflict_notice_bodies", "strategic_notice_bodies"]
+__all__ = ["strategic_conflict_bodies", "tactical_conflict_bodies"]
 
 
-def conflict_notice_bodies(tracks: Tracks, conflicts: Conflicts, accord: Accord,
+def tactical_conflict_bodies(tracks: Tracks, conflicts: PairConflicts, accord: Accord,
                            own_party: str) -> list[tuple[str, dict[str, Any]]]:
     """(recipient party, ``conflict`` body) for each conflict of ours with another party.
 
@@ -46,7 +47,7 @@ def conflict_notice_bodies(tracks: Tracks, conflicts: Conflicts, accord: Accord,
     return out
 
 
-def strategic_notice_bodies(intent: Intent, conflicts: Sequence[Conflict], now_s: float
+def strategic_conflict_bodies(intent: Intent, conflicts: Sequence[Conflict], now_s: float
                             ) -> list[tuple[str, dict[str, Any]]]:
     """(recipient party, ``conflict`` body) for each of ``intent``'s strategic conflicts.
 

@@ -1,4 +1,4 @@
-"""Conflict notices from tactical detection; the `keys new`, `line send|inbox|show`
+"""Conflict messages from tactical detection; the `keys new`, `line send|inbox|show`
 commands on real files."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 from typer.testing import CliRunner
 
 from skyaccord.cli import app
-from skyaccord.line import conflict_notice_bodies, load_key, public_key_b64
+from skyaccord.line import load_key, public_key_b64, tactical_conflict_bodies
 from skyaccord.protocol import default_accord
 from skyaccord.tactical import detect
 from skyaccord.tracks import Tracks
@@ -20,7 +20,7 @@ from tests.line.helpers import Pair
 runner = CliRunner()
 
 
-def test_conflict_notices_go_to_the_other_party(pair: Pair) -> None:
+def test_conflict_messages_go_to_the_other_party(pair: Pair) -> None:
     # us1 and ru1 head-on at the same level 10 NM apart, 480 kt each: conflict;
     # us2 and us3 converge too, but that is no business of ru's.
     tracks = Tracks(id=np.array(["us1", "ru1", "us2", "us3"]),
@@ -36,12 +36,12 @@ def test_conflict_notices_go_to_the_other_party(pair: Pair) -> None:
     accord = default_accord()
     conflicts = detect(tracks, accord)
     assert len(conflicts) == 2
-    bodies = conflict_notice_bodies(tracks, conflicts, accord, "us")
+    bodies = tactical_conflict_bodies(tracks, conflicts, accord, "us")
     assert [(to, b["id1"], b["id2"]) for to, b in bodies] == [("ru", "ru1", "us1")]
     body = bodies[0][1]
     # closing at 960 kt from 10 NM: loss of 5 NM at 5/960 h = 18.75 s, CPA at 37.5 s
     assert abs(body["t_in_s"] - 18.75) < 0.5 and abs(body["tcpa_s"] - 37.5) < 0.5
-    assert conflict_notice_bodies(tracks, conflicts, accord, "tr") == []
+    assert tactical_conflict_bodies(tracks, conflicts, accord, "tr") == []
     msg = pair.us.send("ru", "conflict", body)
     pair.us.deliver_once()
     assert pair.ru.store.find(msg.id) is not None
@@ -86,8 +86,8 @@ def test_keys_send_inbox_show(pair: Pair, files: Path) -> None:
     us.store.close()
 
 
-def test_strategic_notices(pair: Pair) -> None:
-    from skyaccord.line import strategic_notice_bodies
+def test_strategic_conflict_messages(pair: Pair) -> None:
+    from skyaccord.line import strategic_conflict_bodies
     from skyaccord.strategic import Circle, Intent, Volume
     from skyaccord.strategic.registry import Conflict
 
@@ -97,7 +97,7 @@ def test_strategic_notices(pair: Pair) -> None:
     intent = Intent("us-sortie-1", "us", vols, version=2)
     conflicts = [Conflict("ru-cap-7", "ru", 4, 1, ((1, 0), (2, 0)), True),
                  Conflict("tr-isr-2", "tr", 1, 0, ((0, 3),), False)]
-    bodies = strategic_notice_bodies(intent, conflicts, now_s=t0 + 300.0)
+    bodies = strategic_conflict_bodies(intent, conflicts, now_s=t0 + 300.0)
     assert [(to, b["id2"], b["level"], b["t_in_s"]) for to, b in bodies] == [
         ("ru", "ru-cap-7", "blocking", 300.0),   # volume 1 starts at t0 + 600
         ("tr", "tr-isr-2", "advisory", 0.0)]     # volume 0 already active
