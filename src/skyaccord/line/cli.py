@@ -12,9 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from skyaccord.cli_options import fail, load_accord_option
+from skyaccord.cli_options import fail, fail_with, load_accord_option
 from skyaccord.errors import SkyaccordError
-from skyaccord.protocol import Accord
 
 __all__ = ["register"]
 
@@ -28,14 +27,6 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Node config TO
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _fail(msg: str, code: int = 2) -> Any:
-    fail(msg, code)
-
-
-def _accord(path: Path | None) -> Accord:
-    return load_accord_option(path)
-
-
 def _open(db: Path) -> Any:
     from skyaccord.line.log import read_meta
     from skyaccord.line.store import LineStore
@@ -44,7 +35,7 @@ def _open(db: Path) -> Any:
         party = read_meta(db).get("party")
         return LineStore(db, str(party))
     except SkyaccordError as exc:
-        _fail(str(exc))
+        fail_with(exc)
 
 
 @keys_app.command("new")
@@ -59,7 +50,7 @@ def keys_new(
     try:
         save_key(key, out, overwrite=force)
     except SkyaccordError as exc:
-        _fail(str(exc))
+        fail_with(exc)
     typer.echo(public_key_b64(key))
 
 
@@ -89,12 +80,12 @@ def send(
         db = db or (cfg.db if cfg else None)
         key = key or (cfg.key if cfg else None)
         if not (party and db and key):
-            _fail("give --config, or --party, --db and --key")
+            fail("give --config, or --party, --db and --key")
         assert party and db and key
-        the_accord = _accord(accord or (cfg.accord if cfg else None))
+        the_accord = load_accord_option(accord or (cfg.accord if cfg else None))
         payload = json.loads(body) if body is not None else {}
         if not isinstance(payload, dict):
-            _fail("--body must be a JSON object")
+            fail("--body must be a JSON object")
         if text is not None:
             payload["text"] = text
         signing_key = load_key(key)
@@ -102,9 +93,9 @@ def send(
             msg = Node(party, signing_key, the_accord, store).send(
                 to, kind, payload, in_reply_to=reply_to)
     except json.JSONDecodeError as exc:
-        _fail(f"--body is not JSON: {exc}")
+        fail(f"--body is not JSON: {exc}")
     except SkyaccordError as exc:
-        _fail(str(exc))
+        fail_with(exc)
     due = f" due {msg.due_at:.0f}" if msg.due_at else ""
     typer.echo(f"queued {msg.id} {msg.kind} {msg.sender}->{msg.recipient} seq {msg.seq}{due}")
 
@@ -139,7 +130,7 @@ def show(db: DbArg, msg_id: Annotated[str, typer.Argument(help="Message id.")]) 
     with _open(db) as store:
         found = store.find(msg_id)
         if found is None:
-            _fail(f"{db}: no message {msg_id}")
+            fail(f"{db}: no message {msg_id}")
         assert found is not None
         replies = store.replies(msg_id)
     typer.echo(json.dumps({"direction": found[0], "message": found[1].to_dict(),
@@ -157,12 +148,12 @@ def verify_cmd(
     from skyaccord.line.log import cross_check, verify_log
 
     try:
-        report = verify_log(db, _accord(accord) if accord else None)
+        report = verify_log(db, load_accord_option(accord) if accord else None)
         problems = list(report.problems)
         if against is not None:
             problems += [f"cross-check: {p}" for p in cross_check(db, against)]
     except SkyaccordError as exc:
-        _fail(str(exc))
+        fail_with(exc)
     for p in problems:
         typer.echo(f"FAIL {p}", err=True)
     if problems:
@@ -182,7 +173,7 @@ def overdue(
     """What each party owes this node or is owed by it, with escalation levels."""
     from skyaccord.line.deadlines import store_debts
 
-    the_accord = _accord(accord)
+    the_accord = load_accord_option(accord)
     t = time.time() if now is None else now
     with _open(db) as store:
         rows = store_debts(store, the_accord.response_deadline_s, t, include_pending=all_)
