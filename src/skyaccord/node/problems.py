@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,13 +48,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(exc.http_status, problem_type(exc).removeprefix(PROBLEM_TYPE_BASE),
                        str(exc))
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(_: Request, exc: RequestValidationError | ValidationError
+                      ) -> JSONResponse:
         errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
                   for e in exc.errors()[:20]]
         first = errors[0] if errors else {"loc": [], "msg": "invalid"}
         return problem(422, "invalid-request",
                        f"{'.'.join(first['loc'])}: {first['msg']}", errors=errors)
+
+    app.add_exception_handler(RequestValidationError, invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(ValidationError, invalid)  # type: ignore[arg-type]
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

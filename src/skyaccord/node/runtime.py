@@ -194,6 +194,9 @@ class NodeRuntime:
         with self.lock:
             t = self.clock() if t is None else t
             self.picture.drop_stale(t)
+            for key in [k for k, e in self._episodes.items()
+                        if e.last_seen < t - self.episode_gap_s]:
+                del self._episodes[key]  # not seen for the gap: the episode is over
             snap = self.picture.snapshot(t)
             dirty, self._dirty = self._dirty, set()
             self.snapshot = snap
@@ -209,9 +212,6 @@ class NodeRuntime:
                                          depth=False)
                 n_inc = len(inc)
                 alerts.update(self._incursion_alerts(snap, inc, t, sent))
-            for key in [k for k, e in self._episodes.items()
-                        if e.last_seen < t - self.episode_gap_s]:
-                del self._episodes[key]
             new = [a for k, a in alerts.items() if k not in self.alerts]
             changed = [a for k, a in alerts.items() if k in self.alerts
                        and self.alerts[k]["level"] != a["level"]]
