@@ -15,12 +15,14 @@ from skyaccord.cli_options import (
     AccordOption,
     LookaheadOption,
     fail,
+    fail_with,
     load_accord_option,
 )
 from skyaccord.errors import SkyaccordError
 from skyaccord.protocol import Accord
 from skyaccord.tactical.bands import (
     Advice,
+    BandDimension,
     BandSettings,
     band_names,
     bands_for,
@@ -36,11 +38,7 @@ _STYLE = {"NONE": "green", "conflict": "magenta", "preventive": "cyan",
 
 
 def _fmt(dim: str, value: float) -> str:
-    if math.isnan(value):
-        return "-"
-    if dim == "alt":
-        return f"FL{value / 100:03.0f}"
-    return f"{value:03.0f}" if dim == "track" else f"{value:.0f}"
+    return BandDimension.of(dim).display(value)
 
 
 def advice_json(advice: Advice, accord: Accord) -> dict[str, Any]:
@@ -89,7 +87,9 @@ def advise_command(
                                         turn_rate_deg_s=turn_rate)
             advice.bands["track"] = kin
             advice.resolutions["track"] = nearest_free(kin)
-    except (SkyaccordError, ValueError) as exc:
+    except SkyaccordError as exc:
+        fail_with(exc)
+    except ValueError as exc:
         fail(str(exc))
     names = band_names(accord)
     console = Console()
