@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from skyaccord.errors import StoreError
-from skyaccord.store import IntentRow, RequestRow, Store
+from skyaccord.store import IntentRow, RequestRow, Store, VolumeHits
 
 StoreFactory = Callable[[], Store]
 
@@ -30,12 +30,17 @@ def test_put_get_and_replace(open_new: StoreFactory) -> None:
     with s.read() as t:
         assert t.get("a") == row("a", version=2)
         # the old box is gone, the new one is indexed
-        assert t.candidates(BOX) == []
-        assert [r.id for r in t.candidates((105, 106, 105, 106, 5, 6, 0.5, 0.6))] == ["a"]
+        assert t.search([BOX]) == VolumeHits([[]], [])
+        found = t.search([(105, 106, 105, 106, 5, 6, 0.5, 0.6)])
+        assert [r.intent_id for r in found.rows] == ["a"]
+        assert found.ids == [[found.rows[0].vid]]
     assert s.check_integrity() == []
 
 
-def test_candidates_match_brute_force(open_new: StoreFactory) -> None:
+def test_search_matches_brute_force(open_new: StoreFactory) -> None:
+    """Random boxes, searched one at a time and all at once (more than a backend's
+    statement chunk): every volume whose box meets a query box is found, ended intents'
+    volumes never are, and the answer is at most a little more (SQLite rounds outward)."""
     import random
 
     rng = random.Random(7)
@@ -50,21 +55,51 @@ def test_candidates_match_brute_force(open_new: StoreFactory) -> None:
                 w, h = rng.uniform(10, 5e3), rng.uniform(100, 5e3)
                 bs.append((x, x + w, y, y + w, z, z + h, tt, tt + 1800))
             boxes[f"i{i:03d}"] = bs
-            t.put(row(f"i{i:03d}"), bs)  # type: ignore[arg-type]
+            t.put(row(f"i{i:03d}"), bs, [f"i{i:03d}/{k}".encode() for k in range(len(bs))])  # type: ignore[arg-type]
         t.put(row("ended", state="ended"), [])
-    for _ in range(50):
+    queries = []
+    for _ in range(250):
         x, y = rng.uniform(-1e5, 1e5), rng.uniform(-1e5, 1e5)
         z, tt = rng.uniform(0, 3e4), rng.uniform(1.7e9, 1.7e9 + 86400)
-        q = (x, x + 2e4, y, y + 2e4, z, z + 3000, tt, tt + 3600)
-        want = {k for k, bs in boxes.items() for b in bs
+        queries.append((x, x + 5e4, y, y + 5e4, z, z + 8000, tt, tt + 4 * 3600))
+    with s.read() as t:
+        together = t.search(queries)
+        one_by_one = [t.search([q]) for q in queries[:50]]
+    # each volume's record names it: intent id / volume index
+    rec_of = {r.vid: r.record.decode() for r in together.rows}
+    assert len(together.ids) == len(queries)
+    assert len(rec_of) == len(together.rows)  # each row once
+    for k, q in enumerate(queries):
+        want = {f"{i}/{n}" for i, bs in boxes.items() for n, b in enumerate(bs)
                 if all(b[2 * d] <= q[2 * d + 1] and q[2 * d] <= b[2 * d + 1]
                        for d in range(4))}
-        with s.read() as t:
-            got = {r.id for r in t.candidates(q)}
+        got = {rec_of[v] for v in together.ids[k]}
         # a superset is allowed (SQLite rounds boxes outward), never a miss
         assert want <= got
-        assert "ended" not in got
         assert len(got - want) <= max(2, len(want) // 5)
+        if k < 50:
+            alone = one_by_one[k]
+            assert sorted(alone.ids[0]) == sorted(together.ids[k])
+            assert sorted(alone.rows) == sorted(r for r in together.rows
+                                                if r.vid in set(alone.ids[0]))
+    assert not any(r.intent_id == "ended" for r in together.rows)
+    assert sum(map(len, together.ids)) > 300
+
+
+def test_search_leaves_out_known_rows(open_new: StoreFactory) -> None:
+    s = open_new()
+    with s.write() as t:
+        t.put(row("a"), [BOX, BOX], [b"a0", b"a1"])
+        t.put(row("b", "ru"), [BOX], [b"b0"])
+    with s.read() as t:
+        full = t.search([BOX, BOX])
+        assert len(full.ids[0]) == 3 and sorted(full.ids[0]) == sorted(full.ids[1])
+        assert sorted(r.record for r in full.rows) == [b"a0", b"a1", b"b0"]
+        known = {r.vid for r in full.rows if r.record != b"a1"}
+        part = t.search([BOX, BOX], known)
+        assert part.ids == full.ids and [r.record for r in part.rows] == [b"a1"]
+        assert t.search([BOX], set(full.ids[0])) == VolumeHits(full.ids[:1], [])
+        assert t.search([]) == VolumeHits([], [])
 
 
 def test_rows_filters(open_new: StoreFactory) -> None:
@@ -77,6 +112,11 @@ def test_rows_filters(open_new: StoreFactory) -> None:
         assert [r.id for r in t.rows()] == ["a", "b", "c"]
         assert [r.id for r in t.rows("us")] == ["a", "c"]
         assert [r.id for r in t.rows(active_only=True)] == ["a", "b"]
+        assert [r.id for r in t.rows(ids={"c", "a", "zz"})] == ["a", "c"]
+        assert [r.id for r in t.rows("us", True, ids=["a", "b"])] == ["a"]
+        assert t.rows(ids=[]) == []
+        many = [f"x{i}" for i in range(1200)] + ["b"]  # over a backend's chunk
+        assert [r.id for r in t.rows(ids=many)] == ["b"]
 
 
 def test_requests_and_meta(open_new: StoreFactory) -> None:
@@ -104,7 +144,7 @@ def test_failed_transaction_leaves_nothing(open_new: StoreFactory) -> None:
     with s.read() as t:
         assert t.get("a") == row("a")
         assert t.get("b") is None
-        assert [r.id for r in t.candidates(BOX)] == ["a"]
+        assert [r.intent_id for r in t.search([BOX]).rows] == ["a"]
     assert s.check_integrity() == []
 
 
@@ -124,38 +164,40 @@ def test_bulk_load(open_new: StoreFactory) -> None:
         t.put(row("after"), [BOX])
     with s.read() as t:
         assert len(t.rows()) == 1001
-        assert {r.id for r in t.candidates((10.5, 11.5, 0, 1, 0, 1, 0, 1))} >= {"b10", "b11"}
+        found = t.search([(10.5, 11.5, 0, 1, 0, 1, 0, 1)])
+        assert {r.intent_id for r in found.rows} >= {"b10", "b11"}
     assert s.check_integrity() == []
 
 
-def test_volume_ids_records_and_no_reuse(open_new: StoreFactory) -> None:
+def test_search_records_and_no_reuse(open_new: StoreFactory) -> None:
     s = open_new()
     far = (1e6, 1e6 + 1, 1e6, 1e6 + 1, 0, 1, 0, 1)
     with s.write() as t:
         t.put(row("a"), [BOX, far], [b"a0", b"a1"])
         t.put(row("b", "ru"), [BOX])  # no records: b"" each
     with s.read() as t:
-        near, none = t.volume_ids([BOX, (5e5, 5e5 + 1, 0, 1, 0, 1, 0, 1)])
+        found = t.search([BOX, (5e5, 5e5 + 1, 0, 1, 0, 1, 0, 1)])
+        near, none = found.ids
         assert none == [] and len(near) == 2
-        got = sorted(t.volumes(near), key=lambda v: v.intent_id)
+        got = sorted(found.rows, key=lambda v: v.intent_id)
         assert [(v.intent_id, v.party, v.version, v.priority, v.vol_index, v.record)
                 for v in got] == [("a", "us", 1, 0, 0, b"a0"), ("b", "ru", 1, 0, 0, b"")]
-        (a1,) = t.volume_ids([far])[0:1]
-        assert [v.record for v in t.volumes(a1)] == [b"a1"]
-    old = set(near) | set(a1)
+        a1 = t.search([far])
+        assert [v.record for v in a1.rows] == [b"a1"] and a1.ids == [[a1.rows[0].vid]]
+    old = set(near) | set(a1.ids[0])
     # replacing or ending gives fresh ids; the old ones are gone for good
     with s.write() as t:
         t.put(row("a", version=2), [BOX], [b"a0v2"])
         t.put(row("b", "ru", version=2, state="ended"), [])
     with s.read() as t:
-        (ids,) = t.volume_ids([BOX])
-        assert len(ids) == 1 and not set(ids) & old
-        assert t.volumes(sorted(old)) == []
-        assert [(v.version, v.record) for v in t.volumes(ids)] == [(2, b"a0v2")]
+        found = t.search([BOX, far])
+        (ids, gone) = found.ids
+        assert len(ids) == 1 and not set(ids) & old and gone == []
+        assert [(v.version, v.record) for v in found.rows] == [(2, b"a0v2")]
     with s.write() as t:
         t.put(row("c"), [BOX, BOX, BOX], [b"", b"", b""])
     with s.read() as t:
-        (ids2,) = t.volume_ids([BOX])
+        (ids2,) = t.search([BOX]).ids
         assert len(ids2) == 4 and not set(ids2) & old
     with pytest.raises(StoreError, match="records for"), s.write() as t:
         t.put(row("d"), [BOX], [b"x", b"y"])

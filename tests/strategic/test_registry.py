@@ -3,6 +3,7 @@ suite in tests/store runs the rest on every backend)."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import replace
 from pathlib import Path
@@ -42,14 +43,14 @@ def test_check_uses_the_index_not_a_scan(tmp_path: Path) -> None:
     def counting_read():  # type: ignore[no-untyped-def]
         cm = real()
         txn = cm.__enter__()
-        orig = txn.volume_ids
+        orig = txn.search
 
-        def volume_ids(boxes):  # type: ignore[no-untyped-def]
-            ids = orig(boxes)
-            seen.extend(len(v) for v in ids)
-            return ids
+        def search(boxes, known=frozenset()):  # type: ignore[no-untyped-def]
+            found = orig(boxes, known)
+            seen.extend(len(v) for v in found.ids)
+            return found
 
-        txn.volume_ids = volume_ids  # type: ignore[method-assign]
+        txn.search = search  # type: ignore[method-assign]
 
         class Wrap:
             def __enter__(self):  # type: ignore[no-untyped-def]
@@ -197,21 +198,24 @@ def test_conflicts_sequence_is_a_tuple_of_conflict() -> None:
 
 
 def test_cold_cache_records_equal_fresh_placement(tmp_path: Path) -> None:
-    """The records a cold registry reads, batch by batch (later batches with the names
-    already interned), hold each stored volume's fresh projection: the placement
-    columns, band, window, class, index columns and polygon vertices."""
+    """The records a cold registry reads, search by search (later searches partly from
+    its cache, with the names already interned), hold each stored volume's fresh
+    projection: the placement columns, band, window, class, index columns and polygon
+    vertices."""
     rng = random.Random(5)
     store = SQLiteStore(tmp_path / "r.db")
     reg = Registry(store, default_accord())
     reg.bulk_load(_mixed(rng, f"b{i}") for i in range(200))
     by_id = {it.id: it for it in reg.intents()}
     cold = Registry(SQLiteStore(tmp_path / "r.db"), default_accord())
+    vids: set[int] = set()
+    polygons = mixed = 0
+    edges = [-1e9, *np.linspace(-15e3, 15e3, 7).tolist(), 1e9]
     with store.read() as t:
-        vids = [v for ids in t.volume_ids([(-1e9, 1e9, -1e9, 1e9, -1e9, 1e9, -1e12, 1e13)])
-                for v in ids]
-        polygons = 0
-        for lo in range(0, len(vids), 37):
-            for g in cold._volumes(t, vids[lo:lo + 37]):
+        # strips across the area: later strips meet volumes that earlier ones cached
+        for x0, x1 in itertools.pairwise(edges):
+            found = t.search([(x0, x1, -1e9, 1e9, -1e9, 1e9, -1e12, 1e13)], cold._vols)
+            for g in cold._volumes(t, found.ids[0], found.rows):
                 it = by_id[g.intent_id]
                 p = place(it.volumes[g.vol_index], reg.plane)
                 v = p.volume
@@ -224,4 +228,7 @@ def test_cold_cache_records_equal_fresh_placement(tmp_path: Path) -> None:
                 if g.shape is not None and p.shape is not None:
                     polygons += 1
                     assert g.shape.equals_exact(p.shape, 0.0)
-    assert len(vids) > 300 and polygons > 0
+            vids.update(found.ids[0])
+            mixed += 0 < len(found.rows) < len(found.ids[0])
+    assert len(vids) == sum(len(it.volumes) for it in by_id.values()) > 300
+    assert polygons > 0 and mixed > 0

@@ -19,6 +19,7 @@ from skyaccord.store.base import (
     RequestRow,
     Store,
     Txn,
+    VolumeHits,
     VolumeRow,
 )
 from skyaccord.store.sqlite import SQLiteStore
@@ -33,6 +34,7 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "Txn",
+    "VolumeHits",
     "VolumeRow",
     "open_store",
 ]

@@ -14,21 +14,24 @@ index over the volumes of *active* intents, and exclusion between writers:
   leaves the store as it was before that transaction.
 
 A box is ``(xmin, xmax, ymin, ymax, zmin, zmax, tmin, tmax)``: plane metres, feet, UTC
-seconds. ``candidates`` may return a superset of the rows whose boxes intersect (SQLite's
-R*Tree rounds boxes outward to 32-bit floats); callers run the exact test.
+seconds.
 
-Each indexed volume also has a *volume id* and a *record*: ``put`` takes one opaque
-``bytes`` record per box (the registry's compact geometry for the exact test; the store
-never reads it) and gives the volumes fresh ids. **Volume ids are never reused**: a
-replaced or ended intent's volumes disappear with their ids, and its new volumes get new
-ones, so ``(vid) -> VolumeRow`` never changes while the vid exists and a caller may cache
-it (the registry does). ``volume_ids`` answers a box query with ids only (no row is read
-besides the index), ``volumes`` reads the rows of ids the caller has not cached.
+Each indexed volume has a *volume id* and a *record*: ``put`` takes one opaque ``bytes``
+record per box (the registry's compact geometry for the exact test; the store never
+reads it) and gives the volumes fresh ids. **Volume ids are never reused**: a replaced or
+ended intent's volumes disappear with their ids, and its new volumes get new ones, so
+``(vid) -> VolumeRow`` never changes while the vid exists and a caller may cache it (the
+registry does).
+
+One query finds volumes: :meth:`Txn.search` takes 4D boxes and answers, for each box,
+the ids of the active volumes whose boxes meet it, with the rows (records) of those
+volumes, less the rows of ids the caller says it already holds. It may answer a superset
+(SQLite's R*Tree rounds boxes outward to 32-bit floats); callers run the exact test.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Collection, Container, Hashable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
@@ -42,6 +45,7 @@ __all__ = [
     "RequestRow",
     "Store",
     "Txn",
+    "VolumeHits",
     "VolumeRow",
 ]
 
@@ -102,6 +106,15 @@ class VolumeRow(NamedTuple):
     record: bytes
 
 
+class VolumeHits(NamedTuple):
+    """What :meth:`Txn.search` found."""
+
+    #: for each box searched, the ids of the active volumes whose boxes meet it
+    ids: list[list[int]]
+    #: the rows of the volumes found, each once, in any order; none for ``known`` ids
+    rows: list[VolumeRow]
+
+
 class Txn(Protocol):
     """Operations inside one transaction."""
 
@@ -109,17 +122,10 @@ class Txn(Protocol):
         """The row of ``intent_id``, or None."""
         ...
 
-    def candidates(self, box: BoxTuple) -> list[IntentRow]:
-        """Rows of active intents with at least one volume box meeting ``box``."""
-        ...
-
-    def volume_ids(self, boxes: Sequence[BoxTuple]) -> list[list[int]]:
-        """For each box, the ids of active volumes whose boxes meet it (a superset, as
-        ``candidates``)."""
-        ...
-
-    def volumes(self, vids: Sequence[int]) -> list[VolumeRow]:
-        """The rows of those of ``vids`` that exist (any order)."""
+    def search(self, boxes: Sequence[BoxTuple],
+               known: Container[int] = frozenset()) -> VolumeHits:
+        """The active volumes whose boxes meet each of ``boxes`` (a superset: module doc):
+        their ids, box by box, and the rows of those whose ids are not in ``known``."""
         ...
 
     def put(self, row: IntentRow, boxes: Sequence[BoxTuple],
@@ -128,8 +134,10 @@ class Txn(Protocol):
         with fresh volume ids and ``records`` (one per box; None: ``b""`` each)."""
         ...
 
-    def rows(self, party: str | None = None, active_only: bool = False) -> list[IntentRow]:
-        """All rows, optionally of one party and/or only indexed (active) ones, by id."""
+    def rows(self, party: str | None = None, active_only: bool = False,
+             ids: Collection[str] | None = None) -> list[IntentRow]:
+        """All rows, optionally of one party, only indexed (active) ones and/or only
+        those of ``ids``, by id."""
         ...
 
     def request(self, key: str) -> RequestRow | None:

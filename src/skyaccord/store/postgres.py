@@ -6,7 +6,8 @@ core has only permissive dependencies; it is imported lazily, when a store is op
 Volume boxes live in a ``cube`` column (the ``cube`` extension ships with PostgreSQL's
 contrib, float8, up to 100 dimensions) with a GiST index, queried with ``&&``: a 4D box
 (x, y, altitude, time) in one index. PostGIS would index 2D or 3D geometry with time in
-another index; the exact footprint test runs in Python on a handful of candidates anyway.
+another index; the exact footprint test runs in Python on the handful of volumes that a
+search finds anyway.
 
 Writers take transaction-scoped advisory locks (``pg_advisory_xact_lock(int4, int4)``):
 a shared lock on a global key (exclusive when ``exclusive=True``), then each lock key in
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Container, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from skyaccord.store.base import (
     LockKey,
     NoticeRow,
     RequestRow,
+    VolumeHits,
     VolumeRow,
     notices_query,
 )
@@ -120,14 +122,6 @@ class _PgTxn:
                            (intent_id,)).fetchone()
         return None if r is None else _row(r)
 
-    def candidates(self, box: BoxTuple) -> list[IntentRow]:
-        lo, hi = _cube(box)
-        rows = self.c.execute(
-            f"SELECT {_COLS} FROM intents i WHERE i.pk IN (SELECT v.intent_pk FROM"
-            " intent_volumes v WHERE v.box && cube(%s::float8[], %s::float8[]))",
-            (lo, hi)).fetchall()
-        return [_row(r) for r in rows]
-
     def generation(self) -> str | None:
         # the snapshot the transaction's reads use, taken at BEGIN (after the locks for a
         # writer): equal snapshots (xmin, xmax and in-progress ids) mean that no
@@ -139,7 +133,13 @@ class _PgTxn:
             self.snapshot = None if r is None else str(r[0])
         return self.snapshot
 
-    def volume_ids(self, boxes: Sequence[BoxTuple]) -> list[list[int]]:
+    def search(self, boxes: Sequence[BoxTuple],
+               known: Container[int] = frozenset()) -> VolumeHits:
+        ids = self._volume_ids(boxes)
+        need = list({v for per in ids for v in per if v not in known})
+        return VolumeHits(ids, self._volume_rows(need) if need else [])
+
+    def _volume_ids(self, boxes: Sequence[BoxTuple]) -> list[list[int]]:
         out: list[list[int]] = [[] for _ in boxes]
         for lo in range(0, len(boxes), 100):
             part = boxes[lo:lo + 100]
@@ -158,7 +158,7 @@ class _PgTxn:
                 out[lo + k].append(int(vid))
         return out
 
-    def volumes(self, vids: Sequence[int]) -> list[VolumeRow]:
+    def _volume_rows(self, vids: Sequence[int]) -> list[VolumeRow]:
         rows = self.c.execute(f"SELECT {_VCOLS} FROM intent_volumes WHERE vid = ANY(%s)",
                               (list(vids),)).fetchall()
         return [VolumeRow(int(r[0]), int(r[1]), r[2], r[3], int(r[4]), int(r[5]),
@@ -190,14 +190,18 @@ class _PgTxn:
                       bytes(rec)) for i, (b, rec) in enumerate(zip(boxes, recs,
                                                                     strict=True))])
 
-    def rows(self, party: str | None = None, active_only: bool = False) -> list[IntentRow]:
+    def rows(self, party: str | None = None, active_only: bool = False,
+             ids: Collection[str] | None = None) -> list[IntentRow]:
         sql = f"SELECT {_COLS} FROM intents i WHERE true"
-        args: list[str] = []
+        args: list[str | list[str]] = []
         if party is not None:
             sql += " AND i.party = %s"
             args.append(party)
         if active_only:
             sql += " AND i.nvol > 0"
+        if ids is not None:
+            sql += " AND i.id = ANY(%s)"
+            args.append(list(ids))
         return [_row(r) for r in self.c.execute(sql + " ORDER BY i.id", args).fetchall()]
 
     def request(self, key: str) -> RequestRow | None:

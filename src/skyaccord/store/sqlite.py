@@ -7,7 +7,7 @@ consistent across a power loss (which may drop the last commits); pass
 ``synchronous="FULL"`` to keep those too. ``cache_mib`` sizes the connection's page cache.
 
 The R*Tree stores 32-bit floats, rounding each box outward (sqlite.org/rtree.html §3.2),
-so candidate queries return a superset; the registry's exact test decides. The R*Tree row
+so searches return a superset; the registry's exact test decides. The R*Tree row
 id of a volume is its volume id; an intent's volumes have the consecutive ids
 ``vid0 .. vid0 + nvol - 1`` (``intents.vid0``), taken from the ``next_vid`` counter in
 ``store_meta`` so that no id is ever reused (base module doc). ``intent_vrecs`` holds
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Container, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from skyaccord.store.base import (
     LockKey,
     NoticeRow,
     RequestRow,
+    VolumeHits,
     VolumeRow,
     notices_query,
 )
@@ -123,32 +124,31 @@ class _SQLiteTxn:
                            (intent_id,)).fetchone()
         return None if r is None else _row(r)
 
-    def candidates(self, box: BoxTuple) -> list[IntentRow]:
-        rows = self.c.execute(
-            f"SELECT {_COLS} FROM intents i WHERE i.pk IN ("
-            f" SELECT g.pk FROM intent_volumes v JOIN intent_vrecs g ON g.vid = v.id"
-            f" WHERE {_BOX_WHERE})", _query_args(box)).fetchall()
-        return [_row(r) for r in rows]
+    def search(self, boxes: Sequence[BoxTuple],
+               known: Container[int] = frozenset()) -> VolumeHits:
+        ids = self._volume_ids(boxes)
+        need = list({v for per in ids for v in per if v not in known})
+        return VolumeHits(ids, self._volume_rows(need) if need else [])
 
-    def volume_ids(self, boxes: Sequence[BoxTuple]) -> list[list[int]]:
+    def _volume_ids(self, boxes: Sequence[BoxTuple]) -> list[list[int]]:
         out: list[list[int]] = [[] for _ in boxes]
         for lo in range(0, len(boxes), _CHUNK):
             part = boxes[lo:lo + _CHUNK]
-            # one statement per chunk: the box number tags each id
-            sql = " UNION ALL ".join(
-                f"SELECT {k}, v.id FROM intent_volumes v WHERE {_BOX_WHERE}"
-                for k in range(len(part)))
             args = [a for b in part for a in _query_args(b)]
             if len(part) == 1:  # one row: the ids as text, no row object per id
                 r = self.c.execute(f"SELECT group_concat(v.id) FROM intent_volumes v"
                                    f" WHERE {_BOX_WHERE}", args).fetchone()
                 out[lo] = [] if r[0] is None else list(map(int, r[0].split(",")))
                 continue
+            # one statement per chunk: the box number tags each id
+            sql = " UNION ALL ".join(
+                f"SELECT {k}, v.id FROM intent_volumes v WHERE {_BOX_WHERE}"
+                for k in range(len(part)))
             for k, vid in self.c.execute(sql, args):
                 out[lo + k].append(vid)
         return out
 
-    def volumes(self, vids: Sequence[int]) -> list[VolumeRow]:
+    def _volume_rows(self, vids: Sequence[int]) -> list[VolumeRow]:
         out: list[VolumeRow] = []
         for lo in range(0, len(vids), 500):
             part = vids[lo:lo + 500]
@@ -206,7 +206,8 @@ class _SQLiteTxn:
             [(vid0 + i, pk, i, row.id, row.party, row.version, row.priority, bytes(rec))
              for i, rec in enumerate(recs)])
 
-    def rows(self, party: str | None = None, active_only: bool = False) -> list[IntentRow]:
+    def rows(self, party: str | None = None, active_only: bool = False,
+             ids: Collection[str] | None = None) -> list[IntentRow]:
         sql = f"SELECT {_COLS} FROM intents i WHERE 1"
         args: list[str] = []
         if party is not None:
@@ -214,7 +215,18 @@ class _SQLiteTxn:
             args.append(party)
         if active_only:
             sql += " AND i.nvol > 0"
-        return [_row(r) for r in self.c.execute(sql + " ORDER BY i.id", args)]
+        if ids is None:
+            return [_row(r) for r in self.c.execute(sql + " ORDER BY i.id", args)]
+        # sorted chunks, each sorted by id (BINARY collation: UTF-8 byte order, which is
+        # code point order, as Python sorts): their concatenation is sorted
+        want = sorted(set(ids))
+        out: list[IntentRow] = []
+        for lo in range(0, len(want), 500):
+            part = want[lo:lo + 500]
+            out.extend(_row(r) for r in self.c.execute(
+                sql + f" AND i.id IN ({','.join('?' * len(part))}) ORDER BY i.id",
+                [*args, *part]))
+        return out
 
     def request(self, key: str) -> RequestRow | None:
         r = self.c.execute("SELECT key, digest, intent_id, version FROM intent_requests"
@@ -255,7 +267,7 @@ class SQLiteStore:
     >>> with s.write() as t:
     ...     t.put(IntentRow("a", "us", "accepted", 1, 0, "{}"), [(0, 1, 0, 1, 0, 1, 0, 1)])
     >>> with s.read() as t:
-    ...     [r.id for r in t.candidates((0.5, 2, 0.5, 2, 0.5, 2, 0.5, 2))]
+    ...     [r.intent_id for r in t.search([(0.5, 2, 0.5, 2, 0.5, 2, 0.5, 2)]).rows]
     ['a']
     >>> s.close()
     """

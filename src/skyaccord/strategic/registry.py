@@ -23,7 +23,7 @@ Rules (one place for every backend):
   intents never conflict, whatever the number of nodes and writers.
 
 How a check runs: the store's index is searched with each volume's box grown by the
-largest minima (``Txn.volume_ids``); the stored volumes it finds are read as compact records
+largest minima (``Txn.search``); the stored volumes it finds are read as compact records
 (:mod:`~skyaccord.strategic.records`), cached by volume id, which the store never reuses,
 so the cache is exact; one vectorised exact test
 (:func:`~skyaccord.strategic.intersect.conflict_mask`) runs over all pairs. A ``submit``
@@ -209,23 +209,23 @@ class Registry:
     def _nearby(self, t: Txn, intent: Intent, placed: Sequence[PlacedVolume],
                 dt_s: float = 0.0, dz_ft: float = 0.0
                 ) -> list[tuple[Intent, list[PlacedVolume]]]:
-        """Other parties' active intents with a volume near one of ``placed``."""
-        seen: dict[str, IntentRow] = {}
-        for p in placed:
-            for row in t.candidates(box_tuple(self.separation.search_box(p, dt_s, dz_ft))):
-                if row.party != intent.party and row.id != intent.id:
-                    seen[row.id] = row
-        return [self._decode(r) for r in sorted(seen.values(), key=lambda r: r.id)]
+        """Other parties' active intents with a volume near one of ``placed``, by id."""
+        boxes = [box_tuple(self.separation.search_box(p, dt_s, dz_ft)) for p in placed]
+        ids = {r.intent_id for r in t.search(boxes).rows
+               if r.party != intent.party and r.intent_id != intent.id}
+        if not ids:
+            return []
+        return [self._decode(r) for r in sorted(t.rows(ids=ids), key=lambda r: r.id)]
 
-    def _volumes(self, t: Txn, vids: Sequence[int]) -> list[StoredVolume]:
-        """The records of ``vids``: cached, or read from the store and unpacked."""
+    def _volumes(self, t: Txn, vids: Sequence[int], rows: Sequence[VolumeRow]
+                 ) -> list[StoredVolume]:
+        """The records of ``vids``: cached, or unpacked from ``rows`` (the rows of the
+        ids the cache lacks, as the search that found ``vids`` returned them)."""
         cache = self._vols
         vols = list(map(cache.get, vids))
-        if all(vols):  # every StoredVolume is a non-empty tuple; a miss is None
-            return vols  # type: ignore[return-value]
-        need = list({v for v, x in zip(vids, vols, strict=True) if x is None})
-        # the ids came from the index in this transaction: their rows are there
-        got = {r.vid: self._unpack(t, r) for r in t.volumes(need)}
+        if not rows:
+            return vols  # type: ignore[return-value]  # every id was cached
+        got = {r.vid: self._unpack(t, r) for r in rows}
         cache.put_many(got)
         return [x if x is not None else got[v] for v, x in zip(vids, vols, strict=True)]
 
@@ -234,7 +234,9 @@ class Registry:
         """Every conflict of ``intent`` with the stored active intents of other parties:
         the index gives volume ids, the cached (or fetched) records give their placement,
         and one vectorised exact test runs over all (own volume, stored volume) pairs."""
-        per_box = t.volume_ids([box_tuple(self.separation.search_box(p)) for p in placed])
+        found = t.search([box_tuple(self.separation.search_box(p)) for p in placed],
+                         known=self._vols)
+        per_box = found.ids
         if len(per_box) == 1:
             own_idx = None
             vids = per_box[0]
@@ -244,7 +246,7 @@ class Registry:
             own_idx = np.array(own_list, dtype=np.intp)
         if not vids:
             return Conflicts()
-        vols = self._volumes(t, vids)
+        vols = self._volumes(t, vids, found.rows)
         party, iid = intent.party, intent.id
         if own_idx is None:
             kept = [v for v in vols if v.party != party and v.intent_id != iid]
