@@ -22,8 +22,9 @@ import numpy as np
 
 from benchmarks.common import best_of, peak_rss_mib, report
 from skyaccord.protocol import default_accord
-from skyaccord.tactical.bands import BAND_FREE, bands_for, kinematic_track_bands
+from skyaccord.tactical.bands import bands_for, kinematic_track_bands
 from skyaccord.tactical.detect import detect
+from skyaccord.tactical.levels import LevelCode
 from skyaccord.tracks import Tracks
 
 N = 10_000
@@ -55,7 +56,7 @@ def brute(tracks: Tracks, headings: np.ndarray) -> list[int]:
         trk[0] = h
         c = detect(tracks.with_columns(trk_deg=trk), accord)
         mine = (c.pairs[0] == 0) | (c.pairs[1] == 0)
-        out.append(int(c.level[mine].max()) if mine.any() else BAND_FREE)
+        out.append(int(c.level[mine].max()) if mine.any() else LevelCode.FREE)
     return out
 
 
@@ -84,7 +85,7 @@ def main() -> None:
         rows.append((name, N, round(t_track * 1e3, 1), round(t_all * 1e3, 1),
                      round(t_kin * 1e3, 1),
                      round(t_brute_360, 2), round(t_brute_360 / t_track, 1),
-                     int((b.codes == BAND_FREE).sum()), f"{len(picks)}: "
+                     int((b.codes == LevelCode.FREE).sum()), f"{len(picks)}: "
                      + ("yes" if agree else "NO")))
     report("bands",
            ["scenario", "n", "track ms", "4 dims ms", "kinematic ms", "detect x360 s",

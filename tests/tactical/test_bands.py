@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from skyaccord.cli import app
-from skyaccord.errors import ProtocolError, TrackDataError
+from skyaccord.errors import InputError, ProtocolError, TrackDataError
 from skyaccord.geo import LocalPlane, picture_centre
 from skyaccord.protocol import default_accord
 from skyaccord.tactical import detect
 from skyaccord.tactical.bands import (
-    BAND_FREE,
+    BandDimension,
     BandSettings,
     advise,
     band_names,
@@ -26,6 +26,7 @@ from skyaccord.tactical.bands import (
     kinematic_track_bands,
 )
 from skyaccord.tactical.kinematics import plane_state
+from skyaccord.tactical.levels import LevelCode
 from skyaccord.tracks import Tracks, write_tracks_csv
 
 ACCORD = default_accord()
@@ -44,7 +45,7 @@ def detect_colour(tracks: Tracks, index: int, lookahead_s: float | None = None) 
     """The brute-force colour: detect re-run, the ownship's most severe conflict."""
     c = detect(tracks, ACCORD, lookahead_s=lookahead_s)
     mine = (c.pairs[0] == index) | (c.pairs[1] == index)
-    return int(c.level[mine].max()) if mine.any() else BAND_FREE
+    return int(c.level[mine].max()) if mine.any() else LevelCode.FREE
 
 
 def test_head_on_track_bands_by_hand() -> None:
@@ -52,7 +53,7 @@ def test_head_on_track_bands_by_hand() -> None:
     # D sin(theta / 2), so the turn is free from 2 asin(5 / 20) = 28.955 degrees.
     adv = bands_for(head_on(), ACCORD, 0)
     track = adv.bands["track"]
-    conflict = track.values[track.codes != BAND_FREE]
+    conflict = track.values[track.codes != LevelCode.FREE]
     assert conflict.min() == 90 - 28 and conflict.max() == 90 + 28
     assert len(conflict) == 57
     ranges = track.ranges(NAMES)
@@ -68,16 +69,16 @@ def test_head_on_vertical_speed_altitude_and_speed_by_hand() -> None:
     # Separation lost at 15 NM / 960 kt = 56.25 s; climbing w fpm gives 1,000 ft by
     # then when w >= 1000 / (56.25 / 60) = 1066.7 fpm.
     vs = adv.bands["vs"]
-    conflict = vs.values[vs.codes != BAND_FREE]
+    conflict = vs.values[vs.codes != LevelCode.FREE]
     assert (conflict.min(), conflict.max()) == (-1000.0, 1000.0)
     assert adv.resolutions["vs"][1:] == (1100.0, 1100.0, "up")
     # Altitude: only the intruder's own flight level conflicts (1,000 ft apart is
     # separated: the strict boundary rule); ties go up.
     alt = adv.bands["alt"]
-    assert list(alt.values[alt.codes != BAND_FREE]) == [30000.0]
+    assert list(alt.values[alt.codes != LevelCode.FREE]) == [30000.0]
     assert adv.resolutions["alt"][1:] == (31000.0, 1000.0, "up")
     # Speed cannot resolve a head-on encounter.
-    assert (adv.bands["gs"].codes != BAND_FREE).all()
+    assert (adv.bands["gs"].codes != LevelCode.FREE).all()
     assert adv.resolutions["gs"].direction == "none"
     assert math.isnan(adv.resolutions["gs"].value)
 
@@ -98,7 +99,7 @@ def test_band_colours_match_detect_rerun(seed: int) -> None:
     own = int(np.argmax(np.bincount(detect(tracks, ACCORD).pairs.reshape(-1),
                                     minlength=len(tracks))))
     adv = bands_for(tracks, ACCORD, own)
-    assert adv.level == detect_colour(tracks, own) != BAND_FREE
+    assert adv.level == detect_colour(tracks, own) != LevelCode.FREE
     column = {"track": "trk_deg", "gs": "gs_kt", "vs": "vs_fpm", "alt": "alt_ft"}
     rng = np.random.default_rng(seed)
     seen: set[int] = set()
@@ -114,7 +115,7 @@ def test_band_colours_match_detect_rerun(seed: int) -> None:
                 changed = changed.with_columns(vs_fpm=vs)
             assert b.codes[k] == detect_colour(changed, own), (dim, b.values[k])
             seen.add(int(b.codes[k]))
-    assert BAND_FREE in seen and len(seen) >= 2
+    assert LevelCode.FREE in seen and len(seen) >= 2
 
 
 def test_every_heading_matches_detect_on_a_small_picture() -> None:
@@ -163,7 +164,7 @@ def test_advise_picks_aircraft_at_or_above_the_level() -> None:
 def test_lone_aircraft_is_free_everywhere_and_bad_index() -> None:
     tracks = head_on().take([0])
     adv = bands_for(tracks, ACCORD, 0)
-    assert all((b.codes == BAND_FREE).all() for b in adv.bands.values())
+    assert all((b.codes == LevelCode.FREE).all() for b in adv.bands.values())
     assert all(r.direction == "none" and r.delta == 0 for r in adv.resolutions.values())
     with pytest.raises(TrackDataError, match="no track at row 3"):
         bands_for(tracks, ACCORD, 3)
@@ -265,7 +266,7 @@ def _simulated_code(tracks: Tracks, heading: float, rate: float,
     first, closest = _first_loss(tracks, x, y, t, None)
     if closest < 0.01:
         return None
-    code = BAND_FREE if first >= horizon else 0
+    code = LevelCode.FREE if first >= horizon else 0
     for k, level in enumerate(ACCORD.levels, start=1):
         minima = (None if level.minima is None
                   else (level.minima.horizontal_m, level.minima.vertical_m))
@@ -288,14 +289,14 @@ def test_kinematic_bands_against_a_simulated_turn() -> None:
             lost, margin = _simulated_conflict(tracks, float(kin.values[k]), 3.0, 300.0)
             if margin < 0.01:
                 continue  # too close to the boundary for 0.05 s sampling to decide
-            assert (kin.codes[k] != BAND_FREE) == lost, (k, margin)
+            assert (kin.codes[k] != LevelCode.FREE) == lost, (k, margin)
             checked += 1
             in_conflict += lost
     assert checked > 40 and in_conflict >= 5
     # Turning takes time: the standard-rate turn needs more than the instantaneous 29°.
     kin = kinematic_track_bands(head_on(), ACCORD, 0)
     free_right = next(int(v) for v, c in zip(kin.values, kin.codes, strict=True)
-                      if v > 90 and c == BAND_FREE)
+                      if v > 90 and c == LevelCode.FREE)
     assert free_right > 119
 
 
@@ -327,7 +328,7 @@ def test_advise_cli_turn_rate(tmp_path: Path) -> None:
     kin = kinematic_track_bands(head_on(), ACCORD, 0)
     assert doc["resolutions"]["track"]["value"] == next(
         float(v) for v, c in zip(kin.values, kin.codes, strict=True)
-        if v > 90 and c == BAND_FREE)
+        if v > 90 and c == LevelCode.FREE)
 
 
 @pytest.mark.parametrize("bad", [0.0, -60.0, math.nan, math.inf, 3601.0])
@@ -337,3 +338,40 @@ def test_bands_refuse_the_look_ahead_detect_refuses(bad: float) -> None:
         bands_for(head_on(), ACCORD, 0, lookahead_s=bad)
     with pytest.raises(ProtocolError, match="look-ahead must be in"):
         kinematic_track_bands(head_on(), ACCORD, 0, lookahead_s=bad)
+
+
+def test_dimensions_are_one_enum_with_one_table() -> None:
+    """Names, columns, units and printed values of each dimension, written out by hand;
+    an unknown name is an InputError naming the four."""
+    assert [str(d) for d in BandDimension] == ["track", "gs", "vs", "alt"]
+    assert [d.column for d in BandDimension] == ["trk_deg", "gs_kt", "vs_fpm", "alt_ft"]
+    assert [d.unit for d in BandDimension] == ["deg", "kt", "fpm", "ft"]
+    assert [d.display(v) for d, v in zip(BandDimension, (5.0, 480.0, -1500.0, 31000.0),
+                                         strict=True)] == ["005", "480", "-1500", "FL310"]
+    assert BandDimension.ALT.display(math.nan) == "-"
+    with pytest.raises(InputError, match="unknown dimension 'hdg'; one of track, gs, vs, alt"):
+        bands_for(head_on(), ACCORD, 0, dimensions=("hdg",))
+    # the keys of the advice are the dimensions and still equal their names
+    adv = bands_for(head_on(), ACCORD, 0, dimensions=("gs",))
+    assert list(adv.bands) == ["gs"] and adv.bands["gs"].dimension is BandDimension.GS
+
+
+def test_level_codes_mean_the_same_in_detect_and_bands() -> None:
+    """Code 0 is a loss of separation meeting no level in both; -1 is free (bands only).
+    Their output names are unchanged: detect says 'none', the bands 'conflict'/'NONE'."""
+    assert (LevelCode.FREE, LevelCode.NO_LEVEL) == (-1, 0)
+    assert NAMES[LevelCode.FREE] == "NONE" and NAMES[LevelCode.NO_LEVEL] == "conflict"
+    assert [NAMES[k] for k in range(1, len(ACCORD.levels) + 1)] == [
+        lv.name for lv in ACCORD.levels]
+    # a head-on pair that loses 5 NM at 330 s, beyond every level's time (at most 300 s)
+    # but inside a 600 s look-ahead: detect gives code 0, and so does the ownship's
+    # current band colour
+    assert max(lv.time_s for lv in ACCORD.levels) <= 300.0
+    closing_nm_s = 2 * 480 / 3600
+    far = head_on(330.0 * closing_nm_s + 5.0)
+    c = detect(far, ACCORD, lookahead_s=600.0)
+    assert c.level.tolist() == [LevelCode.NO_LEVEL]
+    assert c.t_in_s[0] == pytest.approx(330.0, abs=1.0)
+    adv = bands_for(far, ACCORD, 0, dimensions=("track",), lookahead_s=600.0)
+    assert adv.level == LevelCode.NO_LEVEL
+    assert detect_colour(far, 0, lookahead_s=600.0) == LevelCode.NO_LEVEL

@@ -22,6 +22,7 @@ from skyaccord.errors import SkyaccordError
 from skyaccord.protocol import Accord
 from skyaccord.tactical.bands import (
     Advice,
+    BandDimension,
     BandSettings,
     band_names,
     bands_for,
@@ -37,11 +38,7 @@ _STYLE = {"NONE": "green", "conflict": "magenta", "preventive": "cyan",
 
 
 def _fmt(dim: str, value: float) -> str:
-    if math.isnan(value):
-        return "-"
-    if dim == "alt":
-        return f"FL{value / 100:03.0f}"
-    return f"{value:03.0f}" if dim == "track" else f"{value:.0f}"
+    return BandDimension.of(dim).display(value)
 
 
 def advice_json(advice: Advice, accord: Accord) -> dict[str, Any]:

@@ -41,8 +41,10 @@ and altitude stay instantaneous.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from enum import StrEnum
+from typing import Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -57,13 +59,12 @@ from skyaccord.tactical.kinematics import (
     interval_for_minima,
     plane_state,
 )
-from skyaccord.tactical.levels import assign_levels, level_names
+from skyaccord.tactical.levels import LevelCode, assign_levels, level_names
 from skyaccord.tracks import Tracks
 
 __all__ = [
-    "BAND_FREE",
-    "DIMENSIONS",
     "Advice",
+    "BandDimension",
     "BandRange",
     "BandSettings",
     "Bands",
@@ -79,12 +80,68 @@ __all__ = [
 IntArray = npt.NDArray[np.intp]
 CodeArray = npt.NDArray[np.int8]
 
-#: colour code of a conflict-free candidate; other codes are detect's level codes
-BAND_FREE = -1
-#: the dimensions, their tracks column and unit
-DIMENSIONS = {"track": ("trk_deg", "deg"), "gs": ("gs_kt", "kt"), "vs": ("vs_fpm", "fpm"),
-              "alt": ("alt_ft", "ft")}
 _CELLS = 1 << 20  # candidate x intruder cells per batch: bounds temporary memory
+
+
+class BandDimension(StrEnum):
+    """A manoeuvre dimension of the bands; its value is its name in every output.
+
+    What differs between dimensions is read from one table (:data:`_DIMENSIONS`): the
+    tracks column, the unit, the words of a change, the candidate range in
+    :class:`BandSettings` and how a value is printed.
+    """
+
+    TRACK = "track"
+    GS = "gs"
+    VS = "vs"
+    ALT = "alt"
+
+    @classmethod
+    def of(cls, name: str) -> BandDimension:
+        """The dimension named ``name``; :class:`~skyaccord.errors.InputError` if none."""
+        try:
+            return cls(name)
+        except ValueError:
+            raise InputError(f"unknown dimension {name!r}; one of "
+                             f"{', '.join(cls)}") from None
+
+    @property
+    def column(self) -> str:
+        """the :class:`~skyaccord.tracks.Tracks` column holding the current value"""
+        return _DIMENSIONS[self].column
+
+    @property
+    def unit(self) -> str:
+        return _DIMENSIONS[self].unit
+
+    def display(self, value: float) -> str:
+        """A value as the advise table prints it (``-`` for nan)."""
+        return "-" if math.isnan(value) else _DIMENSIONS[self].fmt(value)
+
+
+class _Dimension(NamedTuple):
+    column: str
+    unit: str
+    words: tuple[str, str]
+    """the direction of a decrease, of an increase"""
+    settings: tuple[str, str, str] | None
+    """the :class:`BandSettings` fields of (min, max, step); None: the whole circle"""
+    fmt: Callable[[float], str]
+
+
+_DIMENSIONS: Final[dict[BandDimension, _Dimension]] = {
+    BandDimension.TRACK: _Dimension("trk_deg", "deg", ("left", "right"), None,
+                                    lambda v: f"{v:03.0f}"),
+    BandDimension.GS: _Dimension("gs_kt", "kt", ("slower", "faster"),
+                                 ("gs_min_kt", "gs_max_kt", "gs_step_kt"),
+                                 lambda v: f"{v:.0f}"),
+    BandDimension.VS: _Dimension("vs_fpm", "fpm", ("down", "up"),
+                                 ("vs_min_fpm", "vs_max_fpm", "vs_step_fpm"),
+                                 lambda v: f"{v:.0f}"),
+    BandDimension.ALT: _Dimension("alt_ft", "ft", ("down", "up"),
+                                  ("alt_min_ft", "alt_max_ft", "alt_step_ft"),
+                                  lambda v: f"FL{v / 100:03.0f}"),
+}
 
 
 @dataclass(frozen=True)
@@ -114,13 +171,10 @@ class BandSettings:
                 raise InputError(f"band setting {lo} must not exceed {hi}")
 
     def values(self, dimension: str) -> FloatArray:
-        if dimension == "track":
+        fields = _DIMENSIONS[BandDimension.of(dimension)].settings
+        if fields is None:
             return np.arange(0.0, 360.0, self.track_step_deg)
-        lo, hi, step = {
-            "gs": (self.gs_min_kt, self.gs_max_kt, self.gs_step_kt),
-            "vs": (self.vs_min_fpm, self.vs_max_fpm, self.vs_step_fpm),
-            "alt": (self.alt_min_ft, self.alt_max_ft, self.alt_step_ft),
-        }[dimension]
+        lo, hi, step = (float(getattr(self, f)) for f in fields)
         count = math.floor((hi - lo) / step + 1e-9) + 1
         return np.asarray(lo + step * np.arange(count), dtype=np.float64)
 
@@ -129,7 +183,7 @@ def band_names(accord: Accord) -> dict[int, str]:
     """Display name of each colour code: ``NONE`` (free), ``conflict`` (a loss of
     separation later than every level's time), then the accord's level names."""
     names = level_names(accord)
-    return {BAND_FREE: "NONE", 0: "conflict",
+    return {LevelCode.FREE: "NONE", LevelCode.NO_LEVEL: "conflict",
             **{k: names[k] for k in range(1, len(names))}}
 
 
@@ -143,26 +197,17 @@ class _Own(NamedTuple):
 
 
 def _candidate_states(tracks: Tracks, index: int, plane: LocalPlane, state: PlaneState,
-                      dimension: str, values: FloatArray) -> _Own:
+                      dimension: BandDimension, values: FloatArray) -> _Own:
     """The ownship's plane state for each candidate value, as detect would compute it."""
     k = len(values)
     lat = np.full(k, tracks.lat[index])
     lon = np.full(k, tracks.lon[index])
-    gs = np.full(k, tracks.gs_kt[index])
-    trk = np.full(k, tracks.trk_deg[index])
-    vs = np.full(k, tracks.vs_fpm[index])
-    alt = np.full(k, tracks.alt_ft[index])
-    if dimension == "track":
-        trk = np.asarray(values, float)
-    elif dimension == "gs":
-        gs = np.asarray(values, float)
-    elif dimension == "vs":
-        vs = np.asarray(values, float)
-    elif dimension == "alt":
-        alt = np.asarray(values, float)
-        vs = np.zeros(k)
-    else:
-        raise InputError(f"unknown dimension {dimension!r}; one of {', '.join(DIMENSIONS)}")
+    column = {c: np.full(k, getattr(tracks, c)[index])
+              for c in ("gs_kt", "trk_deg", "vs_fpm", "alt_ft")}
+    column[dimension.column] = np.asarray(values, float)
+    if dimension is BandDimension.ALT:
+        column["vs_fpm"] = np.zeros(k)  # an altitude candidate is flown level
+    gs, trk, vs, alt = column["gs_kt"], column["trk_deg"], column["vs_fpm"], column["alt_ft"]
     factors = plane.factors(lat, lon)
     vx, vy = plane.velocity_to_plane(lat, lon, gs * KT, trk, factors)
     return _Own(np.full(k, state.x[index]), np.full(k, state.y[index]), alt * FT, vx, vy,
@@ -200,7 +245,7 @@ def colours(state: PlaneState, index: int, own: _Own, accord: Accord,
     """Colour code of each candidate ownship state against every other track."""
     radius, half_height = accord.minima_table_m()
     k = len(own.x)
-    out = np.full(k, BAND_FREE, dtype=np.int8)
+    out = np.full(k, LevelCode.FREE, dtype=np.int8)
     cand = _reachable(state, index, own, radius, half_height, lookahead_s)
     m = len(cand)
     if m == 0 or k == 0:
@@ -223,7 +268,7 @@ def colours(state: PlaneState, index: int, own: _Own, accord: Accord,
         hit = np.flatnonzero((iv.t_in < lookahead_s) & (iv.t_out > 0.0))
         if len(hit) == 0:
             continue
-        codes = np.full(rows * m, BAND_FREE, dtype=np.int8)
+        codes = np.full(rows * m, LevelCode.FREE, dtype=np.int8)
         codes[hit] = assign_levels(PairGeometry(*(f[hit] for f in g)),
                                    np.maximum(iv.t_in[hit], 0.0), accord, lookahead_s)
         out[sl] = codes.reshape(rows, m).max(axis=1)
@@ -242,7 +287,7 @@ class BandRange(NamedTuple):
 class Bands(NamedTuple):
     """Colours of the sampled values of one dimension for one ownship."""
 
-    dimension: str
+    dimension: BandDimension
     unit: str
     values: FloatArray
     codes: CodeArray
@@ -263,7 +308,7 @@ class Bands(NamedTuple):
 class Resolution(NamedTuple):
     """The nearest conflict-free value of one dimension."""
 
-    dimension: str
+    dimension: BandDimension
     value: float
     """nan when no candidate is free"""
     delta: float
@@ -274,22 +319,21 @@ class Resolution(NamedTuple):
 
 def nearest_free(b: Bands) -> Resolution:
     """The preferred resolution of one dimension's bands (see the module docstring)."""
-    if b.current_code == BAND_FREE:
+    if b.current_code == LevelCode.FREE:
         return Resolution(b.dimension, b.current, 0.0, "none")
-    free = np.flatnonzero(b.codes == BAND_FREE)
+    free = np.flatnonzero(b.codes == LevelCode.FREE)
     if len(free) == 0:
         return Resolution(b.dimension, math.nan, math.nan, "none")
     delta = b.values[free] - b.current
-    if b.dimension == "track":
+    spec = _DIMENSIONS[b.dimension]
+    if spec.settings is None:  # a circle: the signed turn
         delta = (delta + 180.0) % 360.0 - 180.0
         delta = np.where(delta == -180.0, 180.0, delta)
     # Nearest; ties to the positive side (right, faster, up).
     best = int(np.lexsort((-delta, np.abs(delta)))[0])
     d = float(delta[best])
-    words = {"track": ("left", "right"), "gs": ("slower", "faster"), "vs": ("down", "up"),
-             "alt": ("down", "up")}[b.dimension]
     return Resolution(b.dimension, float(b.values[free][best]), d,
-                      words[1] if d > 0 else words[0])
+                      spec.words[1] if d > 0 else spec.words[0])
 
 
 class Advice(NamedTuple):
@@ -299,14 +343,14 @@ class Advice(NamedTuple):
     row: int
     """row of the ownship in the picture"""
     level: int
-    """the ownship's current most severe conflict level code (BAND_FREE if none)"""
+    """the ownship's current most severe conflict level code (LevelCode.FREE if none)"""
     bands: dict[str, Bands]
     resolutions: dict[str, Resolution]
 
 
 def bands_for(tracks: Tracks, accord: Accord, index: int, *,
               lookahead_s: float | None = None, settings: BandSettings | None = None,
-              dimensions: tuple[str, ...] = tuple(DIMENSIONS),
+              dimensions: tuple[str, ...] = tuple(BandDimension),
               plane: LocalPlane | None = None) -> Advice:
     """Bands of the ownship ``tracks[index]`` against every other track.
 
@@ -351,28 +395,26 @@ def bands_for(tracks: Tracks, accord: Accord, index: int, *,
     if plane is None:
         plane = LocalPlane(*picture_centre(tracks.lat, tracks.lon))
     state = plane_state(tracks, accord, plane)
-    column = {"track": tracks.trk_deg, "gs": tracks.gs_kt, "vs": tracks.vs_fpm,
-              "alt": tracks.alt_ft}
     bands: dict[str, Bands] = {}
-    level = BAND_FREE
-    for dim in dimensions:
+    level: int = LevelCode.FREE
+    for dim in map(BandDimension.of, dimensions):
         values = settings.values(dim)
-        current = float(column[dim][index])
+        current = float(getattr(tracks, dim.column)[index])
         with_current = np.r_[current, values]
         own = _candidate_states(tracks, index, plane, state, dim, with_current)
-        if dim == "alt":
+        if dim is BandDimension.ALT:
             # The current altitude keeps the current vertical speed: it is "no change".
             own.vz[0] = state.vz[index]
         codes = colours(state, index, own, accord, horizon)
         level = int(codes[0])
-        bands[dim] = Bands(dim, DIMENSIONS[dim][1], values, codes[1:], current, int(codes[0]))
+        bands[dim] = Bands(dim, dim.unit, values, codes[1:], current, int(codes[0]))
     resolutions = {dim: nearest_free(b) for dim, b in bands.items()}
     return Advice(str(tracks.id[index]), index, level, bands, resolutions)
 
 
 def advise(tracks: Tracks, accord: Accord, *, min_level: int = 1,
            lookahead_s: float | None = None, settings: BandSettings | None = None,
-           dimensions: tuple[str, ...] = tuple(DIMENSIONS)) -> list[Advice]:
+           dimensions: tuple[str, ...] = tuple(BandDimension)) -> list[Advice]:
     """Bands for every aircraft in a conflict at or above level code ``min_level``.
 
     Level codes are those of :func:`skyaccord.tactical.levels.level_names` (1: the
@@ -424,7 +466,7 @@ def kinematic_track_bands(tracks: Tracks, accord: Accord, index: int, *,
     ...     ("b", "ru", "manned", 35.0, 36.0 + 20 * 1852 / 91_287.8, 30000, 480, 270, 0),
     ... ])
     >>> b = kinematic_track_bands(t, default_accord(), 0)
-    >>> bool(b.codes[90 + 29] != BAND_FREE), bool(b.codes[90 + 45] == BAND_FREE)
+    >>> bool(b.codes[90 + 29] != LevelCode.FREE), bool(b.codes[90 + 45] == LevelCode.FREE)
     (True, True)
     """
     if not 0 <= index < len(tracks):
@@ -436,11 +478,11 @@ def kinematic_track_bands(tracks: Tracks, accord: Accord, index: int, *,
     if plane is None:
         plane = LocalPlane(*picture_centre(tracks.lat, tracks.lon))
     state = plane_state(tracks, accord, plane)
-    values = settings.values("track")
+    values = settings.values(BandDimension.TRACK)
     current = float(tracks.trk_deg[index])
     cands = np.r_[current, values]
     # Candidate plane velocities, as detect would compute them after the turn.
-    own_all = _candidate_states(tracks, index, plane, state, "track", cands)
+    own_all = _candidate_states(tracks, index, plane, state, BandDimension.TRACK, cands)
     speed = float(np.hypot(state.vx[index], state.vy[index]))
     beta0 = math.atan2(state.vx[index], state.vy[index])
     beta = np.arctan2(own_all.vx, own_all.vy)
@@ -488,7 +530,7 @@ def kinematic_track_bands(tracks: Tracks, accord: Accord, index: int, *,
     radius, half_height = accord.minima_table_m()
     reach = _Own(own_all.x, own_all.y, own_all.z, own_all.vx, own_all.vy, own_all.vz)
     cand = _reachable(state, index, reach, radius, half_height, horizon)
-    codes = np.full(len(cands), BAND_FREE, dtype=np.int8)
+    codes = np.full(len(cands), LevelCode.FREE, dtype=np.int8)
     if len(cand):
         ci, cj = state.class_code[index], state.class_code[cand]
         rad, hh = radius[ci, cj], half_height[ci, cj]
@@ -527,7 +569,7 @@ def kinematic_track_bands(tracks: Tracks, accord: Accord, index: int, *,
         t = earliest(own_leg[cell_leg], cell_j, rad[cell_j], hh[cell_j])
         np.minimum.at(first, (own_k[cell_leg], cell_j), t)
         conflict = first < horizon
-        codes[conflict.any(axis=1)] = 0
+        codes[conflict.any(axis=1)] = LevelCode.NO_LEVEL
         # Pass 2, levels, only on conflicting (candidate, intruder) pairs: a level's
         # tighter minima cannot be lost where the class minima are not.
         k_idx, j_idx = np.nonzero(conflict)
@@ -559,4 +601,5 @@ def kinematic_track_bands(tracks: Tracks, accord: Accord, index: int, *,
                     np.minimum.at(t_level, cell_pair, t_cell)
                 meets = k_idx[t_level < limit]
                 codes[meets] = np.maximum(codes[meets], np.int8(code))
-    return Bands("track", "deg", values, codes[1:], current, int(codes[0]))
+    return Bands(BandDimension.TRACK, BandDimension.TRACK.unit, values, codes[1:], current,
+                 int(codes[0]))
