@@ -48,7 +48,7 @@ LAYERS: dict[str, frozenset[str]] = {
                                  "skyaccord.store"}),
     "skyaccord.demo": frozenset({_E, _G, "skyaccord.protocol", "skyaccord.tracks",
                                  "skyaccord.tactical"}),
-    "skyaccord.node": frozenset({_E, _G, _C, _T, "skyaccord.protocol", "skyaccord.tracks",
+    "skyaccord.node": frozenset({_E, _G, "skyaccord.protocol", "skyaccord.tracks",
                                  "skyaccord.picture", "skyaccord.tactical",
                                  "skyaccord.airspace", "skyaccord.strategic",
                                  "skyaccord.store", "skyaccord.line", "skyaccord.ingest"}),
