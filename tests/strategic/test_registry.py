@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skyaccord.errors import IntentError
+from skyaccord.errors import InputError, IntentError
 from skyaccord.protocol import default_accord
 from skyaccord.store import SQLiteStore
 from skyaccord.strategic.intersect import place, volumes_conflict
@@ -193,8 +193,9 @@ def test_conflicts_sequence_is_a_tuple_of_conflict() -> None:
     assert cs.missed({"a": 2}) == {"b": 1} and cs.missed({"a": 1, "b": 1}) == {"a": 2}
     assert not Conflicts() and Conflicts() == () and not Conflicts().any_blocking
     assert "Conflict(intent_id='a'" in repr(cs)
-    with pytest.raises(ValueError, match="lengths"):
+    with pytest.raises(InputError, match=r"lengths \(ids 1, parties 0,") as info:
         Conflicts(["a"], [], [], [], [], [])
+    assert isinstance(info.value, ValueError) and info.value.exit_code == 2
 
 
 def test_cold_cache_records_equal_fresh_placement(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import overload
 
+from skyaccord.errors import InputError
 from skyaccord.strategic.volumes import Intent
 
 __all__ = [
@@ -59,7 +60,10 @@ class Conflicts(Sequence[Conflict]):
         n = len(ids)
         if not (len(parties) == len(versions) == len(priorities) == len(pairs)
                 == len(blocking) == n):
-            raise ValueError("Conflicts: columns of different lengths")
+            raise InputError(f"Conflicts: columns of different lengths (ids {n}, parties "
+                             f"{len(parties)}, versions {len(versions)}, priorities "
+                             f"{len(priorities)}, pairs {len(pairs)}, blocking "
+                             f"{len(blocking)})")
         self.ids = tuple(ids)
         self.parties = tuple(parties)
         self.versions = tuple(versions)
