@@ -1,4 +1,4 @@
-"""Issue 14: the line against a hostile network, peer and operator — one test per
+"""The line against a hostile network, peer and operator — one test per
 finding, real node processes on loopback where the finding is about a running node,
 the Node/LineStore API otherwise. The threat model in src/skyaccord/line/README.md
 names the test that shows each defence."""
@@ -189,3 +189,68 @@ def test_4_refusal_retention_and_rate(pair: Pair, keys: dict[str, SigningKey]) -
     pair.ru.accord = dataclasses.replace(pair.ru.accord, response_deadline_s=1.0)
     assert pair.ru.receive(env, source="10.9.9.9")[0] == 409  # other accord, signed by us
     assert pair.ru.store.refusals()[-1].peer == "us"
+
+
+# -- 8. a full disk: JSON answers, counted refusals, health shows it -----------------------
+
+def test_8_disk_full_node_answers_and_health_shows_it(
+        ru_alone: Nodes, keys: dict[str, SigningKey]) -> None:
+    import resource
+
+    accord = load_accord(ru_alone.root / "accord.toml")
+    pid = ru_alone.procs["ru"].pid
+    wal = ru_alone.db("ru").with_name("ru.db-wal")
+    limit = max(wal.stat().st_size if wal.exists() else 0, 1) + 40_000
+    hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)[1]
+    resource.prlimit(pid, resource.RLIMIT_FSIZE, (limit, hard))  # the disk is now full
+    seq, codes = 1, []
+    for _ in range(40):
+        env = envelope(keys["us"], genuine(keys, accord, seq=seq))
+        r = post(ru_alone, envelope_bytes(env))
+        codes.append(r.status_code)
+        assert r.headers["content-type"].startswith("application/"), r.text
+        assert r.json()["error" if r.status_code >= 400 else "status"]
+        if r.status_code == 200:
+            seq += 1
+        else:
+            break
+    assert codes[-1] == 503, codes  # the store could not write: not a 500, not a crash
+    for raw in (b"junk", b"{}", envelope_bytes(env)):  # refusals fail to be written too
+        r = post(ru_alone, raw)
+        assert r.status_code in (400, 503) and r.json()["error"], r.text
+    health = ru_alone.client.get(ru_alone.url("ru") + "/health", headers=ru_alone.auth("ru"))
+    assert health.status_code == 503 and health.json()["writable"] is False
+    assert ru_alone.procs["ru"].poll() is None  # still running
+    resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard, hard))  # space again
+    env = envelope(keys["us"], genuine(keys, accord, seq=seq))
+    assert post(ru_alone, envelope_bytes(env)).status_code == 200  # the stream goes on
+    assert ru_alone.client.get(ru_alone.url("ru") + "/health",
+                               headers=ru_alone.auth("ru")).status_code == 200
+
+
+def test_8_store_write_failure_is_counted_not_raised(pair: Pair) -> None:
+    from skyaccord.line.node import RefusalLimiter
+
+    pair.ru.refusal_limiter = RefusalLimiter(rate_per_s=1e9, burst=10**9,
+                                             total_rate_per_s=1e9, total_burst=10**9)
+    assert pair.ru.writable() and pair.ru.health()["write_problem"] is None
+    pages = pair.ru.store._conn.execute("PRAGMA page_count").fetchone()[0]
+    pair.ru.store._conn.execute(f"PRAGMA max_page_count = {pages}")  # no room to grow
+    codes = []
+    for i in range(200):
+        env = pair.us.envelope(pair.us.send("ru", "text", {"text": f"{i}" * 3000}))
+        codes.append(pair.ru.receive(env)[0])
+        if codes[-1] != 200:
+            break
+    assert codes[-1] == 503, codes  # StoreError: 503 with a JSON reason, not raised
+    for _ in range(2000):
+        if pair.ru.refusal_write_failures:
+            break
+        assert pair.ru.receive(["x" * 400])[0] == 400
+    assert pair.ru.refusal_write_failures > 0
+    assert not pair.ru.writable()
+    assert "full" in (pair.ru.health()["write_problem"] or "")
+    pair.ru.store._conn.execute("PRAGMA max_page_count = 1000000")
+    assert not pair.ru.writable()  # a small probe fits: the failed write still counts...
+    assert pair.ru.receive(env)[0] == 200
+    assert pair.ru.writable()  # ...until a real write succeeds

@@ -65,6 +65,8 @@ _ADDED_COLUMNS = (
 MAX_REFUSALS = 10_000
 #: free bytes under which :meth:`LineStore.write_problem` reports the disk as full
 MIN_FREE_BYTES = 8 * 1024 * 1024
+#: a failed write keeps the store unhealthy this long unless a real write succeeds
+WRITE_FAILURE_MEMORY_S = 60.0
 
 
 class OutboxItem(NamedTuple):
@@ -110,6 +112,9 @@ class LineStore:
         self.party = party
         self._key = key
         self.max_refusals = max_refusals
+        self.last_write_failure: tuple[float, str] | None = None
+        """(when, why) of the last failed write, until a write succeeds again"""
+        self._probing = False
         self._lock = threading.RLock()
         try:
             self._conn = connect_wal(self.path, synchronous="FULL", busy_timeout_s=10.0)
@@ -148,7 +153,16 @@ class LineStore:
             with transaction(self._conn, self._lock, self.path) as conn:
                 yield conn
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: write failed: {exc}") from None
+            # a failed ROLLBACK (SQLite already rolled back after a full disk) hides the
+            # error that mattered: report that one
+            cause = exc.__context__ if isinstance(exc.__context__, sqlite3.Error) else exc
+            self.last_write_failure = (time.time(), f"{self.path}: write failed: {cause}")
+            raise StoreError(self.last_write_failure[1]) from None
+        except StoreError as exc:
+            self.last_write_failure = (time.time(), str(exc))
+            raise
+        if not self._probing:
+            self.last_write_failure = None
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         with self._lock:
@@ -346,17 +360,29 @@ class LineStore:
     # -- health ----------------------------------------------------------------------
     def write_problem(self) -> str | None:
         """Why this store cannot commit a write now (a full disk, a read-only file, a
-        lost lock), or None when it can: commits a one-row probe (``line_meta``)."""
+        lost lock), or None when it can.
+
+        Commits a one-row probe (``line_meta``); a real write that failed counts until a
+        real write succeeds again, or the probe has succeeded for
+        :data:`WRITE_FAILURE_MEMORY_S` after it (a small probe may fit where a message
+        does not).
+        """
+        failed = self.last_write_failure
         try:
             free = shutil.disk_usage(self.path.parent).free
         except OSError as exc:
             return f"{self.path.parent}: {exc}"
         if free < MIN_FREE_BYTES:
             return f"{self.path.parent}: {free} bytes free, under {MIN_FREE_BYTES}"
+        self._probing = True
         try:
             with self.transaction() as c:
                 c.execute("INSERT OR REPLACE INTO line_meta VALUES ('probe_at', ?)",
                           (repr(time.time()),))
         except StoreError as exc:
             return str(exc)
+        finally:
+            self._probing = False
+        if failed is not None and time.time() - failed[0] < WRITE_FAILURE_MEMORY_S:
+            return failed[1]
         return None
