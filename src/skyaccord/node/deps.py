@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from skyaccord.line.node import Node
 from skyaccord.node.auth import Role, TokenInfo, TokenStore
@@ -34,19 +35,27 @@ def _ctx(request: Request) -> NodeContext:
 
 
 Ctx = Annotated[NodeContext, Depends(_ctx)]
-_Auth = Annotated[str | None, Header(alias="Authorization", include_in_schema=False)]
+# Declares the scheme in the OpenAPI document; the token itself is checked below, so
+# that a missing or malformed header gets the node's own 401 problem.
+_bearer = HTTPBearer(auto_error=False, description="An operator token (viewer, operator "
+                     "or admin); `skyaccord node init` writes the first admin's.")
+_Auth = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def _viewer(ctx: Ctx, authorization: _Auth = None) -> TokenInfo:
-    return ctx.tokens.check(authorization, Role.VIEWER)
+def _header(request: Request) -> str | None:
+    return request.headers.get("authorization")
 
 
-def _operator(ctx: Ctx, authorization: _Auth = None) -> TokenInfo:
-    return ctx.tokens.check(authorization, Role.OPERATOR)
+def _viewer(ctx: Ctx, request: Request, _: _Auth) -> TokenInfo:
+    return ctx.tokens.check(_header(request), Role.VIEWER)
 
 
-def _admin(ctx: Ctx, authorization: _Auth = None) -> TokenInfo:
-    return ctx.tokens.check(authorization, Role.ADMIN)
+def _operator(ctx: Ctx, request: Request, _: _Auth) -> TokenInfo:
+    return ctx.tokens.check(_header(request), Role.OPERATOR)
+
+
+def _admin(ctx: Ctx, request: Request, _: _Auth) -> TokenInfo:
+    return ctx.tokens.check(_header(request), Role.ADMIN)
 
 
 Viewer = Annotated[TokenInfo, Depends(_viewer)]
