@@ -1,6 +1,6 @@
 """Benchmark: resolution bands for one ownship against 10,000 intruders at 1 degree.
 
-Target (issue 4): well under a second. Compared side by side with the brute force the
+Target: well under a second. Compared side by side with the brute force the
 tests use (detect re-run with the ownship's track changed), timed on a few headings and
 scaled to 360; the colours of those headings are checked equal.
 

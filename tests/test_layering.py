@@ -2,7 +2,7 @@
 (package ``__init__``s, function-level and ``TYPE_CHECKING`` imports included) keeps to
 the table below, which each package's README states in its "May import:" line.
 
-A package imports only what sits below it in the data flow (``shared/ARCHITECTURE.md``):
+A package imports only what sits below it in the data flow (``src/skyaccord/*/README.md``):
 no cycles between packages; the command modules (``skyaccord.cli``, ``cli_options``,
 ``*.cli``, ``*_cli``) sit on top and may import anything, but nothing below imports them,
 and nothing imports ``skyaccord.cli`` (the app) but ``skyaccord.__main__``. No module

@@ -7,8 +7,10 @@ plane by a rotation (the meridian convergence) and a uniform scale (the point sc
 factor); :meth:`LocalPlane.velocity_to_plane` applies both to velocities, and kernels
 divide plane distances by the scale factor. Over a 500 km box the scale factor stays
 within 0.1 % of one and varies by less than 1e-4 across a pair of aircraft 20 km apart,
-which is what lets one plane serve a large picture (a plain equirectangular plane
-misjudges about 1 % of conflict pairs there: ARCHITECTURE.md).
+which is what lets one plane serve a large picture (BlueSky's flat-earth geometry, with
+no meridian convergence between two aircraft, misjudges about 0.4 % of the conflict pairs
+of a 10,000-aircraft picture over 500 km against aircraft flying WGS84 geodesics:
+``benchmarks/README.md``, tactical detection).
 """
 
 from __future__ import annotations

@@ -83,7 +83,8 @@ __all__ = [
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 MAX_LOOKAHEAD_S = 3600.0
-#: kinds of airspace zone an accord may name (issue 4)
+#: kinds of airspace zone an accord may name: a party's sovereign airspace, a restricted
+#: area, a temporary deconfliction zone (such as al-Tanf's), a buffer around another
 ZONE_KINDS = ("sovereign", "restricted", "deconfliction", "buffer")
 
 
@@ -565,7 +566,7 @@ def _lat_lon(r: _Reader, value: Any, path: str) -> tuple[float, float]:
 
 
 def _zones(r: _Reader, tree: Mapping[str, Any], party_ids: set[str]) -> tuple[ZoneSpec, ...]:
-    """The optional ``[[zones]]`` array (issue 4): validated, errors name the key."""
+    """The optional ``[[zones]]`` array: validated, errors name the key."""
     if "zones" not in tree:
         return ()
     out: list[ZoneSpec] = []

@@ -164,12 +164,12 @@ def su24_track(heading_deg: float = 230.0) -> tuple[Tracks, float]:
     """A straight segment across the southern tip of Hatay near Yayladağı whose chord in
     the shipped Turkish polygon is 1.15 mi, flown in 17 s, at 19,000 ft.
 
-    DOMAIN.md (Turkish letter to the UN): inside Turkish airspace for 17 s, 1.15 mi long,
-    1.36 mi deep, at 19,000 ft, near Yayladağı. The heading (south-west, from the
-    Turkish radar picture) is an assumption, kept off the directions of the edges at the
-    tip (near 260° and 305°) so that the chord grows continuously with the offset; the
-    offset of the line is found by bisection so that shapely's intersection length
-    equals 1.15 mi.
+    Turkey's letter to the UN Security Council of 24 Nov 2015: inside Turkish airspace
+    for 17 s, 1.15 mi long, 1.36 mi deep, at 19,000 ft, near Yayladağı. The heading
+    (south-west, from the Turkish radar picture) is an assumption, kept off the
+    directions of the edges at the tip (near 260° and 305°) so that the chord grows
+    continuously with the offset; the offset of the line is found by bisection so that
+    shapely's intersection length equals 1.15 mi.
     """
     tip_lat, tip_lon = 35.8198, 36.1385  # southern tip of the Hatay border (shipped data)
     plane = LocalPlane(tip_lat, tip_lon)
@@ -224,7 +224,8 @@ def test_su24_incursion_duration_and_place() -> None:
                                                           s.y[0] + s.vy[0] * t))
     assert inc.depth_m[0] == pytest.approx(d.max() / s.scale[0], abs=0.5)
     # A chord of 1.15 mi cannot be 1.36 mi from the border at any point: the published
-    # depth measures something else (DOMAIN.md gives both); ours is under half the chord.
+    # depth measures something else (the Turkish letter gives both); ours is under half
+    # the chord.
     assert 0 < inc.depth_m[0] < 0.5 * 1.15 * MILE
 
 

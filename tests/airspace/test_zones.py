@@ -82,7 +82,7 @@ id = "al-tanf"
 """
     assert parse_accord(reordered).sha256 == accord.sha256
     (zone,) = zones_from_accord(accord)
-    # The ~55 km al-Tanf zone (DOMAIN.md): 29.7 NM = 55.0 km; a point 54 km away is in.
+    # The ~55 km al-Tanf zone (US DoD, 2017): 29.7 NM = 55.0 km; a point 54 km away is in.
     lon, lat, _ = GEOD.fwd(38.62, 33.50, 90.0, 54_000.0)
     assert zone.geometry.contains(shapely.Point(lon, lat))
     lon, lat, _ = GEOD.fwd(38.62, 33.50, 200.0, 55_100.0)

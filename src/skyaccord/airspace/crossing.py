@@ -31,7 +31,8 @@ points equidistant from two edges (crossings of the medial axis), with Lipschitz
 0.23 s for the 7,783 incursions of the 10,000-track benchmark (the former sampling:
 2.8 s). Pass ``depth=False`` when only times are wanted (``depth_m`` is then nan).
 
-Note on the Su-24 of 24 Nov 2015 (DOMAIN.md: 17 s, 1.15 mi long, "1.36 mi deep"): a chord
+Note on the Su-24 of 24 Nov 2015 (Turkey's letter to the UN Security Council of that day:
+17 s inside, 1.15 mi long, "1.36 mi deep"): a chord
 of 1.15 mi cannot be 1.36 mi from the border by this definition (at most 0.575 mi); the
 published depth measures something the sources do not define; the tests check our figure
 against a brute-force sampling instead.

@@ -2,9 +2,9 @@
 
 The policy comes from the accord's ``[communications]`` table:
 ``warning_count`` and ``warning_window_s`` when the accord sets them, else the Turkish
-practice of 24 Nov 2015, 10 warnings within 5 minutes on the guard frequencies (Turkish
-letter to the UN; DOMAIN.md), sent on the accord's ``guard_frequencies_mhz`` (121.5 /
-243.0 MHz in the default accord). When a track is
+practice of 24 Nov 2015, 10 warnings within 5 minutes on the guard frequencies
+(Turkey's letter to the UN Security Council of that day), sent on the accord's
+``guard_frequencies_mhz`` (121.5 / 243.0 MHz in the default accord). When a track is
 predicted to enter a zone, the sequence is spread over the time left before entry, at
 most ``window_s``: warnings at ``t_now + k * min(window, t_entry) / count``,
 ``k = 0..count-1``; ``short_notice`` marks a sequence squeezed into less than the window.

@@ -8,8 +8,8 @@ Zones come from three places, all giving the same :class:`Zone`:
   MultiPolygon features whose properties give ``id`` (or ``name``), ``owner``, and
   optionally ``kind``, ``lower_ft``, ``upper_ft``, ``active_from``, ``active_until``;
 - the accord's ``[[zones]]`` (:func:`zones_from_accord`), where a zone may also be a
-  circle (``centre`` + ``radius_nm``), e.g. the ~55 km deconfliction zone around al-Tanf
-  (DOMAIN.md).
+  circle (``centre`` + ``radius_nm``), e.g. the ~55 km deconfliction zone around the
+  coalition's al-Tanf garrison (US Department of Defense statements, 2017).
 
 Geometries are shapely 2 polygons in degrees, x = longitude, y = latitude.
 """

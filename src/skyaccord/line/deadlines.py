@@ -2,7 +2,8 @@
 
 A request carries ``due_at`` = creation time + the accord's ``response_deadline_s``
 (default 180 s: the upper end of the AIDC logical-acknowledgement time-out, "typically
-between 1 and 3 minutes", APAC guidance v5.0; shared/DOMAIN.md). A ``response`` naming
+between 1 and 3 minutes", ICAO Asia/Pacific AIDC end-to-end monitoring guidance v5.0,
+2024). A ``response`` naming
 the request settles it; a response with ``decision = "standby"`` (OLDI SBY: "considering",
 which stops one clock and starts the response clock) moves the due time to the standby
 time + the deadline. Past due, the debt climbs :data:`ESCALATION` levels:
@@ -11,12 +12,12 @@ time + the deadline. Past due, the debt climbs :data:`ESCALATION` levels:
 level           from (past due)      meaning
 =============== ==================== ===================================================
 ``overdue``     0 s                  operator warning that "immediately attracts
-                                     attention" (OLDI GEN-220/280)
+                                     attention" (EUROCONTROL OLDI Spec. Ed. 5.0, GEN-220/280)
 ``supervisor``  180 s                one more AIDC time-out (3 min) without answer:
                                      the watch supervisor calls the other end
 ``command``     900 s                15 min: the senior officer / working group (an
                                      ultimatum must not rest with a junior interpreter,
-                                     al-Tanf; shared/DOMAIN.md)
+                                     as press reports of al-Tanf tell)
 =============== ==================== ===================================================
 
 Messages sent but not acknowledged after :data:`ACK_TIMEOUT_S` (10 s: OLDI MSG-10, 99.8 %

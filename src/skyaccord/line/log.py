@@ -7,16 +7,17 @@ recorded, and its hash::
                                                                  recorded_at, message]) )
 
 with ``hash[0]`` = 64 zeros, as Secure Scuttlebutt chains a feed by the hash of the
-previous message (shared/DOMAIN.md). The head (count, last hash) is signed by the node's
-key on every append. :func:`verify_log` recomputes the chain and reports every entry that
-was altered, removed, inserted or moved, a truncated or rewritten head, a stream whose
-sequence numbers are not consecutive, and (given the accord) any signature that does not
-verify. Someone holding the node's own key can rewrite the whole chain and re-sign its
-head; :func:`cross_check` against the other party's log then shows the difference: that
-log holds the same signed messages, and the node's own signed acknowledgements, each of
-which names the position and chained hash that the acknowledged message got in the
-node's log — a signed checkpoint. A log rewritten before a checkpoint contradicts a
-signature of its own key: equivocation, proven.
+previous message (Scuttlebutt Protocol Guide, "Feeds"). The head (count, last hash) is
+signed by the node's key on every append. :func:`verify_log` recomputes the chain and
+reports every entry that was altered, removed, inserted or moved, a truncated or
+rewritten head, a stream whose sequence numbers are not consecutive, and (given the
+accord) any signature that does not verify. Someone holding the node's own key can
+rewrite the whole chain and re-sign its head; :func:`cross_check` against the other
+party's log then shows the difference: that log holds the same signed messages, and the
+node's own signed acknowledgements, each of which names the position and chained hash
+that the acknowledged message got in the node's log — a signed checkpoint. A log
+rewritten before a checkpoint contradicts a signature of its own key: equivocation,
+proven.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ A message is a JSON object::
 canonical JSON (sorted keys, no spaces, UTF-8) of every field but ``sig``. ``seq`` counts
 the messages of one sender to one recipient from 1, so that the receiver can keep the
 sender's order and spot gaps and replays; acknowledgements travel outside the stream
-(``seq`` 0). Kinds (modeled on the OLDI/AIDC message sets, shared/DOMAIN.md):
+(``seq`` 0). Kinds (modeled on the message sets of EUROCONTROL OLDI, Spec. Ed. 5.0, and
+ICAO Asia/Pacific PAN AIDC ICD):
 
 ========== ======================================================= ===================
 kind       body fields (required; *optional*)                      links
