@@ -254,3 +254,40 @@ def test_8_store_write_failure_is_counted_not_raised(pair: Pair) -> None:
     assert not pair.ru.writable()  # a small probe fits: the failed write still counts...
     assert pair.ru.receive(env)[0] == 200
     assert pair.ru.writable()  # ...until a real write succeeds
+
+
+# -- 14. health reads a summary whose cost does not grow with the log ----------------------
+
+def test_14_summary_is_constant_time(pair: Pair) -> None:
+    def steps(store: LineStore) -> tuple[int, dict[str, Any]]:
+        count = [0]
+
+        def tick() -> int:
+            count[0] += 1
+            return 0
+
+        store._conn.set_progress_handler(tick, 1)  # one call per SQLite VM instruction
+        try:
+            out = store.summary()
+        finally:
+            store._conn.set_progress_handler(None, 1)
+        return count[0], out
+
+    pair.to_ru.down = True
+    for i in range(10):
+        pair.us.send("ru", "text", {"text": str(i)})
+    pair.to_ru.down = False
+    pair.us.deliver_once()
+    pair.to_ru.down = True
+    pair.us.send("ru", "text", {"text": "pending"})
+    small, summary = steps(pair.us.store)
+    entries = pair.us.store.entries()
+    assert summary["log_entries"] == len(entries) == 21
+    assert summary["head"] == entries[-1].hash
+    assert summary["outbox_pending"] == 1 and summary["pending_by_peer"]["ru"]["count"] == 1
+    for i in range(400):
+        pair.us.send("tr", "text", {"text": str(i)})
+    pair.us.store._conn.execute("UPDATE line_outbox SET delivered_at = 1 WHERE peer = 'tr'")
+    large, summary = steps(pair.us.store)
+    assert summary["log_entries"] == 421 and summary["outbox_pending"] == 1
+    assert large == small  # 20x the log, the same work

@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS line_outbox (
     attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, delivered_at REAL,
     ack_id TEXT);
 CREATE INDEX IF NOT EXISTS line_outbox_pending ON line_outbox (peer, delivered_at, seq);
+CREATE INDEX IF NOT EXISTS line_outbox_undelivered ON line_outbox (peer, seq)
+    WHERE delivered_at IS NULL;
 CREATE TABLE IF NOT EXISTS line_refusals (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, peer TEXT, msg_id TEXT, reason TEXT NOT NULL,
     raw TEXT);
@@ -186,6 +188,31 @@ class LineStore:
         c.execute("INSERT OR REPLACE INTO line_head VALUES (1, ?, ?, ?)",
                   (pos, h, sign(self._key, head_bytes(self.party, pos, h))))
         return pos, h
+
+    def summary(self) -> dict[str, Any]:
+        """What a health check shows, without reading the log: its length and head hash
+        (the signed head row), and the outbox backlog per peer (a partial index over the
+        undelivered rows only). The cost does not grow with the log. A JSON-ready dict::
+
+            {"party": "us", "log_entries": 1204, "head": "<sha256>", "outbox_pending": 2,
+             "pending_by_peer": {"ru": {"count": 2, "first_seq": 41, "attempts": 7,
+                                        "last_error": "..."}}}
+        """
+        head = self._read("SELECT count, hash FROM line_head WHERE id = 1")
+        rows = self._read(
+            "SELECT peer, count(*), min(seq) FROM line_outbox INDEXED BY "
+            "line_outbox_undelivered WHERE delivered_at IS NULL GROUP BY peer")
+        by_peer: dict[str, Any] = {}
+        for peer, n, first in rows:
+            att = self._read("SELECT attempts, last_error FROM line_outbox WHERE peer = ? "
+                             "AND seq = ? AND delivered_at IS NULL", (peer, first))
+            by_peer[peer] = {"count": n, "first_seq": first,
+                             "attempts": att[0][0] if att else 0,
+                             "last_error": att[0][1] if att else None}
+        return {"party": self.party, "log_entries": int(head[0][0]) if head else 0,
+                "head": head[0][1] if head else None,
+                "outbox_pending": sum(v["count"] for v in by_peer.values()),
+                "pending_by_peer": by_peer}
 
     def entries(self) -> list[LogEntry]:
         rows = self._read("SELECT pos, msg_id, direction, peer, recorded_at, message, "
