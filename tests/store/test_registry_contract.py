@@ -217,20 +217,21 @@ def test_submit_after_check_sees_commits_in_between(open_new: StoreFactory) -> N
     assert res.accepted and [c.intent_id for c in res.conflicts] == ["rival0"]
 
 
-def test_notices_to_lower_priority_intents(open_new: StoreFactory) -> None:
-    """An accepted higher-priority write leaves one notice per lower-priority intent it
-    conflicts with (the brute-force conflict set), and none for refused writes."""
+def test_displacements_of_lower_priority_intents(open_new: StoreFactory) -> None:
+    """An accepted higher-priority write records one displacement per lower-priority
+    intent it conflicts with (the brute-force conflict set), and none for refused
+    writes."""
     reg = Registry(open_new(), ACCORD)
     rng = random.Random(3)
     low = [random_intent(rng, f"low{i}") for i in range(40)]
     for it in low:
         reg.submit(it, reg.check(it).key)
     stored = {it.id: it for it in reg.intents(active_only=True)}
-    assert reg.notices() == []
+    assert reg.displacements() == []
     hi = Intent("hi", "tr", (Volume(Circle(35.0, 38.5, 15000), 0, 40000, T0, T0 + 4 * 3600),),
                 priority=5)
-    assert reg.submit(hi).outcome is Outcome.STALE  # names nothing: refused, no notices
-    assert reg.notices() == []
+    assert reg.submit(hi).outcome is Outcome.STALE  # names nothing: refused, nothing displaced
+    assert reg.displacements() == []
     res = reg.submit(hi, reg.check(hi).key)
     assert res.accepted
     mine = place(hi.volumes[0], reg.plane)
@@ -242,15 +243,15 @@ def test_notices_to_lower_priority_intents(open_new: StoreFactory) -> None:
                           place(v, reg.plane), mine, m.horizontal_m, m.vertical_ft))
         if pairs:
             want[it.id] = (it.party, it.version, pairs)
-    notes = reg.notices()
+    notes = reg.displacements()
     assert len(want) >= 5
     assert {n.intent_id: (n.party, n.version, n.pairs) for n in notes} == want
     assert all((n.by_intent_id, n.by_party, n.by_version, n.by_priority)
                == ("hi", "tr", 1, 5) for n in notes)
     seqs = [n.seq for n in notes]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-    us = reg.notices(party="us")
+    us = reg.displacements(party="us")
     assert us == [n for n in notes if n.party == "us"]
     first = notes[0]
-    assert reg.notices(intent_id=first.intent_id) == [first]
-    assert reg.notices(after=seqs[-2]) == notes[-1:]
+    assert reg.displacements(intent_id=first.intent_id) == [first]
+    assert reg.displacements(after=seqs[-2]) == notes[-1:]

@@ -181,20 +181,21 @@ def test_vectorised_check_equals_brute_force(tmp_path: Path) -> None:
 
 
 def test_conflicts_sequence_is_a_tuple_of_conflict() -> None:
-    from skyaccord.strategic.registry import Conflict, Conflicts
+    from skyaccord.strategic.registry import Conflict, IntentConflicts
 
     a = Conflict("a", "ru", 2, 1, ((0, 0),), True)
     b = Conflict("b", "tr", 1, 0, ((0, 1), (1, 0)), False)
-    cs = Conflicts(["a", "b"], ["ru", "tr"], [2, 1], [1, 0], [((0, 0),), ((0, 1), (1, 0))],
-                   [True, False])
-    assert cs == (a, b) and cs == [a, b] and cs == Conflicts.of([a, b]) and cs != (a,)
+    cs = IntentConflicts(["a", "b"], ["ru", "tr"], [2, 1], [1, 0],
+                         [((0, 0),), ((0, 1), (1, 0))], [True, False])
+    assert cs == (a, b) and cs == [a, b] and cs == IntentConflicts.of([a, b]) and cs != (a,)
     assert len(cs) == 2 and cs[1] == b and cs[-1] == b and cs[:1] == (a,) and list(cs) == [a, b]
     assert cs.key == {"a": 2, "b": 1} and cs.any_blocking
     assert cs.missed({"a": 2}) == {"b": 1} and cs.missed({"a": 1, "b": 1}) == {"a": 2}
-    assert not Conflicts() and Conflicts() == () and not Conflicts().any_blocking
-    assert "Conflict(intent_id='a'" in repr(cs)
+    none = IntentConflicts()
+    assert not none and none == () and not none.any_blocking
+    assert repr(cs).startswith("IntentConflicts([Conflict(intent_id='a'")
     with pytest.raises(InputError, match=r"lengths \(ids 1, parties 0,") as info:
-        Conflicts(["a"], [], [], [], [], [])
+        IntentConflicts(["a"], [], [], [], [], [])
     assert isinstance(info.value, ValueError) and info.value.exit_code == 2
 
 

@@ -13,9 +13,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from skyaccord.store.base import (
     SCHEMA_VERSION,
     BoxTuple,
+    DisplacementRow,
     IntentRow,
     LockKey,
-    NoticeRow,
     RequestRow,
     Store,
     Txn,
@@ -27,9 +27,9 @@ from skyaccord.store.sqlite import SQLiteStore
 __all__ = [
     "SCHEMA_VERSION",
     "BoxTuple",
+    "DisplacementRow",
     "IntentRow",
     "LockKey",
-    "NoticeRow",
     "RequestRow",
     "SQLiteStore",
     "Store",

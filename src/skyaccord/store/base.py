@@ -39,9 +39,9 @@ from typing import NamedTuple, Protocol
 __all__ = [
     "SCHEMA_VERSION",
     "BoxTuple",
+    "DisplacementRow",
     "IntentRow",
     "LockKey",
-    "NoticeRow",
     "RequestRow",
     "Store",
     "Txn",
@@ -81,9 +81,10 @@ class RequestRow:
 
 
 @dataclass(frozen=True)
-class NoticeRow:
-    """A notice to the owner of ``intent_id`` (party ``party``); ``seq`` rises with each
-    notice written (0 in a row to write: the store numbers it); ``body`` is the
+class DisplacementRow:
+    """The registry's record that ``intent_id`` (of party ``party``) was displaced by a
+    higher-priority intent; ``seq`` rises with each one written (0 in a row to write: the
+    store numbers it); ``body`` is the
     registry's JSON."""
 
     seq: int
@@ -155,13 +156,14 @@ class Txn(Protocol):
         """Record an idempotent request (the key must be new)."""
         ...
 
-    def put_notices(self, rows: Sequence[NoticeRow]) -> None:
-        """Record notices (their ``seq`` is ignored: the store numbers them in order)."""
+    def put_displacements(self, rows: Sequence[DisplacementRow]) -> None:
+        """Record displacements (their ``seq`` is ignored: the store numbers them in
+        order; table ``intent_notices``)."""
         ...
 
-    def notices(self, party: str | None = None, intent_id: str | None = None,
-                after: int = 0) -> list[NoticeRow]:
-        """Notices with ``seq`` above ``after``, optionally of one party and/or intent,
+    def displacements(self, party: str | None = None, intent_id: str | None = None,
+                      after: int = 0) -> list[DisplacementRow]:
+        """Displacements with ``seq`` above ``after``, optionally of one party and/or intent,
         by ``seq``."""
         ...
 
@@ -201,11 +203,11 @@ class Store(Protocol):
         ...
 
 
-def notices_query(party: str | None, intent_id: str | None, after: int,
-                  mark: str) -> tuple[str, list[object]]:
+def displacements_query(party: str | None, intent_id: str | None, after: int,
+                        mark: str) -> tuple[str, list[object]]:
     """The SQL (with ``mark`` as the driver's placeholder: ``?`` or ``%s``) and arguments
-    that list notices after ``after``, optionally of one party and one intent: one
-    query for both backends."""
+    that list displacements (table ``intent_notices``) after ``after``, optionally of one
+    party and one intent: one query for both backends."""
     sql = f"SELECT seq, intent_id, party, body FROM intent_notices WHERE seq > {mark}"
     args: list[object] = [after]
     if party is not None:

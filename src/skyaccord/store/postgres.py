@@ -29,13 +29,13 @@ from skyaccord.errors import StoreError
 from skyaccord.store.base import (
     SCHEMA_VERSION,
     BoxTuple,
+    DisplacementRow,
     IntentRow,
     LockKey,
-    NoticeRow,
     RequestRow,
     VolumeHits,
     VolumeRow,
-    notices_query,
+    displacements_query,
 )
 
 if TYPE_CHECKING:
@@ -213,7 +213,7 @@ class _PgTxn:
         self.c.execute("INSERT INTO intent_requests VALUES (%s, %s, %s, %s)",
                        (row.key, row.digest, row.intent_id, row.version))
 
-    def put_notices(self, rows: Sequence[NoticeRow]) -> None:
+    def put_displacements(self, rows: Sequence[DisplacementRow]) -> None:
         if not rows:
             return
         with self.c.cursor() as cur:
@@ -221,10 +221,10 @@ class _PgTxn:
                 "INSERT INTO intent_notices (intent_id, party, body) VALUES (%s, %s, %s)",
                 [(r.intent_id, r.party, r.body) for r in rows])
 
-    def notices(self, party: str | None = None, intent_id: str | None = None,
-                after: int = 0) -> list[NoticeRow]:
-        sql, args = notices_query(party, intent_id, after, "%s")
-        return [NoticeRow(int(r[0]), r[1], r[2], r[3])
+    def displacements(self, party: str | None = None, intent_id: str | None = None,
+                      after: int = 0) -> list[DisplacementRow]:
+        sql, args = displacements_query(party, intent_id, after, "%s")
+        return [DisplacementRow(int(r[0]), r[1], r[2], r[3])
                 for r in self.c.execute(sql, args).fetchall()]
 
     def meta(self, key: str) -> str | None:

@@ -29,13 +29,13 @@ from skyaccord.errors import StoreError
 from skyaccord.store.base import (
     SCHEMA_VERSION,
     BoxTuple,
+    DisplacementRow,
     IntentRow,
     LockKey,
-    NoticeRow,
     RequestRow,
     VolumeHits,
     VolumeRow,
-    notices_query,
+    displacements_query,
 )
 from skyaccord.store.sqlite_conn import connect_wal, transaction
 
@@ -237,15 +237,16 @@ class _SQLiteTxn:
         self.c.execute("INSERT INTO intent_requests VALUES (?, ?, ?, ?)",
                        (row.key, row.digest, row.intent_id, row.version))
 
-    def put_notices(self, rows: Sequence[NoticeRow]) -> None:
+    def put_displacements(self, rows: Sequence[DisplacementRow]) -> None:
         self.c.executemany(
             "INSERT INTO intent_notices (intent_id, party, body) VALUES (?, ?, ?)",
             [(r.intent_id, r.party, r.body) for r in rows])
 
-    def notices(self, party: str | None = None, intent_id: str | None = None,
-                after: int = 0) -> list[NoticeRow]:
-        sql, args = notices_query(party, intent_id, after, "?")
-        return [NoticeRow(int(r[0]), r[1], r[2], r[3]) for r in self.c.execute(sql, args)]
+    def displacements(self, party: str | None = None, intent_id: str | None = None,
+                      after: int = 0) -> list[DisplacementRow]:
+        sql, args = displacements_query(party, intent_id, after, "?")
+        return [DisplacementRow(int(r[0]), r[1], r[2], r[3])
+                for r in self.c.execute(sql, args)]
 
     def meta(self, key: str) -> str | None:
         r = self.c.execute("SELECT value FROM store_meta WHERE key = ?", (key,)).fetchone()

@@ -207,7 +207,7 @@ def notices_command(
     """Lower-priority intents that a higher-priority intent was accepted over: replan."""
     reg = _registry(db, accord_file)
     try:
-        rows = reg.notices(party, intent, after)
+        rows = reg.displacements(party, intent, after)
     except SkyaccordError as exc:
         fail_with(exc, _STORE_FAILED)
     t = Table("seq", "intent", "party", "version", "by intent", "by party", "by version",

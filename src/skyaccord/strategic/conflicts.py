@@ -1,6 +1,6 @@
 """What a registry check or write answers: conflicts, outcomes, results.
 
-:class:`Conflicts` holds the conflicts of one check as columns (a check in a dense area
+:class:`IntentConflicts` holds the conflicts of one check as columns (a check in a dense area
 finds hundreds; no :class:`Conflict` object is built until one is read), and answers the
 questions a write asks of them: the versions a write must name (``key``), those a given
 key misses (``missed``) and whether any refuses the write (``any_blocking``).
@@ -19,7 +19,7 @@ from skyaccord.strategic.volumes import Intent
 __all__ = [
     "CheckResult",
     "Conflict",
-    "Conflicts",
+    "IntentConflicts",
     "Outcome",
     "SubmitResult",
 ]
@@ -45,7 +45,7 @@ class Conflict:
     blocking: bool
 
 
-class Conflicts(Sequence[Conflict]):
+class IntentConflicts(Sequence[Conflict]):
     """The conflicts of one check, by intent id: a sequence of :class:`Conflict` kept as
     columns, so that a check with hundreds of conflicts builds no object per conflict
     until one is read (``key``, ``missed`` and ``any_blocking`` read the columns)."""
@@ -60,7 +60,7 @@ class Conflicts(Sequence[Conflict]):
         n = len(ids)
         if not (len(parties) == len(versions) == len(priorities) == len(pairs)
                 == len(blocking) == n):
-            raise InputError(f"Conflicts: columns of different lengths (ids {n}, parties "
+            raise InputError(f"IntentConflicts: columns of different lengths (ids {n}, parties "
                              f"{len(parties)}, versions {len(versions)}, priorities "
                              f"{len(priorities)}, pairs {len(pairs)}, blocking "
                              f"{len(blocking)})")
@@ -73,7 +73,7 @@ class Conflicts(Sequence[Conflict]):
         self._items: tuple[Conflict, ...] | None = None
 
     @classmethod
-    def of(cls, conflicts: Iterable[Conflict]) -> Conflicts:
+    def of(cls, conflicts: Iterable[Conflict]) -> IntentConflicts:
         cs = list(conflicts)
         return cls([c.intent_id for c in cs], [c.party for c in cs],
                    [c.version for c in cs], [c.priority for c in cs],
@@ -99,7 +99,7 @@ class Conflicts(Sequence[Conflict]):
         return iter(self._all())
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, Conflicts):
+        if isinstance(other, IntentConflicts):
             return (self.ids, self.parties, self.versions, self.priorities, self.pairs,
                     self.blocking_flags) == (other.ids, other.parties, other.versions,
                                              other.priorities, other.pairs,
@@ -111,7 +111,7 @@ class Conflicts(Sequence[Conflict]):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"Conflicts({list(self._all())!r})"
+        return f"IntentConflicts({list(self._all())!r})"
 
     @property
     def key(self) -> dict[str, int]:
@@ -129,8 +129,8 @@ class Conflicts(Sequence[Conflict]):
                 if key.get(i) != v}
 
 
-def _as_conflicts(cs: Sequence[Conflict]) -> Conflicts:
-    return cs if isinstance(cs, Conflicts) else Conflicts.of(cs)
+def _as_conflicts(cs: Sequence[Conflict]) -> IntentConflicts:
+    return cs if isinstance(cs, IntentConflicts) else IntentConflicts.of(cs)
 
 
 @dataclass(frozen=True)

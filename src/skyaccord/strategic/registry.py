@@ -9,9 +9,10 @@ Rules (one place for every backend):
 * **Blocking.** A conflict with an intent of equal or higher ``priority`` refuses the
   write (outcome ``conflict``); a conflict with a lower-priority intent is allowed but
   reported, as ASTM F3548-21 lets higher priority operations conflict with lower ones.
-* **Notices.** When a write is accepted over lower-priority intents, each of them gets a
-  :class:`~skyaccord.strategic.notices.Notice` in the same transaction: its owner must
-  replan. ``Registry.notices`` lists them.
+* **Displacements.** When a write is accepted over lower-priority intents, the registry
+  records for each of them a :class:`~skyaccord.strategic.displacements.Displacement`
+  in the same transaction: its owner must replan. ``Registry.displacements`` lists them
+  (the CLI's ``skyaccord intents notices``).
 * **Key.** Every write must name, in ``key``, the current version of every intent it
   conflicts with (the F3548-21 OVN rule: you may only write over what you have seen);
   otherwise it is refused (outcome ``stale``) with the versions it missed. A change to
@@ -27,7 +28,7 @@ largest minima (``Txn.search``); the stored volumes it finds are read as compact
 (:mod:`~skyaccord.strategic.records`), cached by volume id, which the store never reuses,
 so the cache is exact; one vectorised exact test
 (:func:`~skyaccord.strategic.intersect.conflict_mask`) runs over all pairs. A ``submit``
-of the intent just checked reuses the check's :class:`Conflicts` when the store's
+of the intent just checked reuses the check's :class:`IntentConflicts` when the store's
 generation (``Txn.generation``) shows that nothing was committed in between.
 
 Caches (:class:`~skyaccord.strategic.cache.Cache`, one eviction policy): decoded intents
@@ -62,9 +63,14 @@ from skyaccord.strategic.codec import dumps, intent_from_dict
 from skyaccord.strategic.conflicts import (
     CheckResult,
     Conflict,
-    Conflicts,
+    IntentConflicts,
     Outcome,
     SubmitResult,
+)
+from skyaccord.strategic.displacements import (
+    Displacement,
+    displacement_from_row,
+    displacement_rows,
 )
 from skyaccord.strategic.idempotency import replay, request_digest
 from skyaccord.strategic.intersect import (
@@ -75,7 +81,6 @@ from skyaccord.strategic.intersect import (
     volume_arrays,
 )
 from skyaccord.strategic.locks import SETUP_LOCK, lock_keys
-from skyaccord.strategic.notices import Notice, notice_from_row, notice_rows
 from skyaccord.strategic.records import (
     RecordReader,
     StoredVolume,
@@ -91,8 +96,8 @@ __all__ = [
     "DEFAULT_CENTRE",
     "CheckResult",
     "Conflict",
-    "Conflicts",
-    "Notice",
+    "Displacement",
+    "IntentConflicts",
     "Outcome",
     "Registry",
     "SubmitResult",
@@ -140,7 +145,7 @@ class Registry:
         self._reader = RecordReader()
         # the last check: (intent, store generation, conflicts), reused by a submit of
         # the same intent that sees the same generation (nothing committed in between)
-        self._last: tuple[Intent, Hashable, Conflicts] | None = None
+        self._last: tuple[Intent, Hashable, IntentConflicts] | None = None
 
     # -- stored forms ----------------------------------------------------------------
     @staticmethod
@@ -230,7 +235,7 @@ class Registry:
         return [x if x is not None else got[v] for v, x in zip(vids, vols, strict=True)]
 
     def _conflicts(self, t: Txn, intent: Intent,
-                   placed: Sequence[PlacedVolume]) -> Conflicts:
+                   placed: Sequence[PlacedVolume]) -> IntentConflicts:
         """Every conflict of ``intent`` with the stored active intents of other parties:
         the index gives volume ids, the cached (or fetched) records give their placement,
         and one vectorised exact test runs over all (own volume, stored volume) pairs."""
@@ -245,7 +250,7 @@ class Registry:
             vids = [v for ids in per_box for v in ids]
             own_idx = np.array(own_list, dtype=np.intp)
         if not vids:
-            return Conflicts()
+            return IntentConflicts()
         vols = self._volumes(t, vids, found.rows)
         party, iid = intent.party, intent.id
         if own_idx is None:
@@ -256,7 +261,7 @@ class Registry:
             kept = [vols[k] for k in keep]
             own_at = own_idx[np.array(keep, dtype=np.intp)]
         if not kept:
-            return Conflicts()
+            return IntentConflicts()
         other = record_arrays(kept)
         own = volume_arrays(placed)
         cls = intent.aircraft_class
@@ -270,7 +275,7 @@ class Registry:
             hm, vm = hv[:, 0], hv[:, 1]
         hit = np.flatnonzero(conflict_mask(own.take(own_at), other, hm, vm)).tolist()
         if not hit:
-            return Conflicts()
+            return IntentConflicts()
         groups: dict[str, tuple[StoredVolume, list[tuple[int, int]]]] = {}
         own_l = own_at.tolist()
         for k in hit:
@@ -282,7 +287,7 @@ class Registry:
         ids = sorted(groups)
         rows = [groups[i] for i in ids]
         prio = intent.priority
-        return Conflicts(ids, [g[0].party for g in rows], [g[0].version for g in rows],
+        return IntentConflicts(ids, [g[0].party for g in rows], [g[0].version for g in rows],
                          [g[0].priority for g in rows],
                          [(g[1][0],) if len(g[1]) == 1 else tuple(sorted(set(g[1])))
                           for g in rows],
@@ -311,13 +316,14 @@ class Registry:
             rows = t.rows(party, active_only)
         return [intent_from_dict(json.loads(r.body)) for r in rows]
 
-    def notices(self, party: str | None = None, intent_id: str | None = None,
-                after: int = 0) -> list[Notice]:
-        """Notices to the owners of lower-priority intents (module doc), by ``seq``;
-        optionally one party's or one intent's, and only those after ``seq`` ``after``."""
+    def displacements(self, party: str | None = None, intent_id: str | None = None,
+                      after: int = 0) -> list[Displacement]:
+        """Lower-priority intents that accepted writes now conflict with (module doc), by
+        ``seq``; optionally one party's or one intent's, and only those after ``seq``
+        ``after``."""
         with self.store.read() as t:
-            rows = t.notices(party, intent_id, after)
-        return [notice_from_row(r) for r in rows]
+            rows = t.displacements(party, intent_id, after)
+        return [displacement_from_row(r) for r in rows]
 
     def nearby(self, intent: Intent, dt_s: float, dz_ft: float
                ) -> list[tuple[Intent, list[PlacedVolume]]]:
@@ -372,7 +378,7 @@ class Registry:
             t.put(encode_row(stored, placed), [box_tuple(p.box) for p in placed],
                   pack_records(stored, placed))
             if len(conflicts):  # accepted: every conflict is with a lower priority
-                t.put_notices(notice_rows(stored, conflicts))
+                t.put_displacements(displacement_rows(stored, conflicts))
             if request_id is not None:
                 t.put_request(RequestRow(request_id, digest, stored.id, stored.version))
         return SubmitResult(Outcome.ACCEPTED, stored, conflicts)
