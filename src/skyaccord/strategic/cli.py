@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,6 +19,11 @@ from rich.table import Table
 
 from skyaccord.cli_options import AccordOption, fail, fail_with, load_accord_option
 from skyaccord.errors import IntentConflict, IntentError, SkyaccordError, StoreError
+
+if TYPE_CHECKING:  # imported where used: `skyaccord --help` loads no registry
+    from skyaccord.strategic.conflicts import Conflict
+    from skyaccord.strategic.registry import Registry
+    from skyaccord.strategic.volumes import Intent
 
 __all__ = ["register"]
 
@@ -38,7 +44,7 @@ AltFloorOption = Annotated[float, typer.Option(help="Lowest altitude to propose.
 AltCeilingOption = Annotated[float, typer.Option(help="Highest altitude.")]
 
 
-def _registry(db: str, accord_file: Path | None) -> Any:
+def _registry(db: str, accord_file: Path | None) -> Registry:
     from skyaccord.store import open_store
     from skyaccord.strategic.registry import Registry
 
@@ -51,7 +57,7 @@ def _registry(db: str, accord_file: Path | None) -> Any:
         fail_with(exc)
 
 
-def _load(path: Path) -> Any:
+def _load(path: Path) -> Intent:
     from skyaccord.strategic.codec import load_intent_file
 
     try:
@@ -60,7 +66,7 @@ def _load(path: Path) -> Any:
         fail_with(exc)
 
 
-def _print_conflicts(conflicts: Any) -> None:
+def _print_conflicts(conflicts: Iterable[Conflict]) -> None:
     t = Table("intent", "party", "version", "priority", "blocking", "volume pairs")
     for c in conflicts:
         t.add_row(c.intent_id, c.party, str(c.version), str(c.priority),
@@ -69,7 +75,7 @@ def _print_conflicts(conflicts: Any) -> None:
     out.print(t)
 
 
-def _print_resolutions(reg: Any, intent: Any, max_delay_s: float, floor_ft: float,
+def _print_resolutions(reg: Registry, intent: Intent, max_delay_s: float, floor_ft: float,
                        ceiling_ft: float) -> None:
     from skyaccord.strategic.resolve import ResolutionLimits, resolve
 
