@@ -291,3 +291,48 @@ def test_14_summary_is_constant_time(pair: Pair) -> None:
     large, summary = steps(pair.us.store)
     assert summary["log_entries"] == 421 and summary["outbox_pending"] == 1
     assert large == small  # 20x the log, the same work
+
+
+# -- 5. only the party asked can settle a request or stand by -------------------------------
+
+def test_5_third_party_cannot_settle_or_stand_by(tmp_path: Path, keys: dict[str, SigningKey],
+                                                 accord: Accord) -> None:
+    from skyaccord.errors import MessageRefused
+    from skyaccord.line import Node, debts, store_debts
+    from tests.line.helpers import T0, Clock, Direct
+
+    clock = Clock()
+    nodes = {p: Node(p, keys[p], accord, LineStore(tmp_path / f"{p}.db", p, keys[p]),
+                     clock=clock) for p in ("us", "ru", "tr")}
+    for a, node in nodes.items():
+        for b, other in nodes.items():
+            if a != b:
+                node.peers[b] = Direct()
+                node.peers[b].target = other  # type: ignore[attr-defined]
+    us, ru, tr = nodes["us"], nodes["ru"], nodes["tr"]
+    req = us.send("ru", "request", {"text": "leave box 7"})
+    us.deliver_once()
+    deadline = accord.response_deadline_s
+    # tr answers us's request to ru: refused on receipt, with the reason
+    forged = make_message(keys["tr"], kind="response", sender="tr", recipient="us", seq=1,
+                          created_at=clock(), accord=accord.sha256, in_reply_to=req.id,
+                          body={"text": "done", "decision": "accept"})
+    code, reply = us.receive(envelope(keys["tr"], forged, clock()))
+    assert code == 400 and "only 'ru' may answer it" in reply["error"], reply
+    standby = make_message(keys["tr"], kind="response", sender="tr", recipient="us", seq=1,
+                           created_at=clock(), accord=accord.sha256, in_reply_to=req.id,
+                           body={"text": "wait", "decision": "standby"})
+    assert us.receive(envelope(keys["tr"], standby, clock()))[0] == 400
+    (d,) = store_debts(us.store, deadline, T0 + deadline + 1.0)
+    assert (d.debtor, d.level) == ("ru", "overdue")  # still owed by ru
+    # tr's own node will not even send it: tr never received that request
+    with pytest.raises(MessageRefused, match="must answer a message received from 'us'"):
+        tr.send("us", "response", {"text": "done"}, in_reply_to=req.id)
+    # a log that already holds such a response (before this check): ignored for the debt
+    assert [x.msg_id for x in debts([req, forged], T0 + deadline + 1.0, deadline)] == [req.id]
+    # ru, the party asked, settles it
+    ru.send("us", "response", {"text": "done", "decision": "accept"}, in_reply_to=req.id)
+    ru.deliver_once()
+    assert store_debts(us.store, deadline, T0 + 10_000.0) == []
+    for node in nodes.values():
+        node.store.close()

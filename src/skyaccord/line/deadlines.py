@@ -3,10 +3,11 @@
 A request carries ``due_at`` = creation time + the accord's ``response_deadline_s``
 (default 180 s: the upper end of the AIDC logical-acknowledgement time-out, "typically
 between 1 and 3 minutes", ICAO Asia/Pacific AIDC end-to-end monitoring guidance v5.0,
-2024). A ``response`` naming
-the request settles it; a response with ``decision = "standby"`` (OLDI SBY: "considering",
-which stops one clock and starts the response clock) moves the due time to the standby
-time + the deadline. Past due, the debt climbs :data:`ESCALATION` levels:
+2024). A ``response`` naming the request, from the party it was addressed to, settles
+it (anyone else's is ignored here, and refused on receipt); a response with
+``decision = "standby"`` (OLDI SBY: "considering", which stops one clock and starts the
+response clock) moves the due time to the standby time + the deadline. Past due, the
+debt climbs :data:`ESCALATION` levels:
 
 =============== ==================== ===================================================
 level           from (past due)      meaning
@@ -79,19 +80,18 @@ def debts(messages: Iterable[Message], now: float, response_deadline_s: float, *
     ``unacked`` gives (message, time stored) of messages still in the outbox. Sorted most
     late first.
     """
-    requests: dict[str, Message] = {}
-    due: dict[str, float] = {}
+    ordered = sorted(messages, key=lambda m: m.created_at)
+    requests = {m.id: m for m in ordered if m.kind == "request" and m.due_at is not None}
+    due = {rid: float(m.due_at or 0.0) for rid, m in requests.items()}
     settled: set[str] = set()
-    for m in sorted(messages, key=lambda m: m.created_at):
-        if m.kind == "request" and m.due_at is not None:
-            requests[m.id] = m
-            due.setdefault(m.id, m.due_at)
-        elif m.kind == "response" and m.in_reply_to is not None:
-            if m.body.get("decision") == "standby":
-                due[m.in_reply_to] = max(due.get(m.in_reply_to, 0.0),
-                                         m.created_at + response_deadline_s)
-            else:
-                settled.add(m.in_reply_to)
+    for m in ordered:
+        req = requests.get(m.in_reply_to or "") if m.kind == "response" else None
+        if req is None or m.sender != req.recipient:
+            continue  # only the party asked can answer or stand by
+        if m.body.get("decision") == "standby":
+            due[req.id] = max(due[req.id], m.created_at + response_deadline_s)
+        else:
+            settled.add(req.id)
     out = []
     for rid, req in requests.items():
         if rid in settled:

@@ -44,6 +44,8 @@ from skyaccord.protocol import Accord
 __all__ = ["BACKOFF_INITIAL_S", "BACKOFF_MAX_S", "DEFAULT_SKEW_S", "Deliverer", "Node",
            "RefusalLimiter", "transmit_bytes"]
 
+#: kinds that answer another party's message (acks are the node's own, see receive)
+ANSWER_KINDS = frozenset({"response", "acceptance"})
 # Clocks of the nodes must agree within this window (AIDC asks for 1 s of UTC; the window
 # also covers network and queueing delay of one transmission, not the message's age).
 DEFAULT_SKEW_S = 30.0
@@ -145,6 +147,11 @@ class Node:
         if kind == "ack":
             raise MessageRefused("acknowledgements are made by the receiving node only")
         self.accord.party(to)
+        if kind in ANSWER_KINDS and in_reply_to is not None:
+            found = self.store.find(in_reply_to)
+            if found is None or found[0] != "received" or found[1].sender != to:
+                raise MessageRefused(f"a {kind} to {to!r} must answer a message received "
+                                     f"from {to!r}; {in_reply_to} is not one")
         now = self.clock()
         due = now + self.accord.response_deadline_s if kind == "request" else None
 
@@ -259,6 +266,7 @@ class Node:
                 raise SignatureError(f"outside the clock-skew window: transmitted "
                                      f"{now - sent_at:+.1f} s from this node's clock, window "
                                      f"±{self.skew_s:g} s")
+            self._check_answer(message)
 
             def make_ack(pos: int, log_hash: str) -> Message:
                 return make_message(self.key, kind="ack", sender=self.party,
@@ -320,6 +328,21 @@ class Node:
                 "refusals_suppressed": self.refusal_limiter.suppressed,
                 "refusal_write_failures": self.refusal_write_failures,
                 "internal_errors": self.internal_errors}
+
+    def _check_answer(self, message: Message) -> None:
+        """A response or acceptance must answer a message this node sent to its sender:
+        only the party a request was addressed to can settle it or stand by."""
+        if message.kind not in ANSWER_KINDS or message.in_reply_to is None:
+            return
+        found = self.store.find(message.in_reply_to)
+        if found is None or found[0] != "sent":
+            raise MessageRefused(f"{message.kind} from {message.sender!r} answers "
+                                 f"{message.in_reply_to}, which this node never sent")
+        if found[1].recipient != message.sender:
+            raise MessageRefused(f"{message.kind} from {message.sender!r} answers "
+                                 f"{message.in_reply_to}, which was addressed to "
+                                 f"{found[1].recipient!r}: only {found[1].recipient!r} may "
+                                 "answer it or stand by")
 
     def _key_of(self, party: str) -> str:
         for p in self.accord.parties:
