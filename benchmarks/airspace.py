@@ -7,7 +7,7 @@ brute force of the tests (point in polygon at every second of the look-ahead), t
 depth and only 1 s resolution); the inside/outside state of those tracks is checked to
 agree at every sampled second away from a predicted crossing.
 
-Depth: the exact method of :func:`skyaccord.airspace.crossing._depth` (envelope of edge
+Depth: the exact method of :func:`skyaccord.airspace.predict_incursions` (envelope of edge
 distances split at medial-axis crossings) against the former sampled one, kept here as
 the reference (33 nearest-edge samples per incursion, then a 28-step golden-section
 search: a lower bound of the true depth). ``depth ms`` is the time of the depths alone
@@ -28,7 +28,6 @@ import shapely
 from benchmarks.common import best_of, peak_rss_mib, report
 from skyaccord.airspace import (
     Incursions,
-    crossing,
     predict_incursions,
     project_geometry,
     theatre_borders,
@@ -114,9 +113,8 @@ def main() -> None:
                                                      lookahead_s=HORIZON, depth=False))
     t_depth, exact = best_of(lambda: predict_incursions(tracks, zones, accord,
                                                         lookahead_s=HORIZON))
-    t_sampled, sampled = best_of(lambda: crossing._predict(
-        tracks, zones, accord, lookahead_s=HORIZON, t_now_s=0.0, plane=None,
-        exclude_own=True, depth_fn=sampled_depth), repeat=1)
+    t_sampled, sampled = best_of(lambda: predict_incursions(
+        tracks, zones, accord, lookahead_s=HORIZON, depth=sampled_depth), repeat=1)
     assert np.array_equal(exact.t_entry_s, sampled.t_entry_s)
     gain = exact.depth_m - sampled.depth_m
     depth_ms, sampled_ms = (t_depth - t_pred) * 1e3, (t_sampled - t_pred) * 1e3

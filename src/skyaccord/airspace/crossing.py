@@ -51,10 +51,10 @@ from shapely.geometry.base import BaseGeometry
 from skyaccord.airspace.zones import Zone
 from skyaccord.geo import FloatArray, LocalPlane, picture_centre
 from skyaccord.protocol import Accord
-from skyaccord.tactical.kinematics import plane_state
+from skyaccord.tactical.kinematics import PlaneState, plane_state
 from skyaccord.tracks import Tracks
 
-__all__ = ["Incursions", "predict_incursions", "project_geometry"]
+__all__ = ["DepthFn", "Incursions", "predict_incursions", "project_geometry"]
 
 IntArray = npt.NDArray[np.intp]
 _PARALLEL = 1e-12
@@ -268,6 +268,12 @@ def _depth(tree: shapely.STRtree, edges: FloatArray, x0: FloatArray, y0: FloatAr
     return best
 
 
+DepthFn = Callable[[shapely.STRtree, FloatArray, FloatArray, FloatArray, FloatArray,
+                    FloatArray, FloatArray, FloatArray], FloatArray]
+"""A depth method: ``(edge tree, edges (m, 4), x0, y0, vx, vy, t0, t1) -> depth`` in plane
+metres (the deepest point of each straight path over ``[t0, t1]``)."""
+
+
 def predict_incursions(
     tracks: Tracks,
     zones: Sequence[Zone],
@@ -277,7 +283,7 @@ def predict_incursions(
     t_now_s: float = 0.0,
     plane: LocalPlane | None = None,
     exclude_own: bool = True,
-    depth: bool = True,
+    depth: bool | DepthFn = True,
 ) -> Incursions:
     """Every present and predicted incursion of a track into a zone within the look-ahead.
 
@@ -299,7 +305,9 @@ def predict_incursions(
     exclude_own
         Skip zones owned by the track's own party (the default).
     depth
-        Compute ``depth_m`` (the costly part); nan when False.
+        Compute ``depth_m`` (the costly part) by the exact method; False: nan. A
+        :data:`DepthFn` computes it by that method instead (the benchmark passes the
+        former sampled method, its reference).
 
     Returns
     -------
@@ -323,28 +331,7 @@ def predict_incursions(
     >>> [round(float(v), 1) for v in (inc.t_entry_s[0], inc.t_exit_s[0], inc.depth_m[0])]
     [50.0, 150.0, 10000.0]
     """
-    return _predict(tracks, zones, accord, lookahead_s=lookahead_s, t_now_s=t_now_s,
-                    plane=plane, exclude_own=exclude_own, depth_fn=_depth if depth else None)
-
-
-DepthFn = Callable[[shapely.STRtree, FloatArray, FloatArray, FloatArray, FloatArray,
-                    FloatArray, FloatArray, FloatArray], FloatArray]
-"""``(edge tree, edges (m, 4), x0, y0, vx, vy, t0, t1) -> depth`` in plane metres."""
-
-
-def _predict(
-    tracks: Tracks,
-    zones: Sequence[Zone],
-    accord: Accord,
-    *,
-    lookahead_s: float | None,
-    t_now_s: float,
-    plane: LocalPlane | None,
-    exclude_own: bool,
-    depth_fn: DepthFn | None,
-) -> Incursions:
-    """:func:`predict_incursions` with the depth method as an argument (None: no depth);
-    the benchmark passes the former sampled method here as its reference."""
+    depth_fn: DepthFn | None = (depth if callable(depth) else _depth if depth else None)
     horizon = accord.lookahead_or(lookahead_s)
     n = len(tracks)
     if n == 0 or not zones:
@@ -357,76 +344,131 @@ def _predict(
     paths = np.asarray(shapely.linestrings(np.stack([np.column_stack([x0, y0]),
                                           np.column_stack([x1, y1])], axis=1)))
     moving = (vx != 0) | (vy != 0)
-    parts: list[tuple[IntArray, int, FloatArray, FloatArray, FloatArray]] = []
-
+    parts: list[_Part] = []
     for zk, zone in enumerate(zones):
         eligible = np.ones(n, dtype=bool)
         if exclude_own:
             eligible &= tracks.party != zone.owner
-        # Time window and altitude band as one interval per track.
-        v_start, v_end = _vertical_window(state.z, state.vz, zone.lower_m, zone.upper_m)
-        w_start = np.maximum(v_start, zone.active_from_s - t_now_s)
-        w_end = np.minimum(v_end, zone.active_until_s - t_now_s)
+        w_start, w_end = _window(state, zone, t_now_s)
         eligible &= (w_start < np.minimum(w_end, horizon)) & (w_end > 0)
         if not eligible.any():
             continue
-        proj = project_geometry(zone.geometry, plane)
-        shapely.prepare(proj)
-        edges = _edges(proj)
-        tree = shapely.STRtree(np.asarray(shapely.linestrings(
-            np.stack([edges[:, :2], edges[:, 2:]], axis=1))))
-        idx = np.flatnonzero(eligible & moving)
-        cand = tree.query(paths[idx], predicate="intersects")
-        ti, e = idx[cand[0]], cand[1]
-        # Exact crossing times: p + v t = a + s (b - a).
-        ex, ey = edges[e, 2] - edges[e, 0], edges[e, 3] - edges[e, 1]
-        qx, qy = edges[e, 0] - x0[ti], edges[e, 1] - y0[ti]
-        denom = vx[ti] * ey - vy[ti] * ex
-        ok = np.abs(denom) > _PARALLEL * np.hypot(vx[ti], vy[ti]) * np.hypot(ex, ey)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t_cross = (qx * ey - qy * ex) / denom
-        keep = ok & (t_cross > 0) & (t_cross < horizon)
-        ti, t_cross = ti[keep], t_cross[keep]
-        # Breakpoints per track: 0, crossings, horizon; pieces between them.
-        elig = np.flatnonzero(eligible)
-        bt = np.concatenate([elig, elig, ti])
-        bv = np.concatenate([np.zeros(len(elig)), np.full(len(elig), horizon), t_cross])
-        order = np.lexsort((bv, bt))
-        bt, bv = bt[order], bv[order]
-        same = bt[1:] == bt[:-1]
-        p_track = bt[:-1][same]
-        p_lo, p_hi = bv[:-1][same], bv[1:][same]
-        nonempty = p_hi > p_lo
-        p_track, p_lo, p_hi = p_track[nonempty], p_lo[nonempty], p_hi[nonempty]
-        mid = 0.5 * (p_lo + p_hi)
-        inside = shapely.contains_xy(proj, x0[p_track] + vx[p_track] * mid,
-                                     y0[p_track] + vy[p_track] * mid)
-        p_track, p_lo, p_hi = p_track[inside], p_lo[inside], p_hi[inside]
-        # Merge touching inside pieces (a crossing at a vertex seen twice, say).
-        if len(p_track):
-            join = np.ones(len(p_track), dtype=bool)
-            join[1:] = ~((p_track[1:] == p_track[:-1]) & (p_lo[1:] <= p_hi[:-1]))
-            first = np.flatnonzero(join)
-            p_hi = np.maximum.reduceat(p_hi, first)
-            p_track, p_lo = p_track[first], p_lo[first]
+        outline = _Outline.of(zone, plane)
+        ti, t_cross = _crossings(outline, state, paths, np.flatnonzero(eligible & moving),
+                                 horizon)
+        p_track, p_lo, p_hi = _inside_pieces(outline, state, np.flatnonzero(eligible), ti,
+                                             t_cross, horizon)
         # Intersect with the vertical/time window.
         lo = np.maximum(p_lo, w_start[p_track])
         hi = np.minimum(p_hi, w_end[p_track])
         live = (lo < hi) & (lo < horizon)
         p_track, lo, hi = p_track[live], lo[live], hi[live]
         lo = np.maximum(lo, 0.0)
-        deepest = (depth_fn(tree, edges, x0[p_track], y0[p_track], vx[p_track], vy[p_track],
-                            lo, np.minimum(hi, horizon)) / state.scale[p_track]
+        deepest = (depth_fn(outline.tree, outline.edges, x0[p_track], y0[p_track],
+                            vx[p_track], vy[p_track], lo, np.minimum(hi, horizon))
+                   / state.scale[p_track]
                    if depth_fn is not None else np.full(len(p_track), np.nan))
-        parts.append((p_track, zk, lo, hi, deepest))
+        parts.append(_Part(p_track, zk, lo, hi, deepest))
+    return _incursions(parts, state, plane, horizon)
 
+
+class _Outline(NamedTuple):
+    """A zone in the plane: its polygon (prepared), its edges and their search tree."""
+
+    polygon: BaseGeometry
+    edges: FloatArray
+    """(m, 4): x_a, y_a, x_b, y_b of each boundary edge"""
+    tree: shapely.STRtree
+
+    @classmethod
+    def of(cls, zone: Zone, plane: LocalPlane) -> _Outline:
+        proj = project_geometry(zone.geometry, plane)
+        shapely.prepare(proj)
+        edges = _edges(proj)
+        tree = shapely.STRtree(np.asarray(shapely.linestrings(
+            np.stack([edges[:, :2], edges[:, 2:]], axis=1))))
+        return cls(proj, edges, tree)
+
+
+class _Part(NamedTuple):
+    """The inside intervals of one zone: tracks, zone index, entry, exit, depth."""
+
+    track: IntArray
+    zone: int
+    t_in: FloatArray
+    t_out: FloatArray
+    depth_m: FloatArray
+
+
+def _window(state: PlaneState, zone: Zone, t_now_s: float) -> tuple[FloatArray, FloatArray]:
+    """Per track, the times (from now) inside both the zone's altitude band and its
+    active window, as one interval ``[start, end)``."""
+    v_start, v_end = _vertical_window(state.z, state.vz, zone.lower_m, zone.upper_m)
+    return (np.maximum(v_start, zone.active_from_s - t_now_s),
+            np.minimum(v_end, zone.active_until_s - t_now_s))
+
+
+def _crossings(outline: _Outline, state: PlaneState, paths: npt.NDArray[np.object_],
+               idx: IntArray, horizon: float) -> tuple[IntArray, FloatArray]:
+    """Every crossing of the boundary by the tracks ``idx`` within ``(0, horizon)``:
+    (track, time) pairs, exact: ``p + v t = a + s (b - a)`` for each edge ``ab`` whose
+    segment the track's path meets."""
+    x0, y0, vx, vy = state.x, state.y, state.vx, state.vy
+    edges = outline.edges
+    cand = outline.tree.query(paths[idx], predicate="intersects")
+    ti, e = idx[cand[0]], cand[1]
+    ex, ey = edges[e, 2] - edges[e, 0], edges[e, 3] - edges[e, 1]
+    qx, qy = edges[e, 0] - x0[ti], edges[e, 1] - y0[ti]
+    denom = vx[ti] * ey - vy[ti] * ex
+    ok = np.abs(denom) > _PARALLEL * np.hypot(vx[ti], vy[ti]) * np.hypot(ex, ey)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_cross = (qx * ey - qy * ex) / denom
+    keep = ok & (t_cross > 0) & (t_cross < horizon)
+    return ti[keep], t_cross[keep]
+
+
+def _inside_pieces(outline: _Outline, state: PlaneState, elig: IntArray, ti: IntArray,
+                   t_cross: FloatArray, horizon: float
+                   ) -> tuple[IntArray, FloatArray, FloatArray]:
+    """The intervals of ``[0, horizon]`` that each track of ``elig`` spends inside the
+    polygon: the pieces between its breakpoints (0, its crossings, the horizon) whose
+    middle is inside, touching pieces merged. Sorted by (track, start)."""
+    x0, y0, vx, vy = state.x, state.y, state.vx, state.vy
+    bt = np.concatenate([elig, elig, ti])
+    bv = np.concatenate([np.zeros(len(elig)), np.full(len(elig), horizon), t_cross])
+    order = np.lexsort((bv, bt))
+    bt, bv = bt[order], bv[order]
+    same = bt[1:] == bt[:-1]
+    p_track = bt[:-1][same]
+    p_lo, p_hi = bv[:-1][same], bv[1:][same]
+    nonempty = p_hi > p_lo
+    p_track, p_lo, p_hi = p_track[nonempty], p_lo[nonempty], p_hi[nonempty]
+    mid = 0.5 * (p_lo + p_hi)
+    inside = shapely.contains_xy(outline.polygon, x0[p_track] + vx[p_track] * mid,
+                                 y0[p_track] + vy[p_track] * mid)
+    p_track, p_lo, p_hi = p_track[inside], p_lo[inside], p_hi[inside]
+    # Merge touching inside pieces (a crossing at a vertex seen twice, say).
+    if len(p_track):
+        join = np.ones(len(p_track), dtype=bool)
+        join[1:] = ~((p_track[1:] == p_track[:-1]) & (p_lo[1:] <= p_hi[:-1]))
+        first = np.flatnonzero(join)
+        p_hi = np.maximum.reduceat(p_hi, first)
+        p_track, p_lo = p_track[first], p_lo[first]
+    return p_track, p_lo, p_hi
+
+
+def _incursions(parts: Sequence[_Part], state: PlaneState, plane: LocalPlane,
+                horizon: float) -> Incursions:
+    """The zones' inside intervals as :class:`Incursions`: sorted, an exit at or past the
+    horizon as nan, entry and exit points back on WGS84."""
     if not parts:
         return Incursions.empty()
-    track = np.concatenate([p[0] for p in parts])
-    zone_idx = np.concatenate([np.full(len(p[0]), p[1], dtype=np.intp) for p in parts])
-    t_in = np.concatenate([p[2] for p in parts])
-    t_out = np.concatenate([p[3] for p in parts])
-    depth_m = np.concatenate([p[4] for p in parts])
+    x0, y0, vx, vy = state.x, state.y, state.vx, state.vy
+    track = np.concatenate([p.track for p in parts])
+    zone_idx = np.concatenate([np.full(len(p.track), p.zone, dtype=np.intp) for p in parts])
+    t_in = np.concatenate([p.t_in for p in parts])
+    t_out = np.concatenate([p.t_out for p in parts])
+    depth_m = np.concatenate([p.depth_m for p in parts])
     order = np.lexsort((t_in, zone_idx, track))
     track, zone_idx, t_in, t_out, depth_m = (a[order] for a in (track, zone_idx, t_in, t_out,
                                                                  depth_m))
