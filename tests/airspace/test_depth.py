@@ -179,3 +179,25 @@ def test_depth_off_gives_nan() -> None:
     inc = predict_incursions(plane_track(0.0, 0.0, 90.0, 250.0), [zone], ACCORD,
                              plane=PLANE, depth=False)
     assert len(inc) == 1 and math.isnan(inc.depth_m[0])
+
+
+def test_a_depth_method_can_be_passed() -> None:
+    """``depth`` takes a method: here the length flown inside (plane metres), which
+    divided by the scale factor is 200 m/s x 100 s = 20 km across a 20 km square."""
+    lat, lon = PLANE.inverse(np.array([-1e4, 1e4, 1e4, -1e4]), np.array([0, 0, 2e4, 2e4]))
+    square = Zone("box", "sy", "restricted", shapely.Polygon(np.column_stack([lon, lat])))
+    la, lo = PLANE.inverse(np.array([0.0]), np.array([-1e4]))
+    tracks = Tracks.from_rows([("a", "us", "manned", la[0], lo[0], 20000, 200 * 3600 / 1852,
+                                0, 0)])
+    calls = []
+
+    def flown(tree: object, edges: np.ndarray, x0: np.ndarray, y0: np.ndarray,
+              vx: np.ndarray, vy: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+        calls.append(len(x0))
+        return np.asarray(np.hypot(vx, vy) * (t1 - t0))
+
+    inc = predict_incursions(tracks, [square], ACCORD, plane=PLANE, depth=flown)
+    assert calls == [1]
+    assert inc.depth_m[0] == pytest.approx(20_000.0, rel=1e-6)
+    assert math.isnan(predict_incursions(tracks, [square], ACCORD, plane=PLANE,
+                                         depth=False).depth_m[0])
