@@ -128,6 +128,12 @@ class LocalNodes:
             raise LineError(f"send from {party} refused: {r.status_code} {r.text}")
         return str(r.json()["id"])
 
+    def post(self, party: str, path: str, body: Any) -> Any:
+        r = self.client.post(self.url(party) + path, headers=self.auth(party), json=body)
+        if r.status_code not in (200, 201):
+            raise LineError(f"POST {path} on {party}: {r.status_code} {r.text}")
+        return r.json()
+
     def get(self, party: str, path: str) -> Any:
         r = self.client.get(self.url(party) + path, headers=self.auth(party))
         if r.status_code != 200:

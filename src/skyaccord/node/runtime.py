@@ -124,6 +124,16 @@ class NodeRuntime:
         self._line_pos = 0
         self._seed_episodes()
 
+    def warm_up(self) -> None:
+        """Run detection once on two made-up aircraft, so that the first real tick does
+        not pay for loading the compiled kernel (about 2 s)."""
+        cls = self.accord.classes[0]
+        pair = Tracks(np.array(["warm-a", "warm-b"]), np.array(["a", "b"]),
+                      np.array([cls, cls]), np.array([35.0, 35.05]), np.array([38.0, 38.0]),
+                      np.array([20000.0, 20000.0]), np.array([400.0, 400.0]),
+                      np.array([0.0, 180.0]), np.array([0.0, 0.0]))
+        detect(pair, self.accord)
+
     # -- episodes ------------------------------------------------------------------
     def _seed_episodes(self) -> None:
         """Episodes told within the gap before now, read back from the line's log."""

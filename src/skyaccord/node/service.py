@@ -115,6 +115,7 @@ def open_node(s: NodeSettings, *, clock: Callable[[], float] = time.time) -> Ope
     except SkyaccordError:
         store.close()
         raise
+    runtime.warm_up()
     return OpenNode(s, runtime, tokens, registry)
 
 
