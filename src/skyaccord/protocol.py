@@ -56,7 +56,7 @@ from datetime import datetime
 from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -416,11 +416,36 @@ def _minima(r: _Reader, tree: Mapping[str, Any], path: str, *,
 
 
 def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accord:
-    """Validate a parsed TOML tree into an :class:`Accord`."""
+    """Validate a parsed TOML tree into an :class:`Accord`.
+
+    Tables are checked in file order (``[accord]``, parties, classes, separation,
+    alerting, communications, zones, notify); the first error raises."""
     r = _Reader(source)
     r.only(tree, "", ["accord", "parties", "classes", "separation", "alerting",
                       "communications", "notify", "zones"])
+    accord_id, version, title, effective = _head(r, tree)
+    parties = _parties(r, tree)
+    classes = _classes(r, tree)
+    rules = _separation(r, tree, classes)
+    lookahead, levels = _alerting(r, tree)
+    comms = _communications(r, tree)
+    return Accord(
+        id=accord_id, version=version, title=title, effective=effective,
+        # Parties and rules are sets: kept sorted so that equal accords compare equal.
+        parties=tuple(sorted(parties, key=lambda p: p.id)), classes=classes,
+        separation=tuple(sorted(rules, key=lambda r: r.classes)),
+        lookahead_s=lookahead, levels=tuple(levels),
+        guard_frequencies_mhz=comms.guard_frequencies_mhz,
+        notice_lead_time_s=comms.notice_lead_time_s,
+        response_deadline_s=comms.response_deadline_s,
+        zones=_zones(r, tree, {p.id for p in parties}),
+        warning_count=comms.warning_count, warning_window_s=comms.warning_window_s,
+        notify=_notify(r, tree, levels),
+    )
 
+
+def _head(r: _Reader, tree: Mapping[str, Any]) -> tuple[str, int, str, str | None]:
+    """``[accord]``: id, version, title and the effective date-time (normalised text)."""
     head = r.table(tree, "accord", "accord", ["id", "version", "title", "effective"])
     accord_id = r.string(head, "id", "accord", pattern=_NAME)
     version = head.get("version")
@@ -434,7 +459,12 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
             raise r.fail("accord.effective", f"must be a date-time, got {effective_raw!r}")
         effective = format_rfc3339(
             parse_rfc3339(effective_raw, error=partial(r.fail, "accord.effective")))
+    assert accord_id is not None and title is not None
+    return accord_id, version, title, effective
 
+
+def _parties(r: _Reader, tree: Mapping[str, Any]) -> list[Party]:
+    """``[[parties]]``: unique ids, names, optional Ed25519 public keys (base64)."""
     parties: list[Party] = []
     for i, entry in enumerate(r.tables(tree, "parties", "parties",
                                        ["id", "name", "public_key"])):
@@ -454,7 +484,11 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
         if any(p.id == pid for p in parties):
             raise r.fail(f"{path}.id", f"duplicate party id {pid!r}")
         parties.append(Party(pid, name, public_key))
+    return parties
 
+
+def _classes(r: _Reader, tree: Mapping[str, Any]) -> tuple[str, ...]:
+    """``[classes]``: a non-empty list of unique class names."""
     classes_tbl = r.table(tree, "classes", "classes", ["names"])
     names = classes_tbl.get("names")
     if not isinstance(names, list) or not names:
@@ -464,8 +498,12 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
             raise r.fail(f"classes.names[{i}]", f"{name!r} is not a valid class name")
     if len(set(names)) != len(names):
         raise r.fail("classes.names", "duplicate class name")
-    classes = tuple(names)
+    return tuple(names)
 
+
+def _separation(r: _Reader, tree: Mapping[str, Any],
+                classes: tuple[str, ...]) -> list[SeparationRule]:
+    """``[[separation]]``: exactly one minima entry for every unordered class pair."""
     rules: dict[frozenset[str], SeparationRule] = {}
     for i, entry in enumerate(r.tables(tree, "separation", "separation",
                                        ["classes", "horizontal_nm", "vertical_ft"])):
@@ -489,7 +527,11 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
         for b in classes[a_i:]:
             if frozenset((a, b)) not in rules:
                 raise r.fail("separation", f"no minima for class pair {a}/{b}")
+    return list(rules.values())
 
+
+def _alerting(r: _Reader, tree: Mapping[str, Any]) -> tuple[float, list[AlertLevel]]:
+    """``[alerting]``: the look-ahead and the levels, least severe first, unique names."""
     alerting = r.table(tree, "alerting", "alerting", ["lookahead_s", "levels"])
     lookahead = r.number(alerting, "lookahead_s", "alerting", high=MAX_LOOKAHEAD_S)
     assert lookahead is not None
@@ -503,7 +545,20 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
         if any(level.name == name for level in levels):
             raise r.fail(f"{path}.name", f"duplicate level name {name!r}")
         levels.append(AlertLevel(name, time_s, _minima(r, entry, path, optional=True)))
+    return lookahead, levels
 
+
+class _Communications(NamedTuple):
+    guard_frequencies_mhz: tuple[float, ...]
+    notice_lead_time_s: float
+    response_deadline_s: float
+    warning_count: int | None
+    warning_window_s: float | None
+
+
+def _communications(r: _Reader, tree: Mapping[str, Any]) -> _Communications:
+    """``[communications]``: guard frequencies, notice lead time, response deadline and
+    the optional airspace warning sequence."""
     comms = r.table(tree, "communications", "communications",
                     ["guard_frequencies_mhz", "notice_lead_time_s", "response_deadline_s",
                      "warning_count", "warning_window_s"])
@@ -525,20 +580,7 @@ def accord_from_dict(tree: Mapping[str, Any], source: str = "<accord>") -> Accor
                      f"must be an integer from 1 to 1000, got {count!r}")
     window = r.number(comms, "warning_window_s", "communications", high=86400.0,
                       optional=True)
-
-    assert accord_id is not None and title is not None
-    return Accord(
-        id=accord_id, version=version, title=title, effective=effective,
-        # Parties and rules are sets: kept sorted so that equal accords compare equal.
-        parties=tuple(sorted(parties, key=lambda p: p.id)), classes=classes,
-        separation=tuple(sorted(rules.values(), key=lambda r: r.classes)),
-        lookahead_s=lookahead, levels=tuple(levels),
-        guard_frequencies_mhz=tuple(float(f) for f in freqs),
-        notice_lead_time_s=lead, response_deadline_s=deadline,
-        zones=_zones(r, tree, {p.id for p in parties}),
-        warning_count=count, warning_window_s=window,
-        notify=_notify(r, tree, levels),
-    )
+    return _Communications(tuple(float(f) for f in freqs), lead, deadline, count, window)
 
 
 def _notify(r: _Reader, tree: Mapping[str, Any], levels: Sequence[AlertLevel]) -> NotifyRules:
