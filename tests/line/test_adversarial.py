@@ -336,3 +336,43 @@ def test_5_third_party_cannot_settle_or_stand_by(tmp_path: Path, keys: dict[str,
     assert store_debts(us.store, deadline, T0 + 10_000.0) == []
     for node in nodes.values():
         node.store.close()
+
+
+# -- 6. the accord and the receiver's clock set deadlines, not the sender ------------------
+
+def test_6_sender_cannot_choose_deadlines(pair: Pair, keys: dict[str, SigningKey]) -> None:
+    from skyaccord.line import store_debts
+    from tests.line.helpers import T0
+
+    deadline = pair.ru.accord.response_deadline_s
+    now = pair.clock()
+
+    def request(seq: int, created: float, due: float) -> tuple[int, dict[str, Any]]:
+        m = make_message(keys["tr"], kind="request", sender="tr", recipient="ru", seq=seq,
+                         created_at=created, accord=pair.ru.accord.sha256,
+                         body={"text": "q"}, due_at=due)
+        return pair.ru.receive(envelope(keys["tr"], m, now))
+
+    # created 5000 s ago, due 1 s later: straight to command level before the fix
+    code, reply = request(1, now - 5000.0, now - 4999.0)
+    assert code == 400 and "response_deadline_s" in reply["error"], reply
+    # created in the year 5107
+    code, reply = request(1, 98_000_000_000.0, 98_000_000_000.0 + deadline)
+    assert code == 400 and "future" in reply["error"], reply
+    # within the skew window is fine; beyond it is not
+    assert request(1, now + 25.0, now + 25.0 + deadline)[0] == 200
+    assert request(2, now + 40.0, now + 40.0 + deadline)[0] == 400
+    assert store_debts(pair.ru.store, deadline, now + 10.0) != []
+    # a genuine request queued through an outage: old, accepted, not yet overdue
+    pair.to_ru.down = True
+    old = pair.us.send("ru", "request", {"text": "queued for an hour"})
+    pair.us.deliver_once()
+    pair.clock.t += 3600.0
+    pair.to_ru.down = False
+    pair.us._backoff.clear()
+    assert pair.us.deliver_once() == 1
+    received = pair.clock()
+    for store in (pair.us.store, pair.ru.store):  # both logs agree on the due time
+        d = next(d for d in store_debts(store, deadline, received + 1.0) if d.msg_id == old.id)
+        assert d.due_at == received + deadline and d.level == "pending"
+        assert old.due_at == T0 + deadline  # what the sender signed, an hour earlier

@@ -3,8 +3,10 @@
 A request carries ``due_at`` = creation time + the accord's ``response_deadline_s``
 (default 180 s: the upper end of the AIDC logical-acknowledgement time-out, "typically
 between 1 and 3 minutes", ICAO Asia/Pacific AIDC end-to-end monitoring guidance v5.0,
-2024). A ``response`` naming the request, from the party it was addressed to, settles
-it (anyone else's is ignored here, and refused on receipt); a response with
+2024); a receiver refuses any other ``due_at``, and the debt runs from the later of that
+and the receipt + the deadline (see :func:`debts`). A ``response`` naming the request,
+from the party it was addressed to, settles it (anyone else's is ignored here, and
+refused on receipt); a response with
 ``decision = "standby"`` (OLDI SBY: "considering", which stops one clock and starts the
 response clock) moves the due time to the standby time + the deadline. Past due, the
 debt climbs :data:`ESCALATION` levels:
@@ -77,18 +79,25 @@ def debts(messages: Iterable[Message], now: float, response_deadline_s: float, *
           include_pending: bool = True) -> list[Debt]:
     """Open debts among ``messages`` (a node's log, any order) at UTC time ``now``.
 
-    ``unacked`` gives (message, time stored) of messages still in the outbox. Sorted most
-    late first.
+    A request is due at the later of its ``due_at`` (creation + the deadline) and its
+    receipt + the deadline, as the receiver's acknowledgement states (``received_at``,
+    when ``messages`` hold the ack): a request queued through an outage does not arrive
+    already overdue, and both parties' logs give the same due time. ``unacked`` gives
+    (message, time stored) of messages still in the outbox. Sorted most late first.
     """
     ordered = sorted(messages, key=lambda m: m.created_at)
     requests = {m.id: m for m in ordered if m.kind == "request" and m.due_at is not None}
     due = {rid: float(m.due_at or 0.0) for rid, m in requests.items()}
     settled: set[str] = set()
     for m in ordered:
-        req = requests.get(m.in_reply_to or "") if m.kind == "response" else None
+        req = requests.get(m.in_reply_to or "") if m.kind in ("response", "ack") else None
         if req is None or m.sender != req.recipient:
             continue  # only the party asked can answer or stand by
-        if m.body.get("decision") == "standby":
+        if m.kind == "ack":  # the debt runs from the receiver's (signed) time of receipt
+            received = m.body.get("received_at")
+            if isinstance(received, int | float):
+                due[req.id] = max(due[req.id], float(received) + response_deadline_s)
+        elif m.body.get("decision") == "standby":
             due[req.id] = max(due[req.id], m.created_at + response_deadline_s)
         else:
             settled.add(req.id)
@@ -113,7 +122,7 @@ def debts(messages: Iterable[Message], now: float, response_deadline_s: float, *
 def store_debts(store: LineStore, response_deadline_s: float, now: float, *,
                 include_pending: bool = True) -> list[Debt]:
     """:func:`debts` over a node's log and outbox."""
-    logged = [m for _, _, _, m in store.messages(kinds=("request", "response"))]
+    logged = [m for _, _, _, m in store.messages(kinds=("request", "response", "ack"))]
     stored = {e.msg_id: e.recorded_at for e in store.entries()}
     unacked = [(o.message, stored[o.msg_id]) for o in store.outbox() if o.delivered_at is None]
     return debts(logged, now, response_deadline_s, unacked=unacked,

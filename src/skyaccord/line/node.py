@@ -208,7 +208,11 @@ class Node:
                 or ack.in_reply_to != message.id or ack.body.get("digest") != message.digest):
             raise SignatureError(f"acknowledgement from {message.recipient} does not match "
                                  f"message {message.id}")
-        self.store.record_ack(ack, self.clock())
+        now = self.clock()
+        if float(ack.body["received_at"]) > now + self.skew_s:
+            raise SignatureError(f"acknowledgement from {message.recipient} of {message.id} "
+                                 "says it was received in this node's future")
+        self.store.record_ack(ack, now)
 
     # -- receiving -------------------------------------------------------------------
     def receive_bytes(self, raw: bytes, *, source: str | None = None
@@ -266,6 +270,7 @@ class Node:
                 raise SignatureError(f"outside the clock-skew window: transmitted "
                                      f"{now - sent_at:+.1f} s from this node's clock, window "
                                      f"±{self.skew_s:g} s")
+            self._check_times(message, now)
             self._check_answer(message)
 
             def make_ack(pos: int, log_hash: str) -> Message:
@@ -328,6 +333,24 @@ class Node:
                 "refusals_suppressed": self.refusal_limiter.suppressed,
                 "refusal_write_failures": self.refusal_write_failures,
                 "internal_errors": self.internal_errors}
+
+    def _check_times(self, message: Message, now: float) -> None:
+        """A message is not created in the future (beyond the skew window), and a
+        request is due exactly the accord's ``response_deadline_s`` after its creation:
+        the sender does not choose the deadline. Old messages are fine (queued through
+        an outage): the receiver's debt runs from its own time of receipt, which its
+        signed ack states (:func:`~skyaccord.line.deadlines.debts`)."""
+        if message.created_at > now + self.skew_s:
+            raise MessageRefused(f"message field 'created_at': {message.created_at:.3f} is "
+                                 f"{message.created_at - now:.0f} s in this node's future "
+                                 f"(window ±{self.skew_s:g} s)")
+        if message.kind == "request":
+            due = message.created_at + self.accord.response_deadline_s
+            if message.due_at is None or abs(message.due_at - due) > 1e-3:
+                raise MessageRefused(
+                    f"message field 'due_at': a request is due the accord's "
+                    f"response_deadline_s ({self.accord.response_deadline_s:g} s) after "
+                    f"created_at, {due:.3f}, not {message.due_at}")
 
     def _check_answer(self, message: Message) -> None:
         """A response or acceptance must answer a message this node sent to its sender:
