@@ -6,6 +6,7 @@ Tests and the in-process benchmark swap :class:`Transport` for a direct call; no
 
 from __future__ import annotations
 
+import ssl
 from typing import Any, Protocol
 
 import httpx
@@ -35,9 +36,9 @@ class Transport(Protocol):
 class HttpPeer:
     """A peer node at ``url`` (e.g. ``http://127.0.0.1:8702``), over one httpx client."""
 
-    def __init__(self, url: str, timeout_s: float = 5.0, *, verify: str | bool = True
-                 ) -> None:
-        """``verify``: a CA bundle file that signs the peer's TLS certificate (https)."""
+    def __init__(self, url: str, timeout_s: float = 5.0, *,
+                 verify: ssl.SSLContext | bool = True) -> None:
+        """``verify``: the TLS context that checks the peer's certificate (https)."""
         self.url = url.rstrip("/")
         self._client = httpx.Client(timeout=timeout_s, verify=verify)
 

@@ -7,6 +7,7 @@ start leaves no file behind; :func:`init_node` writes a new node's directory.
 from __future__ import annotations
 
 import json
+import ssl
 import time
 import tomllib
 from collections.abc import Callable, Sequence
@@ -74,7 +75,14 @@ def _rules(path: Path | None) -> PartyRules | None:
 
 
 def _peer(url: str, ca: Path | None) -> HttpPeer:
-    return HttpPeer(url, verify=str(ca) if ca is not None else True)
+    """A peer over HTTP(S); ``ca`` is the bundle that signs the peers' certificates."""
+    if ca is None:
+        return HttpPeer(url)
+    try:
+        context = ssl.create_default_context(cafile=str(ca))
+    except (OSError, ssl.SSLError) as exc:
+        raise InputError(f"{ca}: cannot read the peers' CA bundle: {exc}") from None
+    return HttpPeer(url, verify=context)
 
 
 def open_node(s: NodeSettings, *, clock: Callable[[], float] = time.time) -> OpenNode:
