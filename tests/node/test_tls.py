@@ -25,7 +25,8 @@ def _wait(url: str, ca: str, headers: dict[str, str], proc: subprocess.Popen[byt
         if proc.poll() is not None:
             raise AssertionError(log.read_text())
         try:
-            if httpx.get(url + "/health", verify=ssl.create_default_context(cafile=ca), headers=headers).status_code == 200:
+            ctx = ssl.create_default_context(cafile=ca)
+            if httpx.get(url + "/health", verify=ctx, headers=headers).status_code == 200:
                 return
         except httpx.HTTPError:
             time.sleep(0.1)
