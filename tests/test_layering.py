@@ -40,7 +40,7 @@ LAYERS: dict[str, frozenset[str]] = {
     "skyaccord.airspace": frozenset({_E, _G, _T, "skyaccord.protocol", "skyaccord.tracks",
                                      "skyaccord.tactical.kinematics"}),
     "skyaccord.store": frozenset({_E}),
-    "skyaccord.strategic": frozenset({_E, _G, "skyaccord.protocol", "skyaccord.store"}),
+    "skyaccord.strategic": frozenset({_E, _G, _C, "skyaccord.protocol", "skyaccord.store"}),
     "skyaccord.ingest": frozenset({_E, _G, _T, "skyaccord.protocol", "skyaccord.tracks",
                                    "skyaccord.picture", "skyaccord.tactical"}),
     "skyaccord.line": frozenset({_E, _C, "skyaccord.protocol", "skyaccord.tracks",

@@ -234,3 +234,41 @@ def test_cold_cache_records_equal_fresh_placement(tmp_path: Path) -> None:
             mixed += 0 < len(found.rows) < len(found.ids[0])
     assert len(vids) == sum(len(it.volumes) for it in by_id.values()) > 300
     assert polygons > 0 and mixed > 0
+
+
+def test_stored_bytes_are_those_of_earlier_versions(tmp_path: Path) -> None:
+    """Intent bodies, request digests and displacement bodies keep the bytes that
+    json.dumps wrote before canonical JSON had one home (``\\uXXXX`` escapes; sorted keys
+    but for displacement bodies), so that stores and retried requests from earlier
+    versions still match."""
+    import hashlib
+    import json
+    import sqlite3
+
+    from skyaccord.strategic.codec import intent_to_dict
+
+    db = tmp_path / "r.db"
+    reg = Registry(SQLiteStore(db), default_accord())
+    low = Intent("höhe-1", "ru", (Volume(Circle(35.0, 38.5, 2000), 0, 1000, T0, T0 + 600),))
+    hi = Intent("überflug", "us", (Volume(Circle(35.0, 38.5, 2000), 0, 1000, T0, T0 + 600),),
+                priority=2)
+    reg.submit(low, request_id="r-ö")
+    key = reg.check(hi).key
+    stored = reg.submit(hi, key, request_id="r-ü").intent
+    c = sqlite3.connect(db)
+    bodies = dict(c.execute("SELECT id, body FROM intents"))
+    digests = dict(c.execute("SELECT key, digest FROM intent_requests"))
+    (notice,) = c.execute("SELECT body FROM intent_notices").fetchall()
+    c.close()
+    got = json.loads(bodies["überflug"])
+    assert bodies["überflug"] == json.dumps(got, sort_keys=True, separators=(",", ":"))
+    assert "\\u00fc" in bodies["überflug"] and "ü" not in bodies["überflug"]
+    old_text = json.dumps(["submit", [json.dumps(intent_to_dict(hi), sort_keys=True,
+                                                 separators=(",", ":")),
+                                      sorted(key.items())]],
+                          sort_keys=True, separators=(",", ":"))
+    assert digests["r-ü"] == hashlib.sha256(old_text.encode()).hexdigest()
+    assert notice[0] == json.dumps({"version": 1, "by": ["überflug", "us", stored.version, 2],
+                                    "pairs": [[0, 0]]}, separators=(",", ":"))
+    # the retry is answered from the record: the digest matched
+    assert reg.submit(hi, key, request_id="r-ü").replayed

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from skyaccord.canonical import canonical_json
 from skyaccord.errors import IntentError
 from skyaccord.geo import FT
 from skyaccord.strategic.volumes import Circle, Intent, IntentState, Polygon, Volume
@@ -111,9 +112,31 @@ def intent_from_dict(d: Mapping[str, Any]) -> Intent:
                   IntentState(d["state"]), int(d["version"]))
 
 
+def stored_json(value: Any, *, sort_keys: bool = True) -> str:
+    """JSON as the registry stores and hashes it: compact, ``\\uXXXX`` escapes for
+    non-ASCII characters, NaN written as ``NaN``; object keys sorted, except where
+    ``sort_keys=False`` (displacement bodies, written in insertion order).
+
+    The registry's stored forms (intent bodies, displacement bodies) and its request
+    digests (hashes compared with stored ones when a request is retried) were written
+    with :func:`json.dumps`'s defaults before :func:`skyaccord.canonical.canonical_json`
+    existed, so this keeps those bytes exactly: canonical JSON with ``ensure_ascii`` and
+    ``allow_nan`` on. Writing them as canonical JSON's default (UTF-8, no NaN) would
+    change stored bytes, and a retry across an upgrade would no longer match its digest.
+
+    >>> print(stored_json({"b": "é", "a": 1.0}))
+    {"a":1.0,"b":"\\u00e9"}
+    >>> stored_json({"b": 1, "a": 2}, sort_keys=False)
+    '{"b":1,"a":2}'
+    """
+    if sort_keys:
+        return canonical_json(value, ensure_ascii=True, allow_nan=True)
+    return json.dumps(value, separators=(",", ":"))
+
+
 def dumps(intent: Intent) -> str:
-    """Canonical JSON of an intent (sorted keys, no spaces)."""
-    return json.dumps(intent_to_dict(intent), sort_keys=True, separators=(",", ":"))
+    """The stored JSON of an intent (:func:`stored_json`: sorted keys, no spaces)."""
+    return stored_json(intent_to_dict(intent))
 
 
 # -- GeoJSON ----------------------------------------------------------------------------

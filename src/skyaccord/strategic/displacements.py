@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass
 
 from skyaccord.store.base import DisplacementRow
+from skyaccord.strategic.codec import stored_json
 from skyaccord.strategic.conflicts import IntentConflicts
 from skyaccord.strategic.volumes import Intent
 
@@ -48,10 +49,11 @@ def displacement_rows(accepted: Intent, conflicts: IntentConflicts
                       ) -> list[DisplacementRow]:
     """The rows that record the displacement of each intent of ``conflicts`` that
     ``accepted`` (as stored) was accepted over (the store numbers them)."""
-    return [DisplacementRow(0, c.intent_id, c.party, json.dumps(
+    # stored bytes: keys in the order written since the first version (codec.stored_json)
+    return [DisplacementRow(0, c.intent_id, c.party, stored_json(
         {"version": c.version, "by": [accepted.id, accepted.party, accepted.version,
                                       accepted.priority],
-         "pairs": [[b, a] for a, b in c.pairs]}, separators=(",", ":")))
+         "pairs": [[b, a] for a, b in c.pairs]}, sort_keys=False))
         for c in conflicts]
 
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from skyaccord.errors import IntentError
 from skyaccord.store.base import Txn
-from skyaccord.strategic.codec import intent_from_dict
+from skyaccord.strategic.codec import intent_from_dict, stored_json
 from skyaccord.strategic.volumes import Intent
 
 __all__ = ["replay", "request_digest"]
@@ -28,8 +28,8 @@ def request_digest(kind: str, payload: object) -> str:
     >>> request_digest("state", ["a", "us", "ended", 1])[:16]
     '7c69eeabcd5d438d'
     """
-    text = json.dumps([kind, payload], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    # compared with stored digests: codec.stored_json keeps the bytes of earlier versions
+    return hashlib.sha256(stored_json([kind, payload]).encode()).hexdigest()
 
 
 def replay(t: Txn, request_id: str | None, digest: str) -> Intent | None:

@@ -36,7 +36,7 @@ from shapely.geometry import Polygon as ShapelyPolygon
 from skyaccord.geo import LocalPlane
 from skyaccord.store.base import IntentRow, VolumeRow
 from skyaccord.strategic.cache import Cache
-from skyaccord.strategic.codec import intent_from_dict, intent_to_dict
+from skyaccord.strategic.codec import intent_from_dict, intent_to_dict, stored_json
 from skyaccord.strategic.intersect import Box, PlacedVolume, VolumeArrays, place
 from skyaccord.strategic.volumes import Intent, Volume
 
@@ -140,7 +140,7 @@ def encode_row(intent: Intent, placed: Sequence[PlacedVolume]) -> IntentRow:
     d["plane"] = [[p.cx, p.cy, p.r_plane, p.k] if p.shape is None else
                   [p.cx, p.cy, 0.0, p.k, shapely.get_coordinates(p.shape).tolist()]
                   for p in placed]
-    body = json.dumps(d, sort_keys=True, separators=(",", ":"))
+    body = stored_json(d)  # stored bytes: codec.stored_json says why not canonical_json
     return IntentRow(intent.id, intent.party, str(intent.state), intent.version,
                      intent.priority, body)
 
