@@ -483,123 +483,180 @@ def kinematic_track_bands(tracks: Tracks, accord: Accord, index: int, *,
     cands = np.r_[current, values]
     # Candidate plane velocities, as detect would compute them after the turn.
     own_all = _candidate_states(tracks, index, plane, state, BandDimension.TRACK, cands)
-    speed = float(np.hypot(state.vx[index], state.vy[index]))
-    beta0 = math.atan2(state.vx[index], state.vy[index])
-    beta = np.arctan2(own_all.vx, own_all.vy)
-    turn = (beta - beta0 + math.pi) % (2 * math.pi) - math.pi
-    turn = np.where(np.isclose(turn, -math.pi), math.pi, turn)
-    omega = math.radians(turn_rate_deg_s)
-    x0, y0 = float(state.x[index]), float(state.y[index])
-    z, vz = float(state.z[index]), float(state.vz[index])
-    r = speed / omega
+    arc = _Arc(float(state.x[index]), float(state.y[index]),
+               math.atan2(state.vx[index], state.vy[index]),
+               math.radians(turn_rate_deg_s),
+               float(np.hypot(state.vx[index], state.vy[index])) / math.radians(turn_rate_deg_s))
+    plan = _turn_plan(arc, own_all, horizon, dt_s)
+    radius, half_height = accord.minima_table_m()
+    cand = _reachable(state, index, own_all, radius, half_height, horizon)
+    codes = np.full(len(cands), LevelCode.FREE, dtype=np.int8)
+    if len(cand):
+        ci, cj = state.class_code[index], state.class_code[cand]
+        traffic = _Traffic(state, cand, float(state.z[index]), float(state.vz[index]),
+                           0.5 * (state.scale[index] + state.scale[cand]), plan.shared)
+        rad, hh = radius[ci, cj], half_height[ci, cj]
+        first = _first_losses(traffic, plan, rad, hh, len(cands))
+        conflict = first < horizon
+        codes[conflict.any(axis=1)] = LevelCode.NO_LEVEL
+        _raise_to_levels(codes, traffic, plan, first, conflict, rad, hh, accord, horizon)
+    return Bands(BandDimension.TRACK, BandDimension.TRACK.unit, values, codes[1:], current,
+                 int(codes[0]))
 
-    def at(t: FloatArray, sign: FloatArray) -> tuple[FloatArray, FloatArray]:
+
+class _Arc(NamedTuple):
+    """The ownship's turn in the plane: from ``(x0, y0)`` on plane bearing ``beta0``
+    (clockwise from grid north), at ``omega`` rad/s on a circle of radius ``r`` m."""
+
+    x0: float
+    y0: float
+    beta0: float
+    omega: float
+    r: float
+
+    def at(self, t: FloatArray, sign: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Plane position after turning for ``t`` s (sign +1 right, -1 left)."""
-        b = beta0 + sign * omega * t
-        return (x0 + sign * r * (math.cos(beta0) - np.cos(b)),
-                y0 + sign * r * (np.sin(b) - math.sin(beta0)))
+        b = self.beta0 + sign * self.omega * t
+        return (self.x0 + sign * self.r * (math.cos(self.beta0) - np.cos(b)),
+                self.y0 + sign * self.r * (np.sin(b) - math.sin(self.beta0)))
 
-    def legs(start: FloatArray, end: FloatArray, sign: FloatArray) -> FloatArray:
+    def chords(self, start: FloatArray, end: FloatArray, sign: FloatArray) -> FloatArray:
         """Chord legs (start, end, x, y, vx, vy) of the arc between two times."""
-        xa, ya = at(start, sign)
-        xb, yb = at(end, sign)
+        xa, ya = self.at(start, sign)
+        xb, yb = self.at(end, sign)
         span = end - start
         return np.column_stack([start, end, xa, ya, (xb - xa) / span, (yb - ya) / span])
 
+
+class _TurnPlan(NamedTuple):
+    """How each candidate track is flown: the first ``n_full[k]`` chords of its side
+    (``shared[sign[k]]``, the same for every candidate turning that way), then its own
+    legs: a last, shorter chord and the straight leg after the turn."""
+
+    sign: FloatArray
+    """+1 right, -1 left"""
+    n_full: IntArray
+    own_k: IntArray
+    """the candidate of each own leg"""
+    own_leg: FloatArray
+    """(start, end, x, y, vx, vy) of each own leg"""
+    shared: dict[float, FloatArray]
+
+
+def _turn_plan(arc: _Arc, own: _Own, horizon: float, dt_s: float) -> _TurnPlan:
+    """The legs of every candidate (``own``: plane velocities after the turn), turning
+    the short way (right when exactly opposite) for at most the horizon."""
+    beta = np.arctan2(own.vx, own.vy)
+    turn = (beta - arc.beta0 + math.pi) % (2 * math.pi) - math.pi
+    turn = np.where(np.isclose(turn, -math.pi), math.pi, turn)
     # The turn of candidate k lasts tau[k]; chords on the fixed grid [i dt, (i+1) dt] are
     # the same for every candidate turning the same way, so they are shared: candidate k
     # flies the first n_full[k] of them, then its own last (shorter) chord and its
     # straight leg.
-    tau = np.minimum(np.abs(turn) / omega, horizon)
+    tau = np.minimum(np.abs(turn) / arc.omega, horizon)
     sign = np.where(turn >= 0, 1.0, -1.0)
     n_full = np.floor(tau / dt_s + 1e-9).astype(np.intp)
     partial = tau - n_full * dt_s > 1e-9 * dt_s
     straight = (tau < horizon) | ((n_full == 0) & ~partial)
     p_k, s_k = np.flatnonzero(partial), np.flatnonzero(straight)
-    own_k = np.r_[p_k, s_k]
-    xe, ye = at(tau[s_k], sign[s_k])
+    xe, ye = arc.at(tau[s_k], sign[s_k])
     own_leg = np.vstack([
-        legs(np.asarray(n_full[p_k] * dt_s, dtype=np.float64), tau[p_k], sign[p_k]),
-        np.column_stack([tau[s_k], np.full(len(s_k), np.inf), xe, ye, own_all.vx[s_k],
-                         own_all.vy[s_k]])])
+        arc.chords(np.asarray(n_full[p_k] * dt_s, dtype=np.float64), tau[p_k], sign[p_k]),
+        np.column_stack([tau[s_k], np.full(len(s_k), np.inf), xe, ye, own.vx[s_k],
+                         own.vy[s_k]])])
     shared: dict[float, FloatArray] = {}
     for side in (1.0, -1.0):
         count = int(n_full[sign == side].max(initial=0))
         grid = np.asarray(np.arange(count) * dt_s, dtype=np.float64)
-        shared[side] = legs(grid, grid + dt_s, np.full(count, side))
-    radius, half_height = accord.minima_table_m()
-    reach = _Own(own_all.x, own_all.y, own_all.z, own_all.vx, own_all.vy, own_all.vz)
-    cand = _reachable(state, index, reach, radius, half_height, horizon)
-    codes = np.full(len(cands), LevelCode.FREE, dtype=np.int8)
-    if len(cand):
-        ci, cj = state.class_code[index], state.class_code[cand]
-        rad, hh = radius[ci, cj], half_height[ci, cj]
-        scale = 0.5 * (state.scale[index] + state.scale[cand])
+        shared[side] = arc.chords(grid, grid + dt_s, np.full(count, side))
+    return _TurnPlan(sign, n_full, np.r_[p_k, s_k], own_leg, shared)
 
-        def earliest(leg: FloatArray, j: IntArray, lr: FloatArray, lh: FloatArray
-                     ) -> FloatArray:
-            """Earliest loss per (leg[c], intruder cand[j[c]]) cell, in batches."""
-            out = np.empty(len(j))
-            for s0 in range(0, len(j), _CELLS):
-                sl = slice(s0, s0 + _CELLS)
-                out[sl] = _earliest_loss(state, cand[j[sl]], np.c_[np.zeros(len(leg[sl])),
-                                                                   leg[sl]],
-                                         z, vz, lr[sl], lh[sl], scale[j[sl]])
-            return out
 
-        def over_shared(side: float, js: IntArray, lr: FloatArray, lh: FloatArray
-                        ) -> FloatArray:
-            """(n + 1, len(js)): earliest loss over the first n shared chords of a side."""
-            chords = shared[side]
-            cell_leg = np.repeat(np.arange(len(chords)), len(js))
-            cell_j = np.tile(np.arange(len(js)), len(chords))
-            e = earliest(chords[cell_leg], js[cell_j], lr[cell_j], lh[cell_j])
-            e = e.reshape(len(chords), len(js))
-            return np.vstack([np.full((1, len(js)), np.inf), np.minimum.accumulate(e, axis=0)])
+class _Traffic(NamedTuple):
+    """The intruders ``cand`` that some candidate may meet, against the ownship's
+    altitude ``z`` and vertical speed ``vz`` (kept through the turn)."""
 
-        # Pass 1, every (leg, intruder) cell against the class minima: the conflicts.
-        m = len(cand)
-        every = np.arange(m)
-        first = np.full((len(cands), m), np.inf)
-        for side in (1.0, -1.0):
-            mine = np.flatnonzero(sign == side)
-            first[mine] = over_shared(side, every, rad, hh)[n_full[mine]]
-        cell_leg = np.repeat(np.arange(len(own_leg)), m)
-        cell_j = np.tile(every, len(own_leg))
-        t = earliest(own_leg[cell_leg], cell_j, rad[cell_j], hh[cell_j])
-        np.minimum.at(first, (own_k[cell_leg], cell_j), t)
-        conflict = first < horizon
-        codes[conflict.any(axis=1)] = LevelCode.NO_LEVEL
-        # Pass 2, levels, only on conflicting (candidate, intruder) pairs: a level's
-        # tighter minima cannot be lost where the class minima are not.
-        k_idx, j_idx = np.nonzero(conflict)
-        if len(k_idx):
-            js, j_pos = np.unique(j_idx, return_inverse=True)
-            # The pairs' own legs: each candidate has at most two.
-            order = np.argsort(own_k, kind="stable")
-            legs_of = np.bincount(own_k, minlength=len(cands))
-            leg_start = np.r_[0, np.cumsum(legs_of)[:-1]]
-            n_legs = legs_of[k_idx]
-            cell_pair = np.repeat(np.arange(len(k_idx)), n_legs)
-            offset = np.arange(len(cell_pair)) - np.repeat(np.cumsum(n_legs) - n_legs, n_legs)
-            pair_leg = order[leg_start[k_idx][cell_pair] + offset]
-            pair_j = j_idx[cell_pair]
-            for code, level in enumerate(accord.levels, start=1):
-                limit = min(level.time_s, horizon)
-                if level.minima is None:
-                    t_level = first[k_idx, j_idx]
-                else:
-                    lr = np.minimum(rad, level.minima.horizontal_m)
-                    lh = np.minimum(hh, level.minima.vertical_m)
-                    t_level = np.full(len(k_idx), np.inf)
-                    for side in (1.0, -1.0):
-                        here = np.flatnonzero(sign[k_idx] == side)
-                        if len(here):
-                            pre = over_shared(side, js, lr[js], lh[js])
-                            t_level[here] = pre[n_full[k_idx[here]], j_pos[here]]
-                    t_cell = earliest(own_leg[pair_leg], pair_j, lr[pair_j], lh[pair_j])
-                    np.minimum.at(t_level, cell_pair, t_cell)
-                meets = k_idx[t_level < limit]
-                codes[meets] = np.maximum(codes[meets], np.int8(code))
-    return Bands(BandDimension.TRACK, BandDimension.TRACK.unit, values, codes[1:], current,
-                 int(codes[0]))
+    state: PlaneState
+    cand: IntArray
+    z: float
+    vz: float
+    scale: FloatArray
+    """the pair's mean scale factor, per intruder"""
+    shared: dict[float, FloatArray]
+
+    def earliest(self, leg: FloatArray, j: IntArray, lr: FloatArray, lh: FloatArray
+                 ) -> FloatArray:
+        """Earliest loss per (leg[c], intruder cand[j[c]]) cell, in batches."""
+        out = np.empty(len(j))
+        for s0 in range(0, len(j), _CELLS):
+            sl = slice(s0, s0 + _CELLS)
+            out[sl] = _earliest_loss(self.state, self.cand[j[sl]],
+                                     np.c_[np.zeros(len(leg[sl])), leg[sl]],
+                                     self.z, self.vz, lr[sl], lh[sl], self.scale[j[sl]])
+        return out
+
+    def over_shared(self, side: float, js: IntArray, lr: FloatArray, lh: FloatArray
+                    ) -> FloatArray:
+        """(n + 1, len(js)): earliest loss over the first n shared chords of a side."""
+        chords = self.shared[side]
+        cell_leg = np.repeat(np.arange(len(chords)), len(js))
+        cell_j = np.tile(np.arange(len(js)), len(chords))
+        e = self.earliest(chords[cell_leg], js[cell_j], lr[cell_j], lh[cell_j])
+        e = e.reshape(len(chords), len(js))
+        return np.vstack([np.full((1, len(js)), np.inf), np.minimum.accumulate(e, axis=0)])
+
+
+def _first_losses(traffic: _Traffic, plan: _TurnPlan, rad: FloatArray, hh: FloatArray,
+                  n_cands: int) -> FloatArray:
+    """(candidates, intruders): the earliest loss of the class minima over every leg."""
+    m = len(traffic.cand)
+    every = np.arange(m)
+    first = np.full((n_cands, m), np.inf)
+    for side in (1.0, -1.0):
+        mine = np.flatnonzero(plan.sign == side)
+        first[mine] = traffic.over_shared(side, every, rad, hh)[plan.n_full[mine]]
+    cell_leg = np.repeat(np.arange(len(plan.own_leg)), m)
+    cell_j = np.tile(every, len(plan.own_leg))
+    t = traffic.earliest(plan.own_leg[cell_leg], cell_j, rad[cell_j], hh[cell_j])
+    np.minimum.at(first, (plan.own_k[cell_leg], cell_j), t)
+    return first
+
+
+def _raise_to_levels(codes: CodeArray, traffic: _Traffic, plan: _TurnPlan,
+                     first: FloatArray, conflict: npt.NDArray[np.bool_], rad: FloatArray,
+                     hh: FloatArray, accord: Accord, horizon: float) -> None:
+    """Raise ``codes`` to the alert level each candidate meets, testing only the
+    conflicting (candidate, intruder) pairs: a level's tighter minima cannot be lost
+    where the class minima are not."""
+    k_idx, j_idx = np.nonzero(conflict)
+    if not len(k_idx):
+        return
+    js, j_pos = np.unique(j_idx, return_inverse=True)
+    # The pairs' own legs: each candidate has at most two.
+    own_k = plan.own_k
+    order = np.argsort(own_k, kind="stable")
+    legs_of = np.bincount(own_k, minlength=len(codes))
+    leg_start = np.r_[0, np.cumsum(legs_of)[:-1]]
+    n_legs = legs_of[k_idx]
+    cell_pair = np.repeat(np.arange(len(k_idx)), n_legs)
+    offset = np.arange(len(cell_pair)) - np.repeat(np.cumsum(n_legs) - n_legs, n_legs)
+    pair_leg = order[leg_start[k_idx][cell_pair] + offset]
+    pair_j = j_idx[cell_pair]
+    for code, level in enumerate(accord.levels, start=1):
+        limit = min(level.time_s, horizon)
+        if level.minima is None:
+            t_level = first[k_idx, j_idx]
+        else:
+            lr = np.minimum(rad, level.minima.horizontal_m)
+            lh = np.minimum(hh, level.minima.vertical_m)
+            t_level = np.full(len(k_idx), np.inf)
+            for side in (1.0, -1.0):
+                here = np.flatnonzero(plan.sign[k_idx] == side)
+                if len(here):
+                    pre = traffic.over_shared(side, js, lr[js], lh[js])
+                    t_level[here] = pre[plan.n_full[k_idx[here]], j_pos[here]]
+            t_cell = traffic.earliest(plan.own_leg[pair_leg], pair_j, lr[pair_j],
+                                      lh[pair_j])
+            np.minimum.at(t_level, cell_pair, t_cell)
+        meets = k_idx[t_level < limit]
+        codes[meets] = np.maximum(codes[meets], np.int8(code))
