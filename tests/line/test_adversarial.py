@@ -376,3 +376,58 @@ def test_6_sender_cannot_choose_deadlines(pair: Pair, keys: dict[str, SigningKey
         d = next(d for d in store_debts(store, deadline, received + 1.0) if d.msg_id == old.id)
         assert d.due_at == received + deadline and d.level == "pending"
         assert old.due_at == T0 + deadline  # what the sender signed, an hour earlier
+
+
+# -- 12. key files and logs are the owner's alone -------------------------------------------
+
+def test_12_keys_and_logs_owner_only(tmp_path: Path, keys: dict[str, SigningKey]) -> None:
+    import os
+    import stat
+
+    from typer.testing import CliRunner
+
+    from skyaccord.cli import app
+    from skyaccord.errors import LineError
+    from skyaccord.line import load_key, public_key_b64
+
+    runner = CliRunner()
+
+    def mode(p: Path) -> int:
+        return stat.S_IMODE(os.lstat(p).st_mode)
+
+    old = tmp_path / "us.key"
+    old.write_text("old\n")
+    old.chmod(0o644)
+    r = runner.invoke(app, ["keys", "new", "--out", str(old), "--force"])
+    assert r.exit_code == 0, r.output
+    assert mode(old) == 0o600  # was kept at 0644
+    assert public_key_b64(load_key(old)) == r.output.strip().splitlines()[-1]
+    # --force over a symlink replaces the link, never writes through it
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("not a key\n")
+    target.chmod(0o644)
+    link = tmp_path / "ru.key"
+    link.symlink_to(target)
+    assert runner.invoke(app, ["keys", "new", "--out", str(link), "--force"]).exit_code == 0
+    assert target.read_text() == "not a key\n" and mode(target) == 0o644
+    assert not link.is_symlink() and mode(link) == 0o600
+    # without --force nothing existing is touched, a dangling symlink included
+    dangling = tmp_path / "tr.key"
+    dangling.symlink_to(tmp_path / "nowhere")
+    r = runner.invoke(app, ["keys", "new", "--out", str(dangling)])
+    assert r.exit_code == 2 and "exists" in r.output
+    assert not (tmp_path / "nowhere").exists()
+    # loading refuses a key that group or others can read, and says how to fix it
+    old.chmod(0o640)
+    with pytest.raises(LineError, match=r"us\.key: key file is open to group or others "
+                                        r"\(mode 0640\); run: chmod 600 "):
+        load_key(old)
+    old.chmod(0o600)
+    load_key(old)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    # a new log and its WAL files: owner only
+    store = LineStore(tmp_path / "us.db", "us", keys["us"])
+    store.refuse(0.0, "x")
+    for p in tmp_path.glob("us.db*"):
+        assert mode(p) == 0o600, (p, oct(mode(p)))
+    store.close()

@@ -110,9 +110,11 @@ def test_key_file_round_trip_and_errors(tmp_path: Path) -> None:
     with pytest.raises(LineError, match="exists"):
         save_key(generate_key(), path)
     (tmp_path / "bad.key").write_text("not base64!")
+    (tmp_path / "bad.key").chmod(0o600)
     with pytest.raises(LineError, match="not base64"):
         load_key(tmp_path / "bad.key")
     (tmp_path / "short.key").write_text(base64.b64encode(b"x" * 16).decode())
+    (tmp_path / "short.key").chmod(0o600)
     with pytest.raises(LineError, match="32 bytes"):
         load_key(tmp_path / "short.key")
     with pytest.raises(LineError, match="cannot read"):

@@ -1,6 +1,7 @@
 """Ed25519 identities of parties' nodes (PyNaCl).
 
-A key file holds the base64 of the 32-byte Ed25519 seed on one line, mode 0600. The
+A key file holds the base64 of the 32-byte Ed25519 seed on one line, mode 0600 (written
+atomically, never through a symlink; refused on load when group or others can open it). The
 matching public key (base64 of 32 bytes) goes into the accord, ``[[parties]].public_key``.
 """
 
@@ -9,6 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import secrets
+import stat
 from pathlib import Path
 
 from nacl.exceptions import BadSignatureError, CryptoError
@@ -42,24 +45,64 @@ def public_key_b64(key: SigningKey) -> str:
 
 
 def save_key(key: SigningKey, path: str | Path, *, overwrite: bool = False) -> None:
-    """Write the seed to ``path`` (mode 0600); refuses to replace a file unless told."""
+    """Write the seed to ``path``, owner-only (mode 0600 whatever the umask).
+
+    The seed goes to a new temporary file beside ``path`` (``O_EXCL | O_NOFOLLOW``),
+    synced, then takes its place in one step: ``os.replace`` with ``overwrite`` (an
+    existing file or symlink is replaced, never written through, and never keeps its
+    old mode), else a hard link that fails if anything exists at ``path``.
+    """
     p = Path(path)
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    if not overwrite and (p.exists() or p.is_symlink()):
+        raise LineError(f"{p}: key file exists; pass --force to replace it")
+    tmp = p.with_name(f".{p.name}.{secrets.token_hex(8)}.tmp")
     try:
-        fd = os.open(p, flags, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, (base64.b64encode(bytes(key)).decode("ascii") + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if overwrite:
+            os.replace(tmp, p)
+        else:
+            os.link(tmp, p)  # fails if something appeared at p meanwhile
     except FileExistsError:
         raise LineError(f"{p}: key file exists; pass --force to replace it") from None
     except OSError as exc:
         raise LineError(f"{p}: cannot write key file: {exc}") from None
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(base64.b64encode(bytes(key)).decode("ascii") + "\n")
+    finally:
+        tmp.unlink(missing_ok=True)
+    _sync_dir(p.parent)
+
+
+def _sync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def load_key(path: str | Path) -> SigningKey:
-    """Read a key file written by :func:`save_key`."""
+    """Read a key file written by :func:`save_key`; refused when group or others may
+    read or write it (the seed is the party's signature)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="ascii").strip()
+        with open(p, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise LineError(f"{p}: a key file must be a regular file")
+            if st.st_mode & 0o077:
+                raise LineError(f"{p}: key file is open to group or others (mode "
+                                f"{stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {p}")
+            text = fh.read(1024).decode("ascii").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise LineError(f"{p}: cannot read key file: {exc}") from None
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import threading
@@ -71,6 +72,18 @@ MIN_FREE_BYTES = 8 * 1024 * 1024
 WRITE_FAILURE_MEMORY_S = 60.0
 
 
+def _create_owner_only(path: Path) -> None:
+    """Create a new database file with mode 0600 (SQLite gives its -wal and -shm files
+    the database file's mode): the log holds every message between the parties."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create line database: {exc}") from None
+    os.close(fd)
+
+
 class OutboxItem(NamedTuple):
     msg_id: str
     peer: str
@@ -119,6 +132,7 @@ class LineStore:
         self._probing = False
         self._lock = threading.RLock()
         try:
+            _create_owner_only(self.path)
             self._conn = connect_wal(self.path, synchronous="FULL", busy_timeout_s=10.0)
             with self.transaction() as c:
                 for stmt in _SCHEMA.split(";"):
