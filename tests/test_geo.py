@@ -83,3 +83,11 @@ def test_great_circle_scalar_and_array_agree_with_the_sphere() -> None:
     # against the WGS84 geodesic, a sphere errs by well under 1 %
     _, _, geod = GEOD.inv(lon, lat, np.full(200, 36.0), np.full(200, 35.0))
     np.testing.assert_allclose(d, geod, rtol=6e-3)
+
+
+def test_a_plane_centre_off_the_globe_is_an_input_error() -> None:
+    from skyaccord.errors import InputError, SkyaccordError
+
+    with pytest.raises(InputError, match="plane centre out of range") as info:
+        LocalPlane(91.0, 0.0)
+    assert isinstance(info.value, SkyaccordError) and isinstance(info.value, ValueError)

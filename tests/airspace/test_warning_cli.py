@@ -19,6 +19,7 @@ from skyaccord.airspace import (
     schedule_warnings,
 )
 from skyaccord.cli import app
+from skyaccord.errors import InputError
 from skyaccord.geo import KT, NM
 from skyaccord.protocol import default_accord, default_accord_text, parse_accord
 from skyaccord.tracks import Tracks, write_tracks_csv
@@ -70,7 +71,7 @@ def test_the_sequence_comes_from_the_accord() -> None:
     msgs = schedule_warnings(tracks, [ZONE], inc, policy, 50.0)
     assert [m.t_s for m in msgs] == pytest.approx([50.0, 80.0, 110.0, 140.0])
     assert [m.seq for m in msgs] == [1, 2, 3, 4] and not any(m.short_notice for m in msgs)
-    with pytest.raises(ValueError, match="count must be >= 1"):
+    with pytest.raises(InputError, match="count must be >= 1"):
         WarningPolicy(0)
 
 

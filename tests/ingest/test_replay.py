@@ -14,6 +14,7 @@ from pyproj import Geod
 from typer.testing import CliRunner
 
 from skyaccord.cli import app
+from skyaccord.errors import InputError
 from skyaccord.ingest import read_updates
 from skyaccord.ingest.formats import write_states_csv
 from skyaccord.ingest.replay import Alert, replay
@@ -114,7 +115,7 @@ def test_replay_paces_against_the_wall_clock() -> None:
 
 
 def test_replay_rejects_bad_step() -> None:
-    with pytest.raises(ValueError, match="step"):
+    with pytest.raises(InputError, match="step"):
         list(replay([], wide_accord(), step_s=0.0))
 
 

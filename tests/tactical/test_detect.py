@@ -9,6 +9,7 @@ import numpy as np
 import pyproj
 import pytest
 
+from skyaccord.errors import InputError
 from skyaccord.geo import NM, LocalPlane
 from skyaccord.protocol import default_accord
 from skyaccord.tactical import conflict_records, detect, detect_all_pairs, level_names
@@ -212,7 +213,7 @@ def test_bad_lookahead_is_refused() -> None:
 
 def test_unknown_engine_is_refused() -> None:
     tracks = random_picture(5, 1, 10.0, mixed=False)
-    with pytest.raises(ValueError, match="engine"):
+    with pytest.raises(InputError, match="engine"):
         detect(tracks, ACCORD, engine="magic")
 
 
