@@ -12,7 +12,10 @@ Then ``--writes`` new intents are submitted one at a time, each with its conflic
 read just before (check, then checked write: the planner's flow), first spread over the
 theatre, then all inside the dense area (``--dense-passes`` runs: the first one also
 fills the registry's per-volume record cache). Reference: InterUSS DSS, 6-8 writes/s in one
-dense cell (DOMAIN.md). Target: p99 under 10 ms embedded, >= 1,000 checked writes/s.
+dense cell (its "busy S2 cell" load test, interuss/monitoring
+``loadtest/locust_files/FlightsInSub.py``; results in
+https://github.com/interuss/dss/issues/1541). Target: p99 under 10 ms embedded, >= 1,000
+checked writes/s.
 """
 
 from __future__ import annotations
@@ -218,7 +221,8 @@ def main() -> None:
                          "x_dss_7_per_s", "accepted"], rows,
            {"n": args.n, "writes": args.writes, "load_s": loads,
             "peak_rss_mib": peak_rss_mib(),
-            "reference": "InterUSS DSS 6-8 writes/s in one dense cell (DOMAIN.md)",
+            "reference": "InterUSS DSS 6-8 writes/s in one dense cell (busy S2 cell "
+                         "load test, github.com/interuss/dss/issues/1541)",
             "target": "p99 < 10 ms embedded, >= 1000 checked writes/s"})
 
 

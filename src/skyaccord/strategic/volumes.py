@@ -7,8 +7,10 @@ and bands are half-open in the sense that matters for conflicts: two windows tha
 touch (one ends when the other starts) do not overlap (see :mod:`.intersect`).
 
 Limits (:class:`Limits`) are stated and enforced on every intent before it reaches a
-store: a polygon may cover at most 2,500 km² (the InterUSS DSS area cap, DOMAIN.md), a
-volume lasts at most 30 days (the InterUSS plan horizon, DOMAIN.md), and so on.
+store: a polygon may cover at most 2,500 km² (the InterUSS DSS area cap:
+``maxAllowedAreaKm2`` in interuss/dss ``pkg/geo/s2.go``), a volume lasts at most 30 days
+(InterUSS's plan horizon for F3548-21 operational intents: ``OiMaxPlanHorizon`` in
+interuss/monitoring's flight intent validation scenario), and so on.
 
 Examples
 --------
@@ -149,13 +151,13 @@ class Intent:
 class Limits:
     """Bounds every intent must respect; a violation raises :class:`IntentError`."""
 
-    #: polygon or circle area cap, km² (InterUSS DSS cap, DOMAIN.md)
+    #: polygon or circle area cap, km² (InterUSS DSS cap, module doc)
     max_area_km2: float = 2500.0
     #: lowest allowed altitude, ft (below the Dead Sea shore, -1,400 ft, with margin)
     min_alt_ft: float = -2000.0
     #: highest allowed altitude, ft (FL600 and the military band above, with margin)
     max_alt_ft: float = 100_000.0
-    #: longest window of one volume, s (InterUSS plan horizon of 30 days, DOMAIN.md)
+    #: longest window of one volume, s (InterUSS plan horizon of 30 days, module doc)
     max_duration_s: float = 30 * 86400.0
     #: vertices of one polygon
     max_vertices: int = 1000
