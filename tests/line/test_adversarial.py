@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from skyaccord.errors import StoreError
 from skyaccord.line import LineStore, make_message
 from skyaccord.line.keys import SigningKey, sign
 from skyaccord.line.messages import Message
@@ -431,3 +432,46 @@ def test_12_keys_and_logs_owner_only(tmp_path: Path, keys: dict[str, SigningKey]
     for p in tmp_path.glob("us.db*"):
         assert mode(p) == 0o600, (p, oct(mode(p)))
     store.close()
+
+
+# -- 13. reading a log never writes, so it works from read-only media ----------------------
+
+def test_13_verify_and_inbox_on_read_only_media(pair: Pair, files: Path, tmp_path: Path
+                                                ) -> None:
+    import hashlib
+    import shutil
+    import subprocess
+    import sys
+
+    for i in range(3):
+        pair.us.send("ru", "text", {"text": f"m{i}"})
+    pair.us.deliver_once()
+    pair.us.store.close()
+    pair.ru.store.close()  # the WAL is folded into the file: the copy is the file alone
+    media = tmp_path / "media"
+    media.mkdir()
+    shutil.copy(pair.ru.store.path, media / "ru.db")
+    shutil.copy(files / "accord.toml", media / "accord.toml")
+    digest = hashlib.sha256((media / "ru.db").read_bytes()).hexdigest()
+    py = sys.executable
+    script = (f"mount --bind {media} {media} && mount -o remount,bind,ro {media} && "
+              f"{py} -m skyaccord line verify {media}/ru.db --accord {media}/accord.toml && "
+              f"{py} -m skyaccord line inbox {media}/ru.db --json && "
+              f"(touch {media}/probe 2>/dev/null && echo WRITABLE || echo READ-ONLY)")
+    try:
+        r = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True,
+                           text=True, timeout=120)
+    except FileNotFoundError:
+        pytest.skip("unshare(1) is not installed")
+    if "mount" in r.stderr and ("denied" in r.stderr or "not permitted" in r.stderr
+                                or "unshare failed" in r.stderr):
+        pytest.skip(f"cannot mount a read-only view here: {r.stderr.strip()[:200]}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "READ-ONLY" in r.stdout  # the media really was read-only
+    assert "ok " in r.stdout and r.stdout.count('"kind": "text"') == 3
+    # and in process: a keyless store reads without touching the file
+    with LineStore(media / "ru.db", "ru") as store:
+        assert len(store.messages(kinds=("text",))) == 3 and store.readonly
+        with pytest.raises(StoreError, match="readonly"):
+            store.refuse(0.0, "no")
+    assert hashlib.sha256((media / "ru.db").read_bytes()).hexdigest() == digest

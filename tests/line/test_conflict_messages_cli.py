@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,7 @@ def test_keys_send_inbox_show(pair: Pair, files: Path) -> None:
     assert r.exit_code == 2 and "not JSON" in r.output
     # the running node (here: pair.us over the same file) delivers what the CLI queued
     from skyaccord.line import LineStore, Node
+    pair.clock.t = time.time()  # the CLI stamped the request with the real clock
     us = Node("us", pair.us.key, pair.us.accord,
               LineStore(pair.us.store.path, "us", pair.us.key), pair.us.peers,
               clock=pair.clock)

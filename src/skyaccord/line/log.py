@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ __all__ = [
     "cross_check",
     "entry_hash",
     "head_bytes",
+    "open_readonly",
     "read_entries",
     "read_meta",
     "verify_log",
@@ -97,19 +99,41 @@ class VerifyReport:
         return not self.problems
 
 
-def _open_ro(path: str | Path) -> sqlite3.Connection:
+def open_readonly(path: str | Path) -> sqlite3.Connection:
+    """A connection that never writes to the log at ``path``, even on read-only media.
+
+    First ``mode=ro`` (a consistent snapshot beside a running node, through its WAL
+    index); where that cannot work (a read-only directory without the ``-shm`` file),
+    ``immutable=1``, which reads the database file alone: refused with a
+    :class:`StoreError` when a non-empty ``-wal`` file lies beside it, whose entries
+    would be missed.
+    """
     p = Path(path)
     if not p.is_file():
         raise StoreError(f"{p}: no such log database")
+    uri = "file:" + urllib.parse.quote(str(p.resolve()))
     try:
-        return sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+        conn = sqlite3.connect(uri + "?mode=ro", uri=True, check_same_thread=False)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            conn.close()
+        wal = p.with_name(p.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise StoreError(f"{p}: cannot read it where it is without writing, and {wal} "
+                             "holds entries not yet in the database file: copy the log "
+                             "with its -wal and -shm files, or after its node stopped")
+        conn = sqlite3.connect(uri + "?immutable=1", uri=True, check_same_thread=False)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
     except sqlite3.Error as exc:
         raise StoreError(f"{p}: cannot open log database: {exc}") from None
 
 
 def read_entries(path: str | Path) -> Iterator[LogEntry]:
     """Every log entry of the database at ``path``, in stored order (by ``pos``)."""
-    conn = _open_ro(path)
+    conn = open_readonly(path)
     try:
         rows = conn.execute("SELECT pos, msg_id, direction, peer, recorded_at, message, "
                             "prev_hash, hash FROM line_log ORDER BY pos").fetchall()
@@ -125,7 +149,7 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     """A node database's ``line_meta`` (``party``, ...) and, under ``"head"``, its log
     head ``(count, hash, sig)``, read without writing; :class:`StoreError` if the file
     is not a line log."""
-    conn = _open_ro(path)
+    conn = open_readonly(path)
     try:
         meta = dict(conn.execute("SELECT key, value FROM line_meta").fetchall())
         head = conn.execute("SELECT count, hash, sig FROM line_head WHERE id = 1").fetchone()

@@ -17,14 +17,14 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from skyaccord.errors import SequenceError, StoreError
 from skyaccord.line.keys import SigningKey, sign
-from skyaccord.line.log import GENESIS, LogEntry, entry_hash, head_bytes
+from skyaccord.line.log import GENESIS, LogEntry, entry_hash, head_bytes, open_readonly
 from skyaccord.line.messages import Message, parse_message
 from skyaccord.store.sqlite_conn import connect_wal, transaction
 
@@ -116,9 +116,11 @@ class Refusal(NamedTuple):
 class LineStore:
     """The line's tables in one SQLite file, for the node of ``party``.
 
-    ``key`` signs the log head; a store opened without it is read-only in practice (any
-    append raises :class:`StoreError`). Safe to share between threads of one process and
-    between processes (WAL, ``BEGIN IMMEDIATE``, 10 s busy time-out).
+    ``key`` signs the log head; a store opened without it is read-only: it opens the
+    file with :func:`~skyaccord.line.log.open_readonly` (``mode=ro``, or ``immutable``
+    on read-only media) and never writes, not even the schema. Safe to share between
+    threads of one process and between processes (WAL, ``BEGIN IMMEDIATE``, 10 s busy
+    time-out).
     """
 
     def __init__(self, path: str | Path, party: str, key: SigningKey | None = None, *,
@@ -131,6 +133,10 @@ class LineStore:
         """(when, why) of the last failed write, until a write succeeds again"""
         self._probing = False
         self._lock = threading.RLock()
+        if key is None:  # reading never writes: no schema, no WAL set-up, no probe
+            self._conn = open_readonly(self.path)
+            self._check_party()
+            return
         try:
             _create_owner_only(self.path)
             self._conn = connect_wal(self.path, synchronous="FULL", busy_timeout_s=10.0)
@@ -150,6 +156,21 @@ class LineStore:
                                      f"not {party!r}")
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open line database: {exc}") from None
+
+    def _check_party(self) -> None:
+        try:
+            row = self._conn.execute("SELECT value FROM line_meta WHERE key='party'"
+                                     ).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: not a line log: {exc}") from None
+        if row is None or row[0] != self.party:
+            raise StoreError(f"{self.path}: this log belongs to party "
+                             f"{None if row is None else row[0]!r}, not {self.party!r}")
+
+    @property
+    def readonly(self) -> bool:
+        """Opened without the node's key: it reads, and any write raises StoreError."""
+        return self._key is None
 
     def close(self) -> None:
         with self._lock:
@@ -283,6 +304,25 @@ class LineStore:
             c.execute("INSERT INTO line_outbox (msg_id, peer, seq) VALUES (?,?,?)",
                       (message.id, recipient, seq))
             return message
+
+    def record_outgoing_many(self, items: Sequence[tuple[str, Callable[[int], Message]]],
+                             now: float) -> list[Message]:
+        """:meth:`record_outgoing` of many messages in one transaction (one fsync): what
+        a node's tick tells all at once."""
+        out = []
+        with self.transaction() as c:
+            for recipient, build in items:
+                row = c.execute("SELECT last_seq FROM line_streams WHERE sender=? AND "
+                                "recipient=?", (self.party, recipient)).fetchone()
+                seq = (row[0] if row else 0) + 1
+                message = build(seq)
+                self._append(c, "sent", recipient, message, now)
+                c.execute("INSERT OR REPLACE INTO line_streams VALUES (?,?,?)",
+                          (self.party, recipient, seq))
+                c.execute("INSERT INTO line_outbox (msg_id, peer, seq) VALUES (?,?,?)",
+                          (message.id, recipient, seq))
+                out.append(message)
+        return out
 
     def pending(self, peer: str, limit: int = 100) -> list[Message]:
         """Undelivered messages to ``peer``, oldest first (by sequence number)."""
