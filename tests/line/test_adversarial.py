@@ -475,3 +475,51 @@ def test_13_verify_and_inbox_on_read_only_media(pair: Pair, files: Path, tmp_pat
         with pytest.raises(StoreError, match="readonly"):
             store.refuse(0.0, "no")
     assert hashlib.sha256((media / "ru.db").read_bytes()).hexdigest() == digest
+
+
+# -- 9. verify always checks signatures, and says with which keys --------------------------
+
+def test_9_verify_without_accord_checks_signatures(pair: Pair, files: Path) -> None:
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    from skyaccord.cli import app
+    from tests.line.test_log import filled, rechain
+
+    runner = CliRunner()
+    us_db, _ = filled(pair)
+    pair.us.store.close()
+    r = runner.invoke(app, ["line", "verify", str(us_db)])
+    assert r.exit_code == 0, r.output
+    assert "17 signatures verified" in r.output and "(recorded in the log)" in r.output
+    assert "compare that sha256 with your copy" in r.output
+    r = runner.invoke(app, ["line", "verify", str(us_db), "--accord",
+                            str(files / "accord.toml")])
+    assert r.exit_code == 0 and "(given)" in r.output and "compare" not in r.output
+    # altered and re-chained without any key: was "ok" without --accord
+    conn = sqlite3.connect(us_db)
+    with conn:
+        conn.execute("UPDATE line_log SET message = replace(message, 'ru asks 1', "
+                     "'ru agrees') WHERE message LIKE '%ru asks 1%'")
+    conn.close()
+    rechain(us_db)
+    r = runner.invoke(app, ["line", "verify", str(us_db)])
+    assert r.exit_code == 1 and "bad signature from party 'ru'" in r.output
+    assert "log head of 'us'" in r.output
+    # a log without a recorded accord is not verified at all without --accord
+    conn = sqlite3.connect(us_db)
+    with conn:
+        conn.execute("DELETE FROM line_meta WHERE key LIKE 'accord:%'")
+    conn.close()
+    r = runner.invoke(app, ["line", "verify", str(us_db)])
+    assert r.exit_code == 2 and "no accord recorded" in r.output
+    # replacing the recorded accord is caught by its hash
+    conn = sqlite3.connect(us_db)
+    with conn:
+        conn.execute("INSERT INTO line_meta VALUES (?, ?)",
+                     (f"accord:{pair.us.accord.sha256}",
+                      pair.us.accord.canonical_json().replace('"us"', '"xx"', 1)))
+    conn.close()
+    r = runner.invoke(app, ["line", "verify", str(us_db)])
+    assert r.exit_code != 0 and ("altered" in r.output or "unreadable" in r.output), r.output

@@ -144,7 +144,8 @@ def verify_cmd(
         "--against", help="The other party's database: cross-check shared messages.")
     ] = None,
 ) -> None:
-    """Recompute the hash chain (and signatures, given --accord); exit 1 on any problem."""
+    """Recompute the hash chain and check every signature, with --accord's keys or else
+    the accord recorded in the log (said so); exit 1 on any problem."""
     from skyaccord.line.log import cross_check, verify_log
 
     try:
@@ -158,8 +159,7 @@ def verify_cmd(
         typer.echo(f"FAIL {p}", err=True)
     if problems:
         raise typer.Exit(1)
-    typer.echo(f"ok {db} party {report.party}: {report.count} entries, head "
-               f"{report.head}, {report.signatures_checked} signatures checked")
+    typer.echo(f"ok {report.describe()}")
 
 
 @line_app.command("overdue")

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 from skyaccord.errors import SkyaccordError, StoreError
 from skyaccord.line.keys import verify
 from skyaccord.line.messages import canonical, parse_message
-from skyaccord.protocol import Accord
+from skyaccord.protocol import Accord, accord_from_dict
 
 __all__ = [
     "GENESIS",
@@ -93,10 +93,25 @@ class VerifyReport:
     head: str
     problems: list[str] = field(default_factory=list)
     signatures_checked: int = 0
+    """message signatures and the head's that verified"""
+    accords: dict[str, str] = field(default_factory=dict)
+    """sha256 -> where its keys came from: ``given`` or ``recorded in the log``"""
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def describe(self) -> str:
+        """What was verified, in plain words (the CLI prints it)."""
+        sources = "; ".join(f"accord {sha} ({src})" for sha, src in self.accords.items())
+        text = (f"{self.path} party {self.party}: {self.count} entries, hash chain intact "
+                f"up to head {self.head}; {self.signatures_checked} signatures verified "
+                f"(every message and the signed head) with the keys of {sources}")
+        if any(src != "given" for src in self.accords.values()):
+            text += (". Keys recorded in the log prove only that the log agrees with "
+                     "itself: compare that sha256 with your copy of the accord, or pass "
+                     "--accord")
+        return text
 
 
 def open_readonly(path: str | Path) -> sqlite3.Connection:
@@ -161,13 +176,53 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     return meta
 
 
+def recorded_accords(meta: dict[str, Any]) -> tuple[dict[str, Accord], list[str]]:
+    """The accords a node recorded in its log (``line_meta`` ``accord:<sha256>``), by
+    sha256, and the problems found reading them (altered: its hash differs)."""
+    out: dict[str, Accord] = {}
+    problems = []
+    for k, v in meta.items():
+        if not (isinstance(k, str) and k.startswith("accord:")):
+            continue
+        sha = k.removeprefix("accord:")
+        try:
+            a = accord_from_dict(json.loads(v), f"the accord recorded in the log ({sha[:12]})")
+        except (ValueError, SkyaccordError) as exc:
+            problems.append(f"the accord recorded as {sha[:12]} is unreadable: {exc}")
+            continue
+        if a.sha256 != sha:
+            problems.append(f"the accord recorded as {sha[:12]} hashes to {a.sha256[:12]} "
+                            "(altered)")
+            continue
+        out[sha] = a
+    return out, problems
+
+
 def verify_log(path: str | Path, accord: Accord | None = None) -> VerifyReport:
-    """Recompute the chain of the log at ``path``; with ``accord``, check signatures too."""
+    """Recompute the chain of the log at ``path`` and check every signature.
+
+    Each message is checked with the keys of the accord it names: ``accord`` when its
+    sha256 matches, else the accord the node recorded in its log (``line_meta``, written
+    by :class:`~skyaccord.line.node.Node`). With neither, :class:`StoreError`: a log is
+    never called sound without its signatures. :attr:`VerifyReport.accords` says where
+    the keys came from (keys recorded in the log can be replaced along with it; only a
+    given accord, or the other party's log, is independent).
+    """
     meta = read_meta(path)
     party = meta.get("party")
     report = VerifyReport(str(path), party, 0, GENESIS)
     problems = report.problems
-    keys = {p.id: p.public_key for p in accord.parties} if accord is not None else {}
+    accords, bad = recorded_accords(meta)
+    problems.extend(bad)
+    sources = dict.fromkeys(accords, "recorded in the log")
+    if accord is not None:
+        accords[accord.sha256] = accord
+        sources[accord.sha256] = "given"
+    if not accords:
+        why = f" ({'; '.join(bad)})" if bad else ""
+        raise StoreError(f"{path}: no accord recorded in this log{why}: give the accord "
+                         "(--accord) so that its signatures can be checked")
+    keys = {sha: {p.id: p.public_key for p in a.parties} for sha, a in accords.items()}
     prev_hash = GENESIS
     expected_pos = 1
     streams: dict[tuple[str, str], int] = {}
@@ -204,17 +259,21 @@ def verify_log(path: str | Path, accord: Accord | None = None) -> VerifyReport:
                 problems.append(f"entry {e.pos}: {msg.sender}->{msg.recipient} seq {msg.seq} "
                                 f"follows seq {last} (missing or reordered messages)")
             streams[stream] = msg.seq
-        key = keys.get(msg.sender)
-        if accord is not None:
-            if key is None:
-                problems.append(f"entry {e.pos}: no public key for {msg.sender!r} in the "
-                                "accord")
-            else:
-                try:
-                    msg.verify(key)
-                    report.signatures_checked += 1
-                except SkyaccordError as exc:
-                    problems.append(f"entry {e.pos}: {exc}")
+        if msg.accord not in keys:
+            problems.append(f"entry {e.pos}: under accord {msg.accord[:12]}, which is "
+                            "neither given nor recorded in the log: signature not checked")
+            continue
+        report.accords.setdefault(msg.accord, sources[msg.accord])
+        key = keys[msg.accord].get(msg.sender)
+        if key is None:
+            problems.append(f"entry {e.pos}: no public key for {msg.sender!r} in accord "
+                            f"{msg.accord[:12]}")
+        else:
+            try:
+                msg.verify(key)
+                report.signatures_checked += 1
+            except SkyaccordError as exc:
+                problems.append(f"entry {e.pos}: {exc}")
     report.head = prev_hash
     head = meta["head"]
     if head is None:
@@ -226,14 +285,22 @@ def verify_log(path: str | Path, accord: Accord | None = None) -> VerifyReport:
             problems.append(f"signed head says {count} entries ending {head_hash[:12]}, the "
                             f"log holds {report.count} ending {prev_hash[:12]} "
                             "(entries removed at the end, or head altered)")
-        own_key = keys.get(party) if party else None
-        if accord is not None and own_key is not None:
+        head_accord = accord.sha256 if accord is not None else next(
+            reversed(report.accords or sources))
+        own_key = keys[head_accord].get(str(party))
+        report.accords.setdefault(head_accord, sources[head_accord])
+        if own_key is None:
+            problems.append(f"no public key for this log's party {party!r} in accord "
+                            f"{head_accord[:12]}: its head signature not checked")
+        else:
             try:
                 verify(own_key, head_bytes(str(party), count, head_hash), sig,
                        who=f"log head of {party!r}")
                 report.signatures_checked += 1
             except SkyaccordError as exc:
                 problems.append(str(exc))
+    if not report.accords:
+        report.accords[next(iter(sources))] = next(iter(sources.values()))
     return report
 
 

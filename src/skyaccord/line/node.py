@@ -19,7 +19,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from skyaccord.errors import (
@@ -132,6 +132,8 @@ class Node:
         self.party, self.key, self.accord, self.store = party, key, accord, store
         self.peers: dict[str, Transport] = dict(peers or {})
         self.clock, self.skew_s = clock, skew_s
+        if not store.readonly:
+            store.record_accord(accord.sha256, accord.canonical_json())
         self._backoff: dict[str, tuple[float, float]] = {}  # peer -> (next try, delay)
         self.wake = threading.Event()
         self.refusal_limiter = RefusalLimiter()
@@ -163,6 +165,30 @@ class Node:
         message = self.store.record_outgoing(to, build, now)
         self.wake.set()
         return message
+
+    def send_many(self, items: Sequence[tuple[str, str, Mapping[str, Any]]]
+                  ) -> list[Message]:
+        """Sign, log and queue ``(to, kind, body)`` messages in one transaction: the
+        automatic messages of one tick. Kinds that answer or carry a due time go through
+        :meth:`send`."""
+        now = self.clock()
+        builds = []
+        for to, kind, body in items:
+            if kind in ANSWER_KINDS or kind in ("ack", "request"):
+                raise MessageRefused(f"send_many is for notices; send a {kind} with send()")
+            self.accord.party(to)
+
+            def build(seq: int, to: str = to, kind: str = kind,
+                      body: Mapping[str, Any] = body) -> Message:
+                return make_message(self.key, kind=kind, sender=self.party, recipient=to,
+                                    seq=seq, created_at=now, accord=self.accord.sha256,
+                                    body=body, in_reply_to=None, due_at=None)
+
+            builds.append((to, build))
+        messages = self.store.record_outgoing_many(builds, now)
+        if messages:
+            self.wake.set()
+        return messages
 
     def envelope(self, message: Message) -> dict[str, Any]:
         now = float(self.clock())

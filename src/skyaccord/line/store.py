@@ -172,6 +172,15 @@ class LineStore:
         """Opened without the node's key: it reads, and any write raises StoreError."""
         return self._key is None
 
+    def record_accord(self, sha256: str, canonical_json: str) -> None:
+        """Keep the accord the node works under (``line_meta`` ``accord:<sha256>``), so
+        that ``line verify`` can check signatures without being given it; written once."""
+        key = f"accord:{sha256}"
+        if self._read("SELECT 1 FROM line_meta WHERE key = ?", (key,)):
+            return
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO line_meta VALUES (?, ?)", (key, canonical_json))
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
