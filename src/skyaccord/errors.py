@@ -147,10 +147,18 @@ class AccordMismatch(MessageRefused):
 
 
 class SequenceError(MessageRefused):
-    """A message replays a used sequence number, skips ahead, or reuses a logged id."""
+    """A message replays a used sequence number, skips ahead, or reuses a logged id.
+
+    ``expected`` is the sequence number the receiver's stream waits for, when known: the
+    sender re-sends from there after a receiver lost messages (restored from a backup).
+    """
 
     kind = "sequence-conflict"
     http_status = 409
+
+    def __init__(self, *args: object, expected: int | None = None) -> None:
+        super().__init__(*args)
+        self.expected = expected
 
 
 class ServiceError(SkyaccordError):

@@ -25,6 +25,13 @@ from tests.line.test_processes import Nodes
 
 
 @pytest.fixture
+def nodes(files: Path) -> Iterator[Nodes]:
+    n = Nodes(files, ("us", "ru"))
+    yield n
+    n.stop_all()
+
+
+@pytest.fixture
 def ru_alone(files: Path) -> Iterator[Nodes]:
     """ru's node running alone (us's node is not started: the tests play us)."""
     n = Nodes(files, ("us", "ru"))
@@ -523,3 +530,89 @@ def test_9_verify_without_accord_checks_signatures(pair: Pair, files: Path) -> N
     conn.close()
     r = runner.invoke(app, ["line", "verify", str(us_db)])
     assert r.exit_code != 0 and ("altered" in r.output or "unreadable" in r.output), r.output
+
+
+# -- 7. a receiver that lost messages gets them again; a stream that cannot go on alerts ---
+
+def backup(db: Path, to: Path) -> None:
+    """A consistent copy of a live log (SQLite's online backup), as an operator makes."""
+    import sqlite3
+
+    from skyaccord.line.log import open_readonly
+
+    src, dst = open_readonly(db), sqlite3.connect(to)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+def restore(backup_file: Path, db: Path) -> None:
+    import shutil
+
+    for p in db.parent.glob(db.name + "-*"):
+        p.unlink()
+    shutil.copy(backup_file, db)
+
+
+def test_7_receiver_restored_from_backup_gets_lost_messages_again(nodes: Nodes) -> None:
+    from skyaccord.line import cross_check, verify_log
+
+    nodes.start("us")
+    nodes.start("ru")
+    sent = [nodes.send("us", "ru", f"before backup {i}") for i in range(2)]
+    nodes.drain()
+    backup(nodes.db("ru"), nodes.root / "ru-backup.db")
+    sent += [nodes.send("us", "ru", f"after backup {i}") for i in range(3)]  # seq 3..5
+    nodes.drain()
+    nodes.kill("ru")
+    restore(nodes.root / "ru-backup.db", nodes.db("ru"))  # ru lost seq 3..5
+    nodes.start("ru")
+    sent.append(nodes.send("us", "ru", "after restore"))  # seq 6: "expected 3"
+    nodes.drain()
+    with stored(nodes, "ru") as ru:
+        inbox = [m for _, _, _, m in ru.messages(direction="received") if m.kind == "text"]
+        (gap,) = ru.gaps()
+    assert [m.id for m in inbox] == sent and [m.seq for m in inbox] == [1, 2, 3, 4, 5, 6]
+    assert (gap.expected, gap.got, gap.stream) == (3, 6, "us->ru")
+    assert gap.resolved_at is not None  # filled: shown, not silent
+    with stored(nodes, "us") as us:
+        (resent,) = us.incidents(kind="resent")
+    assert (resent.expected, resent.got) == (3, 6) and "3 message(s) queued again" in (
+        resent.detail)
+    nodes.stop_all()
+    assert verify_log(nodes.db("ru")).ok  # alone, the restored log is sound...
+    problems = cross_check(nodes.db("us"), nodes.db("ru"))  # ...but it was rolled back
+    assert any("contradicts its own signed acknowledgement" in p for p in problems)
+
+
+def test_7_sender_behind_its_peer_is_listed_as_stuck(pair: Pair, tmp_path: Path) -> None:
+    from skyaccord.line import Node
+    from skyaccord.line.node import STUCK_AFTER_ATTEMPTS
+
+    for i in range(2):
+        pair.us.send("ru", "text", {"text": f"{i}"})
+    pair.us.deliver_once()
+    backup(pair.us.store.path, tmp_path / "us-backup.db")
+    for i in range(3):
+        pair.us.send("ru", "text", {"text": f"later {i}"})
+    pair.us.deliver_once()
+    pair.us.store.close()
+    restore(tmp_path / "us-backup.db", pair.us.store.path)  # us forgot seq 3..5
+    us = Node("us", pair.us.key, pair.us.accord,
+              LineStore(pair.us.store.path, "us", pair.us.key), pair.us.peers,
+              clock=pair.clock)
+    m = us.send("ru", "text", {"text": "seq 3 again, other content"})
+    assert m.seq == 3
+    for _ in range(STUCK_AFTER_ATTEMPTS):
+        us._backoff.clear()
+        assert us.deliver_once() == 0
+    stuck = us.stuck_streams()
+    assert len(stuck) == 2
+    (behind,) = [s for s in stuck if str(s["reason"]).startswith("behind")]
+    (stuck_out,) = [s for s in stuck if s is not behind]
+    assert behind["reason"].startswith("behind: ru has us->ru up to seq 5")
+    assert stuck_out["attempts"] == STUCK_AFTER_ATTEMPTS and stuck_out["seq"] == 3
+    assert "replay: us seq 3" in stuck_out["reason"] and stuck_out["since"] == pair.clock()
+    us.store.close()

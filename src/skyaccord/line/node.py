@@ -26,11 +26,13 @@ from skyaccord.errors import (
     AccordMismatch,
     LineError,
     MessageRefused,
+    SequenceError,
     SignatureError,
     SkyaccordError,
 )
 from skyaccord.line.keys import SigningKey, public_key_b64, sign, verify
 from skyaccord.line.messages import (
+    MAX_SEQ,
     Message,
     canonical,
     make_message,
@@ -42,8 +44,10 @@ from skyaccord.line.store import LineStore
 from skyaccord.protocol import Accord
 
 __all__ = ["BACKOFF_INITIAL_S", "BACKOFF_MAX_S", "DEFAULT_SKEW_S", "Deliverer", "Node",
-           "RefusalLimiter", "transmit_bytes"]
+           "RefusalLimiter", "resync_bytes", "transmit_bytes"]
 
+#: failed attempts after which a stream is listed as stuck (and logged once)
+STUCK_AFTER_ATTEMPTS = 10
 #: kinds that answer another party's message (acks are the node's own, see receive)
 ANSWER_KINDS = frozenset({"response", "acceptance"})
 # Clocks of the nodes must agree within this window (AIDC asks for 1 s of UTC; the window
@@ -108,6 +112,15 @@ class RefusalLimiter:
             t[0] -= 1.0
             skipped, b[2] = int(b[2]), 0.0
             return skipped
+
+
+def resync_bytes(sender: str, recipient: str, expected: int, at: float) -> bytes:
+    """What a receiver signs when it tells ``sender`` where its stream stands."""
+    return b"skyaccord-resync/1\n" + canonical([sender, recipient, expected, at]).encode()
+
+
+class _Resent(LineError):
+    """Messages were queued again at the peer's request: deliver from there now."""
 
 
 def transmit_bytes(msg_id: str, recipient: str, transmitted_at: float) -> bytes:
@@ -206,10 +219,14 @@ class Node:
             for message in self.store.pending(peer):
                 try:
                     self._deliver(transport, message)
+                except _Resent:
+                    self.wake.set()  # the peer asked for earlier messages: go again now
+                    break
                 except SkyaccordError as exc:
-                    self.store.delivery_failed(message.id, str(exc))
+                    self.store.delivery_failed(message.id, str(exc), self.clock())
                     delay = min(max(delay * 2, BACKOFF_INITIAL_S), BACKOFF_MAX_S)
                     self._backoff[peer] = (time.monotonic() + delay, delay)
+                    self._warn_if_stuck(peer, message)
                     break
                 delivered += 1
                 self._backoff.pop(peer, None)
@@ -220,10 +237,40 @@ class Node:
             return None
         return max(0.0, min(t for t, _ in self._backoff.values()) - time.monotonic())
 
+    def _warn_if_stuck(self, peer: str, message: Message) -> None:
+        item = next((o for o in self.store.stuck_outgoing() if o[0] == peer), None)
+        if item is not None and item[3] == STUCK_AFTER_ATTEMPTS:
+            _log.warning("line: stream %s->%s stuck at seq %d since %.0f: %s", self.party,
+                         peer, message.seq, item[2], item[4])
+
+    def stuck_streams(self, *, min_attempts: int = STUCK_AFTER_ATTEMPTS
+                      ) -> list[dict[str, Any]]:
+        """Streams that cannot progress, for operators (an alert, not silent retries).
+
+        Outgoing: a peer whose next message failed ``min_attempts`` times or more (with
+        since when and the last reason: peer down, refusing, or this log behind it).
+        Incoming: open gaps (a peer's messages skip ahead of what this log holds: it
+        lost some) and other open incidents (:meth:`LineStore.incidents`).
+        """
+        out: list[dict[str, Any]] = []
+        for peer, seq, since, attempts, error in self.store.stuck_outgoing():
+            if attempts >= min_attempts:
+                out.append({"direction": "outgoing", "peer": peer,
+                            "stream": f"{self.party}->{peer}", "seq": seq, "since": since,
+                            "attempts": attempts, "reason": error})
+        for inc in self.store.incidents(open_only=True):
+            out.append({"direction": "outgoing" if inc.kind == "behind" else "incoming",
+                        "peer": inc.peer, "stream": inc.stream, "seq": inc.expected,
+                        "since": inc.first_at, "attempts": inc.times,
+                        "reason": f"{inc.kind}: {inc.detail}"})
+        return out
+
     def _deliver(self, transport: Transport, message: Message) -> None:
         status, reply = transport.deliver(self.envelope(message))
         if status != 200 or not isinstance(reply, dict) or "ack" not in reply:
             error = reply.get("error") if isinstance(reply, dict) else reply
+            if status == 409 and isinstance(reply, dict) and "resync" in reply:
+                self._resync(message, reply["resync"], str(error))
             raise LineError(f"{message.recipient} refused {message.id}: {status} {error}")
         ack = parse_message(reply["ack"])
         key = self.accord.party(message.recipient).public_key
@@ -239,6 +286,35 @@ class Node:
             raise SignatureError(f"acknowledgement from {message.recipient} of {message.id} "
                                  "says it was received in this node's future")
         self.store.record_ack(ack, now)
+
+    def _resync(self, message: Message, statement: Any, error: str) -> None:
+        """The peer's signed word on where its copy of our stream stands: re-send from
+        there when it lost messages (raises :class:`_Resent`), or record that this log
+        is behind the peer (it cannot progress: an operator must act)."""
+        peer = message.recipient
+        try:
+            expected, at, sig = statement["expected"], statement["at"], statement["sig"]
+            ok = (isinstance(expected, int) and not isinstance(expected, bool)
+                  and 1 <= expected <= MAX_SEQ and _finite(at) and isinstance(sig, str))
+        except (TypeError, KeyError):
+            ok = False
+        if not ok:
+            raise LineError(f"{peer}: malformed resync statement")
+        now = self.clock()
+        if abs(now - at) > self.skew_s:
+            raise SignatureError(f"{peer}: resync statement outside the clock-skew window")
+        verify(self._key_of(peer), resync_bytes(self.party, peer, expected, at), sig,
+               who=f"resync statement of {peer!r}")
+        if expected < message.seq:
+            if self.store.rewind(peer, expected, now, why=error):
+                raise _Resent(f"{peer} asked again from seq {expected}")
+        elif expected > message.seq:
+            self.store.record_incident(
+                "behind", peer, f"{self.party}->{peer}", expected=expected, got=message.seq,
+                now=now, detail=f"{peer} has {self.party}->{peer} up to seq {expected - 1} "
+                f"but this log's next message is seq {message.seq}: this log lost messages "
+                "it had sent (restored from an older backup?); the stream cannot progress "
+                f"until an operator acts ({error})")
 
     # -- receiving -------------------------------------------------------------------
     def receive_bytes(self, raw: bytes, *, source: str | None = None
@@ -307,6 +383,12 @@ class Node:
                                           "log_pos": pos, "log_hash": log_hash})
 
             status, ack = self.store.accept_incoming(message, make_ack, now)
+        except SequenceError as exc:
+            code, reply = self._refused(exc, source=source, raw=raw, envelope=envelope,
+                                        sender=sender, msg_id=msg_id)
+            if exc.expected is not None and sender is not None:
+                reply.update(self._resync_reply(message, exc.expected, now, str(exc)))
+            return code, reply
         except SkyaccordError as exc:
             return self._refused(exc, source=source, raw=raw, envelope=envelope,
                                  sender=sender, msg_id=msg_id)
@@ -322,6 +404,24 @@ class Node:
                                  "acknowledgement", source=source, sender=sender,
                                  msg_id=msg_id, raw=raw, envelope=envelope, kind="replay")
         return 200, {"status": status, "ack": ack.to_dict()}
+
+    def _resync_reply(self, message: Message, expected: int, now: float, reason: str
+                      ) -> dict[str, Any]:
+        """Tell the sender, signed, which sequence number its stream waits for; a gap
+        (messages lost here) is recorded for operators. Never raises."""
+        if message.seq > expected:
+            try:
+                self.store.record_incident(
+                    "gap", message.sender, f"{message.sender}->{self.party}",
+                    expected=expected, got=message.seq, now=now,
+                    detail=f"{message.sender} sent seq {message.seq}, this log holds its "
+                    f"stream up to seq {expected - 1}: messages {expected}.."
+                    f"{message.seq - 1} are missing here (asked again from "
+                    f"{message.sender})")
+            except Exception:
+                self.refusal_write_failures += 1
+        sig = sign(self.key, resync_bytes(message.sender, self.party, expected, now))
+        return {"expected": expected, "resync": {"expected": expected, "at": now, "sig": sig}}
 
     def _refused(self, exc: SkyaccordError, *, source: str | None, raw: bytes | None = None,
                  envelope: Any = None, sender: str | None = None, msg_id: str | None = None,

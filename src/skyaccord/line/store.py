@@ -28,7 +28,7 @@ from skyaccord.line.log import GENESIS, LogEntry, entry_hash, head_bytes, open_r
 from skyaccord.line.messages import Message, parse_message
 from skyaccord.store.sqlite_conn import connect_wal, transaction
 
-__all__ = ["LineStore", "OutboxItem", "Refusal"]
+__all__ = ["Incident", "LineStore", "OutboxItem", "Refusal"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS line_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,6 +52,12 @@ CREATE TABLE IF NOT EXISTS line_outbox (
 CREATE INDEX IF NOT EXISTS line_outbox_pending ON line_outbox (peer, delivered_at, seq);
 CREATE INDEX IF NOT EXISTS line_outbox_undelivered ON line_outbox (peer, seq)
     WHERE delivered_at IS NULL;
+CREATE TABLE IF NOT EXISTS line_incidents (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, peer TEXT NOT NULL, stream TEXT NOT NULL,
+    expected INTEGER, got INTEGER, first_at REAL NOT NULL, last_at REAL NOT NULL,
+    count INTEGER NOT NULL DEFAULT 1, resolved_at REAL, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS line_incidents_open ON line_incidents (kind, peer, stream)
+    WHERE resolved_at IS NULL;
 CREATE TABLE IF NOT EXISTS line_refusals (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, peer TEXT, msg_id TEXT, reason TEXT NOT NULL,
     raw TEXT);
@@ -63,6 +69,7 @@ _ADDED_COLUMNS = (
     ("line_refusals", "raw_sha256", "TEXT"),
     ("line_refusals", "raw_size", "INTEGER"),
     ("line_refusals", "suppressed", "INTEGER NOT NULL DEFAULT 0"),
+    ("line_outbox", "failed_since", "REAL"),
 )
 #: refusal rows kept: older ones are deleted and counted (``refusals_dropped``)
 MAX_REFUSALS = 10_000
@@ -92,6 +99,39 @@ class OutboxItem(NamedTuple):
     last_error: str | None
     delivered_at: float | None
     message: Message
+
+
+class Incident(NamedTuple):
+    """Something operators must see about a stream (:meth:`LineStore.incidents`).
+
+    ========== ===========================================================================
+    kind       meaning
+    ========== ===========================================================================
+    gap        (receiver) a sender's message skipped ahead of ``expected``: messages lost
+               here (a log restored from a backup); resolved when ``expected`` arrives
+    resent     (sender) the peer asked again from ``expected`` (it had acknowledged up to
+               ``got`` - 1): those messages were queued again from this log
+    behind     (sender) the peer already used ``got``'s sequence numbers up to
+               ``expected`` - 1: this log lost messages it had sent; the stream cannot
+               progress until an operator acts
+    rollback   (from a checkpoint or ack) the peer's log shrank or changed under what it
+               had signed: ``expected`` entries signed before, ``got`` now
+    ========== ===========================================================================
+    """
+
+    id: int
+    kind: str
+    peer: str
+    stream: str
+    """``sender->recipient``"""
+    expected: int | None
+    got: int | None
+    first_at: float
+    last_at: float
+    times: int
+    """how often it was seen while open"""
+    resolved_at: float | None
+    detail: str
 
 
 class Refusal(NamedTuple):
@@ -349,10 +389,82 @@ class LineStore:
         return [OutboxItem(r[0], r[1], r[2], r[3], r[4], r[5], parse_message(json.loads(r[6])))
                 for r in rows]
 
-    def delivery_failed(self, msg_id: str, error: str) -> None:
+    def delivery_failed(self, msg_id: str, error: str, now: float | None = None) -> None:
         with self.transaction() as c:
-            c.execute("UPDATE line_outbox SET attempts = attempts + 1, last_error = ? "
-                      "WHERE msg_id = ?", (error[:500], msg_id))
+            c.execute("UPDATE line_outbox SET attempts = attempts + 1, last_error = ?, "
+                      "failed_since = coalesce(failed_since, ?) WHERE msg_id = ?",
+                      (error[:500], time.time() if now is None else now, msg_id))
+
+    def rewind(self, peer: str, from_seq: int, now: float, why: str) -> int:
+        """Queue again this node's messages to ``peer`` from sequence number
+        ``from_seq`` on (the peer lost them); records a ``resent`` incident. Returns how
+        many delivered messages were queued again."""
+        stream = f"{self.party}->{peer}"
+        with self.transaction() as c:
+            top = c.execute("SELECT max(seq) FROM line_outbox WHERE peer = ? AND "
+                            "delivered_at IS NOT NULL", (peer,)).fetchone()[0] or 0
+            n = c.execute("UPDATE line_outbox SET delivered_at = NULL, ack_id = NULL "
+                          "WHERE peer = ? AND seq >= ? AND delivered_at IS NOT NULL",
+                          (peer, from_seq)).rowcount
+            if n:
+                self._incident(c, "resent", peer, stream, from_seq, top + 1, now,
+                               f"{peer} asked for {stream} from seq {from_seq} again (it had "
+                               f"acknowledged up to {top}): {n} message(s) queued again "
+                               f"from this log; {why}", resolve=True)
+            return n
+
+    def _incident(self, c: sqlite3.Connection, kind: str, peer: str, stream: str,
+                  expected: int | None, got: int | None, now: float, detail: str, *,
+                  resolve: bool = False) -> None:
+        row = c.execute("SELECT id FROM line_incidents WHERE kind = ? AND peer = ? AND "
+                        "stream = ? AND resolved_at IS NULL AND expected IS ? AND got IS ?",
+                        (kind, peer, stream, expected, got)).fetchone()
+        if row is not None:
+            c.execute("UPDATE line_incidents SET last_at = ?, count = count + 1, detail = ? "
+                      "WHERE id = ?", (now, detail[:1000], row[0]))
+            return
+        c.execute("INSERT INTO line_incidents (kind, peer, stream, expected, got, first_at, "
+                  "last_at, resolved_at, detail) VALUES (?,?,?,?,?,?,?,?,?)",
+                  (kind, peer, stream, expected, got, now, now, now if resolve else None,
+                   detail[:1000]))
+
+    def record_incident(self, kind: str, peer: str, stream: str, *, expected: int | None,
+                        got: int | None, now: float, detail: str) -> None:
+        """Record (or count again, while open) an incident of a stream."""
+        with self.transaction() as c:
+            self._incident(c, kind, peer, stream, expected, got, now, detail)
+
+    def resolve_incidents(self, kind: str, peer: str, now: float) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE line_incidents SET resolved_at = ? WHERE kind = ? AND "
+                      "peer = ? AND resolved_at IS NULL", (now, kind, peer))
+
+    def incidents(self, *, open_only: bool = False, kind: str | None = None
+                  ) -> list[Incident]:
+        """Stream incidents (gaps, re-sent messages, a log behind its peer, rollbacks),
+        oldest first: what the node's API shows operators."""
+        sql = ("SELECT id, kind, peer, stream, expected, got, first_at, last_at, count, "
+               "resolved_at, detail FROM line_incidents WHERE 1=1")
+        args: list[Any] = []
+        if open_only:
+            sql += " AND resolved_at IS NULL"
+        if kind is not None:
+            sql += " AND kind = ?"
+            args.append(kind)
+        return [Incident(*r) for r in self._read(sql + " ORDER BY id", tuple(args))]
+
+    def gaps(self) -> list[Incident]:
+        """Gaps found in incoming streams (open and resolved)."""
+        return self.incidents(kind="gap")
+
+    def stuck_outgoing(self) -> list[tuple[str, int, float, int, str | None]]:
+        """(peer, seq, failing since, attempts, last error) of each peer whose next
+        message has failed at least once and is still undelivered."""
+        rows = self._read(
+            "SELECT peer, seq, failed_since, attempts, last_error FROM line_outbox o "
+            "WHERE delivered_at IS NULL AND failed_since IS NOT NULL AND seq = (SELECT "
+            "min(seq) FROM line_outbox WHERE peer = o.peer AND delivered_at IS NULL)")
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     def record_ack(self, ack: Message, now: float) -> None:
         """Log the peer's acknowledgement and mark the acked message delivered."""
@@ -361,8 +473,10 @@ class LineStore:
                 return
             self._append(c, "received", ack.sender, ack, now)
             c.execute("UPDATE line_outbox SET delivered_at = ?, ack_id = ?, "
-                      "attempts = attempts + 1, last_error = NULL WHERE msg_id = ?",
-                      (now, ack.id, ack.in_reply_to))
+                      "attempts = attempts + 1, last_error = NULL, failed_since = NULL "
+                      "WHERE msg_id = ?", (now, ack.id, ack.in_reply_to))
+            c.execute("UPDATE line_incidents SET resolved_at = ? WHERE kind = 'behind' AND "
+                      "peer = ? AND resolved_at IS NULL", (now, ack.sender))
 
     # -- receiving -------------------------------------------------------------------
     def accept_incoming(self, message: Message, make_ack: Callable[[int, str], Message],
@@ -390,15 +504,19 @@ class LineStore:
             expected = (last[0] if last else 0) + 1
             if message.seq < expected:
                 raise SequenceError(f"replay: {message.sender} seq {message.seq} was already "
-                                     f"used by another message (next expected {expected})")
+                                     f"used by another message (next expected {expected})",
+                                     expected=expected)
             if message.seq > expected:
                 raise SequenceError(f"out of order: {message.sender} seq {message.seq}, "
-                                     f"expected {expected}")
+                                     f"expected {expected}", expected=expected)
             pos, h = self._append(c, "received", message.sender, message, now)
             ack = make_ack(pos, h)
             self._append(c, "sent", message.sender, ack, now)
             c.execute("INSERT OR REPLACE INTO line_streams VALUES (?,?,?)",
                       (message.sender, message.recipient, message.seq))
+            c.execute("UPDATE line_incidents SET resolved_at = ? WHERE kind = 'gap' AND "
+                      "peer = ? AND resolved_at IS NULL AND expected <= ?",
+                      (now, message.sender, message.seq))
             return "accepted", ack
 
     def refuse(self, now: float, reason: str, *, peer: str | None = None,
