@@ -280,13 +280,18 @@ class Picture:
         cand = np.flatnonzero(ok)
         return int(cand[np.argmin(d[cand])])
 
-    def update(self, u: StateUpdate) -> None:
-        """Apply one report (older parts than the track holds are ignored)."""
+    def update(self, u: StateUpdate, *, associate: bool = True) -> None:
+        """Apply one report (older parts than the track holds are ignored).
+
+        ``associate`` False keys the report by its id alone: for sources whose tracks are
+        already fused (a tracks file, the node's ``POST /tracks``), which also spares a
+        new track the gate search over every track (O(N) each).
+        """
         self.updates += 1
         tid = self.alias.get(u.icao24, u.icao24)
         i = self.index.get(tid)
         if i is None:
-            j = self._associate(u)
+            j = self._associate(u) if associate else None
             if j is not None:
                 self.alias[u.icao24] = self.ids[j]
                 self.merged += 1
@@ -328,9 +333,10 @@ class Picture:
         if u.source:
             m.sources.add(u.source)
 
-    def update_many(self, updates: Iterable[StateUpdate]) -> None:
+    def update_many(self, updates: Iterable[StateUpdate], *, associate: bool = True
+                    ) -> None:
         for u in updates:
-            self.update(u)
+            self.update(u, associate=associate)
 
     def ages(self, t: float) -> FloatArray:
         """Seconds since each track was last heard, at time ``t``."""
@@ -380,6 +386,10 @@ class Picture:
         parties, classes = [], []
         for i in rows.tolist():
             m = self.meta[i]
+            if m.party is not None and m.aircraft_class is not None:
+                parties.append(m.party)  # labelled by its feed: no rule applies
+                classes.append(m.aircraft_class)
+                continue
             rp, rc = self.rules.assign(self.ids[i], m.callsign, m.squawk)
             parties.append(m.party or rp)
             classes.append(m.aircraft_class or (rc if m.party is None else

@@ -210,38 +210,41 @@ def read_tracks_csv(source: str | Path | TextIO, *, skip_bad: bool = False,
     else:
         stream = source
     reader = csv.DictReader(stream)
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    reader.fieldnames = header
-    missing = [c for c in TRACK_COLUMNS if c != "class" and c not in header]
-    if missing:
-        raise TrackDataError(f"{name}: line 1: missing column(s) {', '.join(missing)}; "
-                             f"expected header {','.join(TRACK_COLUMNS)}")
-    rows: list[list[object]] = []
-    skipped: list[BadRow] = []
-    seen: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
-        if None in row:  # more fields than the header
-            bad: BadRow | None = BadRow(line, "(end)", "more fields than the header has")
-            values: list[object] = []
-        elif any(v is None for v in row.values()):
-            short = next(k for k, v in row.items() if v is None)
-            bad, values = BadRow(line, short, "missing column (row too short)"), []
-        else:
-            values, bad = _check_row(row, line)
-        if bad is None and classes is not None and values[2] not in classes:
-            bad = BadRow(line, "class", f"unknown class {values[2]!r}; "
-                                        f"classes are {', '.join(classes)}")
-        if bad is None and str(values[0]) in seen:
-            bad = BadRow(line, "id", f"duplicate id {values[0]!r} (first on line "
-                                     f"{seen[str(values[0])]})")
-        if bad is not None:
-            if not skip_bad:
-                raise TrackDataError(f"{name}: {bad}")
-            skipped.append(bad)
-            continue
-        seen[str(values[0])] = line
-        rows.append(values)
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        reader.fieldnames = header
+        missing = [c for c in TRACK_COLUMNS if c != "class" and c not in header]
+        if missing:
+            raise TrackDataError(f"{name}: line 1: missing column(s) {', '.join(missing)}; "
+                                 f"expected header {','.join(TRACK_COLUMNS)}")
+        rows: list[list[object]] = []
+        skipped: list[BadRow] = []
+        seen: dict[str, int] = {}
+        for row in reader:
+            line = reader.line_num
+            if None in row:  # more fields than the header
+                bad: BadRow | None = BadRow(line, "(end)", "more fields than the header has")
+                values: list[object] = []
+            elif any(v is None for v in row.values()):
+                short = next(k for k, v in row.items() if v is None)
+                bad, values = BadRow(line, short, "missing column (row too short)"), []
+            else:
+                values, bad = _check_row(row, line)
+            if bad is None and classes is not None and values[2] not in classes:
+                bad = BadRow(line, "class", f"unknown class {values[2]!r}; "
+                                            f"classes are {', '.join(classes)}")
+            if bad is None and str(values[0]) in seen:
+                bad = BadRow(line, "id", f"duplicate id {values[0]!r} (first on line "
+                                         f"{seen[str(values[0])]})")
+            if bad is not None:
+                if not skip_bad:
+                    raise TrackDataError(f"{name}: {bad}")
+                skipped.append(bad)
+                continue
+            seen[str(values[0])] = line
+            rows.append(values)
+    except csv.Error as exc:  # e.g. a field over the csv module's limit, a NUL byte
+        raise TrackDataError(f"{name}: line {reader.line_num}: {exc}") from None
     tracks = Tracks.from_rows(rows) if rows else Tracks.empty()
     return TracksFile(tracks, tuple(skipped))
 

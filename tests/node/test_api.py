@@ -140,6 +140,17 @@ def test_tracks_csv_and_wrong_media_and_garbage(harness: Harness) -> None:
     assert "[/b]x" in harness.node.runtime.picture.track_ids()
     bad = harness.client.post("/tracks", content=b"\xff\xfe", headers=h)
     assert bad.status_code == 400
+    huge = csv_text.splitlines()[0] + "\n" + "y" * 40_000 + ",us,manned,1,1,1,1,1,1\n"
+    bad = harness.client.post("/tracks", content=huge.replace("y" * 40_000, "y" * 140_000),
+                              headers=h)
+    assert bad.status_code == 413  # over this node's 64 KiB body limit
+    from skyaccord.node.routers.tracks import _post_tracks
+
+    with pytest.raises(Exception) as caught:
+        _post_tracks(huge.replace("y" * 40_000, "y" * 140_000).encode(), "text/csv",
+                     harness.client.app.state.ctx, "t")
+    assert "field larger than field limit" in str(caught.value)
+    assert type(caught.value).__name__ == "InputError"
     r = harness.client.post("/tracks", content="x", headers={
         **harness.auth("operator"), "content-type": "application/xml"})
     assert r.status_code == 400 and "content type" in r.json()["detail"]
@@ -408,7 +419,7 @@ def test_websocket_needs_a_token_then_streams_ticks(harness: Harness) -> None:
         assert sorted(tick["updated"]["id"]) == ["us1", "x1"]
         assert [a["key"] for a in tick["alerts"]["new"]] == ["conflict:us1|x1"]
         line = next(e for e in events if e["type"] == "line")
-        assert line["message"]["kind"] == "conflict"
+        assert [e["message"]["kind"] for e in line["entries"]] == ["conflict"]
         harness.clock.t = T0 + 1
         harness.node.runtime.tick()
         tick2 = json.loads(ws.receive_text())

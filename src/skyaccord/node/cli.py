@@ -89,7 +89,10 @@ def serve(
         fail_with(exc)
     scheme = "https" if s.tls else "http"
     typer.echo(f"skyaccord node {s.party} on {scheme}://{s.host}:{s.port}", err=True)
+    # No per-message deflate on the live stream: compressing each tick's picture once per
+    # client costs more CPU than the whole tick (operators sit on the centre's network).
     uvicorn.run(app, host=s.host, port=s.port, log_level="warning",
+                ws_per_message_deflate=False,
                 ssl_certfile=str(s.tls_cert) if s.tls_cert else None,
                 ssl_keyfile=str(s.tls_key) if s.tls_key else None)
 

@@ -29,7 +29,7 @@ import numpy as np
 from skyaccord.airspace.crossing import Incursions, predict_incursions
 from skyaccord.airspace.zones import Zone
 from skyaccord.errors import InputError, NotFound, SkyaccordError
-from skyaccord.geo import FT, NM
+from skyaccord.geo import EARTH_RADIUS_M, FT, KT, NM
 from skyaccord.ingest.states import StateUpdate, check_update
 from skyaccord.line.messages import Message
 from skyaccord.line.node import Node
@@ -45,6 +45,8 @@ __all__ = ["EPISODE_GAP_S", "NodeRuntime", "TickReport"]
 EPISODE_GAP_S = 60.0
 #: received messages shown as alerts for this long after they arrive
 LINE_ALERT_WINDOW_S = 3600.0
+#: line entries in one live event
+LINE_EVENT_MAX = 200
 _LINE_ALERT_KINDS = ("conflict", "distress", "request", "suspension", "proposal")
 
 
@@ -59,18 +61,19 @@ class TickReport:
     new_alerts: list[dict[str, Any]]
     changed_alerts: list[dict[str, Any]]
     cleared_alerts: list[str]
-    sent: list[str]
+    told: int
+    """automatic messages queued on the line by this tick"""
     duration_s: float
     updated_tracks: dict[str, list[Any]] = field(default_factory=dict)
     removed_tracks: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": "tick", "t": self.t, "tracks": self.tracks,
+        return {"type": "tick", "t": self.t, "duration_s": self.duration_s,
+                "tracks": self.tracks,
                 "conflicts": self.conflicts, "incursions": self.incursions,
                 "alerts": {"new": self.new_alerts, "changed": self.changed_alerts,
                            "cleared": self.cleared_alerts},
-                "sent": self.sent, "duration_s": self.duration_s,
-                "updated": self.updated_tracks, "removed": self.removed_tracks}
+                "told": self.told, "updated": self.updated_tracks, "removed": self.removed_tracks}
 
 
 @dataclass
@@ -83,15 +86,74 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _ahead(lat: float, lon: float, trk_deg: float, gs_kt: float,
-           dt_s: float) -> tuple[float, float]:
-    """Position after ``dt_s`` along a constant track on the sphere (display only)."""
-    d = gs_kt * NM / 3600.0 * dt_s / 6_371_008.8
-    p1, l1, th = math.radians(lat), math.radians(lon), math.radians(trk_deg)
-    p2 = math.asin(math.sin(p1) * math.cos(d) + math.cos(p1) * math.sin(d) * math.cos(th))
-    l2 = l1 + math.atan2(math.sin(th) * math.sin(d) * math.cos(p1),
-                         math.cos(d) - math.sin(p1) * math.sin(p2))
-    return math.degrees(p2), (math.degrees(l2) + 540.0) % 360.0 - 180.0
+def _ahead_v(lat: Any, lon: Any, trk_deg: Any, gs_kt: Any, dt_s: Any) -> tuple[Any, Any]:
+    """Positions after ``dt_s`` along the initial great circle of each track, on the
+    mean-radius sphere: where the map draws the closest approach (display only; the
+    alerts' times and distances come from the detection kernel)."""
+    d = np.asarray(gs_kt) * KT * np.asarray(dt_s) / EARTH_RADIUS_M
+    p1, l1, th = np.radians(lat), np.radians(lon), np.radians(trk_deg)
+    p2 = np.arcsin(np.sin(p1) * np.cos(d) + np.cos(p1) * np.sin(d) * np.cos(th))
+    l2 = l1 + np.arctan2(np.sin(th) * np.sin(d) * np.cos(p1),
+                         np.cos(d) - np.sin(p1) * np.sin(p2))
+    return np.degrees(p2), (np.degrees(l2) + 540.0) % 360.0 - 180.0
+
+
+@dataclass
+class _ConflictTable:
+    """One tick's conflicts as columns (plain lists), each alert built when asked."""
+
+    t: float
+    levels: tuple[str, ...]
+    keys: list[str]
+    cols: tuple[list[Any], ...]
+    ours: Any = None
+    """per conflict: the other party when the pair is ours with another party's aircraft"""
+
+    @classmethod
+    def empty(cls, t: float, levels: tuple[str, ...]) -> _ConflictTable:
+        return cls(t, levels, [], tuple([] for _ in range(14)))
+
+    @classmethod
+    def of(cls, snap: Tracks, c: Any, t: float, levels: tuple[str, ...]) -> _ConflictTable:
+        if len(c) == 0:
+            return cls.empty(t, levels)
+        a, b = c.pairs[0], c.pairs[1]
+        swap = snap.id[b] < snap.id[a]
+        i1, i2 = np.where(swap, b, a), np.where(swap, a, b)
+        tcpa = np.asarray(c.tcpa_s, dtype=float)
+        cpa1 = _ahead_v(snap.lat[i1], snap.lon[i1], snap.trk_deg[i1], snap.gs_kt[i1], tcpa)
+        cpa2 = _ahead_v(snap.lat[i2], snap.lon[i2], snap.trk_deg[i2], snap.gs_kt[i2], tcpa)
+        t_out = np.asarray(c.t_out_s, dtype=float)
+        id1, id2 = snap.id[i1].tolist(), snap.id[i2].tolist()
+        p1, p2 = snap.party[i1], snap.party[i2]
+        cols = (id1, id2, p1.tolist(), p2.tolist(), c.level.tolist(),
+                np.asarray(c.t_in_s, dtype=float).tolist(),
+                np.where(np.isfinite(t_out), t_out, -1.0).tolist(), tcpa.tolist(),
+                (np.asarray(c.dcpa_m) / NM).tolist(), (np.asarray(c.dz_m) / FT).tolist(),
+                np.round(cpa1[0], 6).tolist(), np.round(cpa1[1], 6).tolist(),
+                np.round(cpa2[0], 6).tolist(), np.round(cpa2[1], 6).tolist())
+        keys = [f"conflict:{x}|{y}" for x, y in zip(id1, id2, strict=True)]
+        return cls(t, levels, keys, cols, (p1, p2))
+
+    def ours_with(self, party: str) -> list[tuple[int, str]]:
+        """(conflict, other party) of the pairs of ``party`` with another party."""
+        if self.ours is None:
+            return []
+        p1, p2 = self.ours
+        mine = np.flatnonzero((p1 != p2) & ((p1 == party) | (p2 == party)))
+        return [(k, str(p2[k] if p1[k] == party else p1[k])) for k in mine.tolist()]
+
+    def levels_by_key(self) -> dict[str, str]:
+        return dict(zip(self.keys, (self.levels[r] for r in self.cols[4]), strict=True))
+
+    def alert(self, k: int) -> dict[str, Any]:
+        (id1, id2, p1, p2, rank, t_in, t_o, tc, dcpa, dz, la1, lo1, la2,
+         lo2) = (col[k] for col in self.cols)
+        return {"key": self.keys[k], "type": "conflict", "id1": id1, "id2": id2,
+                "party1": p1, "party2": p2, "level": self.levels[rank], "rank": rank,
+                "t": self.t, "t_in_s": t_in, "t_out_s": None if t_o < 0 else t_o,
+                "tcpa_s": tc, "dcpa_nm": dcpa, "dz_ft": dz, "cpa1": [la1, lo1],
+                "cpa2": [la2, lo2]}
 
 
 class NodeRuntime:
@@ -112,7 +174,10 @@ class NodeRuntime:
         self.levels = level_names(accord)
         self.notify_rank = (self.levels.index(accord.notify.level)
                             if accord.notify.level is not None else 1)
-        self.alerts: dict[str, dict[str, Any]] = {}
+        self._levels: dict[str, str] = {}
+        self._parts: tuple[_ConflictTable, dict[str, dict[str, Any]]] = (
+            _ConflictTable.empty(0.0, self.levels), {})
+        self._alerts: dict[str, dict[str, Any]] | None = {}
         self.snapshot: Tracks = Tracks.empty()
         self.last_tick: TickReport | None = None
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
@@ -122,6 +187,7 @@ class NodeRuntime:
         self._dirty: set[str] = set()
         self._known: set[str] = set()
         self._line_pos = 0
+        self._parties = {p.id for p in accord.parties} - {party}
         self._seed_episodes()
 
     def warm_up(self) -> None:
@@ -133,6 +199,17 @@ class NodeRuntime:
                       np.array([20000.0, 20000.0]), np.array([400.0, 400.0]),
                       np.array([0.0, 180.0]), np.array([0.0, 0.0]))
         detect(pair, self.accord)
+
+    @property
+    def alerts(self) -> dict[str, dict[str, Any]]:
+        """The last tick's alerts by key (conflicts and incursions), built on demand."""
+        with self.lock:
+            if self._alerts is None:
+                table, incursions = self._parts
+                built = {key: table.alert(k) for k, key in enumerate(table.keys)}
+                built.update(incursions)
+                self._alerts = built
+            return self._alerts
 
     # -- episodes ------------------------------------------------------------------
     def _seed_episodes(self) -> None:
@@ -165,7 +242,11 @@ class NodeRuntime:
         return {"incursion": len(self.levels) + 1, "predicted": len(self.levels)}.get(level, 0)
 
     def _tell(self, key: tuple[str, ...], rank: int, to: str, body: dict[str, Any],
-              t: float, sent: list[str]) -> None:
+              t: float, tells: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Queue a ``conflict`` message for ``to`` unless this episode was told already
+        at this level or higher."""
+        if to not in self._parties:
+            return  # not a party of the accord (e.g. "unknown"): nobody to tell
         ep = self._episodes.get(key)
         if ep is not None:
             ep.last_seen = t
@@ -174,23 +255,21 @@ class NodeRuntime:
             ep.rank = rank
         else:
             self._episodes[key] = _Episode(rank, t)
-        try:
-            self.accord.party(to)
-            msg = self.line.send(to, "conflict", body)
-        except SkyaccordError:
-            return  # not a party of the accord (e.g. "unknown"): nobody to tell
-        sent.append(msg.id)
+        tells.append((to, "conflict", body))
 
     # -- feeds ---------------------------------------------------------------------
-    def ingest(self, updates: Iterable[StateUpdate]) -> tuple[int, int]:
-        """Apply reports to the picture: (accepted, refused as impossible)."""
+    def ingest(self, updates: Iterable[StateUpdate], *, associate: bool = True
+               ) -> tuple[int, int]:
+        """Apply reports to the picture: (accepted, refused as impossible).
+
+        ``associate`` False for already fused tracks (see :meth:`Picture.update`)."""
         ok = bad = 0
         with self.lock:
             for u in updates:
                 if check_update(u) is not None:
                     bad += 1
                     continue
-                self.picture.update(u)
+                self.picture.update(u, associate=associate)
                 self._dirty.add(self.picture.alias.get(u.icao24, u.icao24))
                 ok += 1
             self.updates_in += ok
@@ -210,33 +289,48 @@ class NodeRuntime:
             snap = self.picture.snapshot(t)
             dirty, self._dirty = self._dirty, set()
             self.snapshot = snap
-            sent: list[str] = []
-            alerts: dict[str, dict[str, Any]] = {}
-            n_conf = n_inc = 0
+            tells: list[tuple[str, str, dict[str, Any]]] = []
+            table = _ConflictTable.empty(t, self.levels)
+            incursions: dict[str, dict[str, Any]] = {}
             if len(snap) > 1:
-                conflicts = detect(snap, self.accord)
-                n_conf = len(conflicts)
-                alerts.update(self._conflict_alerts(snap, conflicts, t, sent))
+                table = _ConflictTable.of(snap, detect(snap, self.accord), t, self.levels)
+                self._tell_conflicts(table, t, tells)
             if len(snap) and self.zones:
                 inc = predict_incursions(snap, self.zones, self.accord, t_now_s=t,
                                          depth=False)
-                n_inc = len(inc)
-                alerts.update(self._incursion_alerts(snap, inc, t, sent))
-            new = [a for k, a in alerts.items() if k not in self.alerts]
-            changed = [a for k, a in alerts.items() if k in self.alerts
-                       and self.alerts[k]["level"] != a["level"]]
-            cleared = [k for k in self.alerts if k not in alerts]
-            self.alerts = alerts
+                incursions = self._incursion_alerts(snap, inc, t, tells)
+            # What changed since the last tick, by key and level; the alerts themselves
+            # are built for those only (all of them on demand: :attr:`alerts`).
+            levels_now = table.levels_by_key()
+            levels_now.update((k, a["level"]) for k, a in incursions.items())
+            prev = self._levels
+            index = {key: k for k, key in enumerate(table.keys)}
+
+            def alert(key: str) -> dict[str, Any]:
+                return incursions[key] if key in incursions else table.alert(index[key])
+
+            new = [alert(k) for k in levels_now if k not in prev]
+            changed = [alert(k) for k, lv in levels_now.items() if k in prev and prev[k] != lv]
+            cleared = [k for k in prev if k not in levels_now]
+            self._levels = levels_now
+            self._parts = (table, incursions)
+            self._alerts = None
+            n_conf, n_inc = len(table.keys), len(incursions)
             ids = [str(i) for i in snap.id]
             live = set(ids)
             removed = sorted(self._known - live)
             self._known = live
             rows = [k for k, i in enumerate(ids) if i in dirty]
-            report = TickReport(t, len(snap), n_conf, n_inc, new, changed, cleared, sent,
-                                0.0, self.track_columns(snap, rows), removed)
+            report = TickReport(t, len(snap), n_conf, n_inc, new, changed, cleared,
+                                len(tells), 0.0, self.track_columns(snap, rows), removed)
             report.duration_s = time.perf_counter() - wall0
             self.last_tick = report
         self._publish(report.to_dict())
+        # The line after the picture: the messages' fsync is not on the alerts' path. A
+        # crash before this commit loses no message: the episodes are not in the log, so
+        # a restart tells them again.
+        if tells:
+            self.line.send_many(tells)
         self._publish_line()
         return report
 
@@ -251,49 +345,39 @@ class NodeRuntime:
                 "trk_deg": np.round(snap.trk_deg[r], 1).tolist(),
                 "vs_fpm": np.round(snap.vs_fpm[r], 0).tolist()}
 
-    def _conflict_alerts(self, snap: Tracks, c: Any, t: float,
-                         sent: list[str]) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        if len(c) == 0:
-            return out
-        ids, parties = snap.id, snap.party
-        for k in range(len(c)):
-            a, b = int(c.pairs[0, k]), int(c.pairs[1, k])
-            if str(ids[b]) < str(ids[a]):
-                a, b = b, a
-            id1, id2, p1, p2 = str(ids[a]), str(ids[b]), str(parties[a]), str(parties[b])
-            level = self.levels[int(c.level[k])]
-            tcpa = float(c.tcpa_s[k])
-            cpa1 = _ahead(float(snap.lat[a]), float(snap.lon[a]), float(snap.trk_deg[a]),
-                          float(snap.gs_kt[a]), tcpa)
-            cpa2 = _ahead(float(snap.lat[b]), float(snap.lon[b]), float(snap.trk_deg[b]),
-                          float(snap.gs_kt[b]), tcpa)
-            alert: dict[str, Any] = {
-                "key": f"conflict:{id1}|{id2}", "type": "conflict", "id1": id1, "id2": id2,
-                "party1": p1, "party2": p2, "level": level, "rank": int(c.level[k]),
-                "t": t, "t_in_s": float(c.t_in_s[k]), "t_out_s": _finite(float(c.t_out_s[k])),
-                "tcpa_s": tcpa, "dcpa_nm": float(c.dcpa_m[k]) / NM,
-                "dz_ft": float(c.dz_m[k]) / FT, "cpa1": list(cpa1), "cpa2": list(cpa2)}
-            out[alert["key"]] = alert
-            others = {p1, p2} - {self.party}
-            if self.party in (p1, p2) and len(others) == 1 and int(c.level[k]) >= max(
-                    1, self.notify_rank):
-                (other,) = others
-                body = {"source": "tactical", "id1": id1, "id2": id2,
-                        "t_in_s": alert["t_in_s"], "t_out_s": alert["t_out_s"],
-                        "tcpa_s": tcpa, "dcpa_nm": alert["dcpa_nm"],
-                        "dz_ft": alert["dz_ft"], "level": level,
-                        "text": (f"{level}: {id1} and {id2} lose separation in "
-                                 f"{alert['t_in_s']:.0f} s, closest "
-                                 f"{alert['dcpa_nm']:.2f} NM / {abs(alert['dz_ft']):.0f} ft "
-                                 f"at {tcpa:.0f} s")}
-                self._tell(("tactical", id1, id2), int(c.level[k]), other, body, t, sent)
-            elif ("tactical", id1, id2) in self._episodes:
-                self._episodes[("tactical", id1, id2)].last_seen = t
-        return out
+    def _tell_conflicts(self, table: _ConflictTable, t: float,
+                        tells: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Our pairs with another party's aircraft: told from the notification level up,
+        once per episode and level (the message is built only when it is sent)."""
+        floor = max(1, self.notify_rank)
+        id1s, id2s, ranks = table.cols[0], table.cols[1], table.cols[4]
+        for k, other in table.ours_with(self.party):
+            key = ("tactical", id1s[k], id2s[k])
+            ep = self._episodes.get(key)
+            if ep is not None and ranks[k] <= ep.rank:
+                ep.last_seen = t  # told already at this level: the episode goes on
+            elif ranks[k] >= floor:
+                self._tell_conflict(table.alert(k), other, t, tells)
+            elif ep is not None:
+                ep.last_seen = t
+
+    def _tell_conflict(self, alert: dict[str, Any], other: str, t: float,
+                       tells: list[tuple[str, str, dict[str, Any]]]) -> None:
+        key = ("tactical", alert["id1"], alert["id2"])
+        rank = alert["rank"]
+        body = {"source": "tactical", "id1": alert["id1"], "id2": alert["id2"],
+                "t_in_s": alert["t_in_s"], "t_out_s": alert["t_out_s"],
+                "tcpa_s": alert["tcpa_s"], "dcpa_nm": alert["dcpa_nm"],
+                "dz_ft": alert["dz_ft"], "level": alert["level"],
+                "text": (f"{alert['level']}: {alert['id1']} and {alert['id2']} lose "
+                         f"separation in {alert['t_in_s']:.0f} s, closest "
+                         f"{alert['dcpa_nm']:.2f} NM / {abs(alert['dz_ft']):.0f} ft at "
+                         f"{alert['tcpa_s']:.0f} s")}
+        self._tell(key, rank, other, body, t, tells)
 
     def _incursion_alerts(self, snap: Tracks, inc: Incursions, t: float,
-                          sent: list[str]) -> dict[str, dict[str, Any]]:
+                          tells: list[tuple[str, str, dict[str, Any]]]
+                          ) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for k in range(len(inc)):
             row, zone = int(inc.track[k]), self.zones[int(inc.zone[k])]
@@ -315,7 +399,7 @@ class NodeRuntime:
                                  + ("" if t_entry == 0 else f" in {t_entry:.0f} s")
                                  + f" at {alert['entry'][0]:.4f}, {alert['entry'][1]:.4f}")}
                 self._tell(("airspace", tid, zone.id), self._rank(level), tparty, body, t,
-                           sent)
+                           tells)
         return out
 
     # -- strategic ------------------------------------------------------------------
@@ -381,11 +465,17 @@ class NodeRuntime:
                 self.listeners.remove(listener)
 
     def _publish_line(self) -> None:
-        """Line messages and acknowledgements logged since the last tick."""
+        """Line messages and acknowledgements logged since the last tick, as one event
+        (the newest :data:`LINE_EVENT_MAX`; ``more`` counts the rest)."""
         if not self.listeners:
+            self._line_pos = self.line.store.last_pos()
             return
-        for pos, direction, recorded, m in self.line.store.messages(after=self._line_pos):
-            self._line_pos = max(self._line_pos, pos)
-            self._publish({"type": "line", "direction": direction, "recorded_at": recorded,
-                           "message": m.to_dict()})
+        new = self.line.store.messages(after=self._line_pos)
+        if not new:
+            return
+        self._line_pos = new[-1][0]
+        shown = new[-LINE_EVENT_MAX:]
+        self._publish({"type": "line", "more": len(new) - len(shown), "entries": [
+            {"pos": pos, "direction": d, "recorded_at": r, "message": m.to_dict()}
+            for pos, d, r, m in shown]})
 

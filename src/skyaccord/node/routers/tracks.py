@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from skyaccord.errors import InputError, TrackDataError
 from skyaccord.ingest.states import StateUpdate
-from skyaccord.node.deps import Ctx, Operator, Viewer
+from skyaccord.node.deps import Ctx, NodeContext, Operator, Viewer
 from skyaccord.tracks import read_tracks_csv
 
 __all__ = ["router"]
@@ -69,11 +70,16 @@ def _updates(rows: list[TrackRow], now: float, source: str) -> list[StateUpdate]
 async def post_tracks(request: Request, ctx: Ctx, who: Operator) -> Accepted:
     """A batch of track rows (JSON ``{"tracks": [...]}`` or the tracks CSV with header
     ``id,party,class,lat,lon,alt_ft,gs_kt,trk_deg,vs_fpm``), reported now unless a row
-    says its time ``t``."""
+    says its time ``t``. Rows are tracks already fused: each id is one aircraft."""
     raw = await request.body()
     kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    # parsing and the picture's lock run off the event loop (the live stream goes on)
+    return await run_in_threadpool(_post_tracks, raw, kind, ctx, who.name)
+
+
+def _post_tracks(raw: bytes, kind: str, ctx: NodeContext, who: str) -> Accepted:
     now = ctx.runtime.clock()
-    source = f"api:{who.name}"
+    source = f"api:{who}"
     if kind == "text/csv":
         try:
             text = raw.decode("utf-8")
@@ -102,7 +108,7 @@ async def post_tracks(request: Request, ctx: Ctx, who: Operator) -> Accepted:
                              f"accord's classes are {', '.join(ctx.runtime.accord.classes)}")
         if u.t > now + ctx.line.skew_s:
             raise InputError(f"track {u.icao24!r}: reported {u.t - now:.0f} s in the future")
-    ok, bad = ctx.runtime.ingest(updates)
+    ok, bad = ctx.runtime.ingest(updates, associate=False)  # rows are fused tracks
     return Accepted(accepted=ok, refused=bad, tracks=len(ctx.runtime.picture))
 
 
