@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, with_config
 from starlette.concurrency import run_in_threadpool
+from typing_extensions import TypedDict
 
 from skyaccord.errors import InputError, TrackDataError
 from skyaccord.ingest.states import StateUpdate
@@ -24,28 +25,30 @@ MAX_ROWS = 100_000
 _Id = Annotated[str, Field(min_length=1, max_length=64)]
 
 
-class TrackRow(BaseModel):
+# TypedDicts, not models: a batch of 10,000 rows validates in a third of the time.
+@with_config(ConfigDict(extra="forbid"))
+class TrackRow(TypedDict):
     """One aircraft's state: aviation units, as the tracks CSV."""
 
-    model_config = ConfigDict(extra="forbid")
-
     id: _Id
-    party: Annotated[str | None, Field(max_length=16)] = None
-    aircraft_class: Annotated[str | None, Field(alias="class", max_length=32)] = None
+    party: NotRequired[Annotated[str | None, Field(max_length=16)]]
+    aircraft_class: NotRequired[Annotated[str | None, Field(alias="class", max_length=32)]]
     lat: Annotated[float, Field(ge=-90, le=90)]
     lon: Annotated[float, Field(ge=-180, le=180)]
     alt_ft: Annotated[float, Field(ge=-2000, le=200_000)]
     gs_kt: Annotated[float, Field(ge=0, le=2500)]
     trk_deg: Annotated[float, Field(ge=-360, le=360)]
-    vs_fpm: Annotated[float, Field(ge=-60_000, le=60_000)] = 0.0
-    t: Annotated[float | None, Field(ge=0, le=1e11)] = None
-    callsign: Annotated[str | None, Field(max_length=16)] = None
+    vs_fpm: NotRequired[Annotated[float, Field(ge=-60_000, le=60_000)]]
+    t: NotRequired[Annotated[float | None, Field(ge=0, le=1e11)]]
+    callsign: NotRequired[Annotated[str | None, Field(max_length=16)]]
 
 
-class TrackBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+@with_config(ConfigDict(extra="forbid"))
+class TrackBatch(TypedDict):
     tracks: Annotated[list[TrackRow], Field(max_length=MAX_ROWS)]
+
+
+BATCH = TypeAdapter(TrackBatch)
 
 
 class Accepted(BaseModel):
@@ -57,15 +60,17 @@ class Accepted(BaseModel):
 def _updates(rows: list[TrackRow], now: float, source: str) -> list[StateUpdate]:
     out = []
     for r in rows:
-        t = now if r.t is None else r.t
-        out.append(StateUpdate(t, r.id, "state", r.callsign, r.lat, r.lon, r.alt_ft, r.gs_kt,
-                               r.trk_deg, r.vs_fpm, None, r.party, r.aircraft_class, source))
+        t = r.get("t")
+        out.append(StateUpdate(now if t is None else t, r["id"], "state", r.get("callsign"),
+                               r["lat"], r["lon"], r["alt_ft"], r["gs_kt"], r["trk_deg"],
+                               r.get("vs_fpm", 0.0), None, r.get("party"),
+                               r.get("aircraft_class"), source))
     return out
 
 
 @router.post("/tracks", response_model=Accepted, summary="Update the live picture",
              openapi_extra={"requestBody": {"content": {
-                 "application/json": {"schema": TrackBatch.model_json_schema()},
+                 "application/json": {"schema": BATCH.json_schema()},
                  "text/csv": {"schema": {"type": "string"}}}, "required": True}})
 async def post_tracks(request: Request, ctx: Ctx, who: Operator) -> Accepted:
     """A batch of track rows (JSON ``{"tracks": [...]}`` or the tracks CSV with header
@@ -98,8 +103,7 @@ def _post_tracks(raw: bytes, kind: str, ctx: NodeContext, who: str) -> Accepted:
                                str(tracks.aircraft_class[k]), source)
                    for k in range(len(tracks))]
     elif kind == "application/json":
-        batch = TrackBatch.model_validate_json(raw)
-        updates = _updates(batch.tracks, now, source)
+        updates = _updates(BATCH.validate_json(raw)["tracks"], now, source)
     else:
         raise InputError(f"content type {kind!r}: send application/json or text/csv")
     for u in updates:
