@@ -616,3 +616,102 @@ def test_7_sender_behind_its_peer_is_listed_as_stuck(pair: Pair, tmp_path: Path)
     assert stuck_out["attempts"] == STUCK_AFTER_ATTEMPTS and stuck_out["seq"] == 3
     assert "replay: us seq 3" in stuck_out["reason"] and stuck_out["since"] == pair.clock()
     us.store.close()
+
+
+# -- checkpoints: a party's signed log heads, kept by the other ----------------------------
+
+def rewrite_without(db: Path, key: SigningKey, party: str, drop: set[str]) -> None:
+    """The party itself rebuilds its whole chain without the entries ``drop`` (message
+    ids) and re-signs the head with its own key: alone, the log verifies."""
+    import json
+    import sqlite3
+
+    from skyaccord.line.keys import sign as sign_with
+    from skyaccord.line.log import GENESIS, entry_hash, head_bytes, read_entries
+
+    kept = [e for e in read_entries(db) if e.msg_id not in drop]
+    conn = sqlite3.connect(db)
+    prev = GENESIS
+    with conn:
+        conn.execute("DELETE FROM line_log")
+        for pos, e in enumerate(kept, start=1):
+            h = entry_hash(prev, pos, e.direction, e.peer, e.recorded_at, e.message)
+            d = json.loads(e.message)
+            conn.execute("INSERT INTO line_log VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                         (pos, e.msg_id, e.direction, e.peer, e.recorded_at, e.message, prev,
+                          h, d["kind"], d["from"], d["seq"], d["in_reply_to"]))
+            prev = h
+        conn.execute("UPDATE line_head SET count=?, hash=?, sig=?",
+                     (len(kept), prev, sign_with(key, head_bytes(party, len(kept), prev))))
+    conn.close()
+
+
+def queue_checkpoint(nodes: Nodes, party: str, key: SigningKey, to: str) -> Message:
+    """Queue a checkpoint in the running node's outbox, as its tick loop would."""
+    from skyaccord.line import Node
+
+    accord = load_accord(nodes.root / "accord.toml")
+    with LineStore(nodes.db(party), party, key) as store:
+        (m,) = Node(party, key, accord, store).send_checkpoints([to])
+    return m
+
+
+def test_checkpoints_catch_a_rewritten_log_without_its_database(
+        nodes: Nodes, keys: dict[str, SigningKey]) -> None:
+    from typer.testing import CliRunner
+
+    from skyaccord.cli import app
+    from skyaccord.line import verify_log
+
+    nodes.start("us")
+    nodes.start("ru")
+    asked = [nodes.send("ru", "us", f"request {i}", kind="request") for i in range(2)]
+    nodes.send("us", "ru", "hello")
+    nodes.drain()
+    first = queue_checkpoint(nodes, "us", keys["us"], "ru")
+    nodes.drain()
+    with stored(nodes, "ru") as ru:
+        assert [c.id for c in ru.checkpoints_of("us")] == [first.id]  # ru keeps it
+    nodes.kill("us")
+    # us drops ru's last request (and its ack) and rebuilds its chain with its own key
+    with stored(nodes, "us") as us:
+        ack = next(m for _, _, _, m in us.messages(kinds=("ack",), direction="sent")
+                   if m.in_reply_to == asked[-1])
+    rewrite_without(nodes.db("us"), keys["us"], "us", {asked[-1], ack.id})
+    assert verify_log(nodes.db("us")).ok  # alone, the rewritten log looks sound
+    nodes.start("us")
+    second = queue_checkpoint(nodes, "us", keys["us"], "ru")
+    nodes.drain()
+    # ru sees it on receipt, from what us signed, without us's database
+    with stored(nodes, "ru") as ru:
+        (rollback,) = ru.incidents(kind="rollback")
+    assert rollback.peer == "us" and second.id in rollback.detail
+    assert first.id in rollback.detail and "rolled back or rewritten" in rollback.detail
+    nodes.stop_all()
+    r = CliRunner().invoke(app, ["line", "verify", str(nodes.db("us")), "--against",
+                                 str(nodes.db("ru"))])
+    assert r.exit_code == 1
+    assert f"us's log contradicts its signed checkpoint {first.id}" in r.output, r.output
+
+
+def test_checkpoints_due_and_rollback_by_count(pair: Pair) -> None:
+    assert not pair.us.checkpoint_due()  # nothing to vouch for yet
+    pair.us.send("ru", "text", {"text": "x"})
+    assert pair.us.checkpoint_due()
+    (cp,) = pair.us.send_checkpoints()
+    assert cp.kind == "checkpoint" and cp.body["log_count"] == 1
+    pair.us.deliver_once()
+    assert not pair.us.checkpoint_due()  # only the checkpoint and acks since
+    pair.us.send("ru", "text", {"text": "y"})
+    assert not pair.us.checkpoint_due()  # news, but within the interval
+    pair.clock.t += pair.us.checkpoint_interval_s
+    assert pair.us.checkpoint_due()
+    # a checkpoint that claims fewer entries than us signed before: a rollback
+    forged_count = make_message(pair.us.key, kind="checkpoint", sender="us", recipient="ru",
+                                seq=4, created_at=pair.clock(), accord=pair.us.accord.sha256,
+                                body={"log_count": 0, "log_head": "0" * 64})
+    pair.us.deliver_once()
+    assert pair.ru.receive(envelope(pair.us.key, forged_count, pair.clock()))[0] == 200
+    (inc,) = pair.ru.store.incidents(kind="rollback")
+    assert (inc.expected, inc.got) == (1, 0)  # it had signed 1 entry, now 0
+    assert any(s["reason"].startswith("rollback") for s in pair.ru.stuck_streams())

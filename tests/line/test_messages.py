@@ -33,6 +33,7 @@ VALID: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "acceptance": ({"text": "agreed"}, {"in_reply_to": RID}),
     "suspension": ({"reason": "Shayrat"}, {}),
     "text": ({"text": "hello"}, {}),
+    "checkpoint": ({"log_count": 12, "log_head": "e" * 64}, {}),
 }
 
 

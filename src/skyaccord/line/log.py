@@ -309,7 +309,9 @@ def cross_check(path_a: str | Path, path_b: str | Path) -> list[str]:
 
     Every message between the two parties that one log holds must be in the other,
     byte for byte, with opposite direction, once acknowledged; and the order of each
-    sender's stream must agree. Messages still in an outbox (sent, not acknowledged)
+    sender's stream must agree. Each log must hold, at the positions they name, the
+    entries that its party's signed acknowledgements and checkpoints (kept in the other
+    log) vouched for. Messages still in an outbox (sent, not acknowledged)
     may be missing from the receiver: they are reported only when acknowledged.
     """
     a_party, b_party = read_meta(path_a).get("party"), read_meta(path_b).get("party")
@@ -343,6 +345,8 @@ def cross_check(path_a: str | Path, path_b: str | Path) -> list[str]:
                                 f"{d['id']}: entry {pos} should hold message "
                                 f"{d['in_reply_to']} with hash {str(claimed)[:12]} "
                                 "(log rewritten: equivocation)")
+    for holder, other, other_path in ((a, b_party, path_b), (b, a_party, path_a)):
+        problems += _checkpoint_problems(holder.values(), str(other), other_path)
     for sender in (a_party, b_party):  # each sender's stream (acks travel outside it)
         order_a = [i for i, e in a.items() if _stream_of(e) == sender]
         order_b = [i for i, e in b.items() if _stream_of(e) == sender]
@@ -350,6 +354,29 @@ def cross_check(path_a: str | Path, path_b: str | Path) -> list[str]:
         if [i for i in order_a if i in common] != [i for i in order_b if i in common]:
             problems.append(f"the two logs order {sender}'s messages differently")
     return sorted(set(problems), key=problems.index)
+
+
+def _checkpoint_problems(held: Any, signer: str, signer_path: str | Path) -> list[str]:
+    """``signer``'s checkpoints among ``held`` entries, checked against its log."""
+    hashes: dict[int, str] | None = None
+    out = []
+    for e in held:
+        d = json.loads(e.message)
+        if d["kind"] != "checkpoint" or d["from"] != signer or e.direction != "received":
+            continue
+        if hashes is None:
+            hashes = {x.pos: x.hash for x in read_entries(signer_path)}
+        count, head = d["body"]["log_count"], d["body"]["log_head"]
+        have = GENESIS if count == 0 else hashes.get(count)
+        if have is None:
+            out.append(f"{signer}'s log holds {len(hashes)} entries, but its signed "
+                       f"checkpoint {d['id']} says it held {count} ending {head[:12]} "
+                       "(log rolled back)")
+        elif have != head:
+            out.append(f"{signer}'s log contradicts its signed checkpoint {d['id']}: entry "
+                       f"{count} should end with hash {head[:12]}, it ends with {have[:12]} "
+                       "(log rewritten: equivocation)")
+    return out
 
 
 def _stream_of(e: LogEntry) -> str | None:

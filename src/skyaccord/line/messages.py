@@ -30,6 +30,8 @@ proposal   text; *accord_sha256*                                   new accord ve
 acceptance text                                                    ``in_reply_to``
 suspension reason                                                  the accord suspended
 text       text
+checkpoint log_count, log_head: the sender's log length and head   each party keeps
+           hash when it made the message (its signed log state)    the other's
 ========== ======================================================= ===================
 """
 
@@ -63,7 +65,7 @@ __all__ = [
 VERSION: Final = 1
 _TAG = b"skyaccord-line/1\n"
 KINDS: Final = ("notice", "request", "response", "ack", "conflict", "distress", "proposal",
-                "acceptance", "suspension", "text")
+                "acceptance", "suspension", "text", "checkpoint")
 REPLY_KINDS: Final = frozenset({"response", "ack", "acceptance"})
 _FIELDS: Final = ("v", "id", "kind", "from", "to", "seq", "created_at", "accord",
                   "in_reply_to", "due_at", "body", "sig")
@@ -211,6 +213,7 @@ _BODY_REQUIRED: Final[dict[str, tuple[str, ...]]] = {
     "acceptance": ("text",),
     "suspension": ("reason",),
     "text": ("text",),
+    "checkpoint": ("log_count", "log_head"),
 }
 _BODY_OPTIONAL: Final[dict[str, tuple[str, ...]]] = {
     "notice": ("text", "volumes"),
@@ -223,6 +226,7 @@ _BODY_OPTIONAL: Final[dict[str, tuple[str, ...]]] = {
     "acceptance": (),
     "suspension": (),
     "text": (),
+    "checkpoint": (),
 }
 
 
@@ -320,6 +324,13 @@ def _validate_body(kind: str, body: Mapping[str, Any]) -> None:
         _number(body["frequency_mhz"], "body.frequency_mhz", 1e-3, 1e5)
         if "alt_ft" in body:
             _number(body["alt_ft"], "body.alt_ft", -2000.0, 200_000.0)
+    elif kind == "checkpoint":
+        count = body["log_count"]
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_SEQ:
+            raise _bad("body.log_count", f"must be an integer in [0, 2**53 - 1], got "
+                       f"{_short(count)}")
+        if not isinstance(body["log_head"], str) or not _HEX64.match(body["log_head"]):
+            raise _bad("body.log_head", "must be a sha256 (64 lowercase hex digits)")
     elif kind == "proposal" and "accord_sha256" in body and (
             not isinstance(body["accord_sha256"], str)
             or not _HEX64.match(body["accord_sha256"])):

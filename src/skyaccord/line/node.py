@@ -46,6 +46,8 @@ from skyaccord.protocol import Accord
 __all__ = ["BACKOFF_INITIAL_S", "BACKOFF_MAX_S", "DEFAULT_SKEW_S", "Deliverer", "Node",
            "RefusalLimiter", "resync_bytes", "transmit_bytes"]
 
+#: a node signs its log's head to its peers at most this often (when it has news)
+CHECKPOINT_INTERVAL_S = 600.0
 #: failed attempts after which a stream is listed as stuck (and logged once)
 STUCK_AFTER_ATTEMPTS = 10
 #: kinds that answer another party's message (acks are the node's own, see receive)
@@ -145,6 +147,7 @@ class Node:
         self.party, self.key, self.accord, self.store = party, key, accord, store
         self.peers: dict[str, Transport] = dict(peers or {})
         self.clock, self.skew_s = clock, skew_s
+        self.checkpoint_interval_s = CHECKPOINT_INTERVAL_S
         if not store.readonly:
             store.record_accord(accord.sha256, accord.canonical_json())
         self._backoff: dict[str, tuple[float, float]] = {}  # peer -> (next try, delay)
@@ -202,6 +205,74 @@ class Node:
         if messages:
             self.wake.set()
         return messages
+
+    # -- checkpoints -----------------------------------------------------------------
+    def checkpoint_due(self, now: float | None = None) -> bool:
+        """Whether :meth:`send_checkpoints` should run: the log has new messages since
+        the last checkpoint (not only checkpoints and acks) and
+        :attr:`checkpoint_interval_s` has passed since it (or none was ever sent)."""
+        now = self.clock() if now is None else now
+        last = self.store.last_checkpoint()
+        if last is None:
+            return self.store.activity_after(0)
+        return now - last[1] >= self.checkpoint_interval_s and self.store.activity_after(
+            last[0])
+
+    def send_checkpoints(self, peers: Sequence[str] | None = None) -> list[Message]:
+        """Sign this log's current length and head hash to each peer (a ``checkpoint``
+        message in its stream, which the peer keeps in its own log): a later rewrite or
+        rollback of this log contradicts what it signed, without the peer needing this
+        node's database (see :meth:`receive` and :func:`~skyaccord.line.log.cross_check`).
+        The node's tick loop calls it when :meth:`checkpoint_due`."""
+        targets = list(self.peers if peers is None else peers)
+        for peer in targets:
+            self.accord.party(peer)
+        now = self.clock()
+
+        def build(peer: str, seq: int, count: int, head: str) -> Message:
+            return make_message(self.key, kind="checkpoint", sender=self.party,
+                                recipient=peer, seq=seq, created_at=now,
+                                accord=self.accord.sha256,
+                                body={"log_count": count, "log_head": head})
+
+        out = self.store.record_checkpoints(targets, build, now) if targets else []
+        self.wake.set()
+        return out
+
+    def _check_checkpoint(self, message: Message, now: float) -> None:
+        """Compare a peer's new checkpoint with what it signed before (its earlier
+        checkpoints, and the positions its acks gave our messages): a log that shrank,
+        or holds another entry where it signed one, is recorded as a ``rollback``
+        incident (the checkpoint itself is kept: it is the evidence). Never raises."""
+        count, head = int(message.body["log_count"]), str(message.body["log_head"])
+        found = []
+        try:
+            for prev in self.store.checkpoints_of(message.sender):
+                if prev.seq >= message.seq:
+                    continue
+                pc, ph = int(prev.body["log_count"]), str(prev.body["log_head"])
+                if pc > count or (pc == count and ph != head):
+                    found.append((pc, f"checkpoint {prev.id} signed {pc} entries ending "
+                                      f"{ph[:12]}"))
+            for _, _, _, ack in self.store.messages(direction="received", kinds=("ack",),
+                                                    peer=message.sender):
+                pos, h = ack.body.get("log_pos"), ack.body.get("log_hash")
+                if not isinstance(pos, int) or ack.created_at > message.created_at:
+                    continue
+                if pos > count or (pos == count and h != head):
+                    found.append((pos, f"ack {ack.id} put our message {ack.in_reply_to} at "
+                                       f"entry {pos} ({str(h)[:12]})"))
+            if found:
+                top = max(n for n, _ in found)
+                self.store.record_incident(
+                    "rollback", message.sender, f"{message.sender}->{self.party}",
+                    expected=top, got=count, now=now,
+                    detail=f"{message.sender}'s checkpoint {message.id} signs {count} "
+                    f"entries ending {head[:12]}, but earlier it signed: "
+                    + "; ".join(d for _, d in found[:5]) + " (its log was rolled back or "
+                    "rewritten)")
+        except Exception:
+            self.refusal_write_failures += 1
 
     def envelope(self, message: Message) -> dict[str, Any]:
         now = float(self.clock())
@@ -398,6 +469,8 @@ class Node:
             return self._refused(LineError(f"internal error ({type(exc).__name__})"),
                                  source=source, raw=raw, envelope=envelope, sender=sender,
                                  msg_id=msg_id, status=500)
+        if status == "accepted" and message.kind == "checkpoint":
+            self._check_checkpoint(message, now)
         if status == "duplicate":
             self._record_refusal(now, f"replay of accepted message {message.id} (seq "
                                  f"{message.seq}): answered with the original "
@@ -409,6 +482,16 @@ class Node:
                       ) -> dict[str, Any]:
         """Tell the sender, signed, which sequence number its stream waits for; a gap
         (messages lost here) is recorded for operators. Never raises."""
+        if message.seq < expected:  # it signed another message with a used number
+            try:
+                self.store.record_incident(
+                    "rollback", message.sender, f"{message.sender}->{self.party}",
+                    expected=expected, got=message.seq, now=now,
+                    detail=f"{message.sender} signed {message.id} as seq {message.seq}, a "
+                    f"number it had already used for another message (this log holds its "
+                    f"stream up to seq {expected - 1}): its log was rolled back")
+            except Exception:
+                self.refusal_write_failures += 1
         if message.seq > expected:
             try:
                 self.store.record_incident(

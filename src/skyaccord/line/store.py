@@ -354,6 +354,46 @@ class LineStore:
                       (message.id, recipient, seq))
             return message
 
+    def record_checkpoints(self, peers: Sequence[str],
+                           build: Callable[[str, int, int, str], Message], now: float
+                           ) -> list[Message]:
+        """Log and queue a checkpoint to each of ``peers`` in one transaction:
+        ``build(peer, seq, log_count, log_head)`` gets the log's length and head hash as
+        they were before this round."""
+        out = []
+        with self.transaction() as c:
+            last = c.execute("SELECT pos, hash FROM line_log ORDER BY pos DESC LIMIT 1"
+                             ).fetchone()
+            count, head = (last[0], last[1]) if last else (0, GENESIS)
+            for peer in peers:
+                row = c.execute("SELECT last_seq FROM line_streams WHERE sender=? AND "
+                                "recipient=?", (self.party, peer)).fetchone()
+                seq = (row[0] if row else 0) + 1
+                message = build(peer, seq, count, head)
+                self._append(c, "sent", peer, message, now)
+                c.execute("INSERT OR REPLACE INTO line_streams VALUES (?,?,?)",
+                          (self.party, peer, seq))
+                c.execute("INSERT INTO line_outbox (msg_id, peer, seq) VALUES (?,?,?)",
+                          (message.id, peer, seq))
+                out.append(message)
+        return out
+
+    def last_checkpoint(self) -> tuple[int, float] | None:
+        """(log position, time) of the last checkpoint this node sent, or None."""
+        rows = self._read("SELECT pos, recorded_at FROM line_log WHERE kind = 'checkpoint' "
+                          "AND direction = 'sent' ORDER BY pos DESC LIMIT 1")
+        return (int(rows[0][0]), float(rows[0][1])) if rows else None
+
+    def activity_after(self, pos: int) -> bool:
+        """Whether the log holds messages after ``pos`` other than checkpoints and acks."""
+        return bool(self._read("SELECT 1 FROM line_log WHERE pos > ? AND kind NOT IN "
+                               "('checkpoint', 'ack') LIMIT 1", (pos,)))
+
+    def checkpoints_of(self, party: str) -> list[Message]:
+        """The checkpoints ``party`` sent this node (its signed log states), in order."""
+        return [m for _, _, _, m in self.messages(direction="received",
+                                                  kinds=("checkpoint",), peer=party)]
+
     def record_outgoing_many(self, items: Sequence[tuple[str, Callable[[int], Message]]],
                              now: float) -> list[Message]:
         """:meth:`record_outgoing` of many messages in one transaction (one fsync): what
