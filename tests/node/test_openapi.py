@@ -23,6 +23,16 @@ def test_committed_openapi_is_current() -> None:
         "the node's API changed: review it, then run python -m skyaccord.node.openapi --write")
 
 
+def test_the_document_is_served_to_viewers_only() -> None:
+    from fastapi.testclient import TestClient
+
+    client = TestClient(_APP)  # no lifespan: the node stays open for the tests below
+    for path in ("/openapi.json", "/docs", "/redoc"):
+        assert client.get(path).status_code in (401, 404), path
+    r = client.get("/openapi.json", headers={"Authorization": f"Bearer {_ADMIN}"})
+    assert r.status_code == 200 and "/tracks" in r.json()["paths"]
+
+
 def test_openapi_has_every_resource_and_the_bearer_scheme() -> None:
     doc = json.loads(COMMITTED.read_text(encoding="utf-8"))
     for path in ("/tracks", "/alerts", "/advisories/{track_id}", "/zones", "/intents",
@@ -39,7 +49,8 @@ _TMP = tempfile.TemporaryDirectory()
 _CONFIG, _, _ADMIN = init_node(Path(_TMP.name) / "us", "us")
 _NODE = open_node(load_settings(_CONFIG))
 _APP = _NODE.app(tick=False, deliver=False)
-schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)
+schema = schemathesis.openapi.from_dict(_APP.openapi())
+schema.app = _APP
 
 
 @schema.parametrize()

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from skyaccord.line.node import Deliverer
 from skyaccord.node.auth import TokenStore
-from skyaccord.node.deps import NodeContext
+from skyaccord.node.deps import NodeContext, Viewer
 from skyaccord.node.loop import FeedReader, Ticker
 from skyaccord.node.problems import BodyLimit, install_problem_handlers
 from skyaccord.node.routers import (
@@ -68,9 +68,16 @@ def create_app(runtime: NodeRuntime, token_store: TokenStore, *, registry: Any =
             if close:
                 runtime.line.close()
 
+    # No open documentation routes: the document is served to viewers below, and is
+    # committed beside this module (openapi.json).
     app = FastAPI(title=f"skyaccord node ({runtime.party})", version=API_VERSION,
                   summary="A party's node: live picture, alerts, intents and the line.",
-                  lifespan=lifespan)
+                  lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_document(_: Viewer) -> dict[str, Any]:
+        return app.openapi()
+
     app.state.ctx = NodeContext(runtime, token_store, max_body_bytes, registry)
     app.state.hub = hub
     app.state.feeds = feeds
