@@ -715,3 +715,22 @@ def test_checkpoints_due_and_rollback_by_count(pair: Pair) -> None:
     (inc,) = pair.ru.store.incidents(kind="rollback")
     assert (inc.expected, inc.got) == (1, 0)  # it had signed 1 entry, now 0
     assert any(s["reason"].startswith("rollback") for s in pair.ru.stuck_streams())
+
+
+def test_6_ack_cannot_claim_receipt_in_the_senders_future(pair: Pair) -> None:
+    m = pair.us.send("ru", "text", {"text": "x"})
+
+    class Liar:
+        def deliver(self, envelope: Any) -> tuple[int, Any]:
+            ack = make_message(pair.ru.key, kind="ack", sender="ru", recipient="us", seq=0,
+                               created_at=pair.clock(), accord=pair.us.accord.sha256,
+                               in_reply_to=m.id,
+                               body={"digest": m.digest, "received_at": pair.clock() + 3600})
+            return 200, {"status": "accepted", "ack": ack.to_dict()}
+
+        def close(self) -> None:
+            pass
+
+    pair.us.peers["ru"] = Liar()
+    assert pair.us.deliver_once() == 0
+    assert "received in this node's future" in (pair.us.store.outbox()[0].last_error or "")
