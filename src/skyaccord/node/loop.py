@@ -94,15 +94,23 @@ class FeedReader:
             for chunk in open_source(self.source, self.stats, self._stop):
                 if self._stop.is_set():
                     return
-                if not live and chunk:
-                    if offset is None:
-                        offset = self.runtime.clock() - chunk[0].t
-                    shifted = [u._replace(t=u.t + offset) for u in chunk]
-                    ahead = shifted[-1].t - self.runtime.clock()
-                    if ahead > 0 and self._stop.wait(ahead):
+                if live or not chunk:
+                    self.runtime.ingest(chunk)
+                    continue
+                if offset is None:
+                    offset = self.runtime.clock() - chunk[0].t
+                shifted = [u._replace(t=u.t + offset) for u in chunk]
+                k = 0
+                while k < len(shifted):  # each report when its time comes
+                    now = self.runtime.clock()
+                    due = k
+                    while due < len(shifted) and shifted[due].t <= now:
+                        due += 1
+                    if due > k:
+                        self.runtime.ingest(shifted[k:due])
+                        k = due
+                    elif self._stop.wait(min(0.2, shifted[k].t - now)):
                         return
-                    chunk = shifted
-                self.runtime.ingest(chunk)
         except (SkyaccordError, OSError, ValueError) as exc:
             self.error = str(exc)
             log.error("feed %s stopped: %s", self.source, exc)
