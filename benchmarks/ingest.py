@@ -41,7 +41,7 @@ from skyaccord.protocol import default_accord
 
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "short_flights.csv"
 T = TypeVar("T")
-TARGET = 100_000.0  # raw frames per second, end to end (issue 3)
+TARGET = 100_000.0  # raw frames per second, end to end: the project's target (README)
 
 
 _M17 = (1 << 17) - 1

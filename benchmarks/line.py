@@ -11,7 +11,8 @@ outbox's stop-and-wait order), and end to end between two ``serve`` processes (m
 posted to us's ``/line/send``, until us's outbox is empty).
 
 Run: ``python -m benchmarks.line [--n 500]``. OLDI MSG-10 asks 90 % of transactions
-within 4 s and 99.8 % within 10 s (shared/DOMAIN.md): the column ``vs OLDI`` compares.
+within 4 s and 99.8 % within 10 s (EUROCONTROL Specification for On-Line Data
+Interchange, Ed. 5.0, MSG-10): the column ``vs OLDI`` compares.
 """
 
 from __future__ import annotations
