@@ -14,6 +14,7 @@ from rich.table import Table
 
 from skyaccord.cli_options import fail, fail_with, load_accord_option
 from skyaccord.errors import SkyaccordError
+from skyaccord.node.config import load_settings
 
 __all__ = ["register"]
 
@@ -69,13 +70,12 @@ def send(
     accord: AccordOpt = None,
 ) -> None:
     """Sign and store a message in the node's outbox; the running node delivers it."""
-    from skyaccord.line.config import load_node_config
     from skyaccord.line.keys import load_key
     from skyaccord.line.node import Node
     from skyaccord.line.store import LineStore
 
     try:
-        cfg = load_node_config(config) if config else None
+        cfg = load_settings(config) if config else None
         party = party or (cfg.party if cfg else None)
         db = db or (cfg.db if cfg else None)
         key = key or (cfg.key if cfg else None)

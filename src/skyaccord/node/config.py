@@ -124,12 +124,12 @@ def load_settings(path: str | Path) -> NodeSettings:
         tree: dict[str, Any] = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
         raise InputError(f"{p}: cannot read node config: {exc}") from None
-    for top in tree:
-        if top not in ("node", "peers"):
-            raise InputError(f"{p}: unknown table [{top}]; tables are [node] and [peers]")
     node = tree.get("node")
     if not isinstance(node, dict):
         raise InputError(f"{p}: missing table [node]")
+    for top in tree:
+        if top not in ("node", "peers"):
+            raise InputError(f"{p}: unknown table [{top}]; tables are [node] and [peers]")
     for k in node:
         if k not in _KEYS:
             raise InputError(f"{p}: key 'node.{k}': unknown; allowed: {', '.join(sorted(_KEYS))}")
