@@ -352,8 +352,9 @@ def test_intents_own_whole_others_volumes_only(harness: Harness) -> None:
     reg.submit(secret, {})
     h = harness.auth("operator")
     r = harness.client.post("/intents", json=_intent("mine", 35.0, priority=1), headers=h)
-    assert r.status_code == 200
-    assert r.json()["outcome"] == "conflict"
+    assert r.status_code == 409 and r.headers["content-type"] == PROBLEM
+    assert r.json()["type"] == "urn:skyaccord:problem:intent-conflict"
+    assert r.json()["outcome"] == "conflict" and r.json()["conflicts"][0]["party"] == "ru"
     assert "ru-secret-strike-7" not in r.text  # their intent's id is theirs
     ok = harness.client.post("/intents", json=_intent("mine", 36.0), headers=h).json()
     assert ok["outcome"] == "accepted" and ok["intent"]["version"] == 1

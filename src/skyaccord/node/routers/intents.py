@@ -13,8 +13,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from skyaccord.errors import IntentError, NotFound, PermissionDenied, ServiceError
+from skyaccord.errors import (
+    IntentConflict,
+    IntentError,
+    NotFound,
+    PermissionDenied,
+    ServiceError,
+)
 from skyaccord.node.deps import Ctx, Operator, Viewer
+from skyaccord.node.problems import problem
 from skyaccord.strategic import Circle, Intent, IntentState, Polygon, Volume
 
 __all__ = ["router"]
@@ -126,21 +133,29 @@ def check_intent(req: IntentIn, ctx: Ctx, _: Operator) -> dict[str, Any]:
     return {"conflicts": _conflicts(res.conflicts, ctx.runtime.party), "key": res.key}
 
 
-@router.post("/intents", summary="Check and store an intent atomically")
-def submit_intent(req: IntentIn, ctx: Ctx, _: Operator) -> dict[str, Any]:
-    """Accepted, or refused with the conflicts (``conflict``) or the versions the write
-    must name in ``key`` (``stale``). An accepted write over lower-priority intents tells
-    their owners over the line."""
+@router.post("/intents", summary="Check and store an intent atomically",
+             responses={409: {"description": "Refused: it conflicts (``conflict``) or "
+                              "does not name the versions it writes over (``stale``)"}})
+def submit_intent(req: IntentIn, ctx: Ctx, _: Operator) -> Any:
+    """Accepted (200), or refused (409, a problem of type ``intent-conflict`` listing the
+    conflicts or the versions the write must name in ``key``). An accepted write over
+    lower-priority intents tells their owners over the line."""
     reg, party = _registry(ctx), ctx.runtime.party
     intent = req.intent(party)
     key = req.key if req.key is not None else reg.check(intent).key
     res = reg.submit(intent, key, request_id=req.request_id)
-    sent: list[str] = []
-    if res.accepted and res.conflicts and not res.replayed:
-        sent = ctx.runtime.tell_displaced(res.intent, list(res.conflicts))
-    return {"outcome": str(res.outcome), "intent": _own(res.intent),
+    body = {"outcome": str(res.outcome), "intent": _own(res.intent),
             "conflicts": _conflicts(res.conflicts, party), "missed": dict(res.missed),
-            "replayed": res.replayed, "told": sent}
+            "replayed": res.replayed}
+    if not res.accepted:
+        return problem(IntentConflict.http_status, IntentConflict.kind,
+                       f"intent {intent.id!r} refused ({res.outcome}): "
+                       f"{len(res.conflicts)} conflicting intent(s), "
+                       f"{len(res.missed)} version(s) to name", **body)
+    sent: list[str] = []
+    if res.conflicts and not res.replayed:
+        sent = ctx.runtime.tell_displaced(res.intent, list(res.conflicts))
+    return {**body, "told": sent}
 
 
 @router.post("/intents/{intent_id}/end", summary="End one of our intents")
