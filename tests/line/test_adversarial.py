@@ -697,6 +697,8 @@ def test_checkpoints_catch_a_rewritten_log_without_its_database(
 def test_checkpoints_due_and_rollback_by_count(pair: Pair) -> None:
     assert not pair.us.checkpoint_due()  # nothing to vouch for yet
     pair.us.send("ru", "text", {"text": "x"})
+    assert not pair.us.checkpoint_due()  # news, but not an interval old
+    pair.clock.t += pair.us.checkpoint_interval_s
     assert pair.us.checkpoint_due()
     (cp,) = pair.us.send_checkpoints()
     assert cp.kind == "checkpoint" and cp.body["log_count"] == 1
@@ -734,3 +736,45 @@ def test_6_ack_cannot_claim_receipt_in_the_senders_future(pair: Pair) -> None:
     pair.us.peers["ru"] = Liar()
     assert pair.us.deliver_once() == 0
     assert "received in this node's future" in (pair.us.store.outbox()[0].last_error or "")
+
+
+def test_checkpoints_sent_by_the_deliverer_and_missing_ones_alert(pair: Pair) -> None:
+    from skyaccord.line import Deliverer
+
+    pair.ru.send("us", "text", {"text": "from ru"})
+    pair.ru.deliver_once()
+    assert pair.us.stuck_streams() == []
+    pair.clock.t += 3 * pair.us.checkpoint_interval_s + 1.0
+    (overdue,) = pair.us.stuck_streams()
+    assert overdue["peer"] == "ru" and overdue["reason"].startswith("checkpoint overdue")
+    deliverer = Deliverer(pair.ru, poll_s=0.01, checkpoint_check_s=0.0)  # ru's serving node
+    deliverer.start()
+    try:
+        deadline = time.monotonic() + 10.0
+        while not pair.us.store.checkpoints_of("ru") and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        deliverer.stop()
+    (cp,) = pair.us.store.checkpoints_of("ru")
+    assert cp.body["log_count"] == 2  # ru's text and the ack us gave it
+    assert pair.us.stuck_streams() == []
+
+
+def test_4_bodies_kept_by_older_nodes_are_dropped_on_open(tmp_path: Path,
+                                                          keys: dict[str, SigningKey]) -> None:
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("CREATE TABLE line_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute("INSERT INTO line_meta VALUES ('party', 'us')")
+        conn.execute("CREATE TABLE line_refusals (id INTEGER PRIMARY KEY, at REAL NOT NULL, "
+                     "peer TEXT, msg_id TEXT, reason TEXT NOT NULL, raw TEXT)")
+        conn.execute("INSERT INTO line_refusals (at, reason, raw) VALUES (1, 'junk', ?)",
+                     ("x" * 65536,))
+    conn.close()
+    with LineStore(db, "us", keys["us"]) as store:
+        (r,) = store.refusals()
+        assert r.reason == "junk" and r.raw_size == 65536
+        assert store._conn.execute("SELECT raw FROM line_refusals").fetchone() == (None,)

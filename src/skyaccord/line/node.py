@@ -209,14 +209,16 @@ class Node:
     # -- checkpoints -----------------------------------------------------------------
     def checkpoint_due(self, now: float | None = None) -> bool:
         """Whether :meth:`send_checkpoints` should run: the log has new messages since
-        the last checkpoint (not only checkpoints and acks) and
-        :attr:`checkpoint_interval_s` has passed since it (or none was ever sent)."""
+        the last checkpoint (not only checkpoints and acks), and
+        :attr:`checkpoint_interval_s` has passed since that checkpoint (or, before the
+        first, since the first message)."""
         now = self.clock() if now is None else now
         last = self.store.last_checkpoint()
-        if last is None:
-            return self.store.activity_after(0)
-        return now - last[1] >= self.checkpoint_interval_s and self.store.activity_after(
-            last[0])
+        first_news = self.store.activity_after(0 if last is None else last[0])
+        if first_news is None:
+            return False
+        since = first_news if last is None else last[1]
+        return now - since >= self.checkpoint_interval_s
 
     def send_checkpoints(self, peers: Sequence[str] | None = None) -> list[Message]:
         """Sign this log's current length and head hash to each peer (a ``checkpoint``
@@ -329,6 +331,16 @@ class Node:
                 out.append({"direction": "outgoing", "peer": peer,
                             "stream": f"{self.party}->{peer}", "seq": seq, "since": since,
                             "attempts": attempts, "reason": error})
+        now = self.clock()
+        for peer in self.peers:
+            unvouched = self.store.unvouched_since(peer)
+            if unvouched is not None and now - unvouched > 3 * self.checkpoint_interval_s:
+                out.append({"direction": "incoming", "peer": peer,
+                            "stream": f"{peer}->{self.party}", "seq": None,
+                            "since": unvouched, "attempts": 0,
+                            "reason": f"checkpoint overdue: {peer} has not signed its log's "
+                                      f"head since messages it sent at {unvouched:.0f} (more "
+                                      f"than {3 * self.checkpoint_interval_s:g} s)"})
         for inc in self.store.incidents(open_only=True):
             out.append({"direction": "outgoing" if inc.kind == "behind" else "incoming",
                         "peer": inc.peer, "stream": inc.stream, "seq": inc.expected,
@@ -612,10 +624,14 @@ def _raw_bytes(raw: bytes | None, envelope: Any) -> bytes | None:
 
 class Deliverer:
     """A background thread that empties the node's outbox; ``poll_s`` also picks up
-    messages that another process (the CLI) queued in the same database."""
+    messages that another process (the CLI) queued in the same database. Every
+    ``checkpoint_check_s`` it also sends checkpoints to the peers when
+    :meth:`Node.checkpoint_due` (so a serving node signs its head without more wiring)."""
 
-    def __init__(self, node: Node, poll_s: float = 0.25) -> None:
+    def __init__(self, node: Node, poll_s: float = 0.25,
+                 checkpoint_check_s: float = 10.0) -> None:
         self.node, self.poll_s = node, poll_s
+        self.checkpoint_check_s = checkpoint_check_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="line-deliverer", daemon=True)
 
@@ -628,9 +644,14 @@ class Deliverer:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        next_check = 0.0
         while not self._stop.is_set():
             self.node.wake.clear()
             try:
+                if self.node.peers and time.monotonic() >= next_check:
+                    next_check = time.monotonic() + self.checkpoint_check_s
+                    if self.node.checkpoint_due():
+                        self.node.send_checkpoints()
                 if self.node.deliver_once():
                     continue  # more may be waiting: go on without sleeping
             except SkyaccordError:

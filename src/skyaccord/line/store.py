@@ -188,6 +188,9 @@ class LineStore:
                     have = {r[1] for r in c.execute(f"PRAGMA table_info({table})")}
                     if column not in have:
                         c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+                        if column == "raw_size":  # bodies that older nodes kept: drop them
+                            c.execute("UPDATE line_refusals SET raw_size = length(CAST(raw "
+                                      "AS BLOB)), raw = NULL WHERE raw IS NOT NULL")
                 row = c.execute("SELECT value FROM line_meta WHERE key='party'").fetchone()
                 if row is None:
                     c.execute("INSERT INTO line_meta VALUES ('party', ?)", (party,))
@@ -384,10 +387,22 @@ class LineStore:
                           "AND direction = 'sent' ORDER BY pos DESC LIMIT 1")
         return (int(rows[0][0]), float(rows[0][1])) if rows else None
 
-    def activity_after(self, pos: int) -> bool:
-        """Whether the log holds messages after ``pos`` other than checkpoints and acks."""
-        return bool(self._read("SELECT 1 FROM line_log WHERE pos > ? AND kind NOT IN "
-                               "('checkpoint', 'ack') LIMIT 1", (pos,)))
+    def activity_after(self, pos: int) -> float | None:
+        """When the first message after log position ``pos`` other than checkpoints and
+        acks was logged (None: there is none)."""
+        rows = self._read("SELECT recorded_at FROM line_log WHERE pos > ? AND kind NOT IN "
+                          "('checkpoint', 'ack') ORDER BY pos LIMIT 1", (pos,))
+        return float(rows[0][0]) if rows else None
+
+    def unvouched_since(self, party: str) -> float | None:
+        """When this node logged the oldest message from ``party`` that no checkpoint of
+        ``party`` has followed yet (None: all vouched for, or none)."""
+        rows = self._read(
+            "SELECT min(recorded_at) FROM line_log WHERE direction = 'received' AND peer = ? "
+            "AND kind NOT IN ('checkpoint', 'ack') AND pos > (SELECT coalesce(max(pos), 0) "
+            "FROM line_log WHERE direction = 'received' AND peer = ? AND "
+            "kind = 'checkpoint')", (party, party))
+        return None if not rows or rows[0][0] is None else float(rows[0][0])
 
     def checkpoints_of(self, party: str) -> list[Message]:
         """The checkpoints ``party`` sent this node (its signed log states), in order."""
