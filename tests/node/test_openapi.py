@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from skyaccord.node.config import load_settings
 from skyaccord.node.openapi import COMMITTED, dumps, generate
@@ -60,6 +61,9 @@ def test_no_server_error(case: Any, token: str) -> None:
     headers = {"Authorization": f"Bearer {_ADMIN}"} if token == "admin" else {}
     response = case.call(headers=headers)
     assert response.status_code < 500, (case.method, case.path, response.text[:300])
+    # what the node answers matches the document's schemas (2xx bodies and problems)
+    case.validate_response(response, checks=[not_a_server_error,
+                                             response_schema_conformance])
     if response.status_code >= 400:
         kind = response.headers["content-type"]
         kind = kind[0] if isinstance(kind, list) else kind

@@ -20,6 +20,7 @@ from skyaccord.line.node import Deliverer
 from skyaccord.node.auth import TokenStore
 from skyaccord.node.deps import NodeContext, Viewer
 from skyaccord.node.loop import FeedReader, Ticker
+from skyaccord.node.models import Problem
 from skyaccord.node.problems import BodyLimit, install_problem_handlers
 from skyaccord.node.routers import (
     accord,
@@ -72,7 +73,11 @@ def create_app(runtime: NodeRuntime, token_store: TokenStore, *, registry: Any =
     # committed beside this module (openapi.json).
     app = FastAPI(title=f"skyaccord node ({runtime.party})", version=API_VERSION,
                   summary="A party's node: live picture, alerts, intents and the line.",
-                  lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+                  lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None,
+                  responses={code: {"model": Problem, "description": what} for code, what in (
+                      (401, "No valid operator token"), (403, "The token's role is too low"),
+                      (413, "The body is over the node's limit"),
+                      (422, "The request does not match its schema"))})
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi_document(_: Viewer) -> dict[str, Any]:

@@ -7,13 +7,14 @@ from typing import Any
 from fastapi import APIRouter
 
 from skyaccord.node.deps import Ctx, Viewer
+from skyaccord.node.models import AccordOut
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["accord"])
 
 
-@router.get("/accord", summary="The accord in force")
+@router.get("/accord", summary="The accord in force", response_model=AccordOut)
 def get_accord(ctx: Ctx, _: Viewer) -> dict[str, Any]:
     a = ctx.runtime.accord
     return {"id": a.id, "version": a.version, "title": a.title, "sha256": a.sha256,

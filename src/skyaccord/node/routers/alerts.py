@@ -8,13 +8,14 @@ from fastapi import APIRouter
 
 from skyaccord.line.deadlines import store_debts
 from skyaccord.node.deps import Ctx, Viewer
+from skyaccord.node.models import AlertsOut
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["alerts"])
 
 
-@router.get("/alerts", summary="Current alerts")
+@router.get("/alerts", summary="Current alerts", response_model=AlertsOut)
 def get_alerts(ctx: Ctx, _: Viewer) -> dict[str, Any]:
     """The last tick's conflicts (most severe, then soonest first) and incursions
     (soonest first), messages received from peers that need attention, and the overdue

@@ -8,13 +8,15 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from skyaccord.node.deps import Ctx, Viewer
+from skyaccord.node.models import HealthOut
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="Node health (503 when it cannot write or tick)")
+@router.get("/health", summary="Node health (503 when it cannot write or tick)",
+            responses={200: {"model": HealthOut}, 503: {"model": HealthOut}})
 def get_health(ctx: Ctx, _: Viewer) -> JSONResponse:
     rt = ctx.runtime
     store = ctx.line.store

@@ -13,6 +13,7 @@ from typing_extensions import TypedDict
 from skyaccord.errors import InputError, TrackDataError
 from skyaccord.ingest.states import StateUpdate
 from skyaccord.node.deps import Ctx, NodeContext, Operator, Viewer
+from skyaccord.node.models import TracksOut
 from skyaccord.tracks import read_tracks_csv
 
 __all__ = ["router"]
@@ -116,7 +117,8 @@ def _post_tracks(raw: bytes, kind: str, ctx: NodeContext, who: str) -> Accepted:
     return Accepted(accepted=ok, refused=bad, tracks=len(ctx.runtime.picture))
 
 
-@router.get("/tracks", summary="The live picture, extrapolated to now (columns)")
+@router.get("/tracks", summary="The live picture, extrapolated to now (columns)",
+            response_model=TracksOut)
 def get_tracks(ctx: Ctx, _: Viewer) -> dict[str, Any]:
     """Every live track at the last tick, column by column."""
     rt = ctx.runtime

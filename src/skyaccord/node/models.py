@@ -1,0 +1,160 @@
+"""The typed bodies of the node's API responses (pydantic), as the OpenAPI document shows
+them. Units are in the field names, as everywhere in skyaccord."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AccordOut",
+    "AlertsOut",
+    "ConflictAlert",
+    "Debt",
+    "HealthOut",
+    "IncursionAlert",
+    "LineAlert",
+    "Problem",
+    "TokenCreated",
+    "TokenOut",
+    "TrackColumns",
+    "TracksOut",
+]
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457): ``type`` is ``urn:skyaccord:problem:<kind>``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+class TrackColumns(BaseModel):
+    """Tracks as parallel columns (one entry per aircraft)."""
+
+    id: list[str]
+    party: list[str]
+    aircraft_class: list[str] = Field(alias="class")
+    lat: list[float]
+    lon: list[float]
+    alt_ft: list[float]
+    gs_kt: list[float]
+    trk_deg: list[float]
+    vs_fpm: list[float]
+
+
+class TracksOut(BaseModel):
+    t: float | None = Field(description="the tick's time, UTC seconds (null before the first)")
+    count: int
+    tracks: TrackColumns
+    note: str | None = None
+
+
+class ConflictAlert(BaseModel):
+    """A predicted loss of separation between two aircraft (ids ordered)."""
+
+    key: str
+    type: str
+    id1: str
+    id2: str
+    party1: str
+    party2: str
+    level: str
+    rank: int = Field(description="the level's rank: 0 none, then the accord's levels")
+    t: float
+    t_in_s: float
+    t_out_s: float | None = Field(description="null: the loss never ends on straight lines")
+    tcpa_s: float
+    dcpa_nm: float
+    dz_ft: float
+    cpa1: list[float] = Field(description="[lat, lon] of aircraft 1 at closest approach")
+    cpa2: list[float] = Field(description="[lat, lon] of aircraft 2 at closest approach")
+
+
+class IncursionAlert(BaseModel):
+    """An aircraft inside (``incursion``) or heading into (``predicted``) a zone."""
+
+    key: str
+    type: str
+    id: str
+    party: str
+    zone: str
+    owner: str
+    level: str
+    t: float
+    t_entry_s: float
+    t_exit_s: float | None
+    entry: list[float] = Field(description="[lat, lon] where it enters")
+
+
+class LineAlert(BaseModel):
+    """A message from a peer that operators must see."""
+
+    key: str
+    type: str
+    kind: str
+    sender: str = Field(alias="from")
+    received_at: float
+    message: dict[str, Any]
+
+
+class Debt(BaseModel):
+    """What a party owes: a response or an acknowledgement, and how late."""
+
+    model_config = ConfigDict(extra="allow")
+
+    msg_id: str
+    what: str
+    debtor: str
+    creditor: str
+    subject: str
+    due_at: float
+    late_s: float
+    level: str
+
+
+class AlertsOut(BaseModel):
+    t: float | None
+    conflicts: list[ConflictAlert]
+    incursions: list[IncursionAlert]
+    line: list[LineAlert]
+    overdue: list[Debt]
+
+
+class AccordOut(BaseModel):
+    id: str
+    version: int
+    title: str
+    sha256: str
+    effective: str | None
+    accord: dict[str, Any] = Field(description="the accord's canonical form")
+
+
+class HealthOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    party: str
+    accord: str
+    tracks: int
+    last_tick: dict[str, float] | None
+    ticking: bool
+    writable: bool
+    line: dict[str, Any]
+    updates_in: int
+    refused_in: int
+
+
+class TokenOut(BaseModel):
+    id: str
+    name: str
+    role: str
+    created_at: float
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="the secret, shown this once")
