@@ -88,7 +88,10 @@ def serve(
     except SkyaccordError as exc:
         fail_with(exc)
     scheme = "https" if s.tls else "http"
-    typer.echo(f"skyaccord node {s.party} on {scheme}://{s.host}:{s.port}", err=True)
+    peers = ", ".join(f"{p} {u}" for p, u in sorted(s.peers.items())) or "none"
+    typer.echo(f"skyaccord node {s.party} on {scheme}://{s.host}:{s.port}; accord "
+               f"{node.runtime.accord.id} v{node.runtime.accord.version} "
+               f"{node.runtime.accord.sha256[:16]}; peers: {peers}", err=True)
     # No per-message deflate on the live stream: compressing each tick's picture once per
     # client costs more CPU than the whole tick (operators sit on the centre's network).
     uvicorn.run(app, host=s.host, port=s.port, log_level="warning",
