@@ -51,7 +51,9 @@ LAYERS: dict[str, frozenset[str]] = {
     "skyaccord.node": frozenset({_E, _G, "skyaccord.protocol", "skyaccord.tracks",
                                  "skyaccord.picture", "skyaccord.tactical",
                                  "skyaccord.airspace", "skyaccord.strategic",
-                                 "skyaccord.store", "skyaccord.line", "skyaccord.ingest"}),
+                                 "skyaccord.store", "skyaccord.line", "skyaccord.ingest",
+                                 "skyaccord.web"}),
+    "skyaccord.web": frozenset({_E, "skyaccord.airspace"}),
 }
 
 

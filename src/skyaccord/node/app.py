@@ -2,9 +2,10 @@
 
 One router per resource (:mod:`skyaccord.node.routers`); every route needs an operator's
 bearer token except peer delivery (``POST /line/messages``), which accepts only
-envelopes signed by keys of the accord. Errors are RFC 9457 problems; bodies over the
-configured limit are refused before they are read. The app's lifespan runs the node's
-threads: the line's deliverer, the ticker and the feed readers.
+envelopes signed by keys of the accord, and the operating picture's static files
+(``/``, ``/static/...``: :mod:`skyaccord.web`), which hold no data. Errors are RFC 9457
+problems; bodies over the configured limit are refused before they are read. The app's
+lifespan runs the node's threads: the line's deliverer, the ticker and the feed readers.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from skyaccord.node.routers import (
     zones,
 )
 from skyaccord.node.runtime import NodeRuntime
+from skyaccord.web import mount as mount_page
 
 __all__ = ["API_VERSION", "create_app"]
 
@@ -91,4 +93,5 @@ def create_app(runtime: NodeRuntime, token_store: TokenStore, *, registry: Any =
     for module in (health, accord, tracks, alerts, advisories, zones, intents, line, tokens,
                    live):
         app.include_router(module.router)
+    mount_page(app)  # the operating picture: public static files, data only by token
     return app
