@@ -19,7 +19,9 @@ from skyaccord.errors import IntentError
 from skyaccord.protocol import default_accord
 from skyaccord.store import Store
 from skyaccord.strategic.intersect import place, volumes_conflict
+from skyaccord.strategic.records import decode_row
 from skyaccord.strategic.registry import Outcome, Registry
+from skyaccord.strategic.separation import box_tuple
 from skyaccord.strategic.volumes import Circle, Intent, IntentState, Volume
 
 from ._writer import T0, random_intent
@@ -163,35 +165,73 @@ def test_concurrent_processes_never_commit_conflicts(open_new: StoreFactory,
     assert sum(len(o.split()) for o, _ in outs) >= 10
     assert committed_conflicts(reg) == []
     assert reg.store.check_integrity() == []
+    assert assert_bodies_agree_with_index(reg) >= 10
+
+
+def assert_bodies_agree_with_index(reg: Registry) -> int:
+    """Every stored row's index columns are its body's, and an active intent's volumes
+    are indexed under its own columns at its volumes' boxes; returns the rows checked."""
+    with reg.store.read() as t:
+        rows = t.rows()
+        for row in rows:
+            intent, placed = decode_row(row, reg.plane)
+            assert (row.id, row.party, row.state, row.version, row.priority) == (
+                intent.id, intent.party, str(intent.state), intent.version, intent.priority)
+            hits = t.search([box_tuple(p.box) for p in placed])
+            mine = {r.vol_index: r for r in hits.rows if r.intent_id == row.id}
+            if not intent.active:
+                assert mine == {}, row.id
+                continue
+            assert sorted(mine) == list(range(len(placed))), row.id
+            for r in mine.values():
+                assert (r.party, r.version, r.priority) == (row.party, row.version,
+                                                            row.priority)
+    return len(rows)
 
 
 def test_sigkill_mid_write_leaves_store_consistent(open_new: StoreFactory,
                                                    store_url: str) -> None:
+    """A writer killed while a write is in progress (its rows put, seen from inside its
+    transaction, not committed): nothing of that write is stored, every committed write
+    is whole, and every body agrees with its index columns.
+
+    Mutations caught (applied, failed, reverted): SQLite committing in the middle of a
+    write (after the intent row's insert) keeps the held intent; an index state that is
+    not the body's (``"accepted"`` for every row in ``records.encode_row``) fails the
+    agreement check."""
     Registry(open_new(), ACCORD)
-    p = subprocess.Popen([sys.executable, str(WRITER), store_url, "7", "100000"],
+    p = subprocess.Popen([sys.executable, str(WRITER), store_url, "7", "100000", "15"],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env())
     assert p.stdout is not None
-    # wait for some commits, then kill it in the middle of its stream of writes
+    # wait for 15 commits and the proof that the next write is in progress, then kill
     deadline = time.monotonic() + 60
-    seen = 0
-    while seen < 15 and time.monotonic() < deadline:
-        if p.stdout.readline():
-            seen += 1
-    time.sleep(0.05)
+    lines: list[str] = []
+    while time.monotonic() < deadline:
+        line = p.stdout.readline().decode().strip()
+        if not line or line.startswith("holding "):
+            lines.append(line)
+            break
+        lines.append(line)
     p.send_signal(signal.SIGKILL)
     p.wait(timeout=30)
     p.stdout.close()
-    assert p.returncode == -signal.SIGKILL and seen >= 15
+    assert p.returncode == -signal.SIGKILL
+    assert lines[-1] == "holding hold-7", lines[-3:]
+    committed = lines[:-1]
+    assert len(committed) >= 15
     store = open_new()
     assert store.check_integrity() == []
     reg = Registry(store, ACCORD)
-    stored = reg.intents()
-    assert len(stored) >= seen
-    for it in stored:  # every body parses and agrees with its index columns
-        assert it.version >= 1
+    stored = {it.id for it in reg.intents()}
+    assert set(committed) <= stored
+    assert "hold-7" not in stored  # the write in progress left nothing
+    with store.read() as t:
+        assert t.request("req-hold-7") is None
+    assert assert_bodies_agree_with_index(reg) == len(stored)
     assert committed_conflicts(reg) == []
-    # the store still takes writes
-    assert reg.submit(circle("us", "after-kill", lat=33.0)).accepted
+    # the store still takes writes, the killed one's locks gone with it
+    assert reg.submit(circle("us", "hold-7", lat=33.0, lon=37.0, r=1000,
+                             z=(1000, 2000), t=(0, 600)), request_id="req-hold-7").accepted
 
 
 def test_submit_after_check_sees_commits_in_between(open_new: StoreFactory) -> None:
