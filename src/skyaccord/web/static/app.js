@@ -186,13 +186,27 @@
   function inAlt(altFt) { return altFt >= S.flMin * 100 && altFt <= S.flMax * 100; }
 
   // The picture now, or the frame being replayed.
+  let unpacked = { at: -1, frame: null, tracks: null, alerts: null };
+  function unpack() {
+    const f = S.frames[S.replayAt];
+    if (unpacked.frame !== f) {
+      const tracks = new Map();
+      for (let k = 0; k < f.n; k++) {
+        const m = f.num;
+        tracks.set(f.ids[k], { id: f.ids[k], party: f.party[k], callsign: f.cs[k], lat: m[k * 6],
+          lon: m[k * 6 + 1], alt: m[k * 6 + 2], gs: m[k * 6 + 3], trk: m[k * 6 + 4], vs: m[k * 6 + 5], trail: null });
+      }
+      unpacked = { frame: f, tracks, alerts: new Map(f.alerts.map((a) => [a.key, a])) };
+    }
+    return unpacked;
+  }
   function currentTracks() {
     if (S.replayAt == null) return S.tracks;
-    return S.frames[S.replayAt].tracks;
+    return unpack().tracks;
   }
   function currentAlerts() {
     if (S.replayAt == null) return S.alerts;
-    return S.frames[S.replayAt].alerts;
+    return unpack().alerts;
   }
 
   function buildTracks(tracks) {
@@ -216,9 +230,18 @@
     return [pts, lines];
   }
 
+  // The most severe, soonest ALERT_DRAW_MAX alerts are drawn (all are listed).
+  const ALERT_DRAW_MAX = 2000;
+  function sortedAlerts(alerts) {
+    if (S.sortedFor !== alerts || S.sortedVersion !== S.alertVersion) {
+      S.sortedList = [...alerts.values()].sort(alertOrder);
+      S.sortedFor = alerts; S.sortedVersion = S.alertVersion;
+    }
+    return S.sortedList;
+  }
   function buildAlerts(alerts, tracks) {
     const feats = [];
-    for (const al of alerts.values()) {
+    for (const al of sortedAlerts(alerts).slice(0, ALERT_DRAW_MAX)) {
       const c = LEVEL_COLOUR[al.level] || "#fff";
       if (al.type === "conflict") {
         const a = tracks.get(al.id1), b = tracks.get(al.id2);
@@ -257,7 +280,18 @@
     S.map.getSource("lines").setData({ type: "FeatureCollection", features: lines });
     S.map.getSource("alerts").setData({ type: "FeatureCollection",
       features: buildAlerts(currentAlerts(), tracks) });
-    S.perf.lastDrawMs = performance.now() - t0;
+    const t2 = performance.now();
+    S.perf.lastDrawMs = t2 - t0;
+    const p = S.perf.pending;
+    if (p) {
+      S.perf.pending = null;
+      S.map.once("idle", () => {
+        const t3 = performance.now();
+        S.perf.applied.push({ n: p.n, parse_apply_ms: p.t1 - p.t0, build_ms: t2 - t0,
+          drawn_ms: t3 - p.t0 });
+        if (S.perf.applied.length > 5000) S.perf.applied.splice(0, 1000);
+      });
+    }
     S.map.triggerRepaint();
     renderCounts();
   }
@@ -287,7 +321,9 @@
     const b = map.getBounds();
     const tracks = currentTracks();
     const alerting = new Set();
-    for (const al of currentAlerts().values()) { alerting.add(al.id1); alerting.add(al.id2); alerting.add(al.id); }
+    for (const al of sortedAlerts(currentAlerts()).slice(0, LABEL_MAX)) {
+      alerting.add(al.id1); alerting.add(al.id2); alerting.add(al.id);
+    }
     const shown = [];
     for (const a of tracks.values()) {
       if (a.lon < b.getWest() || a.lon > b.getEast() || a.lat < b.getSouth() || a.lat > b.getNorth()) continue;
@@ -296,8 +332,13 @@
       if (shown.length > LABEL_MAX) break;
     }
     const all = shown.length <= LABEL_MAX;
+    let drawn = 0;
     for (const a of all ? shown : tracks.values()) {
-      if (!all && !alerting.has(a.id) && a.id !== S.selected) continue;
+      if (!all) {
+        if (!alerting.has(a.id) && a.id !== S.selected) continue;
+        if (a.lon < b.getWest() || a.lon > b.getEast() || a.lat < b.getSouth() || a.lat > b.getNorth()) continue;
+        if (++drawn > LABEL_MAX) break;
+      }
       const xy = map.project([a.lon, a.lat]);
       const fl = "FL" + String(Math.round(a.alt / 100)).padStart(3, "0");
       const l1 = a.callsign || a.id, l2 = fl + " " + Math.round(a.gs) + "kt";
@@ -323,13 +364,7 @@
     const ws = new WebSocket(`${proto}//${location.host}/live?token=${encodeURIComponent(S.token)}`);
     S.ws = ws;
     setConn(S.wsRetry ? "reconnecting…" : "connecting…", false);
-    ws.onmessage = (ev) => {
-      const t0 = performance.now();
-      let msg;
-      try { msg = JSON.parse(ev.data); } catch (e) { return; }
-      applyEvent(msg);
-      S.perf.lastApplyMs = performance.now() - t0;
-    };
+    ws.onmessage = (ev) => receive(ev.data);
     ws.onclose = (ev) => {
       S.ws = null;
       if (ev.code === 1008) { logout("Token refused: " + (ev.reason || "unknown or revoked token")); return; }
@@ -340,19 +375,32 @@
     ws.onerror = () => { /* onclose follows */ };
   }
 
-  function setTrack(cols, k, keepTrail) {
+  // One text frame of the live stream: parsed, applied, timed (S.perf, for the benchmark).
+  function receive(text) {
+    const t0 = performance.now();
+    let msg;
+    try { msg = JSON.parse(text); } catch (e) { return; }
+    applyEvent(msg);
+    const t1 = performance.now();
+    S.perf.lastApplyMs = t1 - t0;
+    if (msg.type === "tick") S.perf.pending = { t0, t1, n: (msg.updated && msg.updated.id || []).length };
+  }
+  S.receive = receive;
+
+  // Tracks are updated in place (no garbage per track per tick).
+  function setTrack(cols, k) {
     const id = cols.id[k];
-    const old = S.tracks.get(id);
     const lat = cols.lat[k], lon = cols.lon[k];
-    let trail = old && keepTrail ? old.trail : [];
-    const last = trail.length ? trail[trail.length - 1] : null;
+    let a = S.tracks.get(id);
+    if (!a) { a = { id, trail: [] }; S.tracks.set(id, a); }
+    a.party = cols.party[k]; a.cls = cols.class[k]; a.lat = lat; a.lon = lon;
+    a.alt = cols.alt_ft[k]; a.gs = cols.gs_kt[k]; a.trk = cols.trk_deg[k]; a.vs = cols.vs_fpm[k];
+    a.callsign = cols.callsign ? cols.callsign[k] : null;
+    const tr = a.trail, last = tr.length ? tr[tr.length - 1] : null;
     if (!last || last[0] !== lon || last[1] !== lat) {
-      trail = trail.length >= TRAIL_POINTS ? trail.slice(1) : trail.slice();
-      trail.push([lon, lat]);
+      if (tr.length >= TRAIL_POINTS) tr.shift();
+      tr.push([lon, lat]);
     }
-    S.tracks.set(id, { id, party: cols.party[k], cls: cols.class[k], lat, lon,
-      alt: cols.alt_ft[k], gs: cols.gs_kt[k], trk: cols.trk_deg[k], vs: cols.vs_fpm[k],
-      callsign: cols.callsign ? cols.callsign[k] : null, trail });
   }
 
   function applyEvent(msg) {
@@ -362,15 +410,17 @@
       S.party = msg.party;
       const cols = msg.tracks, seen = new Set(cols.id);
       for (const id of [...S.tracks.keys()]) if (!seen.has(id)) S.tracks.delete(id);
-      for (let k = 0; k < cols.id.length; k++) setTrack(cols, k, true);
+      for (let k = 0; k < cols.id.length; k++) setTrack(cols, k);
       S.alerts = new Map(msg.alerts.map((a) => [a.key, a]));
+      S.alertVersion = (S.alertVersion || 0) + 1;
       S.t = msg.t;
       renderHeader(); renderAlerts(); refreshLine(); refreshStatic();
     } else if (msg.type === "tick") {
       const cols = msg.updated || {};
-      if (cols.id) for (let k = 0; k < cols.id.length; k++) setTrack(cols, k, true);
+      if (cols.id) for (let k = 0; k < cols.id.length; k++) setTrack(cols, k);
       for (const id of msg.removed || []) S.tracks.delete(id);
       const al = msg.alerts || {};
+      S.alertVersion = (S.alertVersion || 0) + 1;
       for (const a of al.new || []) S.alerts.set(a.key, a);
       for (const a of al.changed || []) S.alerts.set(a.key, a);
       for (const k of al.cleared || []) S.alerts.delete(k);
@@ -387,15 +437,22 @@
   }
 
   // ---- replay: the frames seen this session --------------------------------------------------
-  const FRAME_ROWS_MAX = 600000;
+  // Each tick's picture as compact columns (Float32Array), the alerts as references.
+  const FRAME_ROWS_MAX = 300000;
   function record() {
     const n = S.tracks.size;
-    const tracks = new Map();
-    for (const [id, a] of S.tracks) tracks.set(id, { id, party: a.party, lat: a.lat, lon: a.lon, alt: a.alt, gs: a.gs, trk: a.trk, vs: a.vs, callsign: a.callsign, trail: null });
-    S.frames.push({ t: S.t, tracks, alerts: new Map(S.alerts) });
+    const ids = new Array(n), party = new Array(n), cs = new Array(n);
+    const num = new Float32Array(n * 6);
+    let k = 0;
+    for (const a of S.tracks.values()) {
+      ids[k] = a.id; party[k] = a.party; cs[k] = a.callsign;
+      num[k * 6] = a.lat; num[k * 6 + 1] = a.lon; num[k * 6 + 2] = a.alt;
+      num[k * 6 + 3] = a.gs; num[k * 6 + 4] = a.trk; num[k * 6 + 5] = a.vs; k++;
+    }
+    S.frames.push({ t: S.t, n, ids, party, cs, num, alerts: [...S.alerts.values()] });
     S.frameRows += n;
     while (S.frames.length > 1 && (S.frameRows > FRAME_ROWS_MAX || S.frames.length > 3600)) {
-      S.frameRows -= S.frames.shift().tracks.size;
+      S.frameRows -= S.frames.shift().n;
       if (S.replayAt != null) S.replayAt = Math.max(0, S.replayAt - 1);
     }
     const sl = $("replay-slider");
@@ -474,7 +531,7 @@
   }
 
   function renderAlerts() {
-    const list = [...currentAlerts().values()].sort(alertOrder);
+    const list = sortedAlerts(currentAlerts());
     $("alert-count").textContent = String(list.length);
     const ol = $("alert-list");
     const focusedKey = document.activeElement && document.activeElement.dataset
@@ -517,7 +574,7 @@
     S.map.fitBounds([[Math.min(...lons), Math.min(...lats)], [Math.max(...lons), Math.max(...lats)]],
       { padding: 120, maxZoom: 9, duration: 0 });
     const own = a.type === "conflict" ? ([a.id1, a.id2].find((id) => tr.get(id) && tr.get(id).party === S.party) || a.id1) : a.id;
-    select(own, false);
+    select(own, true);
     renderAlerts();
   }
 

@@ -86,9 +86,10 @@ window.skyBands = (function () {
     const bands = adv.bands || {}, res = adv.resolutions || {};
     let s = `<p>Alert level <span class="lvl ${esc(adv.level)}">${esc(adv.level)}</span>. ` +
       `The white needle is now; the green triangle the preferred resolution.</p><div class="bands">`;
-    if (bands.track) s += rose(bands.track, res.track, cols);
+    if (bands.track) s += `<div>${rose(bands.track, res.track, cols)}</div>`;
+    s += '<div class="bars">';
     for (const d of ["gs", "vs", "alt"]) if (bands[d]) s += bar(d, bands[d], res[d], cols);
-    return s + "</div>";
+    return s + "</div></div>";
   }
   return { render };
 })();
