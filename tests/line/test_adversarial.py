@@ -778,3 +778,54 @@ def test_4_bodies_kept_by_older_nodes_are_dropped_on_open(tmp_path: Path,
         (r,) = store.refusals()
         assert r.reason == "junk" and r.raw_size == 65536
         assert store._conn.execute("SELECT raw FROM line_refusals").fetchone() == (None,)
+
+
+# -- a hostile peer's replies cannot stop the sender's deliverer ---------------------------
+
+def test_hostile_peer_replies_are_delivery_failures(pair: Pair) -> None:
+    import httpx
+
+    from skyaccord.line.peer import HttpPeer
+
+    m = pair.us.send("ru", "text", {"text": "x"})
+    deep: Any = []
+    for _ in range(100_000):
+        deep = [deep]
+    ack = pair.ru.receive(pair.us.envelope(m))[1]["ack"]
+    replies: list[Any] = [
+        (200, {"ack": deep}), (200, {"ack": {**ack, "body": {**ack["body"],
+                                                              "received_at": float("nan")}}}),
+        (200, {"ack": {**ack, "seq": 10**400}}), (200, "not a dict"), (200, None),
+        (409, {"error": "x", "resync": "junk"}),
+        (409, {"error": "x", "resync": {"expected": 10**400, "at": float("nan"), "sig": 1}}),
+        (409, {"error": "x", "resync": {"expected": 1, "at": pair.clock(), "sig": "AAAA"}}),
+        RuntimeError("transport bug"),
+    ]
+
+    class Hostile:
+        def deliver(self, envelope: Any) -> tuple[int, Any]:
+            r = replies.pop(0)
+            if isinstance(r, Exception):
+                raise r
+            return r  # type: ignore[no-any-return]
+
+        def close(self) -> None:
+            pass
+
+    pair.us.peers["ru"] = Hostile()
+    while replies:
+        pair.us._backoff.clear()
+        assert pair.us.deliver_once() == 0
+        assert pair.us.store.pending("ru")[0].id == m.id
+    assert pair.us.store.outbox()[0].attempts == 9
+    assert pair.us.store.incidents() == []  # no unsigned resync was believed
+    # over HTTP: a reply nested past Python's limit is "not JSON", not a crash
+    body = b"[" * 100_000 + b"]" * 100_000
+    peer = HttpPeer("http://ru.invalid")
+    peer._client = httpx.Client(transport=httpx.MockTransport(
+        lambda request: httpx.Response(200, content=body)))
+    pair.us.peers["ru"] = peer
+    pair.us._backoff.clear()
+    assert pair.us.deliver_once() == 0
+    assert "is not JSON" in (pair.us.store.outbox()[0].last_error or "")
+    peer.close()

@@ -295,8 +295,10 @@ class Node:
                 except _Resent:
                     self.wake.set()  # the peer asked for earlier messages: go again now
                     break
-                except SkyaccordError as exc:
-                    self.store.delivery_failed(message.id, str(exc), self.clock())
+                except Exception as exc:  # a peer's reply must not stop the deliverer
+                    reason = str(exc) if isinstance(exc, SkyaccordError) else (
+                        f"{peer}: unusable reply ({type(exc).__name__})")
+                    self.store.delivery_failed(message.id, reason, self.clock())
                     delay = min(max(delay * 2, BACKOFF_INITIAL_S), BACKOFF_MAX_S)
                     self._backoff[peer] = (time.monotonic() + delay, delay)
                     self._warn_if_stuck(peer, message)
@@ -654,7 +656,7 @@ class Deliverer:
                         self.node.send_checkpoints()
                 if self.node.deliver_once():
                     continue  # more may be waiting: go on without sleeping
-            except SkyaccordError:
-                pass  # a store error: retried on the next round
+            except Exception:  # a store error (or a bug): retried on the next round
+                _log.exception("line: delivery round failed")
             retry = self.node.next_retry_in()
             self.node.wake.wait(self.poll_s if retry is None else min(self.poll_s, retry))

@@ -50,7 +50,7 @@ class HttpPeer:
             raise LineError(f"{self.url}: {type(exc).__name__}: {exc}") from None
         try:
             return r.status_code, r.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
             raise LineError(f"{self.url}: reply {r.status_code} is not JSON") from None
 
     def close(self) -> None:
