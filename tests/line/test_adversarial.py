@@ -829,3 +829,37 @@ def test_hostile_peer_replies_are_delivery_failures(pair: Pair) -> None:
     assert pair.us.deliver_once() == 0
     assert "is not JSON" in (pair.us.store.outbox()[0].last_error or "")
     peer.close()
+
+
+def test_checkpoints_forged_by_the_accuser_do_not_count(pair: Pair, keys: dict[str, SigningKey]
+                                                        ) -> None:
+    import sqlite3
+
+    from skyaccord.line import cross_check, generate_key
+
+    pair.us.send("ru", "text", {"text": "x"})
+    pair.us.deliver_once()
+    (real,) = pair.us.send_checkpoints()
+    pair.us.deliver_once()
+    assert cross_check(pair.us.store.path, pair.ru.store.path) == []
+    # ru fabricates a checkpoint "from us" (any key but us's) to accuse us
+    fake = make_message(generate_key(), kind="checkpoint", sender="us", recipient="ru",
+                        seq=99, created_at=pair.clock(), accord=pair.us.accord.sha256,
+                        body={"log_count": 1, "log_head": "f" * 64})
+    pair.ru.store.close()
+    conn = sqlite3.connect(pair.ru.store.path)
+    with conn:
+        pos = conn.execute("SELECT max(pos) FROM line_log").fetchone()[0] + 1
+        conn.execute("INSERT INTO line_log VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                     (pos, fake.id, "received", "us", pair.clock(), fake.to_json(), "0" * 64,
+                      "0" * 64, "checkpoint", "us", 99, None))
+        conn.execute("INSERT INTO line_log VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                     (pos + 1, "c" * 32, "received", "us", pair.clock(), "{not json",
+                      "0" * 64, "0" * 64, "text", "us", 100, None))
+    conn.close()
+    problems = cross_check(pair.us.store.path, pair.ru.store.path)
+    assert any(f"checkpoint {fake.id} claims to be us's" in p and "forged evidence" in p
+               for p in problems), problems
+    assert not any("contradicts its signed checkpoint" in p for p in problems)
+    assert any("unreadable" in p for p in problems)  # reported, not raised
+    assert real.id not in " ".join(problems)

@@ -149,10 +149,11 @@ def verify_cmd(
     from skyaccord.line.log import cross_check, verify_log
 
     try:
-        report = verify_log(db, load_accord_option(accord) if accord else None)
+        given = load_accord_option(accord) if accord else None
+        report = verify_log(db, given)
         problems = list(report.problems)
         if against is not None:
-            problems += [f"cross-check: {p}" for p in cross_check(db, against)]
+            problems += [f"cross-check: {p}" for p in cross_check(db, against, given)]
     except SkyaccordError as exc:
         fail_with(exc)
     for p in problems:

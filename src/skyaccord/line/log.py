@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 from skyaccord.errors import SkyaccordError, StoreError
 from skyaccord.line.keys import verify
-from skyaccord.line.messages import canonical, parse_message
+from skyaccord.line.messages import Message, canonical, parse_message
 from skyaccord.protocol import Accord, accord_from_dict
 
 __all__ = [
@@ -304,7 +304,8 @@ def verify_log(path: str | Path, accord: Accord | None = None) -> VerifyReport:
     return report
 
 
-def cross_check(path_a: str | Path, path_b: str | Path) -> list[str]:
+def cross_check(path_a: str | Path, path_b: str | Path, accord: Accord | None = None
+                ) -> list[str]:
     """Differences between two parties' logs over the messages they share.
 
     Every message between the two parties that one log holds must be in the other,
@@ -313,81 +314,114 @@ def cross_check(path_a: str | Path, path_b: str | Path) -> list[str]:
     entries that its party's signed acknowledgements and checkpoints (kept in the other
     log) vouched for. Messages still in an outbox (sent, not acknowledged)
     may be missing from the receiver: they are reported only when acknowledged.
+
+    Evidence against a party counts only when that party signed it: its key comes from
+    ``accord`` or from the accords recorded in its own log, never from the accuser's.
+    Entries that do not parse are reported, never raised on (the other log is the other
+    party's file).
     """
     a_party, b_party = read_meta(path_a).get("party"), read_meta(path_b).get("party")
-    a = {e.msg_id: e for e in read_entries(path_a) if e.peer == b_party}
-    b = {e.msg_id: e for e in read_entries(path_b) if e.peer == a_party}
-    acked_a = _acked(a.values())
-    acked_b = _acked(b.values())
-    problems = []
+    problems: list[str] = []
+    a = _shared(path_a, b_party, problems)
+    b = _shared(path_b, a_party, problems)
+    acked_a = {m.in_reply_to for _, m in a.values() if m.kind == "ack"}
+    acked_b = {m.in_reply_to for _, m in b.values() if m.kind == "ack"}
     for mine, theirs, acked, name, other in ((a, b, acked_a, a_party, b_party),
                                             (b, a, acked_b, b_party, a_party)):
-        for msg_id, e in mine.items():
+        for msg_id, (e, _) in mine.items():
             t = theirs.get(msg_id)
             if t is None:
                 if e.direction == "received" or msg_id in acked:
                     problems.append(f"{name} holds {e.direction} message {msg_id} that "
                                     f"{other}'s log lacks")
-            elif t.message != e.message:
+            elif t[0].message != e.message:
                 problems.append(f"message {msg_id} differs between {name} and {other}")
-            elif t.direction == e.direction:
+            elif t[0].direction == e.direction:
                 problems.append(f"message {msg_id} is {e.direction} in both logs")
     for holder, other, other_path in ((a, b_party, path_b), (b, a_party, path_a)):
-        entries = {e.pos: e for e in read_entries(other_path)}
-        for e in holder.values():
-            d = json.loads(e.message)
-            if d["kind"] != "ack" or d["from"] != other or "log_pos" not in d["body"]:
+        keys = _keys_of(str(other), other_path, accord)
+        evidence = [(e, m) for e, m in holder.values()
+                    if e.direction == "received" and m.sender == other
+                    and m.kind in ("ack", "checkpoint")]
+        signed = []
+        for e, m in evidence:
+            key = keys.get(m.accord)
+            if key is None:
+                problems.append(f"cannot check {other}'s signature on {m.kind} {m.id}: no "
+                                f"key of {other!r} for accord {m.accord[:12]} (give --accord)")
                 continue
-            pos, claimed = d["body"]["log_pos"], d["body"].get("log_hash")
+            try:
+                m.verify(key)
+            except SkyaccordError:
+                problems.append(f"{m.kind} {m.id} claims to be {other}'s but its signature "
+                                f"does not verify with {other}'s key (forged evidence)")
+                continue
+            signed.append((e, m))
+        entries = {x.pos: x for x in read_entries(other_path)}
+        for _, m in signed:
+            if m.kind != "ack" or "log_pos" not in m.body:
+                continue
+            pos, claimed = m.body["log_pos"], m.body.get("log_hash")
             at = entries.get(pos)
-            if at is None or at.hash != claimed or at.msg_id != d["in_reply_to"]:
+            if at is None or at.hash != claimed or at.msg_id != m.in_reply_to:
                 problems.append(f"{other}'s log contradicts its own signed acknowledgement "
-                                f"{d['id']}: entry {pos} should hold message "
-                                f"{d['in_reply_to']} with hash {str(claimed)[:12]} "
+                                f"{m.id}: entry {pos} should hold message "
+                                f"{m.in_reply_to} with hash {str(claimed)[:12]} "
                                 "(log rewritten: equivocation)")
-    for holder, other, other_path in ((a, b_party, path_b), (b, a_party, path_a)):
-        problems += _checkpoint_problems(holder.values(), str(other), other_path)
+        problems += _checkpoint_problems([m for _, m in signed if m.kind == "checkpoint"],
+                                         str(other), entries)
     for sender in (a_party, b_party):  # each sender's stream (acks travel outside it)
-        order_a = [i for i, e in a.items() if _stream_of(e) == sender]
-        order_b = [i for i, e in b.items() if _stream_of(e) == sender]
+        order_a = [i for i, (_, m) in a.items() if m.seq > 0 and m.sender == sender]
+        order_b = [i for i, (_, m) in b.items() if m.seq > 0 and m.sender == sender]
         common = set(order_a) & set(order_b)
         if [i for i in order_a if i in common] != [i for i in order_b if i in common]:
             problems.append(f"the two logs order {sender}'s messages differently")
     return sorted(set(problems), key=problems.index)
 
 
-def _checkpoint_problems(held: Any, signer: str, signer_path: str | Path) -> list[str]:
-    """``signer``'s checkpoints among ``held`` entries, checked against its log."""
-    hashes: dict[int, str] | None = None
-    out = []
-    for e in held:
-        d = json.loads(e.message)
-        if d["kind"] != "checkpoint" or d["from"] != signer or e.direction != "received":
+def _shared(path: str | Path, peer: Any, problems: list[str]
+            ) -> dict[str, tuple[LogEntry, Message]]:
+    """The entries of the log at ``path`` exchanged with ``peer``, parsed, in log order;
+    an entry that does not parse is a problem."""
+    out: dict[str, tuple[LogEntry, Message]] = {}
+    for e in read_entries(path):
+        if e.peer != peer:
             continue
-        if hashes is None:
-            hashes = {x.pos: x.hash for x in read_entries(signer_path)}
-        count, head = d["body"]["log_count"], d["body"]["log_head"]
-        have = GENESIS if count == 0 else hashes.get(count)
-        if have is None:
-            out.append(f"{signer}'s log holds {len(hashes)} entries, but its signed "
-                       f"checkpoint {d['id']} says it held {count} ending {head[:12]} "
-                       "(log rolled back)")
-        elif have != head:
-            out.append(f"{signer}'s log contradicts its signed checkpoint {d['id']}: entry "
-                       f"{count} should end with hash {head[:12]}, it ends with {have[:12]} "
-                       "(log rewritten: equivocation)")
+        try:
+            out[e.msg_id] = (e, parse_message(json.loads(e.message)))
+        except (ValueError, RecursionError, SkyaccordError) as exc:
+            problems.append(f"{path}: entry {e.pos} unreadable: {str(exc)[:120]}")
     return out
 
 
-def _stream_of(e: LogEntry) -> str | None:
-    d = json.loads(e.message)
-    return str(d["from"]) if d["seq"] > 0 else None
+def _keys_of(party: str, own_path: str | Path, accord: Accord | None) -> dict[str, str]:
+    """accord sha256 -> ``party``'s public key, from ``accord`` and the accords recorded
+    in ``party``'s own log."""
+    accords, _ = recorded_accords(read_meta(own_path))
+    if accord is not None:
+        accords[accord.sha256] = accord
+    out = {}
+    for sha, a in accords.items():
+        key = next((p.public_key for p in a.parties if p.id == party), None)
+        if key is not None:
+            out[sha] = key
+    return out
 
 
-def _acked(entries: Any) -> set[str]:
-    out = set()
-    for e in entries:
-        d = json.loads(e.message)
-        if d["kind"] == "ack":
-            out.add(d["in_reply_to"])
+def _checkpoint_problems(checkpoints: list[Message], signer: str,
+                         entries: dict[int, LogEntry]) -> list[str]:
+    """``signer``'s (verified) checkpoints, checked against its log's entries."""
+    out = []
+    for m in checkpoints:
+        count, head = int(m.body["log_count"]), str(m.body["log_head"])
+        at = entries.get(count)
+        have = GENESIS if count == 0 else (None if at is None else at.hash)
+        if have is None:
+            out.append(f"{signer}'s log holds {len(entries)} entries, but its signed "
+                       f"checkpoint {m.id} says it held {count} ending {head[:12]} "
+                       "(log rolled back)")
+        elif have != head:
+            out.append(f"{signer}'s log contradicts its signed checkpoint {m.id}: entry "
+                       f"{count} should end with hash {head[:12]}, it ends with {have[:12]} "
+                       "(log rewritten: equivocation)")
     return out
