@@ -863,3 +863,30 @@ def test_checkpoints_forged_by_the_accuser_do_not_count(pair: Pair, keys: dict[s
     assert not any("contradicts its signed checkpoint" in p for p in problems)
     assert any("unreadable" in p for p in problems)  # reported, not raised
     assert real.id not in " ".join(problems)
+
+
+def test_9_verify_reports_a_hostile_log_file_never_crashes(pair: Pair, files: Path) -> None:
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    from skyaccord.cli import app
+    from tests.line.test_log import filled
+
+    us_db, ru_db = filled(pair)
+    pair.us.store.close()
+    pair.ru.store.close()
+    conn = sqlite3.connect(us_db)
+    with conn:
+        conn.execute("UPDATE line_log SET message = ? WHERE pos = 2", ("[" * 5000,))
+        conn.execute("UPDATE line_log SET message = 'null' WHERE pos = 3")
+        conn.execute("UPDATE line_head SET sig = 12345")
+        conn.execute("INSERT INTO line_meta VALUES ('accord:' || ?, '[]')", ("e" * 64,))
+    conn.close()
+    for args in (["line", "verify", str(us_db)],
+                 ["line", "verify", str(us_db), "--against", str(ru_db)],
+                 ["line", "verify", str(ru_db), "--against", str(us_db)]):
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 1 and isinstance(r.exception, SystemExit), (args, r.output,
+                                                                           r.exception)
+        assert "unreadable" in r.output

@@ -187,7 +187,7 @@ def recorded_accords(meta: dict[str, Any]) -> tuple[dict[str, Accord], list[str]
         sha = k.removeprefix("accord:")
         try:
             a = accord_from_dict(json.loads(v), f"the accord recorded in the log ({sha[:12]})")
-        except (ValueError, SkyaccordError) as exc:
+        except Exception as exc:  # the file is not trusted: any content is a finding
             problems.append(f"the accord recorded as {sha[:12]} is unreadable: {exc}")
             continue
         if a.sha256 != sha:
@@ -241,7 +241,7 @@ def verify_log(path: str | Path, accord: Accord | None = None) -> VerifyReport:
         report.count += 1
         try:
             msg = parse_message(json.loads(e.message))
-        except (ValueError, SkyaccordError) as exc:
+        except (ValueError, RecursionError, SkyaccordError) as exc:
             problems.append(f"entry {e.pos}: message unreadable: {exc}")
             continue
         if msg.id != e.msg_id:
@@ -297,7 +297,7 @@ def verify_log(path: str | Path, accord: Accord | None = None) -> VerifyReport:
                 verify(own_key, head_bytes(str(party), count, head_hash), sig,
                        who=f"log head of {party!r}")
                 report.signatures_checked += 1
-            except SkyaccordError as exc:
+            except (SkyaccordError, TypeError, ValueError) as exc:
                 problems.append(str(exc))
     if not report.accords:
         report.accords[next(iter(sources))] = next(iter(sources.values()))
