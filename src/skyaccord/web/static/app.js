@@ -131,7 +131,6 @@
         zones: { type: "geojson", data: emptyFC() },
         intents: { type: "geojson", data: emptyFC() },
         lines: { type: "geojson", data: emptyFC() },
-        tracks: { type: "geojson", data: emptyFC() },
         alerts: { type: "geojson", data: emptyFC() },
       },
       layers: [
@@ -162,9 +161,6 @@
         { id: "alert-points", type: "circle", source: "alerts", filter: ["==", ["get", "k"], "cpa"],
           paint: { "circle-radius": 6, "circle-color": "rgba(0,0,0,0)", "circle-stroke-width": 2.5,
             "circle-stroke-color": ["get", "c"] } },
-        { id: "tracks", type: "circle", source: "tracks",
-          paint: { "circle-radius": ["case", ["get", "sel"], 7, 4], "circle-color": ["get", "c"],
-            "circle-stroke-width": ["case", ["get", "sel"], 2.5, 1], "circle-stroke-color": ["case", ["get", "sel"], "#ffdd57", "#0b1a2a"] } },
       ],
     };
     const map = new maplibregl.Map({ container: "map", style, center: [37.5, 35.0], zoom: 5.5,
@@ -172,14 +168,21 @@
     map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-left");
     map.addControl(new maplibregl.ScaleControl({ unit: "nautical" }), "bottom-left");
     S.map = map;
-    map.on("load", () => { S.mapReady = true; S.dirty = true; schedule(); });
-    map.on("render", drawLabels);
-    map.on("click", "tracks", (ev) => {
-      const f = ev.features && ev.features[0];
-      if (f) select(f.properties.id, true);
+    S.trackLayer = window.skyTrackLayer(trackDrawn);
+    map.on("load", () => {
+      map.addLayer(S.trackLayer.layer);
+      S.mapReady = true; S.dirty = true; schedule();
     });
-    map.on("mouseenter", "tracks", () => { map.getCanvas().style.cursor = "pointer"; });
-    map.on("mouseleave", "tracks", () => { map.getCanvas().style.cursor = ""; });
+    map.on("render", drawLabels);
+    map.on("zoomend", () => {
+      const detail = S.map.getZoom() >= DETAIL_ZOOM;
+      if (detail !== S.detailZoom) { S.detailZoom = detail; S.dirty = true; schedule(); }
+    });
+    map.on("click", (ev) => {
+      const id = pick(ev.point);
+      if (id) select(id, true);
+    });
+    map.on("mousemove", (ev) => { map.getCanvas().style.cursor = pick(ev.point) ? "pointer" : ""; });
     map.on("error", (e) => console.warn("map:", e && e.error && e.error.message));
   }
 
@@ -209,25 +212,65 @@
     return unpack().alerts;
   }
 
+  // Leaders and trails declutter: drawn when zoomed in or when the picture is small.
+  const DETAIL_TRACKS = 3000, DETAIL_ZOOM = 7;
+  // The aircraft nearest a point of the screen, within 8 px.
+  function pick(pt) {
+    let best = null, bestD = 64;
+    const b = S.map.getBounds();
+    for (const a of currentTracks().values()) {
+      if (a.lon < b.getWest() || a.lon > b.getEast() || a.lat < b.getSouth() || a.lat > b.getNorth()) continue;
+      if (!inAlt(a.alt)) continue;
+      const xy = S.map.project([a.lon, a.lat]);
+      const d = (xy.x - pt.x) ** 2 + (xy.y - pt.y) ** 2;
+      if (d < bestD) { bestD = d; best = a.id; }
+    }
+    return best;
+  }
+
+  const RGB = {};
+  function rgb(hex) {
+    if (!RGB[hex]) RGB[hex] = [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16) / 255);
+    return RGB[hex];
+  }
+  let vertices = new Float32Array(6 * 1024);
   function buildTracks(tracks) {
-    const pts = [], lines = [];
+    const lines = [];
+    if (vertices.length < tracks.size * 6) vertices = new Float32Array(tracks.size * 12);
+    const v = vertices;
+    let n = 0;
     const sel = S.selected;
+    const detail = tracks.size <= DETAIL_TRACKS || S.map.getZoom() >= DETAIL_ZOOM;
+    const leaders = S.show.leaders && detail, trails = S.show.trails && detail;
     for (const a of tracks.values()) {
       if (!inAlt(a.alt)) continue;
-      const c = partyColour(a.party);
-      pts.push({ type: "Feature", geometry: { type: "Point", coordinates: [a.lon, a.lat] },
-        properties: { id: a.id, c, sel: a.id === sel } });
-      if (S.show.leaders && a.gs > 0) {
+      const c = partyColour(a.party), col = rgb(c), o = n * 6;
+      v[o] = (a.lon + 180) / 360;
+      v[o + 1] = 0.5 - Math.log(Math.tan(Math.PI / 4 + a.lat * Math.PI / 360)) / (2 * Math.PI);
+      v[o + 2] = col[0]; v[o + 3] = col[1]; v[o + 4] = col[2];
+      v[o + 5] = a.id === sel ? 17 : 11;
+      n++;
+      if (leaders && a.gs > 0) {
         lines.push({ type: "Feature", geometry: { type: "LineString",
           coordinates: [[a.lon, a.lat], ahead(a.lat, a.lon, a.trk, a.gs, LEADER_S)] },
         properties: { k: "l", c } });
       }
-      if (S.show.trails && a.trail && a.trail.length > 1) {
+      if (trails && a.trail && a.trail.length > 1) {
         lines.push({ type: "Feature", geometry: { type: "LineString", coordinates: a.trail },
           properties: { k: "t", c } });
       }
     }
-    return [pts, lines];
+    // the selected aircraft last: drawn on top
+    if (sel && tracks.has(sel)) {
+      for (let k = 0; k < n - 1; k++) {
+        if (v[k * 6 + 5] > 12) {
+          const tmp = v.slice(k * 6, k * 6 + 6);
+          v.copyWithin(k * 6, (n - 1) * 6, n * 6); v.set(tmp, (n - 1) * 6);
+          break;
+        }
+      }
+    }
+    return [n, lines];
   }
 
   // The most severe, soonest ALERT_DRAW_MAX alerts are drawn (all are listed).
@@ -275,25 +318,28 @@
     const t0 = performance.now();
     S.dirty = false;
     const tracks = currentTracks();
-    const [pts, lines] = buildTracks(tracks);
-    S.map.getSource("tracks").setData({ type: "FeatureCollection", features: pts });
+    const [n, lines] = buildTracks(tracks);
+    S.trackLayer.set(vertices, n);
     S.map.getSource("lines").setData({ type: "FeatureCollection", features: lines });
     S.map.getSource("alerts").setData({ type: "FeatureCollection",
       features: buildAlerts(currentAlerts(), tracks) });
     const t2 = performance.now();
     S.perf.lastDrawMs = t2 - t0;
     const p = S.perf.pending;
-    if (p) {
-      S.perf.pending = null;
-      S.map.once("idle", () => {
-        const t3 = performance.now();
-        S.perf.applied.push({ n: p.n, parse_apply_ms: p.t1 - p.t0, build_ms: t2 - t0,
-          drawn_ms: t3 - p.t0 });
-        if (S.perf.applied.length > 5000) S.perf.applied.splice(0, 1000);
-      });
-    }
+    if (p) { S.perf.pending = null; p.build_ms = t2 - t0; S.perf.drawing = p; }
     S.map.triggerRepaint();
     renderCounts();
+  }
+
+  // A frame has drawn a new buffer of tracks: the update is applied and drawn.
+  function trackDrawn(t, n) {
+    S.perf.drawnPoints = n;
+    const p = S.perf.drawing;
+    if (!p) return;
+    S.perf.drawing = null;
+    S.perf.applied.push({ n: p.n, parse_apply_ms: p.t1 - p.t0, build_ms: p.build_ms,
+      drawn_ms: t - p.t0 });
+    if (S.perf.applied.length > 5000) S.perf.applied.splice(0, 1000);
   }
 
   // Labels: id or callsign, flight level, ground speed; on a canvas over the map.
@@ -383,7 +429,8 @@
     applyEvent(msg);
     const t1 = performance.now();
     S.perf.lastApplyMs = t1 - t0;
-    if (msg.type === "tick") S.perf.pending = { t0, t1, n: (msg.updated && msg.updated.id || []).length };
+    const n = msg.type === "tick" && msg.updated && msg.updated.id ? msg.updated.id.length : 0;
+    if (n) S.perf.pending = { t0, t1, n };
   }
   S.receive = receive;
 
@@ -426,6 +473,9 @@
       for (const k of al.cleared || []) S.alerts.delete(k);
       S.t = msg.t;
       record();
+      const changed = (cols.id && cols.id.length) || (msg.removed || []).length ||
+        (al.new || []).length || (al.changed || []).length || (al.cleared || []).length;
+      if (!changed) { renderHeader(); return; }
       renderHeader();
       if ((al.new || []).length || (al.changed || []).length || (al.cleared || []).length || S.alerts.size) renderAlerts();
       if (S.selected) renderAircraft(false);
