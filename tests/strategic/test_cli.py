@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,10 @@ def test_submit_conflict_list_show_end(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert "accepted a version 1" in r.output
     r = run("intents", "check", b, "--db", db)
-    assert r.exit_code == 3 and "a" in r.output
+    assert r.exit_code == 3, r.output
+    # the table's row of a: intent, party, version, priority, blocking, volume pairs
+    assert re.search(r"│ a +│ us +│ 1 +│ 0 +│ yes +│ 0/0 +│", r.output), r.output
+    assert "delay: 3600 s" in r.output
     r = run("intents", "submit", b, "--db", db)
     assert r.exit_code == 3, r.output
     assert "conflicting intents: a" in r.output
@@ -128,3 +133,33 @@ def test_notices_after_a_higher_priority_submit(tmp_path: Path) -> None:
     assert all(w in row.split() for w in ("1", "a", "us", "hi", "ru", "2", "0:0"))
     r = run("intents", "notices", "--db", db, "--party", "ru")
     assert r.exit_code == 0 and " a " not in r.output
+
+
+def test_main_maps_errors_to_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Through ``skyaccord.cli.main`` (the installed command's entry point): 0 accepted,
+    3 refused for a conflict, 1 a store that cannot be opened, 2 a bad input file."""
+    from skyaccord.cli import main
+
+    db = str(tmp_path / "r.db")
+    a = write(tmp_path, "a.json", feature("a", "us"))
+    b = write(tmp_path, "b.json", feature("b", "ru", lon=38.55))
+    junk = tmp_path / "junk.db"
+    junk.write_text("not a database\n" * 100)
+
+    def code(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["skyaccord", *args])
+        with pytest.raises(SystemExit) as exc:
+            main()
+        out = capsys.readouterr()
+        c = exc.value.code
+        return (c if isinstance(c, int) else 0 if c is None else 1), out.out, out.err
+
+    rc, out, _ = code("intents", "submit", a, "--db", db)
+    assert (rc, out.strip()) == (0, "accepted a version 1")
+    rc, out, _ = code("intents", "submit", b, "--db", db)
+    assert rc == 3 and "refused (conflict): b" in out
+    rc, _, err = code("intents", "submit", a, "--db", str(junk))
+    assert rc == 1 and "junk.db" in err and "not a database" in err
+    rc, _, err = code("intents", "submit", str(tmp_path / "missing.json"), "--db", db)
+    assert rc == 2 and "missing.json" in err
