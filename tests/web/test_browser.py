@@ -152,6 +152,29 @@ def test_log_in_watch_the_encounter_see_bands_send_and_follow_a_restart(
                for m in nodes.get("ru", "/line/inbox"))
     shot(pg, tmp_path, "05-line-acknowledged")
 
+    # our intent, with its state, and drawn as a volume at its time and altitude
+    now = time.time()
+    nodes.post("us", "/intents", {"id": "cap-east", "class": "manned", "volumes": [
+        {"circle": [34.8, 38.5, 20000.0], "alt": [15000, 25000], "time": [now, now + 3600]}]})
+    pg.click("#tab-layers")
+    pg.wait_for_selector("#intent-list li:has-text('cap-east'):has-text('accepted')")
+    assert pg.evaluate("window.sky.map.querySourceFeatures('intents').length") >= 1
+    pg.fill("#fl-max", "100")  # below the volume: filtered out
+    pg.dispatch_event("#fl-max", "change")
+    pg.wait_for_function("() => window.sky.map.querySourceFeatures('intents').length === 0")
+    pg.fill("#fl-max", "700")
+    pg.dispatch_event("#fl-max", "change")
+
+    # replay: back to the first tick seen, then live again
+    assert pg.evaluate("window.sky.frames.length") >= 3
+    pg.eval_on_selector("#replay-slider",
+                        "s => { s.value = 0; s.dispatchEvent(new Event('input')); }")
+    assert pg.inner_text("#replay-label").startswith("replay")
+    replayed = pg.evaluate("(f => f.num[f.ids.indexOf('us-f16') * 6])(window.sky.frames[0])")
+    assert replayed < pg.evaluate("window.sky.tracks.get('us-f16').lat")
+    pg.click("#replay-live")
+    assert pg.inner_text("#replay-label") == "live"
+
     # the node restarts: the page reconnects by itself, no reload
     pg.evaluate("window.__same_page = true")
     nodes.kill("us")

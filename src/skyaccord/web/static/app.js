@@ -364,6 +364,17 @@
       ctx.strokeText(p[0], xy.x + 6, xy.y); ctx.fillText(p[0], xy.x + 6, xy.y);
     }
     if (!S.show.labels) return;
+    // time to loss of separation (or to entry) at the closest-approach / entry points
+    const age = (al) => (S.t != null && al.t != null ? S.t - al.t : 0);
+    for (const al of sortedAlerts(currentAlerts()).slice(0, 50)) {
+      const at = al.type === "conflict" ? al.cpa1 : al.entry;
+      const xy = map.project([at[1], at[0]]);
+      if (xy.x < 0 || xy.y < 0 || xy.x > w || xy.y > h) continue;
+      const secs = Math.max(0, (al.type === "conflict" ? al.t_in_s : al.t_entry_s) - age(al));
+      const text = (al.type === "conflict" ? "LoS " : "entry ") + (secs > 0 ? `${secs.toFixed(0)} s` : "now");
+      ctx.fillStyle = LEVEL_COLOUR[al.level] || "#fff";
+      ctx.strokeText(text, xy.x + 10, xy.y); ctx.fillText(text, xy.x + 10, xy.y);
+    }
     const b = map.getBounds();
     const tracks = currentTracks();
     const alerting = new Set();
