@@ -345,17 +345,7 @@ class LineStore:
     def record_outgoing(self, recipient: str, build: Callable[[int], Message],
                         now: float) -> Message:
         """Give the next sequence number to ``build``, then log and queue its message."""
-        with self.transaction() as c:
-            row = c.execute("SELECT last_seq FROM line_streams WHERE sender=? AND recipient=?",
-                            (self.party, recipient)).fetchone()
-            seq = (row[0] if row else 0) + 1
-            message = build(seq)
-            self._append(c, "sent", recipient, message, now)
-            c.execute("INSERT OR REPLACE INTO line_streams VALUES (?,?,?)",
-                      (self.party, recipient, seq))
-            c.execute("INSERT INTO line_outbox (msg_id, peer, seq) VALUES (?,?,?)",
-                      (message.id, recipient, seq))
-            return message
+        return self.record_outgoing_many([(recipient, build)], now)[0]
 
     def record_checkpoints(self, peers: Sequence[str],
                            build: Callable[[str, int, int, str], Message], now: float
