@@ -3,15 +3,12 @@ recorded file played at its own pace from now; stale tracks age out."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from skyaccord.node.loop import FeedReader
+from tests.ingest.test_tcp import serve
 from tests.node.conftest import T0, Harness
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -24,31 +21,6 @@ def sbs(kind: int, icao: str, t: float, *fields: str) -> bytes:
     rest = list(fields) + [""] * (11 - len(fields))
     return (",".join(["MSG", str(kind), "1", "1", icao, "1", day, clock, day, clock, *rest])
             + "\n").encode()
-
-
-@contextmanager
-def server(data: bytes) -> Iterator[int]:
-    srv = socket.create_server(("127.0.0.1", 0))
-    srv.settimeout(10.0)
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            conn, _ = srv.accept()
-        except OSError:
-            return
-        with conn:
-            conn.sendall(data)
-            done.wait(10.0)
-
-    th = threading.Thread(target=run, daemon=True)
-    th.start()
-    try:
-        yield srv.getsockname()[1]
-    finally:
-        done.set()
-        srv.close()
-        th.join(5.0)
 
 
 def wait_for_tracks(h: Harness, n: int, timeout_s: float = 10.0) -> None:
@@ -64,7 +36,7 @@ def test_live_sbs_socket_feeds_the_picture(harness: Harness) -> None:
     # altitude and position (MSG,3), then ground speed, track and vertical rate (MSG,4)
     data = (sbs(3, "4CA123", now - 1, "", "21000", "", "", "35.1", "38.2")
             + sbs(4, "4CA123", now - 1, "", "", "420", "90", "", "", "0"))
-    with server(data) as port:
+    with serve([data]) as port:  # a dump1090-like socket that stays open
         reader = FeedReader(harness.node.runtime, f"tcp://127.0.0.1:{port}#sbs")
         reader.start()
         try:
