@@ -18,13 +18,11 @@ occur, so that a caller can catch one tree::
      │    └── MessageRefused       message-refused    400     2   a message was malformed
      │         ├── AccordMismatch  accord-mismatch    409     2   sent under another accord
      │         └── SequenceError   sequence-conflict  409     2   replayed, out of order, reused id
-     ├── ServiceError              service-error      400     2   a request to a node's API failed
-     │    ├── Unauthenticated      unauthenticated    401     2   no valid operator token
-     │    ├── PermissionDenied     forbidden          403     2   the token's role does not allow it
-     │    ├── NotFound             not-found          404     2   no such resource
-     │    ├── PayloadTooLarge      payload-too-large  413     2   the body is over the limit
-     │    └── RateLimited          rate-limited       429     2   too many requests from a source
-     └── SimulationError           invalid-scenario   400     2   a scenario cannot be run
+     └── ServiceError              service-error      400     2   a request to a node's API failed
+          ├── Unauthenticated      unauthenticated    401     2   no valid operator token
+          ├── PermissionDenied     forbidden          403     2   the token's role does not allow it
+          ├── NotFound             not-found          404     2   no such resource
+          └── PayloadTooLarge      payload-too-large  413     2   the body is over the limit
 
 The table is the one place where an error's meaning is decided: the node's API answers
 ``http_status`` with an RFC 9457 problem whose type is :func:`problem_type`, and the CLI
@@ -46,11 +44,9 @@ __all__ = [
     "PayloadTooLarge",
     "PermissionDenied",
     "ProtocolError",
-    "RateLimited",
     "SequenceError",
     "ServiceError",
     "SignatureError",
-    "SimulationError",
     "SkyaccordError",
     "StoreError",
     "TrackDataError",
@@ -62,11 +58,19 @@ PROBLEM_TYPE_BASE = "urn:skyaccord:problem:"
 
 
 class SkyaccordError(Exception):
-    """Root of every error that skyaccord raises on purpose."""
+    """Root of every error that skyaccord raises on purpose.
+
+    ``details`` (keyword) are facts a caller may act on, beyond the message: the node's
+    API adds them to the problem document as extension members (RFC 9457 §3.2).
+    """
 
     kind: str = "error"
     http_status: int = 400
     exit_code: int = 2
+
+    def __init__(self, *args: object, details: dict[str, object] | None = None) -> None:
+        super().__init__(*args)
+        self.details: dict[str, object] = dict(details or {})
 
 
 class InputError(SkyaccordError, ValueError):
@@ -193,19 +197,6 @@ class PayloadTooLarge(ServiceError):
 
     kind = "payload-too-large"
     http_status = 413
-
-
-class RateLimited(ServiceError):
-    """Too many requests from one source."""
-
-    kind = "rate-limited"
-    http_status = 429
-
-
-class SimulationError(SkyaccordError):
-    """A scenario is invalid or cannot be run."""
-
-    kind = "invalid-scenario"
 
 
 def problem_type(error: SkyaccordError | type[SkyaccordError]) -> str:

@@ -46,7 +46,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(SkyaccordError)
     async def skyaccord_error(_: Request, exc: SkyaccordError) -> JSONResponse:
         return problem(exc.http_status, problem_type(exc).removeprefix(PROBLEM_TYPE_BASE),
-                       str(exc))
+                       str(exc), **exc.details)
 
     async def invalid(_: Request, exc: RequestValidationError | ValidationError
                       ) -> JSONResponse:

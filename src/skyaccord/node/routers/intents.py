@@ -21,7 +21,6 @@ from skyaccord.errors import (
     ServiceError,
 )
 from skyaccord.node.deps import Ctx, Operator, Viewer
-from skyaccord.node.problems import problem
 from skyaccord.strategic import Circle, Intent, IntentState, Polygon, Volume
 
 __all__ = ["router"]
@@ -148,10 +147,9 @@ def submit_intent(req: IntentIn, ctx: Ctx, _: Operator) -> Any:
             "conflicts": _conflicts(res.conflicts, party), "missed": dict(res.missed),
             "replayed": res.replayed}
     if not res.accepted:
-        return problem(IntentConflict.http_status, IntentConflict.kind,
-                       f"intent {intent.id!r} refused ({res.outcome}): "
-                       f"{len(res.conflicts)} conflicting intent(s), "
-                       f"{len(res.missed)} version(s) to name", **body)
+        raise IntentConflict(f"intent {intent.id!r} refused ({res.outcome}): "
+                             f"{len(res.conflicts)} conflicting intent(s), "
+                             f"{len(res.missed)} version(s) to name", details=body)
     sent: list[str] = []
     if res.conflicts and not res.replayed:
         sent = ctx.runtime.tell_displaced(res.intent, list(res.conflicts))
