@@ -124,6 +124,9 @@ class AlertsOut(BaseModel):
     incursions: list[IncursionAlert]
     line: list[LineAlert]
     overdue: list[Debt]
+    stuck: list[dict[str, Any]] = Field(
+        description="streams of the line that cannot progress (peer down or refusing, "
+                    "messages lost): an operator must act")
 
 
 class AccordOut(BaseModel):

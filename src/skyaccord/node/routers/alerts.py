@@ -18,8 +18,9 @@ router = APIRouter(tags=["alerts"])
 @router.get("/alerts", summary="Current alerts", response_model=AlertsOut)
 def get_alerts(ctx: Ctx, _: Viewer) -> dict[str, Any]:
     """The last tick's conflicts (most severe, then soonest first) and incursions
-    (soonest first), messages received from peers that need attention, and the overdue
-    list (what each party owes, with its escalation level)."""
+    (soonest first), messages received from peers that need attention, the overdue
+    list (what each party owes, with its escalation level), and the line's streams that
+    cannot progress."""
     rt = ctx.runtime
     with rt.lock:
         alerts = list(rt.alerts.values())
@@ -32,4 +33,5 @@ def get_alerts(ctx: Ctx, _: Viewer) -> dict[str, Any]:
     overdue = [d.__dict__ for d in store_debts(ctx.line.store,
                                                ctx.line.accord.response_deadline_s, now)]
     return {"t": t, "conflicts": conflicts, "incursions": incursions,
-            "line": rt.line_alerts(now), "overdue": overdue}
+            "line": rt.line_alerts(now), "overdue": overdue,
+            "stuck": ctx.line.stuck_streams()}

@@ -19,11 +19,8 @@ router = APIRouter(tags=["health"])
             responses={200: {"model": HealthOut}, 503: {"model": HealthOut}})
 def get_health(ctx: Ctx, _: Viewer) -> JSONResponse:
     rt = ctx.runtime
-    store = ctx.line.store
-    summary: dict[str, Any] = (store.summary() if hasattr(store, "summary") else {
-        "log_entries": store.last_pos(),
-        "outbox_pending": sum(1 for o in store.outbox() if o.delivered_at is None)})
-    writable = ctx.line.writable() if hasattr(ctx.line, "writable") else True
+    summary: dict[str, Any] = {**ctx.line.store.summary(), **ctx.line.health()}
+    writable = bool(summary["writable"])
     last = rt.last_tick
     now = rt.clock()
     ticking = last is not None and now - last.t < max(5.0, 5 * rt.tick_s)

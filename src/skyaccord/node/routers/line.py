@@ -7,6 +7,7 @@
 ``GET /line/sent``         messages sent, with their acknowledgement state
 ``GET /line/messages/{id}`` one logged message with its replies
 ``GET /line/overdue``      what each party owes, with escalation levels
+``GET /line/incidents``    gaps, re-sent messages, rollbacks; streams stuck now
 ``GET /line/refusals``     refused deliveries and why
 ========================== ===========================================================
 """
@@ -63,7 +64,8 @@ def send(req: SendIn, ctx: Ctx, _: Operator) -> dict[str, Any]:
 @router.get("/line/inbox", summary="Messages received")
 def inbox(ctx: Ctx, _: Viewer) -> list[dict[str, Any]]:
     return [{"received_at": t, **m.to_dict()}
-            for _, _, t, m in ctx.line.store.messages(direction="received") if m.kind != "ack"]
+            for _, _, t, m in ctx.line.store.messages(direction="received")
+            if m.kind not in ("ack", "checkpoint")]
 
 
 @router.get("/line/sent", summary="Messages sent, with acknowledgement state")
@@ -88,6 +90,14 @@ def overdue(ctx: Ctx, _: Viewer) -> list[dict[str, Any]]:
     return [d.__dict__ for d in store_debts(ctx.line.store,
                                             ctx.line.accord.response_deadline_s,
                                             ctx.line.clock())]
+
+
+@router.get("/line/incidents", summary="Streams that lost, re-sent or cannot progress")
+def incidents(ctx: Ctx, _: Viewer) -> dict[str, Any]:
+    """Gaps, re-sent messages, a log behind its peer, rollbacks caught by checkpoints
+    (oldest first), and the streams stuck now (also shown in ``/alerts``)."""
+    return {"incidents": [i._asdict() for i in ctx.line.store.incidents()],
+            "stuck": ctx.line.stuck_streams()}
 
 
 @router.get("/line/refusals", summary="Refused deliveries and why")
