@@ -167,7 +167,6 @@ def main() -> None:
                                     "alerts": page.evaluate("window.sky.alerts.size")})
                     print(samples[-1], flush=True)
                 applied = page.evaluate("window.sky.perf.applied")
-                page.screenshot(path=str(Path(__file__).parent / "results" / "web.png"))
                 ctx.close()
         finally:
             stop.set()
@@ -194,7 +193,7 @@ def main() -> None:
          pct(posts, 99) * 1000),
     ]
     met = bool(pct(drawn, 50) < 200)
-    report("web", ("what", "size", "p50 ms", "p99 ms"), rows, {
+    report("web-page-alone" if args.inject else "web", ("what", "size", "p50 ms", "p99 ms"), rows, {
         "tracks": n, "seconds": args.seconds, "ticks_drawn": len(full),
         "ticks_expected": args.seconds, "alerts_at_end": samples[-1]["alerts"] if samples else 0,
         "memory_samples": samples,
