@@ -158,7 +158,7 @@ def test_log_in_watch_the_encounter_see_bands_send_and_follow_a_restart(
         {"circle": [34.8, 38.5, 20000.0], "alt": [15000, 25000], "time": [now, now + 3600]}]})
     pg.click("#tab-layers")
     pg.wait_for_selector("#intent-list li:has-text('cap-east'):has-text('accepted')")
-    assert pg.evaluate("window.sky.map.querySourceFeatures('intents').length") >= 1
+    pg.wait_for_function("() => window.sky.map.querySourceFeatures('intents').length >= 1")
     pg.fill("#fl-max", "100")  # below the volume: filtered out
     pg.dispatch_event("#fl-max", "change")
     pg.wait_for_function("() => window.sky.map.querySourceFeatures('intents').length === 0")

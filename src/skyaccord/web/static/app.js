@@ -373,7 +373,9 @@
       const secs = Math.max(0, (al.type === "conflict" ? al.t_in_s : al.t_entry_s) - age(al));
       const text = (al.type === "conflict" ? "LoS " : "entry ") + (secs > 0 ? `${secs.toFixed(0)} s` : "now");
       ctx.fillStyle = LEVEL_COLOUR[al.level] || "#fff";
-      ctx.strokeText(text, xy.x + 10, xy.y); ctx.fillText(text, xy.x + 10, xy.y);
+      ctx.textAlign = "right";  // left of the point: the aircraft's labels are on the right
+      ctx.strokeText(text, xy.x - 10, xy.y); ctx.fillText(text, xy.x - 10, xy.y);
+      ctx.textAlign = "left";
     }
     const b = map.getBounds();
     const tracks = currentTracks();
