@@ -242,3 +242,28 @@ def test_keyboard_only_and_readable_contrast(page: Any, nodes: LocalNodes) -> No
         pg.click(f"#tab-{tab}")
         low = [(e, r) for e, r in pg.evaluate(_contrast_script()) if r < 4.5]
         assert not low, (tab, low)
+
+
+def test_a_recording_opened_from_a_file_is_replayed(page: Any, nodes: LocalNodes,
+                                                    tmp_path: Path) -> None:
+    pg = page
+    log_in(pg, nodes.token("us"))
+    pg.wait_for_selector("#conn:has-text('live')")
+    # `skyaccord decode`'s states CSV: two aircraft over 3 s, the second from t = 1
+    rec = tmp_path / "recording.csv"
+    rec.write_text("t,icao24,callsign,lat,lon,alt_ft,gs_kt,trk_deg,vs_fpm\n"
+                   "100.0,abc123,THY1,35.0,38.0,30000,450,90,0\n"
+                   "101.2,abc123,THY1,35.0,38.03,30000,450,90,0\n"
+                   "101.5,def456,,35.5,37.0,12000,300,180,-500\n"
+                   "102.1,abc123,THY1,35.0,38.06,30000,450,90,0\n", encoding="utf-8")
+    pg.set_input_files("#replay-file", str(rec))
+    pg.wait_for_selector("#replay-label:has-text('recording.csv')")
+    assert pg.evaluate("window.sky.fileFrames.map(f => f.n)") == [1, 2, 2]
+    pg.wait_for_selector("#counts:has-text('1 tracks')")
+    pg.eval_on_selector("#replay-slider",
+                        "s => { s.value = 2; s.dispatchEvent(new Event('input')); }")
+    pg.wait_for_selector("#counts:has-text('2 tracks')")
+    assert "(3/3)" in pg.inner_text("#replay-label")
+    pg.click("#replay-live")
+    assert pg.inner_text("#replay-label") == "live"
+    pg.wait_for_function("() => window.sky.fileFrames === null && window.sky.tracks.size === 3")

@@ -191,7 +191,7 @@
   // The picture now, or the frame being replayed.
   let unpacked = { at: -1, frame: null, tracks: null, alerts: null };
   function unpack() {
-    const f = S.frames[S.replayAt];
+    const f = frames()[S.replayAt];
     if (unpacked.frame !== f) {
       const tracks = new Map();
       for (let k = 0; k < f.n; k++) {
@@ -518,21 +518,28 @@
       S.frameRows -= S.frames.shift().n;
       if (S.replayAt != null) S.replayAt = Math.max(0, S.replayAt - 1);
     }
+    if (S.fileFrames) return;
     const sl = $("replay-slider");
     sl.max = String(S.frames.length - 1);
     if (S.replayAt == null) sl.value = sl.max;
   }
+  // The frames replayed: a recording opened from a file, else the ticks seen.
+  function frames() { return S.fileFrames || S.frames; }
   function seek(k) {
-    if (!S.frames.length) return;
-    S.replayAt = Math.max(0, Math.min(S.frames.length - 1, k));
+    const fr = frames();
+    if (!fr.length) return;
+    S.replayAt = Math.max(0, Math.min(fr.length - 1, k));
+    $("replay-slider").max = String(fr.length - 1);
     $("replay-slider").value = String(S.replayAt);
     $("replay-live").setAttribute("aria-pressed", "false");
-    $("replay-label").textContent = "replay " + fmtTime(S.frames[S.replayAt].t) +
-      ` (${S.replayAt + 1}/${S.frames.length})`;
+    $("replay-label").textContent = (S.fileFrames ? S.fileName + ": " : "replay ") +
+      fmtTime(fr[S.replayAt].t) + ` (${S.replayAt + 1}/${fr.length})`;
     S.dirty = true; schedule(); renderAlerts();
   }
   function goLive() {
     S.replayAt = null; stopPlay();
+    S.fileFrames = null; unpacked = { frame: null };
+    $("replay-slider").max = String(Math.max(0, S.frames.length - 1));
     $("replay-live").setAttribute("aria-pressed", "true");
     $("replay-label").textContent = "live";
     $("replay-slider").value = $("replay-slider").max;
@@ -546,14 +553,67 @@
   $("replay-live").addEventListener("click", goLive);
   $("replay-play").addEventListener("click", () => {
     if (S.playing) { stopPlay(); return; }
-    if (S.replayAt == null || S.replayAt >= S.frames.length - 1) seek(0);
+    if (S.replayAt == null || S.replayAt >= frames().length - 1) seek(0);
     S.playing = true;
     $("replay-play").textContent = "Pause"; $("replay-play").setAttribute("aria-pressed", "true");
     const speed = Number($("replay-speed").value) || 1;
     S.playTimer = setInterval(() => {
-      if (S.replayAt >= S.frames.length - 1) { goLive(); return; }
+      if (S.replayAt >= frames().length - 1) { stopPlay(); return; }
       seek(S.replayAt + 1);
     }, 1000 / speed);
+  });
+
+  // A recorded feed from a file (`skyaccord decode`'s states CSV: t, icao24 or id,
+  // callsign, lat, lon, alt_ft, gs_kt, trk_deg, vs_fpm; party if present), read in the
+  // browser: one frame per second of feed time, each aircraft at its last report (dropped
+  // after 60 s unseen). No alerts: those come from a node.
+  function framesFromCsv(text) {
+    const lines = text.split(/\r?\n/).filter((l) => l.trim());
+    const head = lines.shift().split(",").map((h) => h.trim());
+    const col = (name) => head.indexOf(name);
+    const ci = { t: col("t"), id: col("icao24") >= 0 ? col("icao24") : col("id"), cs: col("callsign"),
+      party: col("party"), lat: col("lat"), lon: col("lon"), alt: col("alt_ft"), gs: col("gs_kt"),
+      trk: col("trk_deg"), vs: col("vs_fpm") };
+    if (ci.t < 0 || ci.id < 0 || ci.lat < 0 || ci.lon < 0) throw new Error("needs columns t, icao24 (or id), lat, lon");
+    const out = [], last = new Map();
+    let second = null;
+    const flush = (t) => {
+      for (const [id, a] of last) if (t - a.t > 60) last.delete(id);
+      const n = last.size, ids = [], party = [], cs = [], num = new Float32Array(n * 6);
+      let k = 0;
+      for (const a of last.values()) {
+        ids.push(a.id); party.push(a.party); cs.push(a.cs);
+        num.set([a.lat, a.lon, a.alt, a.gs, a.trk, a.vs], k * 6); k++;
+      }
+      out.push({ t, n, ids, party, cs, num, alerts: [] });
+    };
+    for (const line of lines) {
+      const c = line.split(",");
+      const t = Number(c[ci.t]), lat = Number(c[ci.lat]), lon = Number(c[ci.lon]);
+      if (!isFinite(t) || c[ci.lat] === "" || !isFinite(lat) || !isFinite(lon)) continue;
+      const s = Math.floor(t);
+      if (second !== null && s > second) flush(second);
+      second = s;
+      const num = (i) => (i >= 0 && c[i] !== "" && isFinite(Number(c[i])) ? Number(c[i]) : 0);
+      last.set(c[ci.id], { id: c[ci.id], t, lat, lon, alt: num(ci.alt), gs: num(ci.gs),
+        trk: num(ci.trk), vs: num(ci.vs), cs: ci.cs >= 0 ? c[ci.cs] || null : null,
+        party: ci.party >= 0 && c[ci.party] ? c[ci.party] : "unknown" });
+    }
+    if (second !== null) flush(second);
+    return out;
+  }
+  $("replay-file").addEventListener("change", async (ev) => {
+    const file = ev.target.files[0];
+    if (!file) return;
+    try {
+      const fr = framesFromCsv(await file.text());
+      if (!fr.length) throw new Error("no positions in it");
+      stopPlay();
+      S.fileFrames = fr; S.fileName = file.name; unpacked = { frame: null };
+      seek(0);
+    } catch (e) {
+      $("replay-label").textContent = `${file.name}: not read (${e.message})`;
+    }
   });
 
   // ---- panels -----------------------------------------------------------------------------------
