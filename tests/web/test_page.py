@@ -4,9 +4,16 @@ static, holding no data; MapLibre from the installed package; the basemap."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
+import pytest
+
+from skyaccord.errors import InputError
+from skyaccord.node.config import load_settings
+from skyaccord.node.service import init_node
 from skyaccord.web import basemap_geojson, maplibre_dir
-from tests.node.conftest import Harness
+from tests.node.conftest import Clock, Harness, start
 
 
 def test_the_page_and_its_files_are_public_and_hold_no_data(harness: Harness) -> None:
@@ -47,3 +54,37 @@ def test_the_basemap_is_the_shipped_borders_with_places() -> None:
     assert {"city", "airfield"} <= set(layers)
     names = {f["properties"]["name"] for f in doc["features"]}
     assert {"Syria", "Turkey", "Damascus", "Hmeimim", "Incirlik"} <= names
+
+
+def test_tiles_by_config_reach_the_page_and_its_policy(tmp_path: Path) -> None:
+    root = tmp_path / "us"
+    config, _, _ = init_node(root, "us", port=8701)
+    url = "https://tiles.example:8443/osm/{z}/{x}/{y}.png"
+    text = config.read_text(encoding="utf-8").replace(
+        "[node]\n", f'[node]\ntiles = "{url}"\n', 1)
+    config.write_text(text, encoding="utf-8")
+    s = load_settings(config)
+    assert s.tiles == url
+    _, client = start(root, Clock(), tiles=url)
+    try:
+        assert client.get("/static/config.json").json() == {"tiles": url}
+        csp = client.get("/").headers["content-security-policy"]
+        assert "img-src 'self' data: blob: https://tiles.example:8443;" in csp
+        assert "connect-src 'self' ws: wss: https://tiles.example:8443;" in csp
+    finally:
+        client.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("bad", ["ftp://x/{z}/{x}/{y}", "https://x/{z}/{x}.png",
+                                 "https://x/{z}/{x}/{y}.png'; script-src *", 7])
+def test_tiles_that_are_not_a_url_template_are_refused(tmp_path: Path, bad: Any) -> None:
+    config, _, _ = init_node(tmp_path / "us", "us", port=8701)
+    value = json.dumps(bad)
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "[node]\n", f"[node]\ntiles = {value}\n", 1), encoding="utf-8")
+    with pytest.raises(InputError, match=r"node\.tiles"):
+        load_settings(config)
+
+
+def test_without_tiles_the_page_has_none(harness: Harness) -> None:
+    assert harness.client.get("/static/config.json").json() == {"tiles": None}

@@ -46,9 +46,10 @@ API_VERSION = "1.0.0"
 def create_app(runtime: NodeRuntime, token_store: TokenStore, *, registry: Any = None,
                max_body_bytes: int = 8 * 1024 * 1024, tick_s: float | None = 1.0,
                feeds: Sequence[str] = (), deliver: bool = True,
-               close: bool = True) -> FastAPI:
+               close: bool = True, tiles: str | None = None) -> FastAPI:
     """The node's app. ``tick_s`` None runs no ticker (the caller ticks, as the simulator
-    and tests do); ``deliver`` False runs no outbox deliverer."""
+    and tests do); ``deliver`` False runs no outbox deliverer; ``tiles`` an XYZ raster
+    tile URL template for the operating picture's basemap."""
     hub = live.Hub()
 
     @asynccontextmanager
@@ -93,5 +94,5 @@ def create_app(runtime: NodeRuntime, token_store: TokenStore, *, registry: Any =
     for module in (health, accord, tracks, alerts, advisories, zones, intents, line, tokens,
                    live):
         app.include_router(module.router)
-    mount_page(app)  # the operating picture: public static files, data only by token
+    mount_page(app, tiles=tiles)  # the operating picture: public static files, data only by token
     return app

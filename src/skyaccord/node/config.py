@@ -23,6 +23,7 @@ A TOML file; relative paths are relative to the file::
     zones = "zones.geojson"     # optional: more zones besides the accord's
     borders = true              # optional: the shipped theatre borders as zones
     feeds = ["tcp://127.0.0.1:30003", "recording.jsonl"]   # optional
+    tiles = "https://tiles.example/{z}/{x}/{y}.png"   # optional: the picture's raster basemap
 
     [peers]
     ru = "https://127.0.0.1:8702"
@@ -56,7 +57,7 @@ _MAX_CONFIG_BYTES = 1 << 20
 
 _KEYS = {"party", "key", "db", "registry", "accord", "host", "port", "skew_s", "tick_s",
          "max_track_age_s", "max_body_bytes", "tokens", "tls_cert", "tls_key", "peer_ca",
-         "rules", "zones", "borders", "feeds"}
+         "rules", "zones", "borders", "feeds", "tiles"}
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,9 @@ class NodeSettings:
     borders: bool = True
     feeds: tuple[str, ...] = ()
     peers: dict[str, str] = field(default_factory=dict)
+    tiles: str | None = None
+    """an XYZ raster tile URL template (``{z}``, ``{x}``, ``{y}``) for the operating
+    picture's basemap; default: the shipped borders only"""
 
     @property
     def registry_url(self) -> str:
@@ -152,6 +156,13 @@ def load_settings(path: str | Path) -> NodeSettings:
     borders = node.get("borders", True)
     if not isinstance(borders, bool):
         raise InputError(f"{p}: key 'node.borders': must be true or false")
+    tiles = node.get("tiles")
+    if tiles is not None and not (
+            isinstance(tiles, str) and tiles.startswith(("http://", "https://", "/"))
+            and all(f"{{{c}}}" in tiles for c in "zxy") and len(tiles) <= 500
+            and tiles.isprintable() and not any(c in tiles for c in " '\";")):
+        raise InputError(f"{p}: key 'node.tiles': an http(s) or /path URL template with "
+                         "{z}, {x} and {y}, e.g. \"https://tiles.example/{z}/{x}/{y}.png\"")
     peers = tree.get("peers", {})
     if not isinstance(peers, dict):
         raise InputError(f"{p}: table [peers] must map party ids to http(s) URLs")
@@ -177,7 +188,7 @@ def load_settings(path: str | Path) -> NodeSettings:
         tls_key=path_of("tls_key"), peer_ca=path_of("peer_ca"), rules=path_of("rules"),
         zones=path_of("zones"), borders=borders,
         feeds=tuple(f if f.startswith("tcp://") else str(base / f) for f in feeds),
-        peers=checked_peers)
+        peers=checked_peers, tiles=tiles)
     return check_settings(settings, str(p))
 
 

@@ -44,7 +44,8 @@ class OpenNode:
         return create_app(self.runtime, self.tokens, registry=self.registry,
                           max_body_bytes=self.settings.max_body_bytes,
                           tick_s=self.settings.tick_s if tick else None,
-                          feeds=self.settings.feeds, deliver=deliver)
+                          feeds=self.settings.feeds, deliver=deliver,
+                          tiles=self.settings.tiles)
 
 
 def node_zones(accord: Accord, *, borders: bool = True,

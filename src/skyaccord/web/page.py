@@ -81,20 +81,33 @@ def basemap_geojson() -> bytes:
                       separators=(",", ":")).encode()
 
 
-def mount(app: FastAPI) -> None:
-    """Serve the page at ``/`` and its files under ``/static`` (all public, no data)."""
+def mount(app: FastAPI, *, tiles: str | None = None) -> None:
+    """Serve the page at ``/`` and its files under ``/static`` (all public, no data).
+
+    ``tiles``: an XYZ raster tile URL template (``{z}/{x}/{y}``) drawn under the borders;
+    its origin is added to the page's Content-Security-Policy for images."""
     ml = maplibre_dir()
     index = STATIC_DIR / "index.html"
+    tile_origin = ""
+    if tiles and tiles.startswith(("http://", "https://")):
+        tile_origin = " " + "/".join(tiles.split("/")[:3])
+    config = json.dumps({"tiles": tiles}).encode()
     headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
                "Referrer-Policy": "no-referrer",
                "Content-Security-Policy": (
                    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                   "img-src 'self' data: blob:; worker-src 'self' blob:; "
-                   "child-src blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'")}
+                   f"img-src 'self' data: blob:{tile_origin}; worker-src 'self' blob:; "
+                   f"child-src blob:; connect-src 'self' ws: wss:{tile_origin}; "
+                   "frame-ancestors 'none'")}
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(index, media_type="text/html", headers=headers)
+
+    @app.get("/static/config.json", include_in_schema=False)
+    def page_config() -> Response:
+        return Response(config, media_type="application/json",
+                        headers={"Cache-Control": "no-cache"})
 
     @app.get("/static/basemap.geojson", include_in_schema=False)
     def basemap() -> Response:

@@ -169,8 +169,18 @@
     map.addControl(new maplibregl.ScaleControl({ unit: "nautical" }), "bottom-left");
     S.map = map;
     S.trackLayer = window.skyTrackLayer(trackDrawn);
-    map.on("load", () => {
+    map.on("load", async () => {
       map.addLayer(S.trackLayer.layer);
+      // optional raster tiles (the node's `tiles` setting) under the borders
+      try {
+        const cfg = await (await fetch("/static/config.json")).json();
+        if (cfg.tiles) {
+          map.addSource("tiles", { type: "raster", tiles: [cfg.tiles], tileSize: 256 });
+          map.addLayer({ id: "tiles", type: "raster", source: "tiles" }, "borders");
+          map.setPaintProperty("land", "fill-opacity", 0);
+          S.tiles = cfg.tiles;
+        }
+      } catch (e) { console.warn("config:", e.message); }
       S.mapReady = true; S.dirty = true; schedule();
     });
     map.on("render", drawLabels);
