@@ -117,3 +117,23 @@ def test_conflict_mask_equals_scalar_rule() -> None:
     # empty in, empty out
     e = volume_arrays([])
     assert conflict_mask(e, e, 1.0, 1.0).shape == (0,)
+
+
+def test_boundary_far_from_the_theatre_centre() -> None:
+    """700 km from the theatre's centre (scale factor 1 + 3e-3): two circles whose
+    geodesic gap is the 5 NM minimum less 0.5 m conflict, plus 0.5 m they do not, in
+    every direction; the quick box rejection never throws out a conflict.
+
+    Mutation caught (mutmut found it alive): the box pre-filter's slack divided by the
+    scale factor instead of multiplied (``h_min_m / max(a.k, b.k)``) rejects them."""
+    h = 9260.0
+    for bearing in (0.0, 90.0, 180.0, 270.0, 45.0):
+        lon_a, lat_a, _ = GEOD.fwd(38.5, 35.0, bearing, 700_000.0)
+        for az in (bearing, bearing + 90.0):
+            for eps, conflict in ((-0.5, True), (0.5, False)):
+                lon_b, lat_b, _ = GEOD.fwd(lon_a, lat_a, az, 3000.0 + 1000.0 + h + eps)
+                a = place(vol(Circle(lat_a, lon_a, 3000.0)), PLANE)
+                b = place(vol(Circle(lat_b, lon_b, 1000.0)), PLANE)
+                assert a.k > 1.002
+                assert volumes_conflict(a, b, h, 1000.0) is conflict, (bearing, az, eps)
+                assert volumes_conflict(b, a, h, 1000.0) is conflict
