@@ -1,0 +1,125 @@
+"""Mutation testing of the kernels and the security-critical code, with mutmut.
+
+Not part of the test suite or CI (minutes to hours): run by hand, one group at a time::
+
+    python tests/mutation/run.py GROUP [--workdir DIR] [--max-children N]
+
+A group names the modules to mutate and the tests that should kill their mutants
+(:data:`GROUPS`). The script copies ``src/``, ``tests/`` and ``pyproject.toml`` into
+``DIR`` (default ``/tmp/skyaccord-mutation/GROUP``), writes mutmut's configuration there
+(every other module listed in ``do_not_mutate``), runs ``mutmut run`` with the editable
+install's ``src`` taken off ``sys.path`` (so the tests import the mutants), and prints
+the killed, survived and timed-out counts, the kill rate and each survivor; ``mutmut
+show NAME`` in ``DIR`` shows a survivor's diff. The working tree is never modified.
+Set ``SKYACCORD_PG_URL`` for the groups whose tests use PostgreSQL. See README.md here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: group: (modules to mutate, tests that must kill their mutants)
+GROUPS: dict[str, tuple[list[str], list[str]]] = {
+    "strategic": (["strategic/intersect.py", "strategic/locks.py", "strategic/separation.py"],
+                  ["tests/strategic/test_intersect.py", "tests/strategic/test_separation_locks.py",
+                   "tests/strategic/test_lock_cells.py", "tests/store/test_registry_locks.py"]),
+    # the kinematics and levels against the plain reference, the geodesic truth and the
+    # interval kernel's sampling; detection's pair search and records against those and
+    # the hand-worked encounters (its slowest tests, thousands of tracks, left out)
+    "tactical": (["tactical/kinematics.py", "tactical/levels.py"],
+                 ["tests/tactical/test_reference.py", "tests/tactical/test_kinematics.py"]),
+    "detect": (["tactical/detect.py"],
+               ["tests/tactical/test_reference.py", "tests/tactical/test_detect.py",
+                "-k", "not pruned and not coarse"]),
+    "bands": (["tactical/bands.py"], ["tests/tactical/test_bands.py"]),
+    "airspace": (["airspace/crossing.py"],
+                 ["tests/airspace/test_crossing.py", "tests/airspace/test_depth.py"]),
+    "line": (["line/keys.py", "line/messages.py", "line/log.py", "line/deadlines.py"],
+             ["tests/line/test_messages.py", "tests/line/test_log.py",
+              "tests/line/test_deadlines.py", "tests/line/test_adversarial.py"]),
+}
+
+_MUTMUT = ("import sys\n"
+           "sys.path = [p for p in sys.path if not p.rstrip('/').endswith('/src')]\n"
+           "from mutmut.__main__ import cli\n"
+           "sys.argv = ['mutmut', *sys.argv[1:]]\n"
+           "cli()\n")
+
+
+def _toml_list(items: list[str]) -> str:
+    return "[\n" + "".join(f'    "{i}",\n' for i in items) + "]"
+
+
+def prepare(group: str, workdir: Path) -> None:
+    """A fresh copy of the project in ``workdir`` with mutmut's configuration."""
+    modules, tests = GROUPS[group]
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
+    shutil.copytree(ROOT / "src", workdir / "src", ignore=ignore)
+    shutil.copytree(ROOT / "tests", workdir / "tests", ignore=ignore)
+    targets = {f"src/skyaccord/{m}" for m in modules}
+    others = sorted(str(p.relative_to(workdir)) for p in (workdir / "src").rglob("*.py")
+                    if str(p.relative_to(workdir)) not in targets)
+    config = (ROOT / "pyproject.toml").read_text()
+    config += ("\n[tool.mutmut]\n"
+               'source_paths = ["src/skyaccord/"]\n'
+               f"do_not_mutate = {_toml_list(others)}\n"
+               f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
+               'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:randomly"]\n')
+    (workdir / "pyproject.toml").write_text(config)
+
+
+def mutmut(workdir: Path, *args: str, capture: bool = False) -> str:
+    r = subprocess.run([sys.executable, "-c", _MUTMUT, *args], cwd=workdir, text=True,
+                       capture_output=capture, check=False)
+    return r.stdout if capture else ""
+
+
+def summary(workdir: Path) -> tuple[dict[str, int], list[str]]:
+    out = mutmut(workdir, "results", "--all", "true", capture=True)
+    counts: dict[str, int] = {}
+    survivors = []
+    for line in out.splitlines():
+        name, sep, status = line.strip().rpartition(": ")
+        if not sep or "__mutmut_" not in name:
+            continue
+        counts[status] = counts.get(status, 0) + 1
+        if status != "killed":
+            survivors.append(f"{name}: {status}")
+    return counts, survivors
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("group", choices=sorted(GROUPS))
+    ap.add_argument("--workdir", type=Path)
+    ap.add_argument("--max-children", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--report-only", action="store_true",
+                    help="print the results of a finished run in --workdir")
+    a = ap.parse_args()
+    workdir = a.workdir or Path("/tmp/skyaccord-mutation") / a.group
+    if not a.report_only:
+        prepare(a.group, workdir)
+        mutmut(workdir, "run", "--max-children", str(a.max_children))
+    counts, survivors = summary(workdir)
+    total = sum(counts.values())
+    killed = counts.get("killed", 0)
+    print(f"{a.group}: {total} mutants, " + ", ".join(f"{v} {k}" for k, v in
+                                                   sorted(counts.items())))
+    if total:
+        print(f"kill rate {100.0 * killed / total:.1f} %")
+    for s in survivors:
+        print("  " + s)
+
+
+if __name__ == "__main__":
+    main()
