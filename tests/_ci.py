@@ -1,6 +1,7 @@
 """In CI (``CI`` set to true), a skip of a test CI is meant to run is a failure.
 
-CI installs every extra (pyModeS, pyarrow, psycopg) and starts PostgreSQL (``.ci/run``);
+CI installs every extra (pyModeS, pyarrow, psycopg, playwright), Debian's chromium and
+starts PostgreSQL (``.ci/run``);
 a test that skips for want of one of them there would hide that an install step broke.
 Elsewhere those skips stay skips. ``tests/conftest.py`` loads this hook.
 """
@@ -14,7 +15,7 @@ from collections.abc import Generator
 import pytest
 
 #: skip reasons that name something CI provides
-CI_PROVIDES = re.compile(r"pyModeS|pyarrow|psycopg|SKYACCORD_PG_URL")
+CI_PROVIDES = re.compile(r"pyModeS|pyarrow|psycopg|SKYACCORD_PG_URL|chromium|playwright")
 
 
 def in_ci() -> bool:
