@@ -6,9 +6,10 @@ import json
 import platform
 import resource
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from rich.console import Console
 from rich.table import Table
@@ -55,3 +56,46 @@ def report(name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
     print(f"wrote {path}")
     return path
+
+
+class NodeProcess(NamedTuple):
+    """A ``skyaccord serve`` process made by ``node init`` (see :func:`node_process`)."""
+
+    proc: Any
+    url: str
+    token: str
+    headers: dict[str, str]
+
+
+@contextmanager
+def node_process(root: Path, party: str = "us") -> Iterator[NodeProcess]:
+    """``skyaccord node init`` + ``serve`` on a free loopback port, as a user starts a
+    node; waits until ``/health`` answers, terminates it at the end."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.support.local_nodes import free_port
+
+    subprocess.run([sys.executable, "-m", "skyaccord", "node", "init", str(root / party),
+                    "--party", party], check=True, capture_output=True)
+    port = free_port()
+    token = (root / party / "admin.token").read_text().strip()
+    headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
+    proc = subprocess.Popen([sys.executable, "-m", "skyaccord", "serve", "--config",
+                             str(root / party / "node.toml"), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    node = NodeProcess(proc, f"http://127.0.0.1:{port}", token, headers)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(node.url + "/health", headers=headers).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield node
+    finally:
+        proc.terminate()
+        proc.wait(10)

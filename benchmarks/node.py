@@ -26,8 +26,6 @@ import asyncio
 import json
 import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -37,11 +35,10 @@ import httpx
 import numpy as np
 import websockets
 
-from benchmarks.common import report
+from benchmarks.common import node_process, report
 from skyaccord.protocol import default_accord
 from skyaccord.tactical.detect import detect
 from skyaccord.tracks import Tracks
-from tests.support.local_nodes import free_port
 
 _T = re.compile(rb'"t":([0-9.eE+-]+),"duration_s":([0-9.eE+-]+)')
 CLASSES = ("manned", "unmanned", "civil")
@@ -147,24 +144,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        subprocess.run([sys.executable, "-m", "skyaccord", "node", "init", str(root / "us"),
-                        "--party", "us"], check=True, capture_output=True)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        token = (root / "us" / "admin.token").read_text().strip()
-        headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
-        proc = subprocess.Popen([sys.executable, "-m", "skyaccord", "serve", "--config",
-                                 str(root / "us" / "node.toml"), "--port", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = httpx.Client(timeout=30.0)
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if client.get(url + "/health", headers=headers).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+        with node_process(root) as node:
+            url, token, headers, proc = node.url, node.token, node.headers, node.proc
+            client = httpx.Client(timeout=30.0)
             arrivals: dict[float, list[float]] = {}
             durations: dict[float, float] = {}
             stop, ready = threading.Event(), threading.Event()
@@ -192,10 +174,7 @@ def main() -> None:
             stop.set()
             ws_thread.join(10)
             peak = _proc_peak_mib(proc.pid)
-        finally:
             client.close()
-            proc.terminate()
-            proc.wait(10)
 
     ticks = sorted(t for t, got in arrivals.items() if len(got) == c and t >= posted_at[0])
     latency = [max(arrivals[t]) - t for t in ticks]

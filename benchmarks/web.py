@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -35,9 +33,8 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import report
+from benchmarks.common import node_process, report
 from benchmarks.node import Traffic, pct
-from tests.support.local_nodes import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -103,75 +100,59 @@ def main() -> None:
     traffic = Traffic(n)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        subprocess.run([sys.executable, "-m", "skyaccord", "node", "init", str(root / "us"),
-                        "--party", "us"], check=True, capture_output=True)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        token = (root / "us" / "admin.token").read_text().strip()
-        headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
-        proc = subprocess.Popen([sys.executable, "-m", "skyaccord", "serve", "--config",
-                                 str(root / "us" / "node.toml"), "--port", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        stop = threading.Event()
-        posts: list[float] = []
-        samples: list[dict[str, Any]] = []
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(url + "/health", headers=headers).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            if not args.inject:
-                threading.Thread(target=_feed, args=(url, headers, traffic, stop, posts),
-                                 daemon=True).start()
-            profile = root / "chromium-profile"
-            with sync_playwright() as pw:
-                ctx = pw.chromium.launch_persistent_context(
-                    str(profile), executable_path=CHROMIUM, args=ARGS,
-                    viewport={"width": 1400, "height": 850})
-                page = ctx.new_page()
-                cdp = ctx.new_cdp_session(page)
-                cdp.send("Performance.enable")
-                page.goto(url + "/")
-                page.fill("#token", token)
-                page.click("#login-button")
-                page.wait_for_selector("#conn:has-text('live')")
+        with node_process(root) as node:
+            url, token, headers = node.url, node.token, node.headers
+            stop = threading.Event()
+            posts: list[float] = []
+            samples: list[dict[str, Any]] = []
+            try:
+                if not args.inject:
+                    threading.Thread(target=_feed, args=(url, headers, traffic, stop, posts),
+                                     daemon=True).start()
+                profile = root / "chromium-profile"
+                with sync_playwright() as pw:
+                    ctx = pw.chromium.launch_persistent_context(
+                        str(profile), executable_path=CHROMIUM, args=ARGS,
+                        viewport={"width": 1400, "height": 850})
+                    page = ctx.new_page()
+                    cdp = ctx.new_cdp_session(page)
+                    cdp.send("Performance.enable")
+                    page.goto(url + "/")
+                    page.fill("#token", token)
+                    page.click("#login-button")
+                    page.wait_for_selector("#conn:has-text('live')")
 
-                def step() -> None:
-                    t0 = time.time()
-                    if args.inject:
-                        page.evaluate("t => window.sky.receive(t)", _tick_event(traffic))
-                        traffic.advance(1.0)
-                    time.sleep(max(0.0, 1.0 - (time.time() - t0)))
+                    def step() -> None:
+                        t0 = time.time()
+                        if args.inject:
+                            page.evaluate("t => window.sky.receive(t)", _tick_event(traffic))
+                            traffic.advance(1.0)
+                        time.sleep(max(0.0, 1.0 - (time.time() - t0)))
 
-                t_warm = time.time()
-                while (time.time() - t_warm < args.warmup
-                       or page.evaluate("window.sky.tracks.size") < n):
-                    step()
-                page.evaluate("() => { window.sky.perf.applied.length = 0; }")
-                t_start = t_sample = time.time()
-                while time.time() - t_start < args.seconds:
-                    step()
-                    if time.time() - t_sample < 10.0:
-                        continue
-                    t_sample = time.time()
-                    cdp.send("HeapProfiler.collectGarbage")
-                    metrics = {m["name"]: m["value"]
-                               for m in cdp.send("Performance.getMetrics")["metrics"]}
-                    samples.append({"t_s": round(time.time() - t_start),
-                                    "js_heap_mib": metrics["JSHeapUsedSize"] / 2**20,
-                                    "browser_rss_mib": _rss_mib(str(profile)),
-                                    "ticks": page.evaluate("window.sky.perf.applied.length"),
-                                    "alerts": page.evaluate("window.sky.alerts.size")})
-                    print(samples[-1], flush=True)
-                applied = page.evaluate("window.sky.perf.applied")
-                ctx.close()
-        finally:
-            stop.set()
-            proc.terminate()
-            proc.wait(10)
+                    t_warm = time.time()
+                    while (time.time() - t_warm < args.warmup
+                           or page.evaluate("window.sky.tracks.size") < n):
+                        step()
+                    page.evaluate("() => { window.sky.perf.applied.length = 0; }")
+                    t_start = t_sample = time.time()
+                    while time.time() - t_start < args.seconds:
+                        step()
+                        if time.time() - t_sample < 10.0:
+                            continue
+                        t_sample = time.time()
+                        cdp.send("HeapProfiler.collectGarbage")
+                        metrics = {m["name"]: m["value"]
+                                   for m in cdp.send("Performance.getMetrics")["metrics"]}
+                        samples.append({"t_s": round(time.time() - t_start),
+                                        "js_heap_mib": metrics["JSHeapUsedSize"] / 2**20,
+                                        "browser_rss_mib": _rss_mib(str(profile)),
+                                        "ticks": page.evaluate("window.sky.perf.applied.length"),
+                                        "alerts": page.evaluate("window.sky.alerts.size")})
+                        print(samples[-1], flush=True)
+                    applied = page.evaluate("window.sky.perf.applied")
+                    ctx.close()
+            finally:
+                stop.set()
 
     full = [a for a in applied if a["n"] >= n * 0.9]
     parse = [a["parse_apply_ms"] for a in full]
