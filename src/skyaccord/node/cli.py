@@ -66,8 +66,7 @@ def serve(
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="TLS private key.")
                        ] = None,
 ) -> None:
-    """Run this party's node: live picture, alerts every tick, intents, the line, and
-    the authenticated API (Ctrl-C stops it)."""
+    """Run this party's node: picture, alerts each tick, intents, the line, the API."""
     import uvicorn
 
     from skyaccord.node.auth import Role
