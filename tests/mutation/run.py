@@ -34,7 +34,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     # interval kernel's sampling; detection's pair search and records against those and
     # the hand-worked encounters (its slowest tests, thousands of tracks, left out)
     "tactical": (["tactical/kinematics.py", "tactical/levels.py"],
-                 ["tests/tactical/test_reference.py", "tests/tactical/test_kinematics.py"]),
+                 ["tests/tactical/test_reference.py", "tests/tactical/test_kinematics.py",
+                  "tests/tactical/test_detect.py", "-k", "not pruned and not coarse"]),
     "detect": (["tactical/detect.py"],
                ["tests/tactical/test_reference.py", "tests/tactical/test_detect.py",
                 "-k", "not pruned and not coarse"]),

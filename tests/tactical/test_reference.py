@@ -76,7 +76,7 @@ def test_every_field_against_the_plain_reference(name: str) -> None:
                         ("dcpa_m", 1e-3), ("dz_m", 1e-3)):
         np.testing.assert_allclose(getattr(got, field), [getattr(w, field) for w in want],
                                    rtol=1e-7, atol=atol, err_msg=field)
-    assert got.level.tolist() == [w.level for w in want]
+    assert got.level.tolist() == [w.level for w in want] and got.level.dtype == np.int8
     assert got.same_party.tolist() == [w.same_party for w in want]
     assert len({w.level for w in want}) >= 3  # the levels are exercised, not all alike
     if name == "antimeridian":
