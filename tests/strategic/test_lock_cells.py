@@ -52,11 +52,16 @@ def test_global_lock_beyond_max_cells_counted_over_all_boxes() -> None:
     second box, takes the global lock.
 
     Mutations caught: ``>`` made ``>=``; the area computed with ``/`` or ``+`` for
-    ``*``; the cells of earlier boxes not counted."""
+    ``*``, or with ``iy1 + iy0`` for ``iy1 - iy0``; the cells of earlier boxes not
+    counted."""
     assert MAX_LOCK_CELLS == 16 * 16
     side = 16 * LOCK_CELL_M - 1.0
     full = box(0.0, side, 0.0, side)
     keys, exclusive = lock_keys([full], "i", None)
+    assert not exclusive and len(keys) == 256 + 1
+    # the same square anywhere: its cell count, not its cell indices, decides
+    far = 10 * LOCK_CELL_M
+    keys, exclusive = lock_keys([box(-far, side - far, far, side + far)], "i", None)
     assert not exclusive and len(keys) == 256 + 1
     assert lock_keys([box(0.0, side + 2.0, 0.0, side)], "i", None) == ([], True)
     assert lock_keys([box(0.0, side, 0.0, side + 2.0)], "i", None) == ([], True)
@@ -104,5 +109,6 @@ def test_box_union_and_intersects_against_intervals() -> None:
         u = a.union(b)
         assert u == Box(*itertools.chain.from_iterable(
             (min(p[0], q[0]), max(p[1], q[1])) for p, q in zip(ia, ib, strict=True)))
+    assert box(0, 1, 2, 3).grow() == box(0, 1, 2, 3)
     g = box(0, 1, 2, 3).grow(1.0, 2.0, 3.0)
     assert g == Box(-1.0, 2.0, 1.0, 4.0, -2.0, 1002.0, T0 - 3.0, T0 + 63.0)
