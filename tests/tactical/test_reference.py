@@ -79,6 +79,11 @@ def test_every_field_against_the_plain_reference(name: str) -> None:
     assert got.level.tolist() == [w.level for w in want] and got.level.dtype == np.int8
     assert got.same_party.tolist() == [w.same_party for w in want]
     assert len({w.level for w in want}) >= 3  # the levels are exercised, not all alike
+    # the other pair search finds the same conflicts, field for field
+    kd = detect(tracks, ACCORD, plane=LocalPlane(lat0, lon0), engine="kdtree")
+    assert np.array_equal(kd.pairs, got.pairs)
+    for field in ("t_in_s", "t_out_s", "tcpa_s", "dcpa_m", "dz_m", "level", "same_party"):
+        np.testing.assert_array_equal(getattr(kd, field), getattr(got, field))
     if name == "antimeridian":
         assert (tracks.lon > 0).any() and (tracks.lon < 0).any()
 
