@@ -170,6 +170,7 @@ class NodeRuntime:
         self.clock, self.tick_s = clock, tick_s
         self.picture = Picture(max_age_s=max_track_age_s, rules=rules)
         self.lock = threading.RLock()
+        self._tick_lock = threading.Lock()
         self.episode_gap_s = episode_gap_s
         self.levels = level_names(accord)
         self.notify_rank = (self.levels.index(accord.notify.level)
@@ -278,51 +279,60 @@ class NodeRuntime:
 
     # -- the tick ------------------------------------------------------------------
     def tick(self, t: float | None = None) -> TickReport:
-        """Detect, predict, alert and tell; then hand the report to the listeners."""
+        """Detect, predict, alert and tell; then hand the report to the listeners.
+
+        The picture's lock is held only to take the snapshot and to publish the result:
+        reports posted meanwhile wait for neither detection nor incursion prediction.
+        Only the tick's thread touches the episodes.
+        """
+        with self._tick_lock:  # one tick at a time (the ticker, or a test's own calls)
+            return self._tick(t)
+
+    def _tick(self, t: float | None) -> TickReport:
         wall0 = time.perf_counter()
         with self.lock:
             t = self.clock() if t is None else t
             self.picture.drop_stale(t)
-            for key in [k for k, e in self._episodes.items()
-                        if e.last_seen < t - self.episode_gap_s]:
-                del self._episodes[key]  # not seen for the gap: the episode is over
             snap = self.picture.snapshot(t)
             dirty, self._dirty = self._dirty, set()
+        for key in [k for k, e in self._episodes.items()
+                    if e.last_seen < t - self.episode_gap_s]:
+            del self._episodes[key]  # not seen for the gap: the episode is over
+        tells: list[tuple[str, str, dict[str, Any]]] = []
+        table = _ConflictTable.empty(t, self.levels)
+        incursions: dict[str, dict[str, Any]] = {}
+        if len(snap) > 1:
+            table = _ConflictTable.of(snap, detect(snap, self.accord), t, self.levels)
+            self._tell_conflicts(table, t, tells)
+        if len(snap) and self.zones:
+            inc = predict_incursions(snap, self.zones, self.accord, t_now_s=t, depth=False)
+            incursions = self._incursion_alerts(snap, inc, t, tells)
+        # What changed since the last tick, by key and level; the alerts themselves are
+        # built for those only (all of them on demand: :attr:`alerts`).
+        levels_now = table.levels_by_key()
+        levels_now.update((k, a["level"]) for k, a in incursions.items())
+        prev = self._levels
+        index = {key: k for k, key in enumerate(table.keys)}
+
+        def alert(key: str) -> dict[str, Any]:
+            return incursions[key] if key in incursions else table.alert(index[key])
+
+        new = [alert(k) for k in levels_now if k not in prev]
+        changed = [alert(k) for k, lv in levels_now.items() if k in prev and prev[k] != lv]
+        cleared = [k for k in prev if k not in levels_now]
+        ids = snap.id.tolist()
+        live = set(ids)
+        removed = sorted(self._known - live)
+        rows = [k for k, i in enumerate(ids) if i in dirty]
+        report = TickReport(t, len(snap), len(table.keys), len(incursions), new, changed,
+                            cleared, len(tells), 0.0, self.track_columns(snap, rows),
+                            removed)
+        with self.lock:
             self.snapshot = snap
-            tells: list[tuple[str, str, dict[str, Any]]] = []
-            table = _ConflictTable.empty(t, self.levels)
-            incursions: dict[str, dict[str, Any]] = {}
-            if len(snap) > 1:
-                table = _ConflictTable.of(snap, detect(snap, self.accord), t, self.levels)
-                self._tell_conflicts(table, t, tells)
-            if len(snap) and self.zones:
-                inc = predict_incursions(snap, self.zones, self.accord, t_now_s=t,
-                                         depth=False)
-                incursions = self._incursion_alerts(snap, inc, t, tells)
-            # What changed since the last tick, by key and level; the alerts themselves
-            # are built for those only (all of them on demand: :attr:`alerts`).
-            levels_now = table.levels_by_key()
-            levels_now.update((k, a["level"]) for k, a in incursions.items())
-            prev = self._levels
-            index = {key: k for k, key in enumerate(table.keys)}
-
-            def alert(key: str) -> dict[str, Any]:
-                return incursions[key] if key in incursions else table.alert(index[key])
-
-            new = [alert(k) for k in levels_now if k not in prev]
-            changed = [alert(k) for k, lv in levels_now.items() if k in prev and prev[k] != lv]
-            cleared = [k for k in prev if k not in levels_now]
+            self._known = live
             self._levels = levels_now
             self._parts = (table, incursions)
             self._alerts = None
-            n_conf, n_inc = len(table.keys), len(incursions)
-            ids = [str(i) for i in snap.id]
-            live = set(ids)
-            removed = sorted(self._known - live)
-            self._known = live
-            rows = [k for k, i in enumerate(ids) if i in dirty]
-            report = TickReport(t, len(snap), n_conf, n_inc, new, changed, cleared,
-                                len(tells), 0.0, self.track_columns(snap, rows), removed)
             report.duration_s = time.perf_counter() - wall0
             self.last_tick = report
         self._publish(report.to_dict())
