@@ -359,16 +359,10 @@ class LineStore:
                              ).fetchone()
             count, head = (last[0], last[1]) if last else (0, GENESIS)
             for peer in peers:
-                row = c.execute("SELECT last_seq FROM line_streams WHERE sender=? AND "
-                                "recipient=?", (self.party, peer)).fetchone()
-                seq = (row[0] if row else 0) + 1
-                message = build(peer, seq, count, head)
-                self._append(c, "sent", peer, message, now)
-                c.execute("INSERT OR REPLACE INTO line_streams VALUES (?,?,?)",
-                          (self.party, peer, seq))
-                c.execute("INSERT INTO line_outbox (msg_id, peer, seq) VALUES (?,?,?)",
-                          (message.id, peer, seq))
-                out.append(message)
+                def for_peer(seq: int, peer: str = peer) -> Message:
+                    return build(peer, seq, count, head)
+
+                out.append(self._enqueue(c, peer, for_peer, now))
         return out
 
     def last_checkpoint(self) -> tuple[int, float] | None:
@@ -403,20 +397,23 @@ class LineStore:
                              now: float) -> list[Message]:
         """:meth:`record_outgoing` of many messages in one transaction (one fsync): what
         a node's tick tells all at once."""
-        out = []
         with self.transaction() as c:
-            for recipient, build in items:
-                row = c.execute("SELECT last_seq FROM line_streams WHERE sender=? AND "
-                                "recipient=?", (self.party, recipient)).fetchone()
-                seq = (row[0] if row else 0) + 1
-                message = build(seq)
-                self._append(c, "sent", recipient, message, now)
-                c.execute("INSERT OR REPLACE INTO line_streams VALUES (?,?,?)",
-                          (self.party, recipient, seq))
-                c.execute("INSERT INTO line_outbox (msg_id, peer, seq) VALUES (?,?,?)",
-                          (message.id, recipient, seq))
-                out.append(message)
-        return out
+            return [self._enqueue(c, recipient, build, now) for recipient, build in items]
+
+    def _enqueue(self, c: sqlite3.Connection, recipient: str,
+                 build: Callable[[int], Message], now: float) -> Message:
+        """Inside a transaction: the stream's next sequence number to ``build``, then the
+        message logged and queued for ``recipient``."""
+        row = c.execute("SELECT last_seq FROM line_streams WHERE sender=? AND recipient=?",
+                        (self.party, recipient)).fetchone()
+        seq = (row[0] if row else 0) + 1
+        message = build(seq)
+        self._append(c, "sent", recipient, message, now)
+        c.execute("INSERT OR REPLACE INTO line_streams VALUES (?,?,?)",
+                  (self.party, recipient, seq))
+        c.execute("INSERT INTO line_outbox (msg_id, peer, seq) VALUES (?,?,?)",
+                  (message.id, recipient, seq))
+        return message
 
     def pending(self, peer: str, limit: int = 100) -> list[Message]:
         """Undelivered messages to ``peer``, oldest first (by sequence number)."""
