@@ -204,3 +204,14 @@ def test_ack_that_does_not_match_is_not_recorded(pair: Pair, keys: Any) -> None:
     assert pair.us.deliver_once() == 0
     assert [x.id for x in pair.us.store.pending("ru")] == [m.id]
     assert "does not match" in (pair.us.store.outbox()[0].last_error or "")
+
+
+def test_status_comes_from_the_error_not_its_words(pair: Pair) -> None:
+    """Before the error table, a malformed message whose error text mentioned the accord
+    got 409: the status was chosen by searching the text for "accord", "replay" or
+    "order". A malformed field is 400 whatever its words."""
+    env = json.loads(json.dumps(pair.us.envelope(pair.us.send("ru", "text", {"text": "x"}))))
+    env["message"]["accord"] = "not-an-accord-hash"
+    code, reply = pair.ru.receive(env)
+    assert "accord" in reply["error"]
+    assert (code, reply["kind"]) == (400, "message-refused"), reply
