@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from skyaccord.errors import LineError
 from skyaccord.line import Node
+from skyaccord.line.keys import SigningKey
+from skyaccord.line.keys import sign as sign_with
+from skyaccord.line.log import GENESIS, LogEntry, entry_hash, head_bytes, read_entries
 from skyaccord.line.peer import envelope_bytes
 from skyaccord.protocol import Accord, default_accord
 
@@ -53,3 +59,29 @@ class Pair:
 def keyless(accord: Accord) -> Accord:
     """The default accord has no keys: nodes under it cannot verify anyone."""
     return dataclasses.replace(accord, parties=default_accord().parties)
+
+
+def rewrite_without(db: Path, key: SigningKey, party: str, drop: set[str]) -> None:
+    """The party itself rebuilds its whole chain without the entries ``drop`` (message
+    ids) and re-signs the head with its own key: alone, the log verifies."""
+    kept = [e for e in read_entries(db) if e.msg_id not in drop]
+    rechain_signed(db, kept, key, party)
+
+
+def rechain_signed(db: Path, kept: list[LogEntry], key: SigningKey, party: str) -> None:
+    """Rewrite the log at ``db`` as the chain of ``kept`` entries, the head signed with
+    ``key``: what a party holding its own key can do to its own log."""
+    conn = sqlite3.connect(db)
+    prev = GENESIS
+    with conn:
+        conn.execute("DELETE FROM line_log")
+        for pos, e in enumerate(kept, start=1):
+            h = entry_hash(prev, pos, e.direction, e.peer, e.recorded_at, e.message)
+            d = json.loads(e.message)
+            conn.execute("INSERT INTO line_log VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                         (pos, e.msg_id, e.direction, e.peer, e.recorded_at, e.message, prev,
+                          h, d["kind"], d["from"], d["seq"], d["in_reply_to"]))
+            prev = h
+        conn.execute("UPDATE line_head SET count=?, hash=?, sig=?",
+                     (len(kept), prev, sign_with(key, head_bytes(party, len(kept), prev))))
+    conn.close()

@@ -20,7 +20,7 @@ from skyaccord.line.messages import Message
 from skyaccord.line.node import transmit_bytes
 from skyaccord.line.peer import envelope_bytes
 from skyaccord.protocol import Accord, load_accord
-from tests.line.helpers import Pair
+from tests.line.helpers import Pair, rewrite_without
 from tests.line.test_processes import Nodes
 
 
@@ -619,32 +619,6 @@ def test_7_sender_behind_its_peer_is_listed_as_stuck(pair: Pair, tmp_path: Path)
 
 
 # -- checkpoints: a party's signed log heads, kept by the other ----------------------------
-
-def rewrite_without(db: Path, key: SigningKey, party: str, drop: set[str]) -> None:
-    """The party itself rebuilds its whole chain without the entries ``drop`` (message
-    ids) and re-signs the head with its own key: alone, the log verifies."""
-    import json
-    import sqlite3
-
-    from skyaccord.line.keys import sign as sign_with
-    from skyaccord.line.log import GENESIS, entry_hash, head_bytes, read_entries
-
-    kept = [e for e in read_entries(db) if e.msg_id not in drop]
-    conn = sqlite3.connect(db)
-    prev = GENESIS
-    with conn:
-        conn.execute("DELETE FROM line_log")
-        for pos, e in enumerate(kept, start=1):
-            h = entry_hash(prev, pos, e.direction, e.peer, e.recorded_at, e.message)
-            d = json.loads(e.message)
-            conn.execute("INSERT INTO line_log VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                         (pos, e.msg_id, e.direction, e.peer, e.recorded_at, e.message, prev,
-                          h, d["kind"], d["from"], d["seq"], d["in_reply_to"]))
-            prev = h
-        conn.execute("UPDATE line_head SET count=?, hash=?, sig=?",
-                     (len(kept), prev, sign_with(key, head_bytes(party, len(kept), prev))))
-    conn.close()
-
 
 def queue_checkpoint(nodes: Nodes, party: str, key: SigningKey, to: str) -> Message:
     """Queue a checkpoint in the running node's outbox, as its tick loop would."""

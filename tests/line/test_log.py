@@ -3,7 +3,6 @@ entries written straight into the SQLite file; cross-check of two parties' logs.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -14,7 +13,7 @@ from typer.testing import CliRunner
 from skyaccord.cli import app
 from skyaccord.line import cross_check, verify_log
 from skyaccord.line.log import entry_hash
-from tests.line.helpers import Pair
+from tests.line.helpers import Pair, rechain_signed
 
 runner = CliRunner()
 
@@ -155,8 +154,7 @@ def test_rewrite_with_own_key_is_proven_by_signed_acks(pair: Pair, files: Path) 
     """ru drops the last request us sent it (and its ack) and rebuilds its whole chain
     with its own key: its log verifies alone, but us holds ru's signed ack, which names
     the entry ru's log should have — the cross-check proves the rewrite."""
-    from skyaccord.line.keys import sign
-    from skyaccord.line.log import GENESIS, head_bytes, read_entries
+    from skyaccord.line.log import read_entries
     from skyaccord.protocol import load_accord
 
     us_db, ru_db = filled(pair)
@@ -165,20 +163,7 @@ def test_rewrite_with_own_key_is_proven_by_signed_acks(pair: Pair, files: Path) 
             and '"kind":"text"' in e.message][-1]
     ack_pos = last.pos + 1
     kept = [e for e in read_entries(ru_db) if e.pos not in (last.pos, ack_pos)]
-    conn = sqlite3.connect(ru_db)
-    prev = GENESIS
-    with conn:
-        conn.execute("DELETE FROM line_log")
-        for pos, e in enumerate(kept, start=1):
-            h = entry_hash(prev, pos, e.direction, e.peer, e.recorded_at, e.message)
-            d = json.loads(e.message)
-            conn.execute("INSERT INTO line_log VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                         (pos, e.msg_id, e.direction, e.peer, e.recorded_at, e.message, prev,
-                          h, d["kind"], d["from"], d["seq"], d["in_reply_to"]))
-            prev = h
-        conn.execute("UPDATE line_head SET count=?, hash=?, sig=?",
-                     (len(kept), prev, sign(pair.ru.key, head_bytes("ru", len(kept), prev))))
-    conn.close()
+    rechain_signed(ru_db, kept, pair.ru.key, "ru")
     accord = load_accord(files / "accord.toml")
     assert verify_log(ru_db, accord).ok  # alone, the rewritten log looks sound
     problems = cross_check(us_db, ru_db)
