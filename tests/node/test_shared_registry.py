@@ -4,7 +4,6 @@ the other sees as volumes only, and a conflicting write is refused with 409."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,27 +13,16 @@ from fastapi.testclient import TestClient
 from skyaccord.node.config import load_settings, merge_overrides
 from skyaccord.node.service import init_node, open_node
 from tests.node.conftest import T0, Clock
-from tests.store.conftest import pg_url
+from tests.store import conftest as store_fixtures
+from tests.store.conftest import fresh_store_url
+
+backend = store_fixtures.backend  # the same backends as the store's contract suite
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "shared-registry.db")
-        return
-    base = pg_url()
-    if base is None:
-        pytest.skip("SKYACCORD_PG_URL is not set (see src/skyaccord/store/README.md)")
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}skyaccord_schema=n_{uuid.uuid4().hex[:12]}"
-    yield url
-    from skyaccord.store import open_store
-    from skyaccord.store.postgres import PostgresStore
-
-    s = open_store(url)
-    assert isinstance(s, PostgresStore)
-    s.drop()
-    s.close()
+@pytest.fixture
+def registry_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    with fresh_store_url(backend, tmp_path) as url:
+        yield url
 
 
 def intent(iid: str, priority: int) -> dict[str, object]:

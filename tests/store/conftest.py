@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -30,11 +31,12 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def store_url(backend: str, tmp_path: object) -> Iterator[str]:
-    """A URL of a fresh, empty store on ``backend``; several handles may open it."""
+@contextmanager
+def fresh_store_url(backend: str, tmp_path: object) -> Iterator[str]:
+    """A URL of a fresh, empty store on ``backend`` (a PostgreSQL schema of its own,
+    dropped after); several handles, or several nodes, may open it."""
     if backend == "sqlite":
-        yield str(tmp_path) + "/registry.db"  # type: ignore[operator]
+        yield str(tmp_path) + "/registry.db"
         return
     schema = "t_" + uuid.uuid4().hex[:12]
     base = pg_url()
@@ -48,6 +50,13 @@ def store_url(backend: str, tmp_path: object) -> Iterator[str]:
     assert isinstance(s, PostgresStore)
     s.drop()
     s.close()
+
+
+@pytest.fixture
+def store_url(backend: str, tmp_path: object) -> Iterator[str]:
+    """A URL of a fresh, empty store on ``backend``; several handles may open it."""
+    with fresh_store_url(backend, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
