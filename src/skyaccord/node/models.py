@@ -7,11 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from skyaccord.line.deadlines import Debt
+
 __all__ = [
     "AccordOut",
     "AlertsOut",
     "ConflictAlert",
-    "Debt",
     "HealthOut",
     "IncursionAlert",
     "LineAlert",
@@ -101,21 +102,6 @@ class LineAlert(BaseModel):
     sender: str = Field(alias="from")
     received_at: float
     message: dict[str, Any]
-
-
-class Debt(BaseModel):
-    """What a party owes: a response or an acknowledgement, and how late."""
-
-    model_config = ConfigDict(extra="allow")
-
-    msg_id: str
-    what: str
-    debtor: str
-    creditor: str
-    subject: str
-    due_at: float
-    late_s: float
-    level: str
 
 
 class AlertsOut(BaseModel):
