@@ -497,24 +497,21 @@ class Node:
         """Tell the sender, signed, which sequence number its stream waits for; a gap
         (messages lost here) is recorded for operators. Never raises."""
         if message.seq < expected:  # it signed another message with a used number
+            kind = "rollback"
+            detail = (f"{message.sender} signed {message.id} as seq {message.seq}, a number "
+                      f"it had already used for another message (this log holds its stream "
+                      f"up to seq {expected - 1}): its log was rolled back")
+        else:
+            kind = "gap"
+            detail = (f"{message.sender} sent seq {message.seq}, this log holds its stream "
+                      f"up to seq {expected - 1}: messages {expected}..{message.seq - 1} are "
+                      f"missing here (asked again from {message.sender})")
+        if message.seq != expected:
             try:
-                self.store.record_incident(
-                    "rollback", message.sender, f"{message.sender}->{self.party}",
-                    expected=expected, got=message.seq, now=now,
-                    detail=f"{message.sender} signed {message.id} as seq {message.seq}, a "
-                    f"number it had already used for another message (this log holds its "
-                    f"stream up to seq {expected - 1}): its log was rolled back")
-            except Exception:
-                self.refusal_write_failures += 1
-        if message.seq > expected:
-            try:
-                self.store.record_incident(
-                    "gap", message.sender, f"{message.sender}->{self.party}",
-                    expected=expected, got=message.seq, now=now,
-                    detail=f"{message.sender} sent seq {message.seq}, this log holds its "
-                    f"stream up to seq {expected - 1}: messages {expected}.."
-                    f"{message.seq - 1} are missing here (asked again from "
-                    f"{message.sender})")
+                self.store.record_incident(kind, message.sender,
+                                           f"{message.sender}->{self.party}",
+                                           expected=expected, got=message.seq, now=now,
+                                           detail=detail)
             except Exception:
                 self.refusal_write_failures += 1
         sig = sign(self.key, resync_bytes(message.sender, self.party, expected, now))

@@ -31,7 +31,7 @@ volumes, less the rows of ids the caller says it already holds. It may answer a 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Container, Hashable, Iterable, Sequence
+from collections.abc import Callable, Collection, Container, Hashable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
@@ -47,6 +47,7 @@ __all__ = [
     "Txn",
     "VolumeHits",
     "VolumeRow",
+    "search_volumes",
 ]
 
 #: (xmin, xmax, ymin, ymax, zmin, zmax, tmin, tmax)
@@ -114,6 +115,16 @@ class VolumeHits(NamedTuple):
     ids: list[list[int]]
     #: the rows of the volumes found, each once, in any order; none for ``known`` ids
     rows: list[VolumeRow]
+
+
+def search_volumes(volume_ids: Callable[[Sequence[BoxTuple]], list[list[int]]],
+                   volume_rows: Callable[[list[int]], list[VolumeRow]],
+                   boxes: Sequence[BoxTuple], known: Container[int]) -> VolumeHits:
+    """:meth:`Txn.search` from a backend's two queries: the ids per box, then the rows of
+    the ids found that the caller does not know yet (each once)."""
+    ids = volume_ids(boxes)
+    need = list({v for per in ids for v in per if v not in known})
+    return VolumeHits(ids, volume_rows(need) if need else [])
 
 
 class Txn(Protocol):

@@ -36,6 +36,7 @@ from skyaccord.store.base import (
     VolumeHits,
     VolumeRow,
     displacements_query,
+    search_volumes,
 )
 
 if TYPE_CHECKING:
@@ -135,9 +136,7 @@ class _PgTxn:
 
     def search(self, boxes: Sequence[BoxTuple],
                known: Container[int] = frozenset()) -> VolumeHits:
-        ids = self._volume_ids(boxes)
-        need = list({v for per in ids for v in per if v not in known})
-        return VolumeHits(ids, self._volume_rows(need) if need else [])
+        return search_volumes(self._volume_ids, self._volume_rows, boxes, known)
 
     def _volume_ids(self, boxes: Sequence[BoxTuple]) -> list[list[int]]:
         out: list[list[int]] = [[] for _ in boxes]
