@@ -8,8 +8,6 @@ or a plain path opens :class:`~skyaccord.store.sqlite.SQLiteStore`.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
 from skyaccord.store.base import (
     SCHEMA_VERSION,
     BoxTuple,
@@ -43,18 +41,9 @@ __all__ = [
 def open_store(path_or_url: str) -> Store:
     """Open the store at ``path_or_url`` (module docstring)."""
     if path_or_url.startswith(("postgresql://", "postgres://")):
-        from skyaccord.store.postgres import PostgresStore
+        from skyaccord.store.postgres import PostgresStore, split_url
 
-        parts = urlsplit(path_or_url)
-        query = parse_qsl(parts.query)
-        schema = "skyaccord"
-        rest = []
-        for k, v in query:
-            if k == "skyaccord_schema":
-                schema = v
-            else:
-                rest.append((k, v))
-        url = urlunsplit(parts._replace(query=urlencode(rest)))
+        url, schema = split_url(path_or_url, "skyaccord")
         return PostgresStore(url, schema=schema)
     if path_or_url.startswith("sqlite:///"):
         return SQLiteStore(path_or_url[len("sqlite:///"):])

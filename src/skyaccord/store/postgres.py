@@ -24,6 +24,7 @@ import re
 from collections.abc import Collection, Container, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from skyaccord.errors import StoreError
 from skyaccord.store.base import (
@@ -42,7 +43,7 @@ from skyaccord.store.base import (
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["GLOBAL_LOCK", "PostgresStore"]
+__all__ = ["GLOBAL_LOCK", "PostgresStore", "redact_url", "split_url"]
 
 #: the advisory lock every writer holds shared (namespace 0)
 GLOBAL_LOCK: LockKey = (0, 0)
@@ -259,13 +260,13 @@ class PostgresStore:
             self._conn: psycopg.Connection[Any] = psycopg.connect(
                 url, autocommit=True, connect_timeout=connect_timeout_s)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to PostgreSQL at {_redact(url)}: "
+            raise StoreError(f"cannot connect to PostgreSQL at {redact_url(url)}: "
                              f"{exc}".strip()) from exc
         try:
             self._migrate()
         except psycopg.Error as exc:
             self._conn.close()
-            raise StoreError(f"{_redact(url)}: cannot prepare the schema: {exc}") from exc
+            raise StoreError(f"{redact_url(url)}: cannot prepare the schema: {exc}") from exc
 
     def _migrate(self) -> None:
         c = self._conn
@@ -281,7 +282,7 @@ class PostgresStore:
                               ).fetchone()
                 version = None if r is None else int(r[0])
             if version is not None and version > SCHEMA_VERSION:
-                raise StoreError(f"{_redact(self.url)}: schema version {version} is newer "
+                raise StoreError(f"{redact_url(self.url)}: schema version {version} is newer "
                                  f"than this skyaccord ({SCHEMA_VERSION})")
             if version == 1:
                 for statement in _MIGRATE_1:
@@ -319,12 +320,12 @@ class PostgresStore:
                     r = cur.fetchone()
             except psycopg.Error as exc:
                 self._rollback()
-                raise StoreError(f"{_redact(self.url)}: {exc}") from exc
+                raise StoreError(f"{redact_url(self.url)}: {exc}") from exc
             try:
                 yield _PgTxn(c, None if r is None else str(r[0]))
             except psycopg.Error as exc:
                 self._rollback()
-                raise StoreError(f"{_redact(self.url)}: {exc}") from exc
+                raise StoreError(f"{redact_url(self.url)}: {exc}") from exc
             except BaseException:
                 self._rollback()
                 raise
@@ -332,7 +333,7 @@ class PostgresStore:
                 c.execute("COMMIT")
             except psycopg.Error as exc:
                 self._rollback()
-                raise StoreError(f"{_redact(self.url)}: commit failed: {exc}") from exc
+                raise StoreError(f"{redact_url(self.url)}: commit failed: {exc}") from exc
             return
         # pipeline mode (psycopg 3, libpq >= 14): statements are sent at once and a round
         # trip happens only when a result is read: BEGIN, the locks and the snapshot go
@@ -349,7 +350,7 @@ class PostgresStore:
         except psycopg.Error as exc:
             self._rollback()
             what = "commit failed: " if committing else ""
-            raise StoreError(f"{_redact(self.url)}: {what}{exc}") from exc
+            raise StoreError(f"{redact_url(self.url)}: {what}{exc}") from exc
         except BaseException:
             self._rollback()
             raise
@@ -440,15 +441,40 @@ class PostgresStore:
         try:
             self._conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
         except self._psycopg.Error as exc:
-            raise StoreError(f"{_redact(self.url)}: {exc}") from exc
+            raise StoreError(f"{redact_url(self.url)}: {exc}") from exc
 
     def close(self) -> None:
         self._conn.close()
 
     def __repr__(self) -> str:
-        return f"PostgresStore({_redact(self.url)!r}, schema={self.schema!r})"
+        return f"PostgresStore({redact_url(self.url)!r}, schema={self.schema!r})"
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     """``url`` without its password."""
     return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def split_url(url: str, default_schema: str) -> tuple[str, str]:
+    """(``url`` less its ``skyaccord_schema`` query parameter, the schema that names, else
+    ``default_schema``): what a ``postgresql://`` store location means. StoreError for a
+    URL that does not parse or a schema name PostgreSQL would need quoted."""
+    try:
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        parts.port  # noqa: B018 - parsed when read: a bad port raises here, not later
+    except ValueError as exc:
+        raise StoreError(f"{redact_url(url)}: not a PostgreSQL URL: {exc}") from None
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise StoreError(f"{redact_url(url)}: not a postgresql:// URL")
+    schema = default_schema
+    rest = []
+    for k, v in query:
+        if k == "skyaccord_schema":
+            schema = v
+        else:
+            rest.append((k, v))
+    if not _SCHEMA_NAME.match(schema):
+        raise StoreError(f"{redact_url(url)}: PostgreSQL schema name {schema!r} must match "
+                         f"{_SCHEMA_NAME.pattern}")
+    return urlunsplit(parts._replace(query=urlencode(rest))), schema
