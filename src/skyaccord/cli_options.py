@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from skyaccord.errors import SkyaccordError
 from skyaccord.protocol import Accord, default_accord, load_accord
@@ -42,13 +45,29 @@ LookaheadOption = Annotated[
 ]
 
 #: Where commands print errors, warnings and summaries (stdout is for their output).
-err_console = Console(stderr=True)
+#: Never markup: messages carry data and peers' text (``[/b] roger`` is text, not a tag).
+err_console = Console(stderr=True, markup=False, highlight=False)
+
+
+def data_table(*headers: str, title: str | None = None) -> Table:
+    """A table for a command's rows: light rules so it fits 80 columns, and every column
+    folds a long value onto more lines instead of cutting it (ids, times and levels are
+    what the reader came for)."""
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, title=title)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    return table
+
+
+def out_console() -> Console:
+    """A console for a command's output on stdout that reads no text as markup: table
+    cells and messages hold data from files and from other parties."""
+    return Console(markup=False, highlight=False)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print an error to stderr and exit with ``code`` (default 2: bad input)."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True,
-                      soft_wrap=True)
+    err_console.print(Text("error:", style="bold red"), message, soft_wrap=True)
     raise typer.Exit(code)
 
 

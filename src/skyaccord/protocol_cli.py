@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from skyaccord.cli_options import fail_with
+from skyaccord.cli_options import fail_with, out_console
 from skyaccord.errors import SkyaccordError
 from skyaccord.protocol import Accord, load_accord
 
@@ -44,9 +44,10 @@ def show(
     if as_json:
         typer.echo(json.dumps(accord.to_dict(), indent=2, sort_keys=True))
         return
-    console = Console()
-    console.print(f"[bold]{accord.title}[/]  ({accord.id} v{accord.version}, "
-                  f"effective {accord.effective or 'not set'})")
+    console = out_console()
+    console.print(Text(accord.title, style="bold"),
+                  Text(f"({accord.id} v{accord.version}, "
+                       f"effective {accord.effective or 'not set'})"), sep="  ")
     console.print(f"sha256 {accord.sha256}")
     parties = Table("party", "name", "public key", title="Parties")
     for p in accord.parties:

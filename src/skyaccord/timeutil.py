@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from skyaccord.errors import InputError
 
-__all__ = ["format_rfc3339", "parse_rfc3339", "rfc3339_seconds"]
+__all__ = ["format_interval", "format_rfc3339", "parse_rfc3339", "rfc3339_seconds"]
 
 
 def parse_rfc3339(value: object, *, naive_is_utc: bool = False,
@@ -76,3 +76,19 @@ def format_rfc3339(when: datetime | float) -> str:
     if not isinstance(when, datetime):
         when = datetime.fromtimestamp(when, UTC)
     return when.isoformat().replace("+00:00", "Z")
+
+
+def format_interval(start: float, end: float) -> str:
+    """An ISO 8601 time interval of UTC seconds, ``START/END``, the end without its date
+    when both fall on the same UTC day (ISO 8601-1:2019 §5.5.2 lets the end omit the
+    leading components it shares with the start) — short enough for a table row.
+
+    >>> format_interval(0.0, 3600.0)
+    '1970-01-01T00:00:00Z/01:00:00Z'
+    >>> format_interval(0.0, 86400.0)
+    '1970-01-01T00:00:00Z/1970-01-02T00:00:00Z'
+    """
+    a, b = format_rfc3339(start), format_rfc3339(end)
+    if a[:11] == b[:11]:  # same date and the 'T'
+        b = b[11:]
+    return f"{a}/{b}"

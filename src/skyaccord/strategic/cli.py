@@ -14,10 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from skyaccord.cli_options import AccordOption, fail, fail_with, load_accord_option
+from skyaccord.cli_options import (
+    AccordOption,
+    data_table,
+    fail,
+    fail_with,
+    load_accord_option,
+    out_console,
+)
 from skyaccord.errors import IntentConflict, IntentError, SkyaccordError, StoreError
 
 if TYPE_CHECKING:  # imported where used: `skyaccord --help` loads no registry
@@ -34,7 +39,7 @@ _STORE_FAILED = 1
 intents_app = typer.Typer(help="Planned operations (4D intents): submit, check, list, end, "
                           "notices.",
                           no_args_is_help=True)
-out = Console(highlight=False)
+out = out_console()
 
 DbOption = Annotated[str, typer.Option(
     "--db", help="Registry store: a SQLite file path, or postgresql://user@host/db.")]
@@ -67,7 +72,7 @@ def _load(path: Path) -> Intent:
 
 
 def _print_conflicts(conflicts: Iterable[Conflict]) -> None:
-    t = Table("intent", "party", "version", "priority", "blocking", "volume pairs")
+    t = data_table("intent", "party", "ver", "prio", "blocking", "volume pairs")
     for c in conflicts:
         t.add_row(c.intent_id, c.party, str(c.version), str(c.priority),
                   "yes" if c.blocking else "no",
@@ -183,20 +188,19 @@ def list_command(
     accord_file: AccordOption = None,
 ) -> None:
     """Stored intents."""
-    from skyaccord.strategic.codec import format_time
+    from skyaccord.timeutil import format_interval
 
     reg = _registry(db, accord_file)
     try:
         rows = reg.intents(party, active)
     except SkyaccordError as exc:
         fail_with(exc, _STORE_FAILED)
-    t = Table("id", "party", "class", "priority", "state", "version", "volumes", "start",
-              "end")
+    t = data_table("id", "party", "class", "prio", "state", "ver", "vols", "window (UTC)")
     for it in rows:
         t.add_row(it.id, it.party, it.aircraft_class, str(it.priority), str(it.state),
                   str(it.version), str(len(it.volumes)),
-                  format_time(min(v.time_start for v in it.volumes)),
-                  format_time(max(v.time_end for v in it.volumes)))
+                  format_interval(min(v.time_start for v in it.volumes),
+                                  max(v.time_end for v in it.volumes)))
     out.print(t)
 
 
@@ -216,8 +220,8 @@ def notices_command(
         rows = reg.displacements(party, intent, after)
     except SkyaccordError as exc:
         fail_with(exc, _STORE_FAILED)
-    t = Table("seq", "intent", "party", "version", "by intent", "by party", "by version",
-              "by priority", "volume pairs")
+    t = data_table("seq", "intent", "party", "ver", "by intent", "by party", "by ver",
+                   "by prio", "volume pairs")
     for n in rows:
         t.add_row(str(n.seq), n.intent_id, n.party, str(n.version), n.by_intent_id,
                   n.by_party, str(n.by_version), str(n.by_priority),

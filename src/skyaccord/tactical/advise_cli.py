@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from skyaccord.cli_options import (
     AccordOption,
@@ -17,6 +17,7 @@ from skyaccord.cli_options import (
     fail,
     fail_with,
     load_accord_option,
+    out_console,
 )
 from skyaccord.errors import SkyaccordError
 from skyaccord.protocol import Accord
@@ -92,16 +93,17 @@ def advise_command(
     except ValueError as exc:
         fail(str(exc))
     names = band_names(accord)
-    console = Console()
-    console.print(f"[bold]{advice.id}[/]: now {names[advice.level]} against "
-                  f"{len(picture) - 1} aircraft, look-ahead {accord.lookahead_s:g} s, "
-                  f"accord {accord.id} v{accord.version}")
+    console = out_console()
+    console.print(Text(advice.id, style="bold"),
+                  Text(f"now {names[advice.level]} against "
+                       f"{len(picture) - 1} aircraft, look-ahead {accord.lookahead_s:g} s, "
+                       f"accord {accord.id} v{accord.version}"), sep=": ")
     table = Table("dimension", "from", "to", "level", title="bands")
     for dim, b in advice.bands.items():
         for band in b.ranges(names):
             style = _STYLE.get(band.name, "")
             table.add_row(f"{dim} ({b.unit})", _fmt(dim, band.lo), _fmt(dim, band.hi),
-                          f"[{style}]{band.name}[/]" if style else band.name)
+                          Text(band.name, style=style))
     console.print(table)
     res = Table("dimension", "current", "resolution", "change", "direction",
                 title="preferred resolution (nearest conflict-free value)")
