@@ -13,7 +13,7 @@ Exit codes: 0 success; an error's own :attr:`~skyaccord.errors.SkyaccordError.ex
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich import box
@@ -22,7 +22,9 @@ from rich.table import Table
 from rich.text import Text
 
 from skyaccord.errors import SkyaccordError
-from skyaccord.protocol import Accord, default_accord, load_accord
+
+if TYPE_CHECKING:  # the accord (numpy) loads only in the commands that read one
+    from skyaccord.protocol import Accord
 
 __all__ = [
     "AccordOption",
@@ -80,6 +82,8 @@ def fail_with(exc: SkyaccordError, code: int | None = None) -> NoReturn:
 def load_accord_option(path: Path | None, lookahead_s: float | None = None) -> Accord:
     """The accord named by ``--accord`` (or the default), with ``--lookahead`` applied;
     exits with the error's code (2) when either is invalid."""
+    from skyaccord.protocol import default_accord, load_accord
+
     try:
         accord = default_accord() if path is None else load_accord(path)
         return accord if lookahead_s is None else accord.with_lookahead(lookahead_s)
