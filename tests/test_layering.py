@@ -22,8 +22,8 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "skyaccord"
 
-_E, _G, _C, _T = ("skyaccord.errors", "skyaccord.geo", "skyaccord.canonical",
-                  "skyaccord.timeutil")
+_E, _G, _C, _T, _F = ("skyaccord.errors", "skyaccord.geo", "skyaccord.canonical",
+                      "skyaccord.timeutil", "skyaccord.textfiles")
 
 #: What each unit (a top-level module or a package) may import of skyaccord: a name
 #: allows that module and everything under it. Packages' entries equal their README's.
@@ -33,14 +33,16 @@ LAYERS: dict[str, frozenset[str]] = {
     _C: frozenset({_E}),
     _T: frozenset({_E}),
     _G: frozenset({_E}),
-    "skyaccord.protocol": frozenset({_E, _G, _C, _T}),
+    _F: frozenset(),
+    "skyaccord.protocol": frozenset({_E, _G, _C, _T, _F}),
     "skyaccord.tracks": frozenset({_E, _G}),
     "skyaccord.picture": frozenset({_E, _G, "skyaccord.tracks"}),
     "skyaccord.tactical": frozenset({_E, _G, "skyaccord.protocol", "skyaccord.tracks"}),
-    "skyaccord.airspace": frozenset({_E, _G, _T, "skyaccord.protocol", "skyaccord.tracks",
+    "skyaccord.airspace": frozenset({_E, _G, _T, _F, "skyaccord.protocol", "skyaccord.tracks",
                                      "skyaccord.tactical.kinematics"}),
     "skyaccord.store": frozenset({_E}),
-    "skyaccord.strategic": frozenset({_E, _G, _C, "skyaccord.protocol", "skyaccord.store"}),
+    "skyaccord.strategic": frozenset({_E, _G, _C, _F, "skyaccord.protocol",
+                                      "skyaccord.store"}),
     "skyaccord.ingest": frozenset({_E, _G, _T, "skyaccord.protocol", "skyaccord.tracks",
                                    "skyaccord.picture", "skyaccord.tactical"}),
     "skyaccord.line": frozenset({_E, _C, "skyaccord.protocol", "skyaccord.tracks",
@@ -54,6 +56,7 @@ LAYERS: dict[str, frozenset[str]] = {
                                  "skyaccord.store", "skyaccord.line", "skyaccord.ingest",
                                  "skyaccord.web"}),
     "skyaccord.web": frozenset({_E, "skyaccord.airspace"}),
+    "skyaccord.dss": frozenset({_E, _G, _T}),
 }
 
 

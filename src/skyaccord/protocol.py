@@ -49,7 +49,6 @@ import binascii
 import hashlib
 import math
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -63,6 +62,7 @@ import numpy as np
 from skyaccord.canonical import PARTY_ID, canonical_json
 from skyaccord.errors import ProtocolError
 from skyaccord.geo import FT, NM, FloatArray
+from skyaccord.textfiles import parse_toml_text, read_text_file
 from skyaccord.timeutil import format_rfc3339, parse_rfc3339
 
 __all__ = [
@@ -83,6 +83,8 @@ __all__ = [
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 MAX_LOOKAHEAD_S = 3600.0
+#: The largest accord version: a signed 32-bit integer, what every store and peer holds.
+MAX_VERSION = 2**31 - 1
 #: kinds of airspace zone an accord may name: a party's sovereign airspace, a restricted
 #: area, a temporary deconfliction zone (such as al-Tanf's), a buffer around another
 ZONE_KINDS = ("sovereign", "restricted", "deconfliction", "buffer")
@@ -449,8 +451,10 @@ def _head(r: _Reader, tree: Mapping[str, Any]) -> tuple[str, int, str, str | Non
     head = r.table(tree, "accord", "accord", ["id", "version", "title", "effective"])
     accord_id = r.string(head, "id", "accord", pattern=_NAME)
     version = head.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise r.fail("accord.version", f"must be an integer >= 1, got {version!r}")
+    if (isinstance(version, bool) or not isinstance(version, int)
+            or not 1 <= version <= MAX_VERSION):
+        raise r.fail("accord.version",
+                     f"must be an integer from 1 to {MAX_VERSION}, got {version!r}")
     title = r.string(head, "title", "accord")
     effective_raw = head.get("effective")
     effective: str | None = None
@@ -544,6 +548,9 @@ def _alerting(r: _Reader, tree: Mapping[str, Any]) -> tuple[float, list[AlertLev
         assert name is not None and time_s is not None
         if any(level.name == name for level in levels):
             raise r.fail(f"{path}.name", f"duplicate level name {name!r}")
+        if time_s > lookahead:  # never reached: detection looks no further ahead
+            raise r.fail(f"{path}.time_s", f"{time_s:g} s is beyond the look-ahead "
+                         f"(alerting.lookahead_s = {lookahead:g} s)")
         levels.append(AlertLevel(name, time_s, _minima(r, entry, path, optional=True)))
     return lookahead, levels
 
@@ -660,21 +667,12 @@ def _zones(r: _Reader, tree: Mapping[str, Any], party_ids: set[str]) -> tuple[Zo
 
 def parse_accord(text: str, source: str = "<string>") -> Accord:
     """Parse and validate accord TOML text; ``source`` names it in errors."""
-    try:
-        tree = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProtocolError(f"{source}: not valid TOML: {exc}") from None
-    return accord_from_dict(tree, source)
+    return accord_from_dict(parse_toml_text(text, source, ProtocolError), source)
 
 
 def load_accord(path: str | Path) -> Accord:
     """Load and validate an accord file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProtocolError(f"{p}: cannot read accord: {exc}") from None
-    return parse_accord(text, str(p))
+    return parse_accord(read_text_file(path, "accord", ProtocolError), str(path))
 
 
 def default_accord_text() -> str:

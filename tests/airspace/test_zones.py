@@ -163,7 +163,7 @@ def test_geojson_errors_name_file_and_feature(tmp_path: Path, change: dict[str, 
 def test_geojson_not_json_or_wrong_geometry(tmp_path: Path) -> None:
     p = tmp_path / "bad.geojson"
     p.write_text("{\n  oops", encoding="utf-8")
-    with pytest.raises(AirspaceError, match=r"bad\.geojson: not valid JSON: line 2"):
+    with pytest.raises(AirspaceError, match=r"bad\.geojson: line 2, column 3: invalid JSON"):
         load_zones_geojson(p)
     doc = {"type": "FeatureCollection", "features": [{
         "type": "Feature", "properties": {"id": "p", "owner": "us"},

@@ -31,6 +31,7 @@ from shapely.geometry.base import BaseGeometry
 from skyaccord.errors import AirspaceError
 from skyaccord.geo import FT, NM
 from skyaccord.protocol import ZONE_KINDS, Accord, ZoneSpec
+from skyaccord.textfiles import parse_json_text, read_text_file
 from skyaccord.timeutil import rfc3339_seconds
 
 __all__ = [
@@ -204,14 +205,8 @@ def zones_from_geojson(doc: Any, source: str = "<geojson>") -> list[Zone]:
 
 def load_zones_geojson(path: str | Path) -> list[Zone]:
     """Read zones from a GeoJSON file; errors name the file and the feature."""
-    p = Path(path)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AirspaceError(f"{p}: cannot read zones: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise AirspaceError(f"{p}: not valid JSON: line {exc.lineno}: {exc.msg}") from None
-    return zones_from_geojson(doc, str(p))
+    text = read_text_file(path, "zones", AirspaceError)
+    return zones_from_geojson(parse_json_text(text, str(path), AirspaceError), str(path))
 
 
 def theatre_borders() -> list[Zone]:

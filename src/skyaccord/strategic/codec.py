@@ -37,7 +37,15 @@ from typing import Any
 from skyaccord.canonical import canonical_json
 from skyaccord.errors import IntentError
 from skyaccord.geo import FT
-from skyaccord.strategic.volumes import Circle, Intent, IntentState, Polygon, Volume
+from skyaccord.strategic.volumes import (
+    DEFAULT_LIMITS,
+    Circle,
+    Intent,
+    IntentState,
+    Polygon,
+    Volume,
+)
+from skyaccord.textfiles import parse_json_text, read_text_file
 
 __all__ = [
     "format_time",
@@ -162,6 +170,17 @@ def _lonlat(p: object, where: str) -> tuple[float, float]:
     return float(p[0]), float(p[1])
 
 
+#: The largest intent file read: 1,000 volumes of 1,000 vertices at ~40 bytes a position.
+MAX_INTENT_FILE_BYTES = 48 * 1024 * 1024
+
+
+def _check_vertex_count(n: int, where: str) -> None:
+    """Refuse a polygon over the vertex limit before reading its positions one by one."""
+    if n > DEFAULT_LIMITS.max_vertices:
+        raise IntentError(f"{where}: polygon has {n} vertices, over the limit of "
+                          f"{DEFAULT_LIMITS.max_vertices}")
+
+
 def _volume_from_feature(f: Any, where: str) -> tuple[Volume, dict[str, Any]]:
     if not isinstance(f, Mapping) or f.get("type") != "Feature":
         raise IntentError(f"{where}: expected a GeoJSON Feature")
@@ -184,10 +203,19 @@ def _volume_from_feature(f: Any, where: str) -> tuple[Volume, dict[str, Any]]:
             raise IntentError(f"{where}.geometry.coordinates: expected a list of rings")
         if len(rings) > 1:
             raise IntentError(f"{where}.geometry: polygons with holes are not supported")
-        if not isinstance(rings[0], list):
+        ring = rings[0]
+        if not isinstance(ring, list):
             raise IntentError(f"{where}.geometry.coordinates[0]: expected a ring")
-        fp = Polygon(tuple(_lonlat(p, f"{where}.geometry.coordinates[0][{i}]")
-                           for i, p in enumerate(rings[0])))
+        _check_vertex_count(len(ring) - 1, f"{where}.geometry")
+        points = [_lonlat(p, f"{where}.geometry.coordinates[0][{i}]")
+                  for i, p in enumerate(ring)]
+        if len(points) < 4 or points[0] != points[-1]:
+            # RFC 7946 §3.1.6: a linear ring has four or more positions, the first and
+            # the last the same; an open ring is a mistake we do not guess at
+            raise IntentError(f"{where}.geometry.coordinates[0]: a polygon ring must be "
+                              "closed (its last position equal to its first, RFC 7946), "
+                              "with at least 4 positions")
+        fp = Polygon(tuple(points))
         if "radius_m" in props:
             raise IntentError(f"{where}.properties: radius_m only goes with a Point")
     else:
@@ -216,6 +244,9 @@ def intent_from_geojson(doc: Any, source: str = "<geojson>") -> Intent:
     else:
         raise IntentError(f"{source}: type must be Feature or FeatureCollection, "
                           f"got {doc.get('type')!r}")
+    if len(feats) > DEFAULT_LIMITS.max_volumes:
+        raise IntentError(f"{source}: {len(feats)} features, over the limit of "
+                          f"{DEFAULT_LIMITS.max_volumes} volumes")
     vols: list[Volume] = []
     meta: dict[str, Any] = {}
     for f, where in zip(feats, wheres, strict=True):
@@ -268,15 +299,9 @@ def intent_to_geojson(intent: Intent) -> dict[str, Any]:
 
 def load_intent_file(path: Path) -> Intent:
     """Read a GeoJSON intent file, or an F3548 OperationalIntent JSON file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise IntentError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise IntentError(f"{path}: line {exc.lineno}, column {exc.colno}: invalid JSON: "
-                          f"{exc.msg}") from None
+    doc = parse_json_text(read_text_file(path, "intent", IntentError,
+                                         max_bytes=MAX_INTENT_FILE_BYTES),
+                          str(path), IntentError)
     if isinstance(doc, Mapping) and "reference" in doc and "details" in doc:
         return intent_from_f3548(doc, str(path))
     return intent_from_geojson(doc, str(path))
@@ -334,6 +359,19 @@ def _get(d: Any, path: str, where: str) -> Any:
     return cur
 
 
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise IntentError(f"{where}: expected a list, got {value!r:.40}")
+    return list(value)
+
+
+def _f_number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+            value):
+        raise IntentError(f"{where}: expected a finite number, got {value!r:.40}")
+    return float(value)
+
+
 def _alt_ft(d: Any, where: str) -> float:
     units = d.get("units", "M") if isinstance(d, Mapping) else None
     ref = d.get("reference", "W84") if isinstance(d, Mapping) else None
@@ -350,23 +388,35 @@ def intent_from_f3548(doc: Any, source: str = "<f3548>") -> Intent:
     """The intent of an ASTM F3548-21 ``OperationalIntent`` JSON object."""
     ref = _get(doc, "reference", source)
     det = _get(doc, "details", source)
-    raw = list(_get(det, "volumes", f"{source}.details"))
-    raw += list(det.get("off_nominal_volumes") or [])
+    raw = _list(_get(det, "volumes", f"{source}.details"), f"{source}.details.volumes")
+    raw += _list(det.get("off_nominal_volumes") or [], f"{source}.details.off_nominal_volumes")
+    if len(raw) > DEFAULT_LIMITS.max_volumes:
+        raise IntentError(f"{source}: {len(raw)} volumes, over the limit of "
+                          f"{DEFAULT_LIMITS.max_volumes}")
     vols: list[Volume] = []
     for i, v4 in enumerate(raw):
         w = f"{source}.details.volumes[{i}]"
         v3 = _get(v4, "volume", w)
+        if not isinstance(v3, Mapping):
+            raise IntentError(f"{w}.volume: expected an object (Volume3D), got {v3!r:.40}")
         fp: Circle | Polygon
         if v3.get("outline_circle"):
             c = v3["outline_circle"]
             r = _get(c, "radius", f"{w}.volume.outline_circle")
-            if r.get("units", "M") != "M":
+            if not isinstance(r, Mapping) or r.get("units", "M") != "M":
                 raise IntentError(f"{w}.volume.outline_circle.radius: units must be M")
-            fp = Circle(float(_get(c, "center.lat", w)), float(_get(c, "center.lng", w)),
-                        float(_get(r, "value", w)))
+            fp = Circle(_f_number(_get(c, "center.lat", w), f"{w}.outline_circle.center.lat"),
+                        _f_number(_get(c, "center.lng", w), f"{w}.outline_circle.center.lng"),
+                        _f_number(_get(r, "value", w), f"{w}.outline_circle.radius.value"))
         elif v3.get("outline_polygon"):
-            verts = _get(v3["outline_polygon"], "vertices", f"{w}.volume.outline_polygon")
-            fp = Polygon(tuple((float(p["lng"]), float(p["lat"])) for p in verts))
+            verts = _list(_get(v3["outline_polygon"], "vertices",
+                               f"{w}.volume.outline_polygon"),
+                          f"{w}.volume.outline_polygon.vertices")
+            _check_vertex_count(len(verts), f"{w}.volume.outline_polygon")
+            fp = Polygon(tuple(
+                (_f_number(_get(p, "lng", f"{w}.vertices[{k}]"), f"{w}.vertices[{k}].lng"),
+                 _f_number(_get(p, "lat", f"{w}.vertices[{k}]"), f"{w}.vertices[{k}].lat"))
+                for k, p in enumerate(verts)))
         else:
             raise IntentError(f"{w}.volume: needs outline_circle or outline_polygon")
         vols.append(Volume(fp, _alt_ft(_get(v3, "altitude_lower", w), f"{w}.altitude_lower"),

@@ -171,7 +171,12 @@ class Limits:
     max_id_length: int = 128
 
 
-_DEFAULT_LIMITS = Limits()
+#: The limits every registry applies unless given others.
+DEFAULT_LIMITS = Limits()
+#: Priorities and versions are signed 32-bit integers: what both stores hold (PostgreSQL
+#: ``integer``) and what F3548-21 peers exchange (its ``version`` and ``priority`` are
+#: ``int32``).
+MAX_INT32 = 2**31 - 1
 
 
 def _finite(*values: float) -> bool:
@@ -228,7 +233,7 @@ def _check_footprint(fp: Footprint, where: str, limits: Limits) -> None:
                           f"limit of {limits.max_area_km2:g} km²")
 
 
-def validate_intent(intent: Intent, limits: Limits = _DEFAULT_LIMITS) -> None:
+def validate_intent(intent: Intent, limits: Limits = DEFAULT_LIMITS) -> None:
     """Raise :class:`IntentError` naming the field at fault when ``intent`` is invalid."""
     _check_id("intent id", intent.id, limits)
     head = f"intent {intent.id!r}"
@@ -238,8 +243,11 @@ def validate_intent(intent: Intent, limits: Limits = _DEFAULT_LIMITS) -> None:
     if len(intent.volumes) > limits.max_volumes:
         raise IntentError(f"{head}: {len(intent.volumes)} volumes, over the limit of "
                           f"{limits.max_volumes}")
-    if intent.version < 0:
-        raise IntentError(f"{head}: version {intent.version} must be >= 0")
+    if not 0 <= intent.version <= MAX_INT32:
+        raise IntentError(f"{head}: version {intent.version} must be from 0 to {MAX_INT32}")
+    if not -MAX_INT32 - 1 <= intent.priority <= MAX_INT32:
+        raise IntentError(f"{head}: priority {intent.priority} must be from "
+                          f"{-MAX_INT32 - 1} to {MAX_INT32} (a 32-bit integer, as stored)")
     for i, v in enumerate(intent.volumes):
         where = f"{head}: volumes[{i}]"
         if not _finite(v.alt_lower_ft, v.alt_upper_ft, v.time_start, v.time_end):

@@ -1,0 +1,180 @@
+"""Hostile and impossible input files get one line naming what is wrong, exit 2 (issue 18).
+
+Each case was a traceback (exit 1) or was silently accepted; the docstrings name the
+change to the readers that brings the defect back. The inputs are built here, in the
+shapes a careless user or a hostile peer hands over.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from skyaccord.airspace.zones import load_zones_geojson
+from skyaccord.cli import app
+from skyaccord.errors import AirspaceError
+from skyaccord.protocol import default_accord_text
+
+runner = CliRunner()
+
+
+def run(*args: str) -> Any:
+    return runner.invoke(app, list(args))
+
+
+def refused(result: Any, *words: str) -> None:
+    """Exit 2, one error line naming each of ``words``, and no traceback."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert "Traceback" not in result.output
+    for w in words:
+        assert w in result.output, (w, result.output)
+
+
+# -- the accord --------------------------------------------------------------------------
+
+def accord_with(tmp: Path, old: str, new: str) -> str:
+    text = default_accord_text()
+    assert old in text
+    p = tmp / "a.toml"
+    p.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return str(p)
+
+
+def test_accord_version_beyond_32_bits_is_refused(tmp_path: Path) -> None:
+    """Version 10**23 was accepted and hashed (a store or peer holding 32 bits could not
+    hold it): the range check on ``accord.version``."""
+    refused(run("accord", "check", accord_with(tmp_path, "version = 1", "version = " +
+                                               "1" + "0" * 23)), "accord.version")
+    ok = run("accord", "check", accord_with(tmp_path, "version = 1", "version = 2147483647"))
+    assert ok.exit_code == 0, ok.output
+
+
+def test_alert_level_beyond_the_lookahead_is_refused(tmp_path: Path) -> None:
+    """A level's time_s beyond the look-ahead can never fire (detection looks no
+    further): the comparison of each level's ``time_s`` with ``lookahead_s``."""
+    path = accord_with(tmp_path, 'name = "preventive"\ntime_s = 300.0',
+                       'name = "preventive"\ntime_s = 301.0')
+    refused(run("accord", "check", path), "alerting.levels[0].time_s", "look-ahead")
+
+
+def test_accord_deeply_nested_or_binary_is_one_line(tmp_path: Path) -> None:
+    """tomllib recursed until RecursionError on 100,000 nested arrays, and read_text
+    raised UnicodeDecodeError on binary bytes: both tracebacks."""
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    refused(run("accord", "check", str(deep)), "deep.toml", "nested too deeply")
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\xff\xfe\x00\x01 accord")
+    refused(run("accord", "check", str(binary)), "bin.toml", "not UTF-8")
+
+
+# -- intents -----------------------------------------------------------------------------
+
+def feature(**props: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": "op", "party": "us", "radius_m": 2000, "alt_lower_ft": 10000,
+        "alt_upper_ft": 12000, "time_start": "2025-06-01T10:00:00Z",
+        "time_end": "2025-06-01T11:00:00Z"}
+    base.update(props)
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [38.0, 35.0]},
+            "properties": base}
+
+
+def f3548(vertices: Any = None, volume: Any = None) -> dict[str, Any]:
+    v3 = volume if volume is not None else {
+        "outline_polygon": {"vertices": vertices},
+        "altitude_lower": {"value": 3000, "reference": "W84", "units": "M"},
+        "altitude_upper": {"value": 4000, "reference": "W84", "units": "M"}}
+    return {"reference": {"id": "op", "manager": "us", "version": 0, "state": "Accepted"},
+            "details": {"priority": 0, "volumes": [{
+                "volume": v3,
+                "time_start": {"value": "2025-06-01T10:00:00Z", "format": "RFC3339"},
+                "time_end": {"value": "2025-06-01T11:00:00Z", "format": "RFC3339"}}]}}
+
+
+def check_intent(tmp: Path, doc: Any = None, *, raw: bytes | None = None) -> Any:
+    p = tmp / "intent.json"
+    if raw is not None:
+        p.write_bytes(raw)
+    else:
+        p.write_text(json.dumps(doc), encoding="utf-8")
+    return run("intents", "check", str(p), "--db", str(tmp / "r.db"))
+
+
+@pytest.mark.parametrize("priority", [1e30, 2**31, -(2**31) - 1, 2**63])
+def test_priority_out_of_the_stored_range_is_refused(tmp_path: Path, priority: Any) -> None:
+    """1e30 reached SQLite as an OverflowError, 2**63 a traceback on SQLite and 2**40 a
+    store failure on PostgreSQL: the 32-bit range check in ``validate_intent``."""
+    refused(check_intent(tmp_path, feature(priority=priority)), "priority")
+
+
+def test_priority_at_the_edges_of_the_range_is_accepted(tmp_path: Path) -> None:
+    for priority in (2**31 - 1, -(2**31)):
+        result = check_intent(tmp_path, feature(priority=priority))
+        assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("raw, words", [
+    (b'{"type": "Feature", "properties": {"priority": ' + b"9" * 5000 + b"}}",
+     ["invalid JSON", "digits"]),
+    (b"\xff\xfe\x00binary", ["not UTF-8"]),
+    (b"[" * 100_000 + b"]" * 100_000, ["nested too deeply"]),
+    (b'{"type": "Feature", "properties": {"priority": NaN}}', ["NaN"]),
+])
+def test_unreadable_intent_files_are_one_line(tmp_path: Path, raw: bytes,
+                                              words: list[str]) -> None:
+    """A 5,000-digit integer (ValueError inside json), non-UTF-8 bytes and deep nesting
+    were tracebacks; NaN was read as a float: the bounded reader's error branches."""
+    refused(check_intent(tmp_path, raw=raw), "intent.json", *words)
+
+
+def test_unclosed_polygon_ring_is_refused(tmp_path: Path) -> None:
+    """RFC 7946 §3.1.6 requires closed rings; an open one was closed silently: the
+    first-equals-last check of the GeoJSON reader."""
+    doc = feature()
+    del doc["properties"]["radius_m"]
+    ring = [[38.0, 35.0], [38.1, 35.0], [38.1, 35.1], [38.0, 35.1]]
+    doc["geometry"] = {"type": "Polygon", "coordinates": [ring]}
+    refused(check_intent(tmp_path, doc), "closed", "RFC 7946")
+    doc["geometry"]["coordinates"] = [[*ring, ring[0]]]
+    result = check_intent(tmp_path, doc)
+    assert result.exit_code == 0, result.output
+
+
+def test_f3548_vertex_without_lng_and_volume_of_wrong_type(tmp_path: Path) -> None:
+    """``p["lng"]`` raised KeyError and ``"volume": 5`` an AttributeError: tracebacks."""
+    verts = [{"lat": 35.0, "lng": 38.0}, {"lat": 35.0}, {"lat": 35.1, "lng": 38.1}]
+    refused(check_intent(tmp_path, f3548(vertices=verts)), "vertices[1]", "lng")
+    refused(check_intent(tmp_path, f3548(volume=5)), "volume", "expected an object")
+    refused(check_intent(tmp_path, f3548(vertices="abc")), "vertices", "expected a list")
+
+
+def test_huge_polygon_is_refused_before_its_vertices_are_read(tmp_path: Path) -> None:
+    """A 1,000,000-vertex ring was turned into a million tuples (6.6 s, 359 MB) before
+    the 1,000-vertex limit refused it: the count is checked on the raw ring first, so
+    the message names the count of the raw ring, not of a built polygon."""
+    n = 1_000_000
+    doc = feature()
+    del doc["properties"]["radius_m"]
+    ring = [[38.0 + 1e-7 * i, 35.0] for i in range(n)] + [[38.0, 35.0]]
+    doc["geometry"] = {"type": "Polygon", "coordinates": [ring]}
+    refused(check_intent(tmp_path, doc), f"polygon has {n} vertices", "limit of 1000")
+    verts = [{"lat": 35.0, "lng": 38.0 + 1e-7 * i} for i in range(2000)]
+    refused(check_intent(tmp_path, f3548(vertices=verts)), "2000 vertices")
+
+
+# -- zones -------------------------------------------------------------------------------
+
+def test_zones_file_deep_or_binary_is_an_airspace_error(tmp_path: Path) -> None:
+    """``--zones`` read through json.loads unbounded: RecursionError on deep nesting."""
+    p = tmp_path / "z.geojson"
+    p.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(AirspaceError, match="nested too deeply"):
+        load_zones_geojson(p)
+    p.write_bytes(b"\x80\x81")
+    with pytest.raises(AirspaceError, match="not UTF-8"):
+        load_zones_geojson(p)
