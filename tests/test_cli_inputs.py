@@ -8,6 +8,7 @@ shapes a careless user or a hostile peer hands over.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from skyaccord.airspace.zones import load_zones_geojson
 from skyaccord.cli import app
 from skyaccord.errors import AirspaceError
 from skyaccord.protocol import default_accord_text
+from skyaccord.store import open_store
 
 runner = CliRunner()
 
@@ -97,6 +99,9 @@ def f3548(vertices: Any = None, volume: Any = None) -> dict[str, Any]:
 
 
 def check_intent(tmp: Path, doc: Any = None, *, raw: bytes | None = None) -> Any:
+    db = tmp / "r.db"
+    if not db.exists():  # `check` reads an existing registry; it creates none
+        open_store(str(db)).close()
     p = tmp / "intent.json"
     if raw is not None:
         p.write_bytes(raw)
@@ -178,3 +183,38 @@ def test_zones_file_deep_or_binary_is_an_airspace_error(tmp_path: Path) -> None:
     p.write_bytes(b"\x80\x81")
     with pytest.raises(AirspaceError, match="not UTF-8"):
         load_zones_geojson(p)
+
+
+# -- stores ------------------------------------------------------------------------------
+
+def test_reading_commands_create_no_store_and_leave_foreign_files_alone(
+        tmp_path: Path) -> None:
+    """``intents list --db typo.db`` created an empty registry, and ``--db us.db`` on a
+    line's log added the registry's tables to it: reading commands open with
+    ``create=False``, and no store adds tables to a file holding others."""
+    typo = tmp_path / "typo.db"
+    for args in (["list"], ["notices"], ["show", "x"]):
+        refused(run("intents", *args, "--db", str(typo)), "typo.db", "no registry store")
+    refused(check_intent_without_store(tmp_path), "no registry store")
+    assert not typo.exists() and not (tmp_path / "none.db").exists()
+
+    log = tmp_path / "us.db"
+    conn = sqlite3.connect(log)
+    conn.execute("CREATE TABLE log (pos INTEGER PRIMARY KEY, body TEXT)")
+    conn.commit()
+    conn.close()
+    before = log.read_bytes()
+    for args in (["list"], ["submit", write_intent(tmp_path)]):
+        refused(run("intents", *args, "--db", str(log)), "holds other tables", "log")
+    assert log.read_bytes() == before
+    assert not (tmp_path / "us.db-wal").exists()
+
+
+def write_intent(tmp: Path) -> str:
+    p = tmp / "ok.json"
+    p.write_text(json.dumps(feature()), encoding="utf-8")
+    return str(p)
+
+
+def check_intent_without_store(tmp: Path) -> Any:
+    return run("intents", "check", write_intent(tmp), "--db", str(tmp / "none.db"))

@@ -24,8 +24,9 @@ import threading
 from collections.abc import Collection, Container, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
-from skyaccord.errors import StoreError
+from skyaccord.errors import InputError, StoreError
 from skyaccord.store.base import (
     SCHEMA_VERSION,
     BoxTuple,
@@ -256,6 +257,24 @@ class _SQLiteTxn:
                        " DO UPDATE SET value = excluded.value", (key, value))
 
 
+def _refuse_foreign(path: Path) -> None:
+    """Refuse a SQLite file that holds another program's tables (a line's log, say),
+    looked at read-only: the registry never adds its tables to, or changes the journal
+    mode of, a file it does not own."""
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+        try:
+            names = {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot open SQLite store: {exc}") from exc
+    if names and "store_meta" not in names:
+        raise InputError(f"{path}: holds other tables ({', '.join(sorted(names)[:3])}), "
+                         "not a registry store; give the registry a file of its own")
+
+
 class SQLiteStore:
     """The embedded store in the SQLite file ``path`` (created when missing).
 
@@ -273,11 +292,17 @@ class SQLiteStore:
     """
 
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL",
-                 busy_timeout_s: float = 60.0, cache_mib: int = 256) -> None:
+                 busy_timeout_s: float = 60.0, cache_mib: int = 256,
+                 create: bool = True) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
         self._lock = threading.Lock()
         self._commits = 0
+        if not create and not self.path.is_file():
+            # a reading command given a mistyped path must not leave an empty store there
+            raise InputError(f"{self.path}: no registry store there")
+        if self.path.is_file():
+            _refuse_foreign(self.path)
         try:
             self._conn = connect_wal(self.path, synchronous=synchronous,
                                      busy_timeout_s=busy_timeout_s)
@@ -294,6 +319,7 @@ class SQLiteStore:
             if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'store_meta'"
                                   ).fetchone():
                 version = t.meta("schema_version")
+
             if version is not None and int(version) > SCHEMA_VERSION:
                 raise StoreError(f"{self.path}: schema version {version} is newer than "
                                  f"this skyaccord ({SCHEMA_VERSION}); upgrade skyaccord")

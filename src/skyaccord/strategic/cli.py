@@ -49,13 +49,14 @@ AltFloorOption = Annotated[float, typer.Option(help="Lowest altitude to propose.
 AltCeilingOption = Annotated[float, typer.Option(help="Highest altitude.")]
 
 
-def _registry(db: str, accord_file: Path | None) -> Registry:
+def _registry(db: str, accord_file: Path | None, *, create: bool = False) -> Registry:
+    """The registry at ``db``; only the writing commands (``create``) make a new one."""
     from skyaccord.store import open_store
     from skyaccord.strategic.registry import Registry
 
     accord = load_accord_option(accord_file)
     try:
-        return Registry(open_store(db), accord)
+        return Registry(open_store(db, create=create), accord)
     except StoreError as exc:
         fail_with(exc, _STORE_FAILED)
     except SkyaccordError as exc:
@@ -123,7 +124,7 @@ def submit_command(
     from skyaccord.strategic.registry import Outcome
 
     intent = _load(file)
-    reg = _registry(db, accord_file)
+    reg = _registry(db, accord_file, create=True)
     try:
         seen = _parse_key(key)
         if seen is None:  # the planner's usual flow: read the area, then write
