@@ -1,0 +1,56 @@
+"""``skyaccord dss serve``: a stand-alone ASTM F3548-21 DSS over SQLite or PostgreSQL.
+
+Several ``serve`` processes over one PostgreSQL database form a pool: what one writes,
+the others read. Exit codes: 2 bad input (a key file, the database), else uvicorn's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from skyaccord.cli_options import fail_with
+from skyaccord.errors import SkyaccordError
+
+__all__ = ["register"]
+
+dss_app = typer.Typer(help="The ASTM F3548-21 DSS interface (/dss/v1).", no_args_is_help=True)
+
+
+@dss_app.command("serve")
+def serve(
+    db: Annotated[str, typer.Option("--db", help="A SQLite file path, or postgresql://... "
+                                    "(?skyaccord_schema=NAME picks the schema).")],
+    public_key: Annotated[list[Path], typer.Option(
+        "--public-key", help="PEM RSA public key of the token authority (repeatable).")],
+    audience: Annotated[str, typer.Option(
+        "--audience", help="This DSS's name in access tokens' aud claim.")],
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8082,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+) -> None:
+    """Serve the DSS's /dss/v1 routes (tokens: RS256 JWTs of the given authority)."""
+    import uvicorn
+
+    from skyaccord.dss.api import create_app
+    from skyaccord.dss.auth import Authenticator, load_public_keys
+    from skyaccord.dss.db import open_db
+    from skyaccord.dss.service import Dss
+
+    try:
+        authenticator = Authenticator(load_public_keys(public_key), audience)
+        database = open_db(db)
+    except SkyaccordError as exc:
+        fail_with(exc)
+    typer.echo(f"DSS on http://{host}:{port}/dss/v1 (audience {audience})", err=True)
+    try:
+        uvicorn.run(create_app(Dss(database), authenticator), host=host, port=port,
+                    log_level="warning")
+    finally:
+        database.close()
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``skyaccord dss ...`` to ``app``."""
+    app.add_typer(dss_app, name="dss")
