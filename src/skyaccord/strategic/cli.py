@@ -112,7 +112,8 @@ def submit_command(
     db: DbOption,
     accord_file: AccordOption = None,
     key: Annotated[str | None, typer.Option(
-        "--key", help="Versions seen, ID:VER,ID:VER (default: read them just before).")
+        "--key", help="Versions seen, ID:VER,ID:VER (default: those in the area when the "
+        "write runs).")
     ] = None,
     request_id: Annotated[str | None, typer.Option(
         "--request-id", help="Idempotency key: a retry with it has one effect.")] = None,
@@ -126,10 +127,11 @@ def submit_command(
     intent = _load(file)
     reg = _registry(db, accord_file, create=True)
     try:
+        # without --key, the planner's usual flow: the versions in the area as they are
+        # when the write runs (read and written in one transaction)
         seen = _parse_key(key)
-        if seen is None:  # the planner's usual flow: read the area, then write
-            seen = reg.check(intent).key
-        res = reg.submit(intent, seen, request_id=request_id)
+        res = reg.submit(intent, "current" if seen is None else seen,
+                         request_id=request_id)
         if res.outcome is Outcome.ACCEPTED:
             out.print(f"accepted {res.intent.id} version {res.intent.version}"
                       + (" (replayed)" if res.replayed else ""))

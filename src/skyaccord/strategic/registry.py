@@ -43,7 +43,7 @@ import json
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -334,17 +334,25 @@ class Registry:
             return self._nearby(t, intent, placed, dt_s, dz_ft)
 
     # -- writes ----------------------------------------------------------------------
-    def submit(self, intent: Intent, key: Mapping[str, int] | None = None, *,
-               request_id: str | None = None) -> SubmitResult:
-        """Check and write ``intent`` atomically (module doc for the rules)."""
+    def submit(self, intent: Intent, key: Mapping[str, int] | Literal["current"] | None
+               = None, *, request_id: str | None = None) -> SubmitResult:
+        """Check and write ``intent`` atomically (module doc for the rules).
+
+        ``key`` names the versions of the intents the submitter has seen in the area;
+        ``"current"`` stands for all that are there when the write runs (the command
+        line's "read, then write" done in one transaction). A retry with the same
+        ``request_id`` gets the first answer: with ``"current"`` the request is the
+        intent alone, so versions changed since do not make the retry another request.
+        """
         placed = self._validate(intent)
         if intent.state is IntentState.ENDED:
             raise IntentError(f"intent {intent.id!r}: cannot submit an ended intent; "
                               "use end()")
-        key = dict(key or {})
+        current = key == "current"
+        given = {} if current or key is None else dict(cast(Mapping[str, int], key))
         # the digest only serves idempotent requests
-        digest = "" if request_id is None else \
-            request_digest("submit", [dumps(intent), sorted(key.items())])
+        digest = "" if request_id is None else request_digest(
+            "submit", [dumps(intent), "current" if current else sorted(given.items())])
         locks, exclusive = self._locks(intent.id, request_id, placed)
         with self.store.write(locks, exclusive=exclusive) as t:
             replayed = replay(t, request_id, digest)
@@ -369,7 +377,7 @@ class Registry:
                 conflicts = last[2]  # checked on this very data: the same answer
             else:
                 conflicts = self._conflicts(t, intent, placed)
-            missed = conflicts.missed(key)
+            missed = {} if current else conflicts.missed(given)
             if conflicts.any_blocking:
                 return SubmitResult(Outcome.CONFLICT, intent, conflicts, missed)
             if missed:
