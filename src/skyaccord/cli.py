@@ -41,6 +41,7 @@ _COMMAND_MODULES = (
     "skyaccord.ingest.cli",
     "skyaccord.strategic.cli",
     "skyaccord.node.cli",
+    "skyaccord.dss.cli",
 )
 
 
