@@ -1,10 +1,13 @@
-"""A node's SQLite database: the hash-chained log, the outbox, streams and refusals.
+"""A node's line database: the hash-chained log, the outbox, streams and refusals.
 
-One file per node (stdlib sqlite3, WAL, so the CLI can read while the node writes). Every
-write runs in one ``BEGIN IMMEDIATE`` transaction, so that a message is in the log and
-the outbox together or not at all, and a received message, its acknowledgement and the
+The line's rules live here once; the database under them is a SQLite file (the default)
+or a PostgreSQL schema (``postgresql://`` URL), through :mod:`skyaccord.line.logstore`.
+Every write runs in one transaction that excludes the log's other writers (SQLite
+``BEGIN IMMEDIATE``, PostgreSQL a table lock), so that a message is in the log and the
+outbox together or not at all, and a received message, its acknowledgement and the
 stream's new sequence number are committed at once: a node killed at any instant
-neither loses nor repeats a message. sqlite3 errors become
+neither loses nor repeats a message, and two processes writing one log never give one
+position or sequence number twice nor accept one message twice. Driver errors become
 :class:`~skyaccord.errors.StoreError`. The tables belong to the line alone (``line_*``).
 """
 
@@ -12,10 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,71 +23,18 @@ from typing import Any, NamedTuple
 
 from skyaccord.errors import SequenceError, StoreError
 from skyaccord.line.keys import SigningKey, sign
-from skyaccord.line.log import GENESIS, LogEntry, entry_hash, head_bytes, open_readonly
+from skyaccord.line.log import GENESIS, LogEntry, entry_hash, head_bytes
+from skyaccord.line.logstore import LogDB, LogTxn, SQLiteLogDB, open_log_db
 from skyaccord.line.messages import Message, parse_message
-from skyaccord.store.sqlite_conn import connect_wal, transaction
 
 __all__ = ["Incident", "LineStore", "OutboxItem", "Refusal"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS line_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS line_log (
-    pos INTEGER PRIMARY KEY, msg_id TEXT NOT NULL, direction TEXT NOT NULL,
-    peer TEXT NOT NULL, recorded_at REAL NOT NULL, message TEXT NOT NULL,
-    prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
-    kind TEXT NOT NULL, sender TEXT NOT NULL, seq INTEGER NOT NULL, in_reply_to TEXT);
-CREATE UNIQUE INDEX IF NOT EXISTS line_log_id ON line_log (msg_id);
-CREATE INDEX IF NOT EXISTS line_log_reply ON line_log (in_reply_to);
-CREATE TABLE IF NOT EXISTS line_head (
-    id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL, hash TEXT NOT NULL,
-    sig TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS line_streams (
-    sender TEXT NOT NULL, recipient TEXT NOT NULL, last_seq INTEGER NOT NULL,
-    PRIMARY KEY (sender, recipient));
-CREATE TABLE IF NOT EXISTS line_outbox (
-    msg_id TEXT PRIMARY KEY, peer TEXT NOT NULL, seq INTEGER NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, delivered_at REAL,
-    ack_id TEXT);
-CREATE INDEX IF NOT EXISTS line_outbox_pending ON line_outbox (peer, delivered_at, seq);
-CREATE INDEX IF NOT EXISTS line_outbox_undelivered ON line_outbox (peer, seq)
-    WHERE delivered_at IS NULL;
-CREATE TABLE IF NOT EXISTS line_incidents (
-    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, peer TEXT NOT NULL, stream TEXT NOT NULL,
-    expected INTEGER, got INTEGER, first_at REAL NOT NULL, last_at REAL NOT NULL,
-    count INTEGER NOT NULL DEFAULT 1, resolved_at REAL, detail TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS line_incidents_open ON line_incidents (kind, peer, stream)
-    WHERE resolved_at IS NULL;
-CREATE TABLE IF NOT EXISTS line_refusals (
-    id INTEGER PRIMARY KEY, at REAL NOT NULL, peer TEXT, msg_id TEXT, reason TEXT NOT NULL,
-    raw TEXT);
-"""
-# columns added since the first schema (ALTER TABLE on open; ``raw`` is no longer written)
-_ADDED_COLUMNS = (
-    ("line_refusals", "source", "TEXT"),
-    ("line_refusals", "kind", "TEXT"),
-    ("line_refusals", "raw_sha256", "TEXT"),
-    ("line_refusals", "raw_size", "INTEGER"),
-    ("line_refusals", "suppressed", "INTEGER NOT NULL DEFAULT 0"),
-    ("line_outbox", "failed_since", "REAL"),
-)
 #: refusal rows kept: older ones are deleted and counted (``refusals_dropped``)
 MAX_REFUSALS = 10_000
 #: free bytes under which :meth:`LineStore.write_problem` reports the disk as full
 MIN_FREE_BYTES = 8 * 1024 * 1024
 #: a failed write keeps the store unhealthy this long unless a real write succeeds
 WRITE_FAILURE_MEMORY_S = 60.0
-
-
-def _create_owner_only(path: Path) -> None:
-    """Create a new database file with mode 0600 (SQLite gives its -wal and -shm files
-    the database file's mode): the log holds every message between the parties."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except FileExistsError:
-        return
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot create line database: {exc}") from None
-    os.close(fd)
 
 
 class OutboxItem(NamedTuple):
@@ -154,61 +100,60 @@ class Refusal(NamedTuple):
 
 
 class LineStore:
-    """The line's tables in one SQLite file, for the node of ``party``.
+    """The line's tables for the node of ``party``, at ``location``: a SQLite file
+    (path, or ``sqlite:///PATH``) or a PostgreSQL schema (``postgresql://...``, the
+    schema from ``?skyaccord_schema=NAME``, default ``skyaccord_line``).
 
-    ``key`` signs the log head; a store opened without it is read-only: it opens the
-    file with :func:`~skyaccord.line.log.open_readonly` (``mode=ro``, or ``immutable``
-    on read-only media) and never writes, not even the schema. Safe to share between
-    threads of one process and between processes (WAL, ``BEGIN IMMEDIATE``, 10 s busy
-    time-out).
+    ``key`` signs the log head; a store opened without it is read-only: it creates
+    nothing and never writes (SQLite: :func:`~skyaccord.line.log.open_readonly`,
+    ``mode=ro`` or ``immutable`` on read-only media; PostgreSQL: a read-only session).
+    A log is bound to the first party that opened it: another party's is refused with
+    StoreError. Safe to share between threads of one process and between processes.
     """
 
-    def __init__(self, path: str | Path, party: str, key: SigningKey | None = None, *,
-                 max_refusals: int = MAX_REFUSALS) -> None:
-        self.path = Path(path)
+    def __init__(self, location: str | Path, party: str, key: SigningKey | None = None,
+                 *, max_refusals: int = MAX_REFUSALS) -> None:
+        self.location = location
+        """where the log is, as given (a path, or a URL with its password)"""
         self.party = party
         self._key = key
         self.max_refusals = max_refusals
         self.last_write_failure: tuple[float, str] | None = None
         """(when, why) of the last failed write, until a write succeeds again"""
         self._probing = False
-        self._lock = threading.RLock()
-        if key is None:  # reading never writes: no schema, no WAL set-up, no probe
-            self._conn = open_readonly(self.path)
-            self._check_party()
-            return
+        self._db: LogDB = open_log_db(location, writable=key is not None)
+        self.where = self._db.where
+        """the location as messages name it (a URL without its password)"""
         try:
-            _create_owner_only(self.path)
-            self._conn = connect_wal(self.path, synchronous="FULL", busy_timeout_s=10.0)
-            with self.transaction() as c:
-                for stmt in _SCHEMA.split(";"):
-                    if stmt.strip():
-                        c.execute(stmt)
-                for table, column, decl in _ADDED_COLUMNS:
-                    have = {r[1] for r in c.execute(f"PRAGMA table_info({table})")}
-                    if column not in have:
-                        c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
-                        if column == "raw_size":  # bodies that older nodes kept: drop them
-                            c.execute("UPDATE line_refusals SET raw_size = length(CAST(raw "
-                                      "AS BLOB)), raw = NULL WHERE raw IS NOT NULL")
-                row = c.execute("SELECT value FROM line_meta WHERE key='party'").fetchone()
-                if row is None:
-                    c.execute("INSERT INTO line_meta VALUES ('party', ?)", (party,))
-                elif row[0] != party:
-                    raise StoreError(f"{self.path}: this log belongs to party {row[0]!r}, "
-                                     f"not {party!r}")
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot open line database: {exc}") from None
+            if key is None:  # reading never writes: no schema, no set-up, no probe
+                self._check_party()
+            else:
+                self._db.prepare(party)
+        except BaseException:
+            self._db.close()
+            raise
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file of the log (StoreError for a log on PostgreSQL)."""
+        if isinstance(self._db, SQLiteLogDB):
+            return self._db.path
+        raise StoreError(f"{self.where}: a log on PostgreSQL has no file")
+
+    @property
+    def _conn(self) -> Any:
+        # the driver's connection, for tests that reach below the line (PRAGMAs)
+        return self._db.conn
 
     def _check_party(self) -> None:
         try:
-            row = self._conn.execute("SELECT value FROM line_meta WHERE key='party'"
-                                     ).fetchone()
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: not a line log: {exc}") from None
-        if row is None or row[0] != self.party:
-            raise StoreError(f"{self.path}: this log belongs to party "
-                             f"{None if row is None else row[0]!r}, not {self.party!r}")
+            rows = self._db.read("SELECT value FROM line_meta WHERE key='party'")
+        except StoreError as exc:
+            raise StoreError(f"not a line log: {exc}") from None
+        have = rows[0][0] if rows else None
+        if have != self.party:
+            raise StoreError(f"{self.where}: this log belongs to party {have!r}, "
+                             f"not {self.party!r}")
 
     @property
     def readonly(self) -> bool:
@@ -222,11 +167,11 @@ class LineStore:
         if self._read("SELECT 1 FROM line_meta WHERE key = ?", (key,)):
             return
         with self.transaction() as c:
-            c.execute("INSERT OR IGNORE INTO line_meta VALUES (?, ?)", (key, canonical_json))
+            c.execute("INSERT INTO line_meta VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                      (key, canonical_json))
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
     def __enter__(self) -> LineStore:
         return self
@@ -235,18 +180,17 @@ class LineStore:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction; sqlite3 errors become StoreError, even
-        one raised while rolling back after a failed write (a full disk)."""
+    def transaction(self) -> Iterator[LogTxn]:
+        """One write transaction that excludes the log's other writers until it
+        commits; the database's errors become StoreError (also one raised while
+        rolling back after a failed write: a full disk), remembered for
+        :meth:`write_problem`."""
+        if self._key is None:
+            raise StoreError(f"{self.where}: opened readonly (without the node's key); "
+                             "cannot write")
         try:
-            with transaction(self._conn, self._lock, self.path) as conn:
-                yield conn
-        except sqlite3.Error as exc:
-            # a failed ROLLBACK (SQLite already rolled back after a full disk) hides the
-            # error that mattered: report that one
-            cause = exc.__context__ if isinstance(exc.__context__, sqlite3.Error) else exc
-            self.last_write_failure = (time.time(), f"{self.path}: write failed: {cause}")
-            raise StoreError(self.last_write_failure[1]) from None
+            with self._db.transaction() as txn:
+                yield txn
         except StoreError as exc:
             self.last_write_failure = (time.time(), str(exc))
             raise
@@ -254,25 +198,25 @@ class LineStore:
             self.last_write_failure = None
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
-        with self._lock:
-            try:
-                return self._conn.execute(sql, args).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: read failed: {exc}") from None
+        return self._db.read(sql, args)
 
     # -- the chain -------------------------------------------------------------------
-    def _append(self, c: sqlite3.Connection, direction: str, peer: str, message: Message,
+    def _append(self, c: LogTxn, direction: str, peer: str, message: Message,
                 recorded_at: float) -> tuple[int, str]:
         if self._key is None:
-            raise StoreError(f"{self.path}: opened without the node's key; cannot append")
+            raise StoreError(f"{self.where}: opened without the node's key; cannot append")
         last = c.execute("SELECT pos, hash FROM line_log ORDER BY pos DESC LIMIT 1").fetchone()
         pos, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         text = message.to_json()
         h = entry_hash(prev, pos, direction, peer, recorded_at, text)
-        c.execute("INSERT INTO line_log VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        c.execute("INSERT INTO line_log (pos, msg_id, direction, peer, recorded_at, message, "
+                  "prev_hash, hash, kind, sender, seq, in_reply_to) "
+                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                   (pos, message.id, direction, peer, recorded_at, text, prev, h, message.kind,
                    message.sender, message.seq, message.in_reply_to))
-        c.execute("INSERT OR REPLACE INTO line_head VALUES (1, ?, ?, ?)",
+        c.execute("INSERT INTO line_head (id, count, hash, sig) VALUES (1, ?, ?, ?) "
+                  "ON CONFLICT (id) DO UPDATE SET count = excluded.count, "
+                  "hash = excluded.hash, sig = excluded.sig",
                   (pos, h, sign(self._key, head_bytes(self.party, pos, h))))
         return pos, h
 
@@ -287,8 +231,8 @@ class LineStore:
         """
         head = self._read("SELECT count, hash FROM line_head WHERE id = 1")
         rows = self._read(
-            "SELECT peer, count(*), min(seq) FROM line_outbox INDEXED BY "
-            "line_outbox_undelivered WHERE delivered_at IS NULL GROUP BY peer")
+            f"SELECT peer, count(*), min(seq) FROM line_outbox {self._db.pending_hint} "
+            "WHERE delivered_at IS NULL GROUP BY peer")
         by_peer: dict[str, Any] = {}
         for peer, n, first in rows:
             att = self._read("SELECT attempts, last_error FROM line_outbox WHERE peer = ? "
@@ -400,7 +344,7 @@ class LineStore:
         with self.transaction() as c:
             return [self._enqueue(c, recipient, build, now) for recipient, build in items]
 
-    def _enqueue(self, c: sqlite3.Connection, recipient: str,
+    def _enqueue(self, c: LogTxn, recipient: str,
                  build: Callable[[int], Message], now: float) -> Message:
         """Inside a transaction: the stream's next sequence number to ``build``, then the
         message logged and queued for ``recipient``."""
@@ -409,11 +353,16 @@ class LineStore:
         seq = (row[0] if row else 0) + 1
         message = build(seq)
         self._append(c, "sent", recipient, message, now)
-        c.execute("INSERT OR REPLACE INTO line_streams VALUES (?,?,?)",
-                  (self.party, recipient, seq))
+        self._set_last_seq(c, self.party, recipient, seq)
         c.execute("INSERT INTO line_outbox (msg_id, peer, seq) VALUES (?,?,?)",
                   (message.id, recipient, seq))
         return message
+
+    @staticmethod
+    def _set_last_seq(c: LogTxn, sender: str, recipient: str, seq: int) -> None:
+        c.execute("INSERT INTO line_streams (sender, recipient, last_seq) VALUES (?,?,?) "
+                  "ON CONFLICT (sender, recipient) DO UPDATE SET last_seq = excluded.last_seq",
+                  (sender, recipient, seq))
 
     def pending(self, peer: str, limit: int = 100) -> list[Message]:
         """Undelivered messages to ``peer``, oldest first (by sequence number)."""
@@ -455,12 +404,13 @@ class LineStore:
                                f"from this log; {why}", resolve=True)
             return n
 
-    def _incident(self, c: sqlite3.Connection, kind: str, peer: str, stream: str,
+    def _incident(self, c: LogTxn, kind: str, peer: str, stream: str,
                   expected: int | None, got: int | None, now: float, detail: str, *,
                   resolve: bool = False) -> None:
+        is_ = self._db.is_op
         row = c.execute("SELECT id FROM line_incidents WHERE kind = ? AND peer = ? AND "
-                        "stream = ? AND resolved_at IS NULL AND expected IS ? AND got IS ?",
-                        (kind, peer, stream, expected, got)).fetchone()
+                        f"stream = ? AND resolved_at IS NULL AND expected {is_} ? AND "
+                        f"got {is_} ?", (kind, peer, stream, expected, got)).fetchone()
         if row is not None:
             c.execute("UPDATE line_incidents SET last_at = ?, count = count + 1, detail = ? "
                       "WHERE id = ?", (now, detail[:1000], row[0]))
@@ -554,8 +504,7 @@ class LineStore:
             pos, h = self._append(c, "received", message.sender, message, now)
             ack = make_ack(pos, h)
             self._append(c, "sent", message.sender, ack, now)
-            c.execute("INSERT OR REPLACE INTO line_streams VALUES (?,?,?)",
-                      (message.sender, message.recipient, message.seq))
+            self._set_last_seq(c, message.sender, message.recipient, message.seq)
             c.execute("UPDATE line_incidents SET resolved_at = ? WHERE kind = 'gap' AND "
                       "peer = ? AND resolved_at IS NULL AND expected <= ?",
                       (now, message.sender, message.seq))
@@ -575,18 +524,17 @@ class LineStore:
         data = raw.encode("utf-8", "replace") if isinstance(raw, str) else raw
         digest = None if data is None else hashlib.sha256(data).hexdigest()
         with self.transaction() as c:
-            cur = c.execute(
+            newest = c.insert(
                 "INSERT INTO line_refusals (at, peer, msg_id, reason, source, kind, "
                 "raw_sha256, raw_size, suppressed) VALUES (?,?,?,?,?,?,?,?,?)",
                 (now, peer, msg_id, reason[:500], None if source is None else source[:100],
                  kind, digest, None if data is None else len(data), suppressed))
-            newest = cur.lastrowid or 0
             dropped = c.execute("DELETE FROM line_refusals WHERE id <= ?",
                                 (newest - self.max_refusals,)).rowcount
             if dropped > 0:
                 c.execute("INSERT INTO line_meta VALUES ('refusals_dropped', ?) ON CONFLICT "
-                          "(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?",
-                          (str(dropped), dropped))
+                          "(key) DO UPDATE SET value = CAST(CAST(line_meta.value AS INTEGER)"
+                          " + ? AS TEXT)", (str(dropped), dropped))
 
     def refusals(self, limit: int | None = None) -> list[Refusal]:
         """Recorded refusals, oldest first (the newest ``limit`` when given)."""
@@ -618,17 +566,14 @@ class LineStore:
         does not).
         """
         failed = self.last_write_failure
-        try:
-            free = shutil.disk_usage(self.path.parent).free
-        except OSError as exc:
-            return f"{self.path.parent}: {exc}"
-        if free < MIN_FREE_BYTES:
-            return f"{self.path.parent}: {free} bytes free, under {MIN_FREE_BYTES}"
+        space = self._db.space_problem(MIN_FREE_BYTES)
+        if space is not None:
+            return space
         self._probing = True
         try:
             with self.transaction() as c:
-                c.execute("INSERT OR REPLACE INTO line_meta VALUES ('probe_at', ?)",
-                          (repr(time.time()),))
+                c.execute("INSERT INTO line_meta VALUES ('probe_at', ?) ON CONFLICT (key) "
+                          "DO UPDATE SET value = excluded.value", (repr(time.time()),))
         except StoreError as exc:
             return str(exc)
         finally:
