@@ -29,12 +29,15 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from skyaccord.errors import SkyaccordError, StoreError
 from skyaccord.line.keys import verify
 from skyaccord.line.messages import Message, canonical, parse_message
 from skyaccord.protocol import Accord, accord_from_dict
+
+if TYPE_CHECKING:
+    from skyaccord.line.logstore import LogDB
 
 __all__ = [
     "GENESIS",
@@ -147,33 +150,43 @@ def open_readonly(path: str | Path) -> sqlite3.Connection:
 
 
 def read_entries(path: str | Path) -> Iterator[LogEntry]:
-    """Every log entry of the database at ``path``, in stored order (by ``pos``)."""
-    conn = open_readonly(path)
+    """Every log entry of the log at ``path`` (a SQLite file or a ``postgresql://`` URL,
+    :mod:`skyaccord.line.logstore`), in stored order (by ``pos``), read without writing."""
+    db = _open_reader(path)
     try:
-        rows = conn.execute("SELECT pos, msg_id, direction, peer, recorded_at, message, "
-                            "prev_hash, hash FROM line_log ORDER BY pos").fetchall()
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path}: not a line log: {exc}") from None
+        rows = db.read("SELECT pos, msg_id, direction, peer, recorded_at, message, "
+                       "prev_hash, hash FROM line_log ORDER BY pos")
     finally:
-        conn.close()
+        db.close()
     for row in rows:
         yield LogEntry(*row)
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:
-    """A node database's ``line_meta`` (``party``, ...) and, under ``"head"``, its log
-    head ``(count, hash, sig)``, read without writing; :class:`StoreError` if the file
-    is not a line log."""
-    conn = open_readonly(path)
+    """A node log's ``line_meta`` (``party``, ...) and, under ``"head"``, its log head
+    ``(count, hash, sig)``, read without writing; :class:`StoreError` if ``path`` holds
+    no line log."""
+    db = _open_reader(path)
     try:
-        meta = dict(conn.execute("SELECT key, value FROM line_meta").fetchall())
-        head = conn.execute("SELECT count, hash, sig FROM line_head WHERE id = 1").fetchone()
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path}: not a line log: {exc}") from None
+        meta = dict(db.read("SELECT key, value FROM line_meta"))
+        head = db.read("SELECT count, hash, sig FROM line_head WHERE id = 1")
     finally:
-        conn.close()
-    meta["head"] = head
+        db.close()
+    meta["head"] = tuple(head[0]) if head else None
     return meta
+
+
+def _open_reader(path: str | Path) -> LogDB:
+    # imported here, not at the top: the backends build on this module (open_readonly)
+    from skyaccord.line.logstore import open_log_db
+
+    return open_log_db(path, writable=False)
+
+
+def _describe(path: str | Path) -> str:
+    from skyaccord.line.logstore import describe
+
+    return describe(path)
 
 
 def recorded_accords(meta: dict[str, Any]) -> tuple[dict[str, Accord], list[str]]:
@@ -210,7 +223,7 @@ def verify_log(path: str | Path, accord: Accord | None = None) -> VerifyReport:
     """
     meta = read_meta(path)
     party = meta.get("party")
-    report = VerifyReport(str(path), party, 0, GENESIS)
+    report = VerifyReport(_describe(path), party, 0, GENESIS)
     problems = report.problems
     accords, bad = recorded_accords(meta)
     problems.extend(bad)
@@ -220,8 +233,8 @@ def verify_log(path: str | Path, accord: Accord | None = None) -> VerifyReport:
         sources[accord.sha256] = "given"
     if not accords:
         why = f" ({'; '.join(bad)})" if bad else ""
-        raise StoreError(f"{path}: no accord recorded in this log{why}: give the accord "
-                         "(--accord) so that its signatures can be checked")
+        raise StoreError(f"{report.path}: no accord recorded in this log{why}: give the "
+                         "accord (--accord) so that its signatures can be checked")
     keys = {sha: {p.id: p.public_key for p in a.parties} for sha, a in accords.items()}
     prev_hash = GENESIS
     expected_pos = 1
@@ -390,7 +403,8 @@ def _shared(path: str | Path, peer: Any, problems: list[str]
         try:
             out[e.msg_id] = (e, parse_message(json.loads(e.message)))
         except (ValueError, RecursionError, SkyaccordError) as exc:
-            problems.append(f"{path}: entry {e.pos} unreadable: {str(exc)[:120]}")
+            problems.append(f"{_describe(path)}: entry {e.pos} unreadable: "
+                            f"{str(exc)[:120]}")
     return out
 
 
