@@ -1,10 +1,13 @@
 """The ``skyaccord`` command line (typer).
 
 Each engine keeps its commands in its own module with a ``register(app)`` function; this
-module builds the app and calls them, so that commands stay beside their engine. What
-the command modules share (options, ``fail``, the ``--accord`` loader) is in
-:mod:`skyaccord.cli_options`, which they import at the top; nothing imports this module
-but ``skyaccord.__main__`` and the console script.
+module builds the app and names, for each top-level command, the module that registers
+it and its one-line help (:data:`COMMANDS`). A module is imported only when one of its
+commands runs (or shows its own help): ``skyaccord --help`` and ``skyaccord detect`` do
+not load the node's web stack, and ``--help`` loads neither numpy nor numba. What the
+command modules share (options, ``fail``, the ``--accord`` loader) is in
+:mod:`skyaccord.cli_options`; nothing imports this module but ``skyaccord.__main__`` and
+the console script.
 Exit codes: 0 success, 2 bad input (the message names file, line and field), 1 other
 errors, 3 refused for conflict where a command says so.
 """
@@ -14,13 +17,82 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import typer
+from typer.core import TyperGroup
 
-from skyaccord.cli_options import err_console
-from skyaccord.errors import SkyaccordError
+__all__ = ["COMMANDS", "app", "main"]
 
-__all__ = ["app", "main"]
+
+class CommandEntry(NamedTuple):
+    """Where a top-level command (or command group) lives, and its line in the help."""
+
+    module: str
+    help: str
+
+
+#: Every top-level command, in help order: its module's ``register(app)`` adds it. The
+#: help line is the command's own (docstring's first line, or its group's ``help``): a
+#: test compares the two, so that this table cannot drift from the modules.
+COMMANDS: dict[str, CommandEntry] = {
+    "detect": CommandEntry("skyaccord.tactical.cli",
+                           "Predicted losses of separation within the look-ahead, as CSV."),
+    "demo": CommandEntry("skyaccord.tactical.cli",
+                         "Detect conflicts in a busy generated picture over north-west Syria."),
+    "advise": CommandEntry("skyaccord.tactical.advise_cli",
+                           "Conflict-free bands (track, speed, vertical speed, altitude) for "
+                           "one aircraft."),
+    "decode": CommandEntry("skyaccord.ingest.cli",
+                           "Decoded state updates as CSV: "
+                           "t,icao24,callsign,lat,lon,alt_ft,gs_kt,trk_deg,vs_fpm."),
+    "replay": CommandEntry("skyaccord.ingest.cli",
+                           "Play a feed through the picture and detection; new alerts as CSV."),
+    "serve": CommandEntry("skyaccord.node.cli",
+                          "Run this party's node: picture, alerts each tick, intents, the "
+                          "line, the API."),
+    "accord": CommandEntry("skyaccord.protocol_cli", "Check and show accord files."),
+    "airspace": CommandEntry("skyaccord.airspace.cli",
+                             "Sovereign and restricted airspace: incursions, warnings."),
+    "keys": CommandEntry("skyaccord.line.cli", "Ed25519 keys of a party's node."),
+    "line": CommandEntry("skyaccord.line.cli",
+                         "The line: signed, acknowledged messages between parties."),
+    "intents": CommandEntry("skyaccord.strategic.cli",
+                            "Planned operations (4D intents): submit, check, list, end, "
+                            "notices."),
+    "node": CommandEntry("skyaccord.node.cli", "Set up a party's node."),
+    "dss": CommandEntry("skyaccord.dss.cli", "The ASTM F3548-21 DSS interface (/dss/v1)."),
+}
+
+
+def module_commands(module: str) -> dict[str, Any]:
+    """The click commands that ``module``'s ``register(app)`` adds, by name (imports it)."""
+    register: Callable[[typer.Typer], None] = importlib.import_module(module).register
+    sub = typer.Typer()
+    register(sub)
+    return dict(typer.main.get_group(sub).commands)
+
+
+class _LazyGroup(TyperGroup):
+    """The top-level group: lists :data:`COMMANDS` (and prints their help lines) without
+    importing them; imports a command's module when the command is resolved to run."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        if cmd_name not in self.commands:
+            self.commands.update(module_commands(entry.module))
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # Whole lines, wrapped (click would cut them at the terminal width).
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, entry.help) for name, entry in COMMANDS.items()])
+
 
 app = typer.Typer(
     name="skyaccord",
@@ -28,38 +100,28 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_LazyGroup,
+    # Plain help and errors at the top level: typer's rich formatting costs more start-up
+    # than the rest of ``skyaccord --help`` together. Each command's own help stays rich.
+    rich_markup_mode=None,
 )
 
 
-# Modules whose ``register(app)`` adds commands, in help order.
-_COMMAND_MODULES = (
-    "skyaccord.protocol_cli",
-    "skyaccord.tactical.cli",
-    "skyaccord.tactical.advise_cli",
-    "skyaccord.airspace.cli",
-    "skyaccord.line.cli",
-    "skyaccord.ingest.cli",
-    "skyaccord.strategic.cli",
-    "skyaccord.node.cli",
-    "skyaccord.dss.cli",
-)
-
-
-def _register_all() -> None:
-    for name in _COMMAND_MODULES:
-        module = importlib.import_module(name)
-        register: Callable[[typer.Typer], None] = module.register
-        register(app)
-
-
-_register_all()
+@app.callback()
+def _root() -> None:
+    # A callback makes typer build a group (with no registered command it builds none).
+    pass
 
 
 def main() -> None:
     """Entry point that also maps a stray skyaccord error to its exit code."""
+    from skyaccord.errors import SkyaccordError
+
     try:
         app()
     except SkyaccordError as exc:
+        from skyaccord.cli_options import err_console
+
         err_console.print(f"error: {exc}", highlight=False, markup=False)
         sys.exit(exc.exit_code)
 
