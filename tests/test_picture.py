@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from skyaccord.errors import FeedError
-from skyaccord.picture import Gates, PartyRules, Picture, StateUpdate, default_rules
+from skyaccord.picture import (
+    Gates,
+    PartyRules,
+    Picture,
+    StateBatch,
+    StateUpdate,
+    default_rules,
+)
 
 
 def su(t: float, tid: str, **kw: object) -> StateUpdate:
@@ -147,3 +154,86 @@ def test_the_picture_does_not_import_the_feed_readers() -> None:
     assert out.strip() == "[]"
     from skyaccord.ingest.states import StateUpdate as ReadersStateUpdate
     assert ReadersStateUpdate is StateUpdate
+
+
+# -- a batch as columns is the same as its reports one by one ------------------------------
+
+def _random_reports(rng: np.random.Generator, n: int, ids: list[str],
+                    t0: float) -> list[StateUpdate]:
+    """Reports of a few aircraft near one another (so that the gates join some), any
+    part missing, times going back as well as forward, ids repeated, some on the ground."""
+    out = []
+    for _ in range(n):
+        tid = ids[int(rng.integers(len(ids)))]
+        kind = str(rng.choice(["state", "state", "position", "velocity", "altitude",
+                               "identity", "ground"]))
+        t = t0 + float(rng.choice([rng.uniform(-20, 20), rng.integers(-3, 4)]))  # ties too
+        has = {"pos": kind in ("state", "position") or rng.random() < 0.1,
+               "alt": kind in ("state", "position", "altitude") and rng.random() < 0.9,
+               "vel": kind in ("state", "velocity") or rng.random() < 0.1}
+        base = int(rng.integers(3))  # three aircraft: reports of one fall in its gates
+        out.append(StateUpdate(
+            t, tid, kind,
+            callsign=str(rng.choice(["RFF1", "AAL2", ""])) if rng.random() < 0.3 else None,
+            lat=35.0 + 0.1 * base + rng.normal(0, 0.004) if has["pos"] else None,
+            lon=36.0 + rng.normal(0, 0.004) if has["pos"] else None,
+            alt_ft=20_000.0 + 3_000 * base + rng.normal(0, 150) if has["alt"] else None,
+            gs_kt=400.0 + rng.normal(0, 15) if has["vel"] else None,
+            trk_deg=90.0 + 40 * base + rng.normal(0, 5) if has["vel"] else None,
+            vs_fpm=(float(rng.normal(0, 500)) if rng.random() < 0.7 else None)
+            if has["vel"] or rng.random() < 0.1 else None,
+            squawk=str(rng.choice(["7400", "1200"])) if rng.random() < 0.2 else None,
+            party=str(rng.choice(["us", "ru", ""])) if rng.random() < 0.3 else None,
+            aircraft_class=str(rng.choice(["manned", "civil"])) if rng.random() < 0.3
+            else None,
+            source=str(rng.choice(["radar-a", "radar-b", ""]))))
+    return out
+
+
+def _same_picture(p: Picture, q: Picture, t: float) -> None:
+    assert p.ids == q.ids and p.index == q.index and p.alias == q.alias
+    assert (p.updates, p.stale, p.merged) == (q.updates, q.stale, q.merged)
+    assert [p.said(i) for i in p.ids] == [q.said(i) for i in q.ids]
+    assert [p.sources(i) for i in p.ids] == [q.sources(i) for i in q.ids]
+    for c in ("t_seen", "t_pos", "lat", "lon", "alt_ft", "t_vel", "gs_kt", "trk_deg",
+              "vs_fpm", "t_gnd"):
+        np.testing.assert_array_equal(p.column(c), q.column(c), err_msg=c)
+    a, b = p.snapshot(t), q.snapshot(t)
+    for c in ("id", "party", "aircraft_class", "lat", "lon", "alt_ft", "gs_kt", "trk_deg",
+              "vs_fpm"):
+        np.testing.assert_array_equal(getattr(a, c), getattr(b, c), err_msg=c)
+
+
+@pytest.mark.parametrize("associate", [False, True])
+@pytest.mark.parametrize("seed", range(25))
+def test_batch_applies_as_reports_one_by_one(seed: int, associate: bool) -> None:
+    rng = np.random.default_rng(seed)
+    ids = [f"{rng.integers(0x100000, 0xafffff):06x}" for _ in range(12)] + ["T1", "T2"]
+    one, many = Picture(max_age_s=30.0), Picture(max_age_s=30.0)
+    for step in range(4):  # the first batch makes tracks, the next meet them
+        reports = _random_reports(rng, int(rng.integers(1, 80)), ids, 100.0 + 10 * step)
+        for u in reports:
+            one.update(u, associate=associate)
+        batch = StateBatch.of(reports)
+        assert batch is not None
+        rows = many.update_batch(batch, associate=associate)
+        assert [many.ids[i] for i in rows.tolist()] == [
+            one.alias.get(u.icao24, u.icao24) for u in reports]
+        _same_picture(one, many, 100.0 + 10 * step + 5.0)
+        if step == 2:
+            assert one.drop_stale(128.0) == many.drop_stale(128.0)
+    assert one.stale > 0  # the inputs did hold old reports
+    if associate:
+        assert one.merged == many.merged
+
+
+def test_update_many_is_update_one_by_one_even_with_nan() -> None:
+    reports = [su(5.0, "a"), su(3.0, "a", lat=36.0), su(4.0, "b", lat=float("nan"))]
+    one, many = Picture(), Picture()
+    for u in reports:
+        one.update(u)
+    assert StateBatch.of(reports) is None  # a NaN a batch would read as "absent"
+    many.update_many(reports)
+    _same_picture(one, many, 6.0)
+    many.update_many(iter([su(7.0, "a", lat=35.5)]))
+    assert many.column("lat")[0] == 35.5 and many.stale == one.stale == 1
