@@ -8,7 +8,9 @@ shapes a careless user or a hostile peer hands over.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +220,44 @@ def write_intent(tmp: Path) -> str:
 
 def check_intent_without_store(tmp: Path) -> Any:
     return run("intents", "check", write_intent(tmp), "--db", str(tmp / "none.db"))
+
+
+def test_postgres_reading_commands_create_no_schema_and_skip_setup(
+        tmp_path: Path) -> None:
+    """On PostgreSQL every command reran the schema setup under the migrators' global
+    lock (a write), and ``list`` on a new schema created it: a schema at this version
+    is used as it is, and a reading command on a missing schema is refused."""
+    url = os.environ.get("SKYACCORD_PG_URL")
+    if not url:
+        pytest.skip("SKYACCORD_PG_URL is not set")
+    psycopg = pytest.importorskip("psycopg")
+
+    schema = f"t18_{uuid.uuid4().hex[:10]}"
+    where = f"{url}?skyaccord_schema={schema}"
+    try:
+        refused(run("intents", "list", "--db", where), "no registry store", schema)
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT 1 FROM information_schema.schemata"
+                                " WHERE schema_name = %s", (schema,)).fetchone() is None
+        assert run("intents", "submit", write_intent(tmp_path), "--db", where
+                   ).exit_code == 0
+        # the migrators' lock held elsewhere: a command on a current schema still runs
+        with psycopg.connect(url) as holder:
+            holder.execute("SELECT pg_advisory_xact_lock(0, 1)")
+            listed = run("intents", "list", "--db", where)
+            assert listed.exit_code == 0 and "op" in listed.output, listed.output
+        # another program's tables in a schema: refused, left as they were
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}_x"')
+            conn.execute(f'CREATE TABLE "{schema}_x".log (pos int)')
+        refused(run("intents", "submit", write_intent(tmp_path), "--db",
+                    f"{url}?skyaccord_schema={schema}_x"), "holds other tables")
+        with psycopg.connect(url, autocommit=True) as conn:
+            names = {r[0] for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (f"{schema}_x",))}
+            assert names == {"log"}
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for s in (schema, f"{schema}_x"):
+                conn.execute(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')

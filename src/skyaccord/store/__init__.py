@@ -40,13 +40,13 @@ __all__ = [
 
 def open_store(path_or_url: str, *, create: bool = True) -> Store:
     """Open the store at ``path_or_url`` (module docstring); with ``create`` false, a
-    SQLite file that does not exist yet is an :class:`~skyaccord.errors.InputError`
-    (reading commands create nothing)."""
+    SQLite file or PostgreSQL schema that does not exist yet is an
+    :class:`~skyaccord.errors.InputError` (reading commands create nothing)."""
     if path_or_url.startswith(("postgresql://", "postgres://")):
         from skyaccord.store.postgres import PostgresStore, split_url
 
         url, schema = split_url(path_or_url, "skyaccord")
-        return PostgresStore(url, schema=schema)
+        return PostgresStore(url, schema=schema, create=create)
     if path_or_url.startswith("sqlite:///"):
         return SQLiteStore(path_or_url[len("sqlite:///"):], create=create)
     return SQLiteStore(path_or_url, create=create)

@@ -26,7 +26,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from skyaccord.errors import StoreError
+from skyaccord.errors import InputError, StoreError
 from skyaccord.store.base import (
     SCHEMA_VERSION,
     BoxTuple,
@@ -244,7 +244,7 @@ class PostgresStore:
     """
 
     def __init__(self, url: str, *, schema: str = "skyaccord",
-                 connect_timeout_s: int = 10) -> None:
+                 connect_timeout_s: int = 10, create: bool = True) -> None:
         if not _SCHEMA_NAME.match(schema):
             raise StoreError(f"PostgreSQL schema name {schema!r} must match "
                              f"{_SCHEMA_NAME.pattern}")
@@ -263,10 +263,35 @@ class PostgresStore:
             raise StoreError(f"cannot connect to PostgreSQL at {redact_url(url)}: "
                              f"{exc}".strip()) from exc
         try:
-            self._migrate()
+            self._open_schema(create)
         except psycopg.Error as exc:
             self._conn.close()
             raise StoreError(f"{redact_url(url)}: cannot prepare the schema: {exc}") from exc
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _open_schema(self, create: bool) -> None:
+        """Use the schema as it is when it is at this version (a read, no lock: every
+        command opens the store); create or migrate it, once, under the migrators' lock
+        otherwise. Never into a schema that holds another program's tables."""
+        c = self._conn
+        tables = {r[0] for r in c.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (self.schema,)).fetchall()}
+        where = f"{redact_url(self.url)} (schema {self.schema})"
+        if tables and "store_meta" not in tables:
+            raise InputError(f"{where}: holds other tables, not a registry store; give "
+                             "the registry a schema of its own (?skyaccord_schema=NAME)")
+        if "store_meta" in tables:
+            r = c.execute(f'SELECT value FROM "{self.schema}".store_meta'
+                          " WHERE key = 'schema_version'").fetchone()
+            if r is not None and int(r[0]) == SCHEMA_VERSION:
+                c.execute(f'SET search_path TO "{self.schema}", public')
+                return
+        elif not create:
+            raise InputError(f"{where}: no registry store there")
+        self._migrate()
 
     def _migrate(self) -> None:
         c = self._conn

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -49,18 +50,25 @@ AltFloorOption = Annotated[float, typer.Option(help="Lowest altitude to propose.
 AltCeilingOption = Annotated[float, typer.Option(help="Highest altitude.")]
 
 
-def _registry(db: str, accord_file: Path | None, *, create: bool = False) -> Registry:
-    """The registry at ``db``; only the writing commands (``create``) make a new one."""
+@contextmanager
+def _registry(db: str, accord_file: Path | None, *, create: bool = False
+              ) -> Iterator[Registry]:
+    """The registry at ``db``, closed when the command ends; only the writing commands
+    (``create``) make a new one."""
     from skyaccord.store import open_store
     from skyaccord.strategic.registry import Registry
 
     accord = load_accord_option(accord_file)
     try:
-        return Registry(open_store(db, create=create), accord)
+        store = open_store(db, create=create)
     except StoreError as exc:
         fail_with(exc, _STORE_FAILED)
     except SkyaccordError as exc:
         fail_with(exc)
+    try:
+        yield Registry(store, accord)
+    finally:
+        store.close()
 
 
 def _load(path: Path) -> Intent:
@@ -125,34 +133,34 @@ def submit_command(
     from skyaccord.strategic.registry import Outcome
 
     intent = _load(file)
-    reg = _registry(db, accord_file, create=True)
-    try:
-        # without --key, the planner's usual flow: the versions in the area as they are
-        # when the write runs (read and written in one transaction)
-        seen = _parse_key(key)
-        res = reg.submit(intent, "current" if seen is None else seen,
-                         request_id=request_id)
-        if res.outcome is Outcome.ACCEPTED:
-            out.print(f"accepted {res.intent.id} version {res.intent.version}"
-                      + (" (replayed)" if res.replayed else ""))
+    with _registry(db, accord_file, create=True) as reg:
+        try:
+            # without --key, the planner's usual flow: the versions in the area as they are
+            # when the write runs (read and written in one transaction)
+            seen = _parse_key(key)
+            res = reg.submit(intent, "current" if seen is None else seen,
+                             request_id=request_id)
+            if res.outcome is Outcome.ACCEPTED:
+                out.print(f"accepted {res.intent.id} version {res.intent.version}"
+                          + (" (replayed)" if res.replayed else ""))
+                if res.conflicts:
+                    out.print("conflicts with lower-priority intents:")
+                    _print_conflicts(res.conflicts)
+                return
+            out.print(f"refused ({res.outcome}): {intent.id}")
             if res.conflicts:
-                out.print("conflicts with lower-priority intents:")
+                out.print("conflicting intents: " + ", ".join(c.intent_id for c in res.conflicts))
                 _print_conflicts(res.conflicts)
-            return
-        out.print(f"refused ({res.outcome}): {intent.id}")
-        if res.conflicts:
-            out.print("conflicting intents: " + ", ".join(c.intent_id for c in res.conflicts))
-            _print_conflicts(res.conflicts)
-        if res.missed:
-            out.print("versions to name in --key: " + ", ".join(
-                f"{k}:{v}" for k, v in sorted(res.missed.items())))
-        if res.outcome is Outcome.CONFLICT:
-            _print_resolutions(reg, intent, max_delay_s, alt_floor_ft, alt_ceiling_ft)
-    except StoreError as exc:
-        fail_with(exc, _STORE_FAILED)
-    except SkyaccordError as exc:
-        fail_with(exc)
-    raise typer.Exit(IntentConflict.exit_code)
+            if res.missed:
+                out.print("versions to name in --key: " + ", ".join(
+                    f"{k}:{v}" for k, v in sorted(res.missed.items())))
+            if res.outcome is Outcome.CONFLICT:
+                _print_resolutions(reg, intent, max_delay_s, alt_floor_ft, alt_ceiling_ft)
+        except StoreError as exc:
+            fail_with(exc, _STORE_FAILED)
+        except SkyaccordError as exc:
+            fail_with(exc)
+        raise typer.Exit(IntentConflict.exit_code)
 
 
 @intents_app.command("check")
@@ -166,21 +174,21 @@ def check_command(
 ) -> None:
     """Conflicts an intent would have (nothing stored); exit 3 when it would be refused."""
     intent = _load(file)
-    reg = _registry(db, accord_file)
-    try:
-        res = reg.check(intent)
-        if not res.conflicts:
-            out.print(f"no conflicts: {intent.id}")
-            return
-        _print_conflicts(res.conflicts)
-        if not res.blocking:
-            return
-        _print_resolutions(reg, intent, max_delay_s, alt_floor_ft, alt_ceiling_ft)
-    except StoreError as exc:
-        fail_with(exc, _STORE_FAILED)
-    except SkyaccordError as exc:
-        fail_with(exc)
-    raise typer.Exit(IntentConflict.exit_code)
+    with _registry(db, accord_file) as reg:
+        try:
+            res = reg.check(intent)
+            if not res.conflicts:
+                out.print(f"no conflicts: {intent.id}")
+                return
+            _print_conflicts(res.conflicts)
+            if not res.blocking:
+                return
+            _print_resolutions(reg, intent, max_delay_s, alt_floor_ft, alt_ceiling_ft)
+        except StoreError as exc:
+            fail_with(exc, _STORE_FAILED)
+        except SkyaccordError as exc:
+            fail_with(exc)
+        raise typer.Exit(IntentConflict.exit_code)
 
 
 @intents_app.command("list")
@@ -193,18 +201,18 @@ def list_command(
     """Stored intents."""
     from skyaccord.timeutil import format_interval
 
-    reg = _registry(db, accord_file)
-    try:
-        rows = reg.intents(party, active)
-    except SkyaccordError as exc:
-        fail_with(exc, _STORE_FAILED)
-    t = data_table("id", "party", "class", "prio", "state", "ver", "vols", "window (UTC)")
-    for it in rows:
-        t.add_row(it.id, it.party, it.aircraft_class, str(it.priority), str(it.state),
-                  str(it.version), str(len(it.volumes)),
-                  format_interval(min(v.time_start for v in it.volumes),
-                                  max(v.time_end for v in it.volumes)))
-    out.print(t)
+    with _registry(db, accord_file) as reg:
+        try:
+            rows = reg.intents(party, active)
+        except SkyaccordError as exc:
+            fail_with(exc, _STORE_FAILED)
+        t = data_table("id", "party", "class", "prio", "state", "ver", "vols", "window (UTC)")
+        for it in rows:
+            t.add_row(it.id, it.party, it.aircraft_class, str(it.priority), str(it.state),
+                      str(it.version), str(len(it.volumes)),
+                      format_interval(min(v.time_start for v in it.volumes),
+                                      max(v.time_end for v in it.volumes)))
+        out.print(t)
 
 
 @intents_app.command("notices")
@@ -218,18 +226,18 @@ def notices_command(
     accord_file: AccordOption = None,
 ) -> None:
     """Lower-priority intents that a higher-priority intent was accepted over: replan."""
-    reg = _registry(db, accord_file)
-    try:
-        rows = reg.displacements(party, intent, after)
-    except SkyaccordError as exc:
-        fail_with(exc, _STORE_FAILED)
-    t = data_table("seq", "intent", "party", "ver", "by intent", "by party", "by ver",
-                   "by prio", "volume pairs")
-    for n in rows:
-        t.add_row(str(n.seq), n.intent_id, n.party, str(n.version), n.by_intent_id,
-                  n.by_party, str(n.by_version), str(n.by_priority),
-                  " ".join(f"{a}:{b}" for a, b in n.pairs))
-    out.print(t)
+    with _registry(db, accord_file) as reg:
+        try:
+            rows = reg.displacements(party, intent, after)
+        except SkyaccordError as exc:
+            fail_with(exc, _STORE_FAILED)
+        t = data_table("seq", "intent", "party", "ver", "by intent", "by party", "by ver",
+                       "by prio", "volume pairs")
+        for n in rows:
+            t.add_row(str(n.seq), n.intent_id, n.party, str(n.version), n.by_intent_id,
+                      n.by_party, str(n.by_version), str(n.by_priority),
+                      " ".join(f"{a}:{b}" for a, b in n.pairs))
+        out.print(t)
 
 
 @intents_app.command("show")
@@ -244,13 +252,13 @@ def show_command(
 
     if fmt not in ("geojson", "f3548"):
         fail(f"--format must be geojson or f3548, not {fmt!r}")
-    reg = _registry(db, accord_file)
-    try:
-        it = reg.get(intent_id)
-    except IntentError as exc:
-        fail_with(exc)
-    doc = intent_to_geojson(it) if fmt == "geojson" else intent_to_f3548(it)
-    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    with _registry(db, accord_file) as reg:
+        try:
+            it = reg.get(intent_id)
+        except IntentError as exc:
+            fail_with(exc)
+        doc = intent_to_geojson(it) if fmt == "geojson" else intent_to_f3548(it)
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
 
 
 @intents_app.command("end")
@@ -264,15 +272,15 @@ def end_command(
     accord_file: AccordOption = None,
 ) -> None:
     """End an intent: it no longer takes part in conflict checks."""
-    reg = _registry(db, accord_file)
-    try:
-        v = reg.get(intent_id).version if version is None else version
-        it = reg.end(intent_id, party, v, request_id=request_id)
-    except StoreError as exc:
-        fail_with(exc, _STORE_FAILED)
-    except SkyaccordError as exc:
-        fail_with(exc)
-    out.print(f"ended {it.id} version {it.version}")
+    with _registry(db, accord_file) as reg:
+        try:
+            v = reg.get(intent_id).version if version is None else version
+            it = reg.end(intent_id, party, v, request_id=request_id)
+        except StoreError as exc:
+            fail_with(exc, _STORE_FAILED)
+        except SkyaccordError as exc:
+            fail_with(exc)
+        out.print(f"ended {it.id} version {it.version}")
 
 
 @intents_app.command("overlap")
