@@ -261,3 +261,19 @@ def test_postgres_reading_commands_create_no_schema_and_skip_setup(
         with psycopg.connect(url, autocommit=True) as conn:
             for s in (schema, f"{schema}_x"):
                 conn.execute(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
+
+
+def test_accord_default_prints_or_writes_the_shipped_accord(tmp_path: Path) -> None:
+    printed = run("accord", "default")
+    assert printed.exit_code == 0 and printed.stdout == default_accord_text()
+    out = tmp_path / "mine.toml"
+    wrote = run("accord", "default", "--out", str(out))
+    assert wrote.exit_code == 0 and out.read_text(encoding="utf-8") == default_accord_text()
+    out.write_text("# edited\n", encoding="utf-8")
+    refused(run("accord", "default", "--out", str(out)), "exists")
+    assert out.read_text(encoding="utf-8") == "# edited\n"
+    checked = run("accord", "check", str(tmp_path / "again.toml"))
+    assert checked.exit_code == 2
+    assert run("accord", "default", "--out", str(tmp_path / "again.toml")).exit_code == 0
+    assert run("accord", "check", str(tmp_path / "again.toml")).stdout.startswith(
+        "ok syria-2015 v1 ")

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from skyaccord.cli_options import fail_with, out_console
+from skyaccord.cli_options import fail, fail_with, out_console
 from skyaccord.errors import SkyaccordError
 from skyaccord.protocol import Accord, load_accord
 
@@ -32,6 +32,28 @@ def check(file: FileArg) -> None:
     """Validate FILE; print its id, version and SHA-256 (exit 2 when invalid)."""
     accord = _load(file)
     typer.echo(f"ok {accord.id} v{accord.version} sha256:{accord.sha256}")
+
+
+@accord_app.command("default")
+def default(
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write it to this new file instead of printing it.")] = None,
+) -> None:
+    """The shipped accord (the 2015 Syria model) as TOML: the one to start from."""
+    from skyaccord.protocol import default_accord_text
+
+    text = default_accord_text()
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        with out.open("x", encoding="utf-8") as fh:  # never overwrite an accord
+            fh.write(text)
+    except FileExistsError:
+        fail(f"{out}: exists; give a new file name")
+    except OSError as exc:
+        fail(f"{out}: cannot write: {exc.strerror or exc}", 1)
+    typer.echo(f"wrote {out}", err=True)
 
 
 @accord_app.command("show")
