@@ -291,9 +291,17 @@ def overlap_command(
     resolution: Annotated[int, typer.Option(help="H3 resolution of the cells.")] = 7,
     layer_ft: Annotated[float, typer.Option(help="Altitude layer height.")] = 1000.0,
     slot_s: Annotated[float, typer.Option(help="Time slot length.")] = 900.0,
+    cells: Annotated[bool, typer.Option(
+        "--cells", help="Also print every shared cell key (h3|layer|slot).")] = False,
 ) -> None:
-    """Private overlap demo: the cells two plans share, by private set intersection."""
-    from skyaccord.strategic.private import CellGrid, intent_cells, private_overlap
+    """Private overlap demo: the airspace two plans share, by private set intersection."""
+    from skyaccord.strategic.private import (
+        CellGrid,
+        intent_cells,
+        private_overlap,
+        summarize_cells,
+    )
+    from skyaccord.timeutil import format_interval
 
     accord = load_accord_option(accord_file)
     a, b = _load(file_a), _load(file_b)
@@ -307,10 +315,20 @@ def overlap_command(
         fail_with(exc)
     out.print(f"{a.party}: {len(ca)} cells; {b.party}: {len(cb)} cells; "
               f"shared: {len(shared_a)} (both sides agree: {shared_a == shared_b})")
-    for c in sorted(shared_a)[:50]:
-        out.print(f"  {c}")
-    if len(shared_a) > 50:
-        out.print(f"  ... {len(shared_a) - 50} more")
+    summary = summarize_cells(shared_a, grid)
+    if summary is None:
+        out.print("the plans share no airspace")
+    else:
+        out.print(
+            f"shared airspace: {summary.hexes} H3 cells (resolution {resolution}), "
+            f"{summary.area_km2:.0f} km², centres within {summary.lat_range[0]:.3f}–"
+            f"{summary.lat_range[1]:.3f}° N, {summary.lon_range[0]:.3f}–"
+            f"{summary.lon_range[1]:.3f}° E; {summary.alt_ft[0]:.0f}–"
+            f"{summary.alt_ft[1]:.0f} ft; "
+            f"{format_interval(summary.time_s[0], summary.time_s[1])}", soft_wrap=True)
+    if cells:
+        for c in sorted(shared_a):
+            out.print(c)
 
 
 def register(app: typer.Typer) -> None:

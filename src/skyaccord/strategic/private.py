@@ -62,8 +62,10 @@ from skyaccord.strategic.volumes import Circle, Intent, Polygon, Volume
 __all__ = [
     "CellGrid",
     "OverlapSide",
+    "OverlapSummary",
     "intent_cells",
     "private_overlap",
+    "summarize_cells",
     "volume_cells",
 ]
 
@@ -180,3 +182,51 @@ def private_overlap(cells_a: Iterable[str], cells_b: Iterable[str]
     learnt_a = a.finish(*b.answer(a.request()))
     learnt_b = b.finish(*a.answer(b.request()))
     return learnt_a, learnt_b
+
+
+@dataclass(frozen=True)
+class OverlapSummary:
+    """What a set of shared cells covers, for people: how many cells and H3 hexagons,
+    their area, where, at which altitudes and when."""
+
+    cells: int
+    hexes: int
+    area_km2: float
+    lat_range: tuple[float, float]
+    lon_range: tuple[float, float]
+    alt_ft: tuple[float, float]
+    time_s: tuple[float, float]
+
+
+def summarize_cells(cells: Iterable[str], grid: CellGrid) -> OverlapSummary | None:
+    """The extent of ``cells`` (keys ``"h3|layer|slot"`` of ``grid``): None when empty.
+
+    The area is the sum of the distinct hexagons' areas (each counted once, whatever
+    the layers and slots it appears in); the latitude and longitude ranges span the
+    hexagons' centres; the altitude band and time window are whole layers and slots.
+
+    >>> g = CellGrid()
+    >>> s = summarize_cells({"872830828ffffff|10|100", "872830828ffffff|11|101"}, g)
+    >>> (s.cells, s.hexes, s.alt_ft, s.time_s)
+    (2, 1, (10000.0, 12000.0), (90000.0, 91800.0))
+    """
+    hexes: set[str] = set()
+    layers: list[int] = []
+    slots: list[int] = []
+    n = 0
+    for key in cells:
+        hex_id, layer, slot = key.split("|")
+        hexes.add(hex_id)
+        layers.append(int(layer))
+        slots.append(int(slot))
+        n += 1
+    if not n:
+        return None
+    centres = np.array([h3.cell_to_latlng(h) for h in hexes])
+    area = float(sum(h3.cell_area(h, unit="km^2") for h in hexes))
+    return OverlapSummary(
+        n, len(hexes), area,
+        (float(centres[:, 0].min()), float(centres[:, 0].max())),
+        (float(centres[:, 1].min()), float(centres[:, 1].max())),
+        (min(layers) * grid.layer_ft, (max(layers) + 1) * grid.layer_ft),
+        (min(slots) * grid.slot_s, (max(slots) + 1) * grid.slot_s))
