@@ -32,8 +32,8 @@ from typing import TypeVar
 
 from benchmarks.common import peak_rss_mib, report
 from skyaccord.ingest import open_feed
-from skyaccord.ingest.modes import ModeSDecoder, RawFrame, cpr_nl, crc24, frames_from_lines
-from skyaccord.ingest.parallel import auto_workers
+from skyaccord.ingest.decoder import ModeSDecoder
+from skyaccord.ingest.modes import RawFrame, cpr_nl, crc24, frames_from_lines
 from skyaccord.ingest.replay import replay
 from skyaccord.ingest.states import FeedStats
 from skyaccord.picture import Picture
@@ -152,7 +152,7 @@ def main() -> None:
         path = Path(tmp) / "feed.txt"
         path.write_text("".join(lines), encoding="utf-8")
         # serial (the reference) and parallel, alternated so both see the same noise
-        workers = max(2, auto_workers(1 << 40))
+        workers = 2
         runs: dict[int, list[tuple[float, float]]] = {1: [], workers: []}
         for _ in range(args.repeat):
             for w in runs:

@@ -12,9 +12,9 @@ import rs1090
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from skyaccord.ingest.decoder import ModeSDecoder
 from skyaccord.ingest.modes import (
     BeastParser,
-    ModeSDecoder,
     RawFrame,
     cpr_global,
     cpr_local,
@@ -183,8 +183,8 @@ def test_bad_frames_are_counted_not_fatal(sample) -> None:
 
 
 def test_rs1090_panic_on_junk_never_escapes() -> None:
-    d = ModeSDecoder()
-    assert d._decode_one("zz" * 14) is None
+    assert ModeSDecoder._rs1090(["zz" * 14, "8D4840D6202CC371C32CE0576098"], 4096)[0] \
+        is None
 
 
 def test_position_jump_is_refused(sample) -> None:

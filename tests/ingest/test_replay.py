@@ -128,7 +128,7 @@ def test_decode_command(tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8") == buf.getvalue()
     rows = list(csv.DictReader(io.StringIO(buf.getvalue())))
     assert list(rows[0]) == ["t", "icao24", "callsign", "lat", "lon", "alt_ft", "gs_kt",
-                             "trk_deg", "vs_fpm"]
+                             "trk_deg", "vs_fpm", "on_ground"]
     assert rows[0]["lat"] == ""  # not known yet: empty, never invented
     assert "335 read" in res.output
 
@@ -159,7 +159,8 @@ def test_busy_replay_equals_detection_on_snapshots() -> None:
     """A busy picture from the real frames: 24 copies of the sample, each re-addressed
     (CRC recomputed) and delayed by 1.3 s more than the last, so that the copies fly the
     same real tracks one behind the other; the default accord (5 NM / 1,000 ft)."""
-    from skyaccord.ingest.modes import ModeSDecoder, RawFrame
+    from skyaccord.ingest.decoder import ModeSDecoder
+    from skyaccord.ingest.modes import RawFrame
     from skyaccord.protocol import default_accord
 
     from .conftest import readdress, sample_lines

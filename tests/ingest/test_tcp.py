@@ -10,7 +10,8 @@ from contextlib import contextmanager
 import pytest
 
 from skyaccord.errors import FeedError
-from skyaccord.ingest.modes import ModeSDecoder, RawFrame
+from skyaccord.ingest.decoder import ModeSDecoder
+from skyaccord.ingest.modes import RawFrame
 from skyaccord.ingest.states import StateUpdate
 from skyaccord.ingest.tcp import TcpFeed
 

@@ -6,9 +6,10 @@ Public API: :func:`open_feed` / :func:`read_updates` (recorded files, any format
 :class:`StateUpdate`, :class:`FeedStats`.
 """
 
+from skyaccord.ingest.decoder import ModeSDecoder
 from skyaccord.ingest.feed import open_feed, read_updates
 from skyaccord.ingest.formats import FORMATS, STATE_COLUMNS, sniff_format
-from skyaccord.ingest.modes import BeastParser, ModeSDecoder, RawFrame
+from skyaccord.ingest.modes import BeastParser, RawFrame
 from skyaccord.ingest.states import REASONS, FeedStats, StateUpdate
 
 __all__ = [

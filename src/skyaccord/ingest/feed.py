@@ -13,20 +13,22 @@ import itertools
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 from skyaccord.errors import FeedError
 from skyaccord.ingest import formats
-from skyaccord.ingest.modes import BeastParser, ModeSDecoder, RawFrame, frames_from_lines
+from skyaccord.ingest.columns import StateColumns
+from skyaccord.ingest.decoder import Decoded, ModeSDecoder
+from skyaccord.ingest.modes import BeastParser, RawFrame, frame_blocks, frames_from_lines
 from skyaccord.ingest.states import FeedStats, StateUpdate
 
-__all__ = ["open_feed", "read_updates"]
+__all__ = ["open_columns", "open_feed", "read_updates"]
 
 _CHUNK: Final = 50_000  # frames per decoder batch: bounds memory on large files
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 
 
-def _open(path: Path, packed: bool) -> io.BufferedIOBase:
+def _open_bytes(path: Path, packed: bool) -> io.BufferedIOBase:
     """The file's bytes, decompressed if ``packed`` (gzip)."""
     return gzip.open(path, "rb") if packed else path.open("rb")
 
@@ -40,7 +42,7 @@ def _open_text(path: Path, packed: bool) -> TextIO:
 
 def _read_all(path: Path, packed: bool) -> bytes:
     try:
-        with _open(path, packed) as fh:
+        with _open_bytes(path, packed) as fh:
             return fh.read()
     except (OSError, EOFError, zlib.error) as exc:
         raise FeedError(f"{path}: cannot read: {exc}") from None
@@ -84,19 +86,37 @@ def open_feed(path: str | Path, fmt: str = "auto", stats: FeedStats | None = Non
 
     ``fmt`` is one of :data:`~skyaccord.ingest.formats.FORMATS` or ``"auto"`` (sniffed).
     ``workers``: processes decoding raw Mode S frames (partitioned by aircraft, same
-    results as 1, the serial reference); None picks
-    :func:`~skyaccord.ingest.parallel.auto_workers` from the file size.
-    Bad rows are counted in ``stats``; a file that cannot be read at all raises
-    :class:`~skyaccord.errors.FeedError` naming it.
+    results as 1); None is :func:`~skyaccord.ingest.parallel.auto_workers`' choice (1:
+    the vectorised decoder outruns the routing of frames to workers on every recording
+    measured, benchmarks/ingest.py). Bad rows are counted in ``stats``; a file that cannot
+    be read at all raises :class:`~skyaccord.errors.FeedError` naming it.
     """
     path = Path(path)
     stats = stats if stats is not None else FeedStats(path.name)
+    for part in _open(path, fmt, stats, reference, chunk, workers):
+        yield part if isinstance(part, list) else part.updates(path.name)
+
+
+def open_columns(path: str | Path, fmt: str = "auto", stats: FeedStats | None = None, *,
+                 reference: tuple[float, float] | None = None, chunk: int = _CHUNK,
+                 workers: int | None = None) -> Iterator[StateColumns]:
+    """:func:`open_feed` as :class:`~skyaccord.ingest.columns.StateColumns` chunks: raw
+    Mode S text and JSON lines go from the file to columns without one record per
+    update (``skyaccord decode``'s path)."""
+    path = Path(path)
+    stats = stats if stats is not None else FeedStats(path.name)
+    for part in _open(path, fmt, stats, reference, chunk, workers):
+        yield StateColumns.from_updates(part) if isinstance(part, list) else part.columns()
+
+
+def _open(path: Path, fmt: str, stats: FeedStats, reference: tuple[float, float] | None,
+          chunk: int, workers: int | None) -> Iterator[list[StateUpdate] | Decoded]:
     try:
         with path.open("rb") as fh:
             head = fh.read(4096)
         packed = head.startswith(_GZIP_MAGIC)
         if packed:
-            with _open(path, packed) as unpacked:
+            with _open_bytes(path, packed) as unpacked:
                 head = unpacked.read(4096)
     except (OSError, EOFError, zlib.error) as exc:
         raise FeedError(f"{path}: cannot read: {exc}") from None
@@ -111,20 +131,20 @@ def open_feed(path: str | Path, fmt: str = "auto", stats: FeedStats | None = Non
         if workers is None:
             from skyaccord.ingest.parallel import auto_workers
 
-            workers = auto_workers(path.stat().st_size)
+            workers = auto_workers()
         if len(head) > 1 and head[0] == 0x1A:
             parser = BeastParser(stats=stats)
 
             def beast() -> Iterator[RawFrame]:
                 try:
-                    with _open(path, packed) as fh:
+                    with _open_bytes(path, packed) as fh:
                         while block := fh.read(1 << 20):
                             yield from parser.feed(block)
                 except (OSError, EOFError, zlib.error) as exc:
                     raise FeedError(f"{path}: cannot read: {exc}") from None
 
             yield from _chunks(beast(), decoder, chunk, workers)
-        else:
+        elif workers > 1:
             def lines() -> Iterator[str]:
                 try:
                     with _open_text(path, packed) as text_fh:
@@ -133,7 +153,20 @@ def open_feed(path: str | Path, fmt: str = "auto", stats: FeedStats | None = Non
                     raise FeedError(f"{path}: cannot read: {exc}") from None
 
             yield from _chunks(frames_from_lines(lines(), stats, name), decoder, chunk,
-                              workers)
+                               workers)
+        else:
+            where = f"{name} line"
+            try:
+                with _open_bytes(path, packed) as raw:
+                    for b in frame_blocks(raw, stats, name):
+                        lines_of = b.line
+
+                        def at(i: int, lines_of: Any = lines_of) -> str:
+                            return f"{where} {lines_of[i]}"
+
+                        yield decoder.decode_columns(b.t, b.frame, at, hex_checked=False)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise FeedError(f"{path}: cannot read: {exc}") from None
         return
     if fmt == "opensky" and (path.suffix.lower() == ".parquet" or head.startswith(b"PAR1")):
         rows: Iterator[dict[str, object]] = formats.opensky_parquet_rows(path)

@@ -33,6 +33,7 @@ from typing import Any, Final, TextIO
 
 from skyaccord.errors import FeedError
 from skyaccord.geo import FPM, FT, KT
+from skyaccord.ingest.columns import STATE_COLUMNS
 from skyaccord.ingest.states import FeedStats, StateUpdate, check_update
 from skyaccord.timeutil import rfc3339_seconds
 
@@ -50,9 +51,6 @@ __all__ = [
 ]
 
 FORMATS: Final = ("modes", "sbs", "opensky", "traffic", "tracks", "states")
-#: header of ``skyaccord decode``'s output
-STATE_COLUMNS: Final = ("t", "icao24", "callsign", "lat", "lon", "alt_ft", "gs_kt",
-                        "trk_deg", "vs_fpm")
 _M_FT: Final = 1.0 / FT
 _MS_KT: Final = 1.0 / KT
 _MS_FPM: Final = 1.0 / FPM
@@ -323,7 +321,8 @@ def read_tracks_rows(lines: Iterable[str], stats: FeedStats,
 
 def read_states_csv(lines: Iterable[str], stats: FeedStats,
                     name: str = "") -> Iterator[StateUpdate]:
-    """State updates from ``skyaccord decode``'s CSV."""
+    """State updates from ``skyaccord decode``'s CSV (``on_ground`` 1: a ``ground``
+    update; files written before that column read as airborne)."""
     reader = csv.DictReader(lines)
     order = _Clock(stats, 1.0)
     for row in reader:
@@ -334,7 +333,8 @@ def read_states_csv(lines: Iterable[str], stats: FeedStats,
             icao = (row.get("icao24") or "").strip()
             if t is None or not icao:
                 raise ValueError("missing t or icao24")
-            u = StateUpdate(t, icao, "state", (row.get("callsign") or "").strip() or None,
+            kind = "ground" if _on_ground(row.get("on_ground")) else "state"
+            u = StateUpdate(t, icao, kind, (row.get("callsign") or "").strip() or None,
                             _num(row.get("lat")), _num(row.get("lon")),
                             _num(row.get("alt_ft")), _num(row.get("gs_kt")),
                             _num(row.get("trk_deg")), _num(row.get("vs_fpm")), source=name)
@@ -352,10 +352,12 @@ def _cell(v: object, digits: int) -> str:
 
 def write_states_csv(updates: Iterable[StateUpdate], out: TextIO) -> int:
     """Write ``skyaccord decode``'s CSV (:data:`STATE_COLUMNS`, read back by
-    :func:`read_states_csv`) to the text stream ``out``: one row per position or velocity
-    update; fields the update does not carry are the aircraft's last known values, empty
-    if none yet. Position fields are as decoded, never extrapolated. Returns the number
-    of rows."""
+    :func:`read_states_csv`) to the text stream ``out``, row by row: one row per
+    position, velocity or state update, whose missing fields are the aircraft's last
+    airborne values (empty if none yet), and one per ground report (``on_ground`` 1),
+    with that report's own fields only. Positions are as decoded, never extrapolated.
+    Returns the number of rows. (``skyaccord decode`` writes the same bytes with
+    :class:`~skyaccord.ingest.columns.StatesCsvWriter`, vectorised.)"""
     w = csv.writer(out, lineterminator="\n")
     w.writerow(STATE_COLUMNS)
     last: dict[str, list[object]] = {}
@@ -364,17 +366,22 @@ def write_states_csv(updates: Iterable[StateUpdate], out: TextIO) -> int:
         row = last.setdefault(u.icao24, [None] * 7)
         if u.callsign:
             row[0] = u.callsign
-        if u.has_position:
-            row[1], row[2] = u.lat, u.lon
-        if u.alt_ft is not None:
-            row[3] = u.alt_ft
-        if u.has_velocity:
-            row[4], row[5], row[6] = u.gs_kt, u.trk_deg, u.vs_fpm
-        if u.kind not in ("position", "velocity", "state"):
+        ground = u.kind == "ground"
+        if not ground:
+            if u.has_position:
+                row[1], row[2] = u.lat, u.lon
+            if u.alt_ft is not None:
+                row[3] = u.alt_ft
+            if u.has_velocity:
+                row[4], row[5], row[6] = u.gs_kt, u.trk_deg, u.vs_fpm
+        if u.kind not in ("position", "velocity", "state", "ground"):
             continue
         cs, lat, lon, alt, gs, trk, vs = row
+        if ground:
+            lat, lon, alt, gs, trk, vs = u.lat, u.lon, u.alt_ft, u.gs_kt, u.trk_deg, u.vs_fpm
         w.writerow([f"{u.t:.6f}", u.icao24, cs or "", _cell(lat, 6), _cell(lon, 6),
-                    _cell(alt, 0), _cell(gs, 1), _cell(trk, 2), _cell(vs, 0)])
+                    _cell(alt, 0), _cell(gs, 1), _cell(trk, 2), _cell(vs, 0),
+                    "1" if ground else "0"])
         n += 1
     return n
 

@@ -23,8 +23,10 @@ FeedStats` (``not hex``, ``bad length``, ``crc``, ``undecodable``, ``unknown add
 from __future__ import annotations
 
 import gc
+import io
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
@@ -35,12 +37,14 @@ from skyaccord.ingest.states import KT_MAX, FeedStats, StateUpdate, check_update
 __all__ = [
     "CRC24_TABLE",
     "BeastParser",
-    "ModeSDecoder",
+    "FrameBlock",
     "RawFrame",
+    "Rs1090Decoder",
     "cpr_global",
     "cpr_local",
     "cpr_nl",
     "crc24",
+    "frame_blocks",
     "frame_problem",
     "frames_from_lines",
     "parse_frame_line",
@@ -362,8 +366,10 @@ def _is_panic(exc: BaseException) -> bool:
     return type(exc).__name__ == "PanicException"
 
 
-class ModeSDecoder:
-    """Stateful Mode S / ADS-B decoder: frames in (any chunking), state updates out.
+class Rs1090Decoder:
+    """Stateful Mode S / ADS-B decoder on rs1090's fields, one dict per frame: the
+    reference that :class:`~skyaccord.ingest.decoder.ModeSDecoder` (the vectorised one,
+    which also decodes surface positions) is tested against.
 
     Parameters
     ----------
@@ -578,14 +584,15 @@ class ModeSDecoder:
 
 
 def frames_from_lines(lines: Iterable[str], stats: FeedStats, name: str = "",
-                      clock: Callable[[], float] | None = None) -> Iterator[RawFrame]:
+                      clock: Callable[[], float] | None = None,
+                      first: int = 1) -> Iterator[RawFrame]:
     """Raw frames from text or JSON lines; bad lines counted (``bad line``).
 
     Lines without a time (AVR ``*HEX;``) take ``clock()`` (a live feed's arrival time);
-    without a clock they are bad lines.
+    without a clock they are bad lines. ``first``: the number of the first line.
     """
     where = f"{name} line"
-    for n, line in enumerate(lines, 1):
+    for n, line in enumerate(lines, first):
         parsed = parse_frame_line(line)
         if parsed is not None and parsed[0] is None and clock is not None:
             parsed = (clock(), parsed[1])
@@ -595,3 +602,78 @@ def frames_from_lines(lines: Iterable[str], stats: FeedStats, name: str = "",
                 stats.reject("bad line", f"{name} line {n}: {line.strip()[:80]!r}")
             continue
         yield RawFrame(parsed[0], parsed[1], where, n)
+
+
+# ----------------------------------------------------------------------------- blocks
+
+#: a JSON line whose first keys are ``timestamp`` (a JSON number) and ``frame`` (hex
+#: digits), as rs1090/jet1090 write them; the rest of the line is not parsed
+_JSON_LINE: Final = re.compile(
+    r'^\{"timestamp": ?(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?), ?"frame": ?"([0-9a-fA-F]*)"'
+    r'(?:,[^\n]*)?\}[ \t]*$', re.M)
+#: a ``UNIX_SECONDS HEX`` / ``T,HEX`` line
+_TEXT_LINE: Final = re.compile(
+    r"^[ \t]*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)[ \t,]+([0-9a-fA-F]+)[ \t]*$", re.M)
+_BLANK: Final = frozenset(b" \t\n\x0b\x0c\x1c\x1d\x1e\x1f")
+BLOCK_BYTES: Final = 16 << 20
+
+
+class FrameBlock(NamedTuple):
+    """Frames of a block of lines as columns: time, hex text, line number."""
+
+    t: Any
+    frame: list[str]
+    line: Any
+
+
+def frame_blocks(fh: Any, stats: FeedStats, name: str = "",
+                 block_bytes: int = BLOCK_BYTES) -> Iterator[FrameBlock]:
+    """The frames of a binary stream of text or JSON lines, a block of lines at a time.
+
+    Lines in the common forms (:data:`_JSON_LINE`, :data:`_TEXT_LINE`) are read by one
+    regular expression over the block; a block with any other non-blank line (AVR, bad
+    lines, carriage returns, odd spacing) is read line by line by
+    :func:`frames_from_lines`, with the same results.
+    """
+    import numpy as np
+
+    line_no = 1
+    head = True
+    blank = np.zeros(256, dtype=np.bool_)
+    blank[list(_BLANK)] = True
+    while True:
+        block = fh.read(block_bytes)
+        if not block:
+            return
+        if not block.endswith(b"\n"):
+            block += fh.readline()
+        if head:
+            block = block.removeprefix(b"\xef\xbb\xbf")
+            head = False
+        arr = np.frombuffer(block, dtype=np.uint8)
+        nl = np.flatnonzero(arr == 10)
+        ends = np.append(nl, len(arr)) if not block.endswith(b"\n") else nl
+        n_lines = len(ends)
+        text = block.decode("utf-8", errors="replace")
+        got: list[tuple[str, str]] | None = None
+        if b"\r" not in block and text.isascii():
+            cum = np.concatenate(([0], np.cumsum(~blank[arr], dtype=np.int64)))
+            starts = np.concatenate(([0], ends[:-1] + 1))
+            filled = np.flatnonzero(cum[ends] - cum[starts] > 0)
+            pattern = _JSON_LINE if text[:256].lstrip().startswith("{") else _TEXT_LINE
+            found = pattern.findall(text)
+            if len(found) == len(filled):
+                got = found
+        if got is not None:
+            ts = np.array([x[0] for x in got], dtype=np.float64) if got else \
+                np.zeros(0)
+            yield FrameBlock(ts, [x[1] for x in got], filled + line_no)
+        else:
+            # universal newlines, as a text file reads
+            lines = io.StringIO(text, newline=None).readlines()
+            n_lines = len(lines)
+            frames = list(frames_from_lines(lines, stats, name, first=line_no))
+            yield FrameBlock(np.array([f.t for f in frames], dtype=np.float64),
+                             [f.frame for f in frames],
+                             np.array([f.line for f in frames], dtype=np.int64))
+        line_no += n_lines

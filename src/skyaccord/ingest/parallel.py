@@ -35,7 +35,8 @@ import numpy as np
 import numpy.typing as npt
 
 from skyaccord.errors import FeedError
-from skyaccord.ingest.modes import CRC24_TABLE, ModeSDecoder, RawFrame, screen_frame
+from skyaccord.ingest.decoder import ModeSDecoder
+from skyaccord.ingest.modes import CRC24_TABLE, RawFrame, screen_frame
 from skyaccord.ingest.states import FeedStats, StateUpdate
 
 __all__ = ["auto_workers", "decode_parallel", "frame_addresses"]
@@ -43,16 +44,16 @@ __all__ = ["auto_workers", "decode_parallel", "frame_addresses"]
 _TABLE: Final = np.array(CRC24_TABLE, dtype=np.uint32)
 _ADDRESS_IN_FRAME: Final = np.array([df in (11, 17, 18, 19) for df in range(32)])
 _new_update = partial(tuple.__new__, StateUpdate)
-#: below this many bytes of input, starting workers costs more than it saves
-AUTO_MIN_BYTES: Final = 8 << 20
 
 
-def auto_workers(size_bytes: int) -> int:
-    """Worker processes for an input of ``size_bytes``: 1 (serial) for small inputs or
-    a single core, else one per core up to 4."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
-        (os.cpu_count() or 1)
-    return 1 if size_bytes < AUTO_MIN_BYTES or cores < 2 else min(cores, 4)
+def auto_workers() -> int:
+    """Worker processes for ``workers=None``: 1. The vectorised decoder (numpy kernel,
+    one pass per batch) decodes faster than the parent alone can check, route and
+    pickle frames to workers, whatever the number of aircraft or cores: on the
+    benchmark's recordings (one busy aircraft, and many) serial decoding was faster
+    than 2 workers (benchmarks/ingest.py, its "file -> updates" rows). ``--workers N``
+    still runs N."""
+    return 1
 
 
 def _addresses(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32]:

@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterator
 from typing import Final
 
 from skyaccord.errors import FeedError
+from skyaccord.ingest.decoder import ModeSDecoder
 from skyaccord.ingest.formats import read_sbs
-from skyaccord.ingest.modes import BeastParser, ModeSDecoder, frames_from_lines
+from skyaccord.ingest.modes import BeastParser, frames_from_lines
 from skyaccord.ingest.states import FeedStats, StateUpdate
 
 __all__ = ["TCP_KINDS", "TcpFeed"]

@@ -1,0 +1,295 @@
+"""State updates as columns, and ``skyaccord decode``'s CSV written from them vectorised.
+
+:class:`StateColumns` holds a chunk of updates as arrays (strings as small tables plus an
+index per row). :class:`StatesCsvWriter` writes :data:`STATE_COLUMNS` rows with numpy:
+each number is formatted into a block of characters (digits from integer arithmetic,
+correctly rounded half-even like Python's ``f"{v:.6f}"``: the few values within 1e-9 of
+a rounding tie are rounded exactly with :mod:`decimal`), the blocks are laid side by
+side and the unused cells dropped in one pass. It writes byte for byte what
+:func:`skyaccord.ingest.formats.write_states_csv` writes (tested).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import BinaryIO, Final, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from skyaccord.ingest.states import StateUpdate
+
+__all__ = ["KINDS", "STATE_COLUMNS", "StateColumns", "StatesCsvWriter", "forward_fill"]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
+U8 = npt.NDArray[np.uint8]
+B = npt.NDArray[np.bool_]
+
+#: header of ``skyaccord decode``'s output: one row per position, velocity or state
+#: update (airborne: fields it does not carry are the aircraft's last airborne values)
+#: and per ground report (``on_ground`` 1: its own fields only, no carrying over)
+STATE_COLUMNS: Final = ("t", "icao24", "callsign", "lat", "lon", "alt_ft", "gs_kt",
+                        "trk_deg", "vs_fpm", "on_ground")
+#: update kinds (:attr:`StateColumns.kind` indexes this)
+KINDS: Final = ("position", "ground", "velocity", "identity", "altitude", "state")
+_POS, _GND, _VEL, _IDN, _ALT, _STATE = range(6)
+_CODE: Final = {k: i for i, k in enumerate(KINDS)}
+_CSV_SPECIAL: Final = frozenset(',"\r\n')
+
+
+class StateColumns(NamedTuple):
+    """A chunk of state updates as columns, in order. ``ident`` indexes ``idents`` (the
+    track keys), ``callsign`` indexes ``callsigns`` (-1 = none), ``kind`` indexes
+    :data:`KINDS`; NaN = not said."""
+
+    t: F64
+    kind: U8
+    ident: I32
+    idents: list[str]
+    callsign: I32
+    callsigns: list[str]
+    lat: F64
+    lon: F64
+    alt_ft: F64
+    gs_kt: F64
+    trk_deg: F64
+    vs_fpm: F64
+
+    @classmethod
+    def from_updates(cls, updates: Iterable[StateUpdate]) -> StateColumns:
+        """Columns of records (any reader's)."""
+        ups = list(updates)
+        names: dict[str, int] = {}
+        calls: dict[str, int] = {}
+        ident = np.fromiter((names.setdefault(u.icao24, len(names)) for u in ups),
+                            dtype=np.int32, count=len(ups))
+        cs = np.fromiter((-1 if not u.callsign else calls.setdefault(u.callsign, len(calls))
+                          for u in ups), dtype=np.int32, count=len(ups))
+
+        def col(name: str) -> F64:
+            return np.array([np.nan if (v := getattr(u, name)) is None else v for u in ups],
+                            dtype=np.float64)
+
+        return cls(np.array([u.t for u in ups], dtype=np.float64),
+                   np.array([_CODE.get(u.kind, _IDN) for u in ups], dtype=np.uint8),
+                   ident, list(names), cs, list(calls), col("lat"), col("lon"),
+                   col("alt_ft"), col("gs_kt"), col("trk_deg"), col("vs_fpm"))
+
+    def updates(self, source: str = "") -> list[StateUpdate]:
+        """The columns as records."""
+        def opt(a: F64) -> list[float | None]:
+            return [None if v != v else v for v in a.tolist()]
+
+        names = [self.idents[i] for i in self.ident.tolist()]
+        cs = [None if c < 0 else self.callsigns[c] for c in self.callsign.tolist()]
+        new = tuple.__new__
+        return [new(StateUpdate, (t, a, KINDS[k], c, y, x, h, g, r, v, None, None, None,
+                                  source))
+                for t, a, k, c, y, x, h, g, r, v in zip(
+                    self.t.tolist(), names, self.kind.tolist(), cs, opt(self.lat),
+                    opt(self.lon), opt(self.alt_ft), opt(self.gs_kt), opt(self.trk_deg),
+                    opt(self.vs_fpm), strict=True)]
+
+
+def forward_fill(has: B, group: I64) -> I64:
+    """For each row, the latest row at or before it of the same ``group`` where ``has``
+    is true, or -1.
+
+    >>> forward_fill(np.array([True, False, False, True, False]),
+    ...              np.array([0, 1, 0, 1, 1])).tolist()
+    [0, -1, 0, 3, 3]
+    """
+    m = len(has)
+    if m == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(group, kind="stable")
+    gs = group[order]
+    first = np.ones(m, dtype=np.bool_)
+    first[1:] = gs[1:] != gs[:-1]
+    start = np.maximum.accumulate(np.where(first, np.arange(m), 0))
+    pos = np.where(has[order], np.arange(m), -1)
+    run = np.maximum.accumulate(pos)
+    run[run < start] = -1
+    out = np.empty(m, dtype=np.int64)
+    out[order] = np.where(run >= 0, order[np.maximum(run, 0)], -1)
+    return out
+
+
+# ----------------------------------------------------------------------------- text
+
+def _digits_needed(v: I64) -> I64:
+    n = np.ones(len(v), dtype=np.int64)
+    p = 10
+    while p <= (int(v.max()) if len(v) else 0):
+        n += v >= p
+        p *= 10
+    return n
+
+
+def _fixed(v: F64, d: int) -> tuple[U8, B]:
+    """``f"{x:.{d}f}"`` of each value as a block of characters and the cells used
+    (none for NaN)."""
+    n = len(v)
+    nan = np.isnan(v)
+    a = np.abs(np.where(nan, 0.0, v))
+    ip = np.floor(a)
+    fp = a - ip  # exact
+    scale = 10 ** d
+    y = fp * scale
+    r = np.rint(y)  # half to even, as Python formats an exact tie
+    # within 1e-9 of a tie the product's rounding may decide: round exactly instead
+    # (and anything too large for int64 arithmetic)
+    amb = (np.abs(y - np.floor(y) - 0.5) < 1e-9) | (a >= 2.0**53) | ~np.isfinite(a)
+    if amb.any():
+        q = Decimal(1).scaleb(-d)
+        for k in np.flatnonzero(amb).tolist():
+            x = float(a[k])
+            if x != x or x in (float("inf"),) or x >= 2.0**53:
+                raise ValueError(f"cannot write {x!r} to the CSV")
+            exact = Decimal(x).quantize(q, rounding=ROUND_HALF_EVEN)
+            ip[k] = float(int(exact))
+            r[k] = float((exact - int(exact)).scaleb(d))
+    ipi = ip.astype(np.int64)
+    ri = r.astype(np.int64)
+    carry = ri >= scale
+    ipi[carry] += 1
+    ri[carry] -= scale
+    nd = _digits_needed(ipi)
+    w = int(nd.max()) if n else 1
+    width = 1 + w + (1 + d if d else 0)
+    chars = np.empty((n, width), dtype=np.uint8)
+    keep = np.zeros((n, width), dtype=np.bool_)
+    chars[:, 0] = ord("-")
+    keep[:, 0] = np.signbit(v) & ~nan
+    for k in range(w):
+        chars[:, 1 + k] = 48 + (ipi // 10 ** (w - 1 - k)) % 10
+        keep[:, 1 + k] = k >= w - nd
+    if d:
+        chars[:, 1 + w] = ord(".")
+        keep[:, 1 + w] = True
+        for k in range(d):
+            chars[:, 2 + w + k] = 48 + (ri // 10 ** (d - 1 - k)) % 10
+        keep[:, 1 + w:] = True
+    keep[nan] = False
+    return chars, keep
+
+
+def _strings(table: list[str], index: I32) -> tuple[U8, B]:
+    """Characters of ``table[index]`` per row (empty for -1)."""
+    enc = [s.encode("utf-8") for s in table] + [b""]
+    w = max(1, max(map(len, enc)))
+    mat = np.zeros((len(enc), w), dtype=np.uint8)
+    used = np.zeros((len(enc), w), dtype=np.bool_)
+    for k, e in enumerate(enc):
+        mat[k, :len(e)] = np.frombuffer(e, dtype=np.uint8)
+        used[k, :len(e)] = True
+    idx = np.where(index < 0, len(enc) - 1, index)
+    return mat[idx], used[idx]
+
+
+def _const(n: int, text: bytes) -> tuple[U8, B]:
+    row = np.frombuffer(text, dtype=np.uint8)
+    return np.broadcast_to(row, (n, len(row))), np.ones((n, len(row)), dtype=np.bool_)
+
+
+class StatesCsvWriter:
+    """Writes :data:`STATE_COLUMNS` rows of successive :class:`StateColumns` chunks to a
+    binary stream, carrying each aircraft's last airborne values from chunk to chunk."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.rows = 0
+        self._last: dict[str, tuple[str | None, float, float, float, float, float,
+                                    float]] = {}
+        out.write((",".join(STATE_COLUMNS) + "\n").encode())
+
+    def write(self, c: StateColumns) -> int:
+        """Write the rows of one chunk; how many."""
+        m = len(c.t)
+        if m == 0:
+            return 0
+        g = c.ident.astype(np.int64)
+        ground = c.kind == _GND
+        air = ~ground
+        # what each aircraft had before this chunk
+        prev = [self._last.get(name) for name in c.idents]
+        calls = list(c.callsigns)
+        call_id = {s: k for k, s in enumerate(calls)}
+
+        def cid(s: str | None) -> int:
+            if s is None:
+                return -1
+            if s not in call_id:
+                call_id[s] = len(calls)
+                calls.append(s)
+            return call_id[s]
+
+        p_cs = np.array([-1 if p is None else cid(p[0]) for p in prev], dtype=np.int32)
+        p_num = np.array([[np.nan] * 6 if p is None else p[1:] for p in prev],
+                         dtype=np.float64).reshape(-1, 6)
+        last = forward_fill(c.callsign >= 0, g)
+        cs = np.where(last >= 0, c.callsign[np.maximum(last, 0)], p_cs[g]).astype(np.int32)
+        has_pos = air & ~np.isnan(c.lat) & ~np.isnan(c.lon)
+        has_alt = air & ~np.isnan(c.alt_ft)
+        has_vel = air & ~np.isnan(c.gs_kt) & ~np.isnan(c.trk_deg)
+        filled: list[F64] = []
+        for has, col, k in ((has_pos, c.lat, 0), (has_pos, c.lon, 1), (has_alt, c.alt_ft, 2),
+                            (has_vel, c.gs_kt, 3), (has_vel, c.trk_deg, 4),
+                            (has_vel, c.vs_fpm, 5)):
+            last = forward_fill(has, g)
+            filled.append(np.where(last >= 0, col[np.maximum(last, 0)], p_num[g, k]))
+        # carry: each aircraft's values after its last row of this chunk
+        last_row = np.full(len(c.idents), -1, dtype=np.int64)
+        np.maximum.at(last_row, g, np.arange(m))
+        for k, r in enumerate(last_row.tolist()):
+            if r >= 0:
+                ci = int(cs[r])
+                y, x, h, v, tr, vs = (float(f[r]) for f in filled)
+                self._last[c.idents[k]] = (calls[ci] if ci >= 0 else None, y, x, h, v, tr,
+                                           vs)
+        rows = np.flatnonzero(np.isin(c.kind, (_POS, _VEL, _STATE, _GND)))
+        if len(rows) == 0:
+            return 0
+        gr = ground[rows]
+        own = (c.lat, c.lon, c.alt_ft, c.gs_kt, c.trk_deg, c.vs_fpm)
+        vals = [np.where(gr, o[rows], f[rows]) for o, f in zip(own, filled, strict=True)]
+        if any(_CSV_SPECIAL & set(s) for s in (*c.idents, *calls)):
+            self._write_csv(c.t[rows], [c.idents[i] for i in g[rows].tolist()],
+                            [calls[i] if i >= 0 else "" for i in cs[rows].tolist()],
+                            vals, gr)
+        else:
+            n = len(rows)
+            parts = [_fixed(c.t[rows], 6), _const(n, b","),
+                     _strings(c.idents, c.ident[rows]), _const(n, b","),
+                     _strings(calls, cs[rows])]
+            for col, d in zip(vals, (6, 6, 0, 1, 2, 0), strict=True):
+                parts += [_const(n, b","), _fixed(col, d)]
+            parts += [_const(n, b","), (np.where(gr, 49, 48).astype(np.uint8)[:, None],
+                                        np.ones((n, 1), dtype=np.bool_)),
+                      _const(n, b"\n")]
+            chars = np.concatenate([p[0] for p in parts], axis=1)
+            keep = np.concatenate([p[1] for p in parts], axis=1)
+            self.out.write(chars[keep].tobytes())
+        self.rows += len(rows)
+        return len(rows)
+
+    def _write_csv(self, t: F64, ids: list[str], cs: list[str], vals: list[F64],
+                   ground: B) -> None:
+        """Rows with names that need CSV quoting: through the csv module."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+
+        def cell(v: float, d: int) -> str:
+            return "" if v != v else f"{v:.{d}f}"
+
+        cols = [v.tolist() for v in vals]
+        for k, (tt, i, c) in enumerate(zip(t.tolist(), ids, cs, strict=True)):
+            w.writerow([f"{tt:.6f}", i, c, cell(cols[0][k], 6), cell(cols[1][k], 6),
+                        cell(cols[2][k], 0), cell(cols[3][k], 1), cell(cols[4][k], 2),
+                        cell(cols[5][k], 0), "1" if ground[k] else "0"])
+        self.out.write(buf.getvalue().encode("utf-8"))

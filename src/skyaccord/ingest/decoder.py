@@ -1,0 +1,635 @@
+"""The Mode S / ADS-B decoder: a whole batch of frames at a time, fields by a numpy kernel.
+
+:class:`ModeSDecoder` screens a batch (hex, length, time order), decodes the common
+messages with :func:`skyaccord.ingest.kernel.decode_fields` and hands the rest to rs1090
+(:data:`~skyaccord.ingest.kernel.SLOW`), then applies each aircraft's state in frame
+order: the address must have been heard in DF11/17/18 before a reply that carries it in
+the parity counts (else ``unknown address``); callsign, squawk and altitude are carried
+forward per aircraft (vectorised forward fill); positions are decoded from the CPR words
+by the aircraft's own state machine (one Python step per position frame, the only
+per-frame loop). The result is columns (:class:`Decoded`), turned into
+:class:`~skyaccord.ingest.states.StateUpdate` s only when a caller wants records.
+
+It gives the same updates as :class:`~skyaccord.ingest.modes.Rs1090Decoder` (rs1090's
+fields, the reference, tested on every real recording in tests/data) and, in addition,
+the positions of ADS-B surface reports (type codes 5-8) with their ground speed and
+track, as ``ground`` updates (the picture keeps them out of detection).
+
+Surface CPR (Doc 9871 C.2.6.9; Riddle ch. 5) has 90-degree zones: one even/odd pair
+leaves four longitudes and two latitudes, and a reference picks one. The reference is,
+the receiver position (``reference``), else the aircraft's own last fix (airborne or
+surface, any age: it only has to be within 45 degrees); with neither, the surface report
+is a ``ground`` update without a position (an aircraft first heard taxiing, without
+``--reference``, gets surface positions only once it has had an airborne fix). A lone surface
+frame is decoded locally against the aircraft's own fix (under 60 s old) or the receiver
+(valid within 45 NM).
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from skyaccord.geo import EARTH_RADIUS_M, KT, NM
+from skyaccord.ingest import kernel as K
+from skyaccord.ingest.columns import KINDS, StateColumns
+from skyaccord.ingest.modes import RawFrame, cpr_global, cpr_local, cpr_nl
+from skyaccord.ingest.states import KT_MAX, FeedStats, StateUpdate
+
+__all__ = ["Decoded", "ModeSDecoder", "cpr_surface_global", "cpr_surface_local"]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+_PAIR_MAX_S: Final = 10.0   # even/odd pair for a global fix (Doc 9871 C.2.6.10: 10 s)
+_LOCAL_MAX_S: Final = 60.0  # last own position still a valid local reference
+_JUMP_SLACK_M: Final = 2 * NM  # position noise and CPR quantisation allowance
+_CPR_SCALE: Final = float(1 << 17)
+
+_POS, _GND, _VEL, _IDN, _ALT = range(5)  # KINDS' order
+_HEXCHAR: Final = np.zeros(256, dtype=np.bool_)
+_HEXCHAR[list(b"0123456789abcdefABCDEF")] = True
+
+
+def cpr_surface_local(lat_cpr: int, lon_cpr: int, odd: bool, ref_lat: float,
+                      ref_lon: float) -> tuple[float, float]:
+    """Surface position of one CPR word near a reference (valid within 45 NM): the
+    airborne formulas with 90-degree zones (Doc 9871 C.2.6.9; Riddle ch. 5).
+
+    >>> lat, lon = cpr_surface_local(39195, 110205, False, 52.32, 4.73)
+    >>> round(lat, 4), round(lon, 4)
+    (52.3209, 4.7354)
+    """
+    i = 1 if odd else 0
+    yz, xz = lat_cpr / _CPR_SCALE, lon_cpr / _CPR_SCALE
+    dlat = 90.0 / (60 - i)
+    j = math.floor(ref_lat / dlat) + math.floor((ref_lat % dlat) / dlat - yz + 0.5)
+    lat = dlat * (j + yz)
+    dlon = 90.0 / max(cpr_nl(lat) - i, 1)
+    m = math.floor(ref_lon / dlon) + math.floor((ref_lon % dlon) / dlon - xz + 0.5)
+    lon = dlon * (m + xz)
+    return lat, (lon + 180.0) % 360.0 - 180.0
+
+
+def cpr_surface_global(lat_even: int, lon_even: int, lat_odd: int, lon_odd: int,
+                       odd_is_newer: bool, ref_lat: float,
+                       ref_lon: float) -> tuple[float, float] | None:
+    """Surface position from an even/odd pair, the solution nearest the reference among
+    the two latitudes and four longitudes the 90-degree zones leave; None if the pair
+    straddles a latitude zone edge.
+
+    >>> lat, lon = cpr_surface_global(39195, 110205, 94826, 123730, False, 51.99, 4.375)
+    >>> round(lat, 4), round(lon, 4)
+    (52.3209, 4.7354)
+    """
+    le, lo = lat_even / _CPR_SCALE, lat_odd / _CPR_SCALE
+    j = math.floor(59 * le - 60 * lo + 0.5)
+    lat_e = 90.0 / 60 * (j % 60 + le)
+    lat_o = 90.0 / 59 * (j % 59 + lo)
+    # each is in [0, 90): the other hemisphere's solution is 90 degrees south
+    if abs(lat_e - 90.0 - ref_lat) < abs(lat_e - ref_lat):
+        lat_e -= 90.0
+    if abs(lat_o - 90.0 - ref_lat) < abs(lat_o - ref_lat):
+        lat_o -= 90.0
+    nl = cpr_nl(lat_e)
+    if nl != cpr_nl(lat_o):
+        return None
+    lat = lat_o if odd_is_newer else lat_e
+    i = 1 if odd_is_newer else 0
+    ni = max(nl - i, 1)
+    m = math.floor(lon_even / _CPR_SCALE * (nl - 1) - lon_odd / _CPR_SCALE * nl + 0.5)
+    xz = (lon_odd if odd_is_newer else lon_even) / _CPR_SCALE
+    lon0 = 90.0 / ni * (m % ni + xz)
+    best, best_d = lon0, math.inf
+    for k in range(4):
+        cand = (lon0 + 90.0 * k + 180.0) % 360.0 - 180.0
+        d = abs((cand - ref_lon + 180.0) % 360.0 - 180.0)
+        if d < best_d:
+            best, best_d = cand, d
+    return lat, best
+
+
+@dataclass
+class _Aircraft:
+    callsign: str | None = None
+    squawk: int = -1
+    alt_ft: float = math.nan
+    even: tuple[float, int, int] | None = None   # airborne CPR words
+    odd: tuple[float, int, int] | None = None
+    s_even: tuple[float, int, int] | None = None  # surface CPR words
+    s_odd: tuple[float, int, int] | None = None
+    pos: tuple[float, float, float] | None = None  # t, lat, lon of the last fix
+
+
+class Decoded(NamedTuple):
+    """Updates of a batch as columns, in frame order. ``frame`` is each update's position
+    in the batch; ``kind`` indexes :data:`~skyaccord.ingest.columns.KINDS`; ``callsign``
+    indexes ``callsigns`` (-1 = none); ``squawk`` is ``0oABCD`` (-1 = none); NaN = not said."""
+
+    frame: I64
+    t: F64
+    icao: npt.NDArray[np.uint32]
+    kind: npt.NDArray[np.uint8]
+    callsign: npt.NDArray[np.int32]
+    callsigns: list[str]
+    lat: F64
+    lon: F64
+    alt_ft: F64
+    gs_kt: F64
+    trk_deg: F64
+    vs_fpm: F64
+    squawk: npt.NDArray[np.int32]
+
+    def columns(self) -> StateColumns:
+        """As :class:`~skyaccord.ingest.columns.StateColumns` (addresses as text)."""
+        uniq, inv = np.unique(self.icao, return_inverse=True)
+        return StateColumns(self.t, self.kind, inv.astype(np.int32).reshape(-1),
+                            [f"{a:06x}" for a in uniq.tolist()], self.callsign,
+                            self.callsigns, self.lat, self.lon, self.alt_ft, self.gs_kt,
+                            self.trk_deg, self.vs_fpm)
+
+    def updates(self, source: str = "") -> list[StateUpdate]:
+        """The updates as records (``None`` where a column is NaN / -1)."""
+        def opt(a: F64) -> list[float | None]:
+            return [None if v != v else v for v in a.tolist()]
+
+        names = [f"{a:06x}" for a in self.icao.tolist()]
+        cs = [None if c < 0 else self.callsigns[c] for c in self.callsign.tolist()]
+        sq = [None if s < 0 else f"{s:04o}" for s in self.squawk.tolist()]
+        lat, lon, alt = opt(self.lat), opt(self.lon), opt(self.alt_ft)
+        gs, trk, vs = opt(self.gs_kt), opt(self.trk_deg), opt(self.vs_fpm)
+        new = tuple.__new__
+        return [new(StateUpdate, (t, a, KINDS[k], c, y, x, h, g, r, v, s, None, None,
+                                  source))
+                for t, a, k, c, y, x, h, g, r, v, s in zip(
+                    self.t.tolist(), names, self.kind.tolist(), cs, lat, lon, alt, gs, trk,
+                    vs, sq, strict=True)]
+
+
+def _last_event(has: npt.NDArray[np.bool_], g: I64, order: I64, start: I64) -> I64:
+    """For each row, the row (same group ``g``, at or before it) of the latest event
+    (``has``), or -1: a forward fill by group. ``order`` sorts the rows by group, stably;
+    ``start`` is each group's first position in that order."""
+    m = len(has)
+    pos = np.where(has[order], np.arange(m), -1)
+    run = np.maximum.accumulate(pos) if m else pos
+    run[run < start[g[order]]] = -1
+    out = np.full(m, -1, dtype=np.int64)
+    out[order] = np.where(run >= 0, order[np.maximum(run, 0)], -1)
+    return out
+
+
+class ModeSDecoder:
+    """Stateful Mode S / ADS-B decoder: frames in (any chunking), state updates out.
+
+    Parameters
+    ----------
+    stats
+        Where refusals are counted (a new one named ``modes`` by default).
+    reference
+        Receiver position ``(lat, lon)`` in degrees: enables local CPR decoding of an
+        aircraft's first frame (airborne within ~180 NM, surface within 45 NM) and picks
+        the solution of surface pairs.
+    source
+        Copied into each update's ``source``.
+    """
+
+    def __init__(self, stats: FeedStats | None = None,
+                 reference: tuple[float, float] | None = None, source: str = "") -> None:
+        self.stats = stats if stats is not None else FeedStats("modes")
+        self.reference = reference
+        self.source = source
+        self.aircraft: dict[int, _Aircraft] = {}
+        self._t_last = -math.inf
+
+    # ------------------------------------------------------------------ record API
+
+    def decode(self, frames: Sequence[RawFrame], *, reorder_s: float = 1.0,
+               batch: int = 4096) -> list[StateUpdate]:
+        """Decode a chunk of frames in time order; a frame earlier than the latest by
+        more than ``reorder_s`` is refused (``time backwards``)."""
+        enabled = gc.isenabled()
+        gc.disable()  # many small acyclic objects: collections are pure overhead
+        try:
+            return self.decode_indexed(frames, reorder_s, batch)[0]
+        finally:
+            if enabled:
+                gc.enable()
+
+    def decode_indexed(self, frames: Sequence[RawFrame], reorder_s: float = 1.0,
+                       batch: int = 4096) -> tuple[list[StateUpdate], list[int]]:
+        """:meth:`decode` returning also, for each update, the position in ``frames`` of
+        the frame it came from (the parallel decoder merges in frame order with it)."""
+        t = np.fromiter((f.t for f in frames), dtype=np.float64, count=len(frames))
+        d = self.decode_columns(t, [f.frame for f in frames], lambda i: frames[i].at,
+                                reorder_s=reorder_s, batch=batch)
+        return d.updates(self.source), d.frame.tolist()
+
+    # ------------------------------------------------------------------ columns
+
+    def decode_columns(self, t: F64, hexes: list[str], at: Callable[[int], str],
+                       *, reorder_s: float = 1.0, batch: int = 4096,
+                       hex_checked: bool = False) -> Decoded:
+        """Decode a batch: ``t`` (UTC s) and ``hexes`` per frame, ``at(i)`` naming frame
+        ``i`` in messages. ``hex_checked``: the caller has made sure every frame is hex
+        digits only."""
+        stats = self.stats
+        n = len(hexes)
+        stats.read += n
+        lens = np.fromiter(map(len, hexes), dtype=np.int64, count=n)
+        is_hex = lens > 0 if hex_checked else self._hex_frames(hexes, lens)
+        good_len = (lens == 14) | (lens == 28)
+        self._reject_where(~is_hex, "not hex", lambda i: f"{at(i)}: {hexes[i][:40]!r}")
+        self._reject_where(is_hex & ~good_len, "bad length",
+                           lambda i: f"{at(i)}: {hexes[i][:40]!r}")
+        valid = is_hex & good_len
+        # time order: the latest time of the frames accepted before each one (a refused
+        # frame is older than that latest, so taking it in the running maximum changes
+        # nothing)
+        finite = valid & np.isfinite(t)
+        run = np.maximum.accumulate(np.where(finite, t, -np.inf)) if n else t
+        prev = np.empty(n)
+        if n:
+            prev[0] = self._t_last
+            np.maximum(run[:-1], self._t_last, out=prev[1:])
+        with np.errstate(invalid="ignore"):
+            back = valid & ~(t >= prev - reorder_s) | (valid & (t == np.inf))
+        self._reject_where(back, "time backwards",
+                           lambda i: f"{at(i)}: t={t[i]} after t={prev[i]}")
+        if n:
+            self._t_last = max(self._t_last, float(run[-1]))
+        keep = np.flatnonzero(valid & ~back)
+        rows, nbytes = K.rows_from_hex([hexes[i] for i in keep.tolist()])
+        # DF19 application field 0 (military extended squitter, the DF17 layout: DO-260B
+        # §2.2.3.2.7.9): checked, then decoded as its DF17 twin
+        mil = np.flatnonzero((rows[:, 0] == 0x98) & (nbytes == 14))
+        if len(mil):
+            sub = rows[mil]
+            par = (sub[:, 11].astype(np.uint32) << 16) | (sub[:, 12].astype(np.uint32)
+                                                          << 8) | sub[:, 13]
+            bad = K.crc24_rows(sub, 11) != par
+            self._reject_where_idx(keep[mil[bad]], "crc", lambda i: f"{at(i)}: {hexes[i]}")
+            ok = mil[~bad]
+            rows = rows.copy()
+            rows[ok, 0] = (17 << 3) | 5
+            crc = K.crc24_rows(rows[ok], 11)
+            rows[ok, 11], rows[ok, 12], rows[ok, 13] = crc >> 16, (crc >> 8) & 0xFF, crc & 0xFF
+            drop = np.zeros(len(rows), dtype=np.bool_)
+            drop[mil[bad]] = True
+            keep, rows, nbytes = keep[~drop], rows[~drop], nbytes[~drop]
+        f = K.decode_fields(rows, nbytes)
+        self._reject_where_idx(keep[f.status == K.CRC], "crc",
+                               lambda i: f"{at(i)}: {hexes[i]}")
+        ok = f.status == K.OK
+        slow = np.flatnonzero(f.status == K.SLOW)
+        # per-frame events (OK frames from the kernel, SLOW ones from rs1090)
+        icao = f.icao.copy()
+        registers = f.registers.copy()
+        kind = f.kind.copy()
+        alt, gs, trk, vs = f.alt_ft.copy(), f.gs_kt.copy(), f.trk_deg.copy(), f.vs_fpm.copy()
+        squawk = f.squawk.copy()
+        lat_cpr, lon_cpr, odd = f.lat_cpr.copy(), f.lon_cpr.copy(), f.odd.copy()
+        cs_of: dict[int, str] = {}
+        ident = np.flatnonzero(ok & (kind == K.IDENTITY))
+        for j, c in zip(ident.tolist(), K.callsign_text(f.chars[ident]), strict=True):
+            if c:
+                cs_of[j] = c
+        if len(slow):
+            texts = [rows[j, :nbytes[j]].tobytes().hex() for j in slow.tolist()]
+            # a reply repeats word for word (an aircraft answers each interrogation with
+            # the same identification): rs1090 decodes each distinct frame once
+            distinct = list(dict.fromkeys(texts))
+            decoded = dict(zip(distinct, self._rs1090(distinct, batch), strict=True))
+            msgs = [decoded[x] for x in texts]
+            for j, msg in zip(slow.tolist(), msgs, strict=True):
+                i = int(keep[j])
+                if msg is None:
+                    df = int(rows[j, 0]) >> 3
+                    if df in (17, 18) and nbytes[j] == 14 and \
+                            K.crc24_rows(rows[j:j + 1], 11)[0] != (
+                                (int(rows[j, 11]) << 16) | (int(rows[j, 12]) << 8)
+                                | int(rows[j, 13])):
+                        stats.reject("crc", f"{at(i)}: {hexes[i]}")
+                    else:
+                        stats.reject("undecodable", f"{at(i)}: {hexes[i]}")
+                    continue
+                a = msg.get("icao24")
+                if not isinstance(a, str):
+                    stats.reject("undecodable", f"{at(i)}: {hexes[i]}")
+                    continue
+                ok[j] = True
+                icao[j] = int(a, 16)
+                self._slow_event(msg, j, registers, kind, alt, gs, trk, vs, squawk,
+                                 lat_cpr, lon_cpr, odd, cs_of)
+        sel = np.flatnonzero(ok)
+        return self._apply(t, keep, sel, icao, registers, kind, alt, gs, trk, vs, squawk,
+                           lat_cpr, lon_cpr, odd, cs_of, hexes, at)
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _hex_frames(hexes: list[str], lens: I64) -> npt.NDArray[np.bool_]:
+        """Which frames are non-empty and hex digits only (vectorised over all)."""
+        n = len(hexes)
+        if n == 0:
+            return np.zeros(0, dtype=np.bool_)
+        chars = np.frombuffer("".join(hexes).encode("latin-1", errors="replace"),
+                              dtype=np.uint8)
+        bad_char = ~_HEXCHAR[chars]
+        if not bad_char.any():
+            return np.asarray(lens > 0, dtype=np.bool_)
+        bad = bad_char.astype(np.int64)
+        ends = np.cumsum(lens)
+        cum = np.concatenate(([0], np.cumsum(bad)))
+        nbad = cum[ends] - cum[ends - lens]
+        return np.asarray((nbad == 0) & (lens > 0), dtype=np.bool_)
+
+    def _reject_where(self, mask: npt.NDArray[np.bool_], reason: str,
+                      example: Callable[[int], str]) -> None:
+        self._reject_where_idx(np.flatnonzero(mask), reason, example)
+
+    def _reject_where_idx(self, idx: npt.NDArray[np.intp] | I64, reason: str,
+                          example: Callable[[int], str]) -> None:
+        if len(idx):
+            self.stats.reject(reason, example(int(idx[0])))
+            self.stats.rejected[reason] += len(idx) - 1
+
+    @staticmethod
+    def _rs1090(msgs: list[str], batch: int) -> list[Any]:
+        import rs1090
+
+        try:
+            return list(rs1090.decode(msgs, batch=batch))
+        except BaseException as exc:  # pyo3 panics derive from BaseException
+            if type(exc).__name__ != "PanicException":
+                raise
+        out: list[Any] = []
+        for m in msgs:
+            try:
+                out.append(rs1090.decode(m))
+            except BaseException as exc:
+                if type(exc).__name__ != "PanicException":
+                    raise
+                out.append(None)
+        return out
+
+    @staticmethod
+    def _slow_event(msg: dict[str, Any], j: int, registers: Any, kind: Any, alt: Any,
+                    gs: Any, trk: Any, vs: Any, squawk: Any, lat_cpr: Any, lon_cpr: Any,
+                    odd: Any, cs_of: dict[int, str]) -> None:
+        """The events of one frame decoded by rs1090 (the fields the reference decoder
+        reads from its dict)."""
+        df = str(msg.get("df", ""))
+        es = df in ("17", "18")
+        registers[j] = df in ("17", "18", "11")
+        kind[j] = K.NOTHING
+        bds = msg.get("bds")
+
+        def num(key: str) -> float:
+            v = msg.get(key)
+            return float(v) if isinstance(v, int | float) else math.nan
+
+        if df in ("20", "21"):
+            b20 = msg.get("bds20")
+            if isinstance(b20, dict):
+                c = str(b20.get("callsign", "")).strip().rstrip("_#").strip()
+                if c:
+                    cs_of[j] = c
+        if bds == "05" and es and "lat_cpr" in msg:
+            kind[j], alt[j] = K.AIR_POSITION, num("altitude")
+            lat_cpr[j], lon_cpr[j] = int(msg["lat_cpr"]), int(msg["lon_cpr"])
+            odd[j] = msg.get("parity") == "odd"
+        elif bds == "06" and es:
+            kind[j], gs[j], trk[j] = K.SURFACE, num("groundspeed"), num("track")
+            if "lat_cpr" in msg:
+                lat_cpr[j], lon_cpr[j] = int(msg["lat_cpr"]), int(msg["lon_cpr"])
+                odd[j] = msg.get("parity") == "odd"
+            else:
+                lat_cpr[j] = -1
+        elif bds == "09" and es:
+            if msg.get("groundspeed") is not None and msg.get("track") is not None:
+                kind[j], gs[j], trk[j], vs[j] = (K.VELOCITY, num("groundspeed"),
+                                                 num("track"), num("vertical_rate"))
+        elif es and bds == "08":
+            kind[j] = K.IDENTITY
+            c = str(msg.get("callsign", "")).strip().rstrip("_#").strip()
+            if c:
+                cs_of[j] = c
+        elif isinstance(msg.get("squawk"), str):
+            kind[j], squawk[j] = K.SQUAWK, int(msg["squawk"], 8)
+        elif df in ("0", "4", "16", "20") and isinstance(msg.get("altitude"), int | float):
+            kind[j], alt[j] = K.ALTITUDE, float(msg["altitude"])
+
+    def _apply(self, t_all: F64, keep: I64, sel: I64, icao_all: Any, registers_all: Any,
+               kind_all: Any, alt_all: F64, gs_all: F64, trk_all: F64, vs_all: F64,
+               squawk_all: Any, lat_cpr_all: Any, lon_cpr_all: Any, odd_all: Any,
+               cs_of: dict[int, str], hexes: list[str], at: Callable[[int], str]
+               ) -> Decoded:
+        stats = self.stats
+        frame = keep[sel]
+        t = t_all[frame]
+        icao = icao_all[sel]
+        registers = registers_all[sel]
+        kind = kind_all[sel]
+        m = len(sel)
+        uniq, g = np.unique(icao, return_inverse=True)
+        g = g.astype(np.int64).reshape(-1)
+        states = [self.aircraft.get(a) for a in uniq.tolist()]
+        known0 = np.array([s is not None for s in states], dtype=np.bool_)
+        first = np.full(len(uniq), m, dtype=np.int64)
+        reg_rows = np.flatnonzero(registers)
+        np.minimum.at(first, g[reg_rows], reg_rows)
+        known = known0[g] | (first[g] <= np.arange(m))
+        # DF0/4/5/16/20/21 carry the address in the parity: a corrupt frame yields a
+        # random address, so such replies count only for aircraft already heard
+        self._reject_where_idx(frame[~known], "unknown address",
+                               lambda i: f"{at(i)}: {hexes[i]}")
+        for k in np.flatnonzero(~known0 & (first < m)).tolist():
+            states[k] = self.aircraft[int(uniq[k])] = _Aircraft()
+        live = np.flatnonzero(known)
+        frame, t, g, kind = frame[live], t[live], g[live], kind[live]
+        src = sel[live]  # rows of the kernel's arrays
+        m = len(live)
+        order = np.argsort(g, kind="stable")
+        start = np.zeros(len(uniq), dtype=np.int64)
+        counts = np.bincount(g, minlength=len(uniq))
+        start[1:] = np.cumsum(counts)[:-1]
+        # carried per aircraft: callsign, squawk, altitude (the frame's own included)
+        cs_names: list[str] = []
+        cs_index: dict[str, int] = {}
+
+        def cs_id(c: str | None) -> int:
+            if c is None:
+                return -1
+            k = cs_index.get(c)
+            if k is None:
+                k = cs_index[c] = len(cs_names)
+                cs_names.append(c)
+            return k
+
+        cs_ev = np.full(m, -1, dtype=np.int32)
+        if cs_of and m:
+            rs = np.fromiter(cs_of, dtype=np.int64, count=len(cs_of))
+            at_ = np.minimum(np.searchsorted(src, rs), m - 1)  # src is sorted
+            for r, kk, hit in zip(rs.tolist(), at_.tolist(), (src[at_] == rs).tolist(),
+                                  strict=True):
+                if hit:
+                    cs_ev[kk] = cs_id(cs_of[r])
+        sq_ev = squawk_all[src]
+        alt_ev = alt_all[src]
+        a_kind = kind_all[src]
+        alt_ev = np.where((a_kind == K.AIR_POSITION) | (a_kind == K.ALTITUDE), alt_ev, np.nan)
+        init_cs = np.array([cs_id(s.callsign) if s is not None else -1 for s in states],
+                           dtype=np.int32)
+        init_sq = np.array([s.squawk if s is not None else -1 for s in states],
+                           dtype=np.int32)
+        init_alt = np.array([s.alt_ft if s is not None else math.nan for s in states])
+        last = _last_event(cs_ev >= 0, g, order, start)
+        callsign = np.where(last >= 0, cs_ev[np.maximum(last, 0)], init_cs[g]).astype(np.int32)
+        last = _last_event(sq_ev >= 0, g, order, start)
+        squawk = np.where(last >= 0, sq_ev[np.maximum(last, 0)], init_sq[g]).astype(np.int32)
+        last = _last_event(~np.isnan(alt_ev), g, order, start)
+        alt = np.where(last >= 0, alt_ev[np.maximum(last, 0)], init_alt[g])
+        # carry to the next batch: each aircraft's callsign, squawk and altitude as of
+        # its last row
+        last_row = np.full(len(uniq), -1, dtype=np.int64)
+        np.maximum.at(last_row, g, np.arange(m))
+        for k, r in enumerate(last_row.tolist()):
+            st = states[k]
+            if r < 0 or st is None:
+                continue
+            c = int(callsign[r])
+            st.callsign = cs_names[c] if c >= 0 else None
+            st.squawk = int(squawk[r])
+            st.alt_ft = float(alt[r])
+        alt = alt.copy()
+        gs, trk, vs = gs_all[src], trk_all[src], vs_all[src]
+        lat = np.full(m, np.nan)
+        lon = np.full(m, np.nan)
+        emit = np.zeros(m, dtype=np.bool_)
+        out_kind = np.zeros(m, dtype=np.uint8)
+        # velocities
+        v = kind == K.VELOCITY
+        with np.errstate(invalid="ignore"):
+            bad = v & ~((gs >= 0.0) & (gs <= KT_MAX) & (np.nan_to_num(np.abs(vs)) <= 60_000))
+        self._reject_where_idx(frame[bad], "impossible speed", lambda i: f"{at(i)}: {hexes[i]}")
+        emit |= v & ~bad
+        out_kind[v] = _VEL
+        # identity (callsign, squawk)
+        s = (kind == K.IDENTITY) | (kind == K.SQUAWK)
+        emit |= s
+        out_kind[s] = _IDN
+        # altitude replies (the altitude is carried even when refused, as before)
+        s = kind == K.ALTITUDE
+        with np.errstate(invalid="ignore"):
+            bad = s & ~((alt >= -2_000.0) & (alt <= 200_000.0))
+        self._reject_where_idx(frame[bad], "impossible altitude",
+                               lambda i: f"{at(i)}: {hexes[i]}")
+        emit |= s & ~bad
+        out_kind[s] = _ALT
+        # positions: the CPR state machine, frame by frame
+        p = np.flatnonzero((kind == K.AIR_POSITION) | (kind == K.SURFACE))
+        if len(p):
+            self._positions(p, t, g, kind, uniq, states, lat_cpr_all[src], lon_cpr_all[src],
+                            odd_all[src], alt, lat, lon, emit, frame, hexes, at)
+        out_kind[kind == K.AIR_POSITION] = _POS
+        s = kind == K.SURFACE
+        out_kind[s] = _GND
+        alt[s] = np.nan  # on the surface: no altitude, no vertical rate
+        vs[s] = np.nan
+        keep_alt = (out_kind == _POS) | (out_kind == _ALT)
+        alt = np.where(keep_alt, alt, np.nan)
+        nopos = (out_kind != _POS) & (out_kind != _GND)
+        lat[nopos] = np.nan
+        lon[nopos] = np.nan
+        novel = (out_kind != _VEL) & (out_kind != _GND)
+        gs[novel] = np.nan
+        trk[novel] = np.nan
+        vs[out_kind != _VEL] = np.nan
+        e = np.flatnonzero(emit)
+        stats.updates += len(e)
+        return Decoded(frame[e], t[e], icao_all[src][e].astype(np.uint32), out_kind[e],
+                       callsign[e], cs_names, lat[e], lon[e], alt[e], gs[e], trk[e],
+                       vs[e], squawk[e])
+
+    def _positions(self, p: I64, t: F64, g: I64, kind: Any, uniq: Any,
+                   states: list[_Aircraft | None], lat_cpr: Any, lon_cpr: Any, odd: Any,
+                   alt: F64, lat: F64, lon: F64, emit: npt.NDArray[np.bool_], frame: I64,
+                   hexes: list[str], at: Callable[[int], str]) -> None:
+        stats = self.stats
+        ref = self.reference
+        limit = KT_MAX * KT
+        rad = math.pi / 180.0
+        for r, tt, gg, kk, yz, xz, o, h in zip(
+                p.tolist(), t[p].tolist(), g[p].tolist(), kind[p].tolist(),
+                lat_cpr[p].tolist(), lon_cpr[p].tolist(), odd[p].tolist(),
+                alt[p].tolist(), strict=True):
+            ac = states[gg]
+            assert ac is not None
+            surface = kk == K.SURFACE
+            if surface:
+                emit[r] = True  # on the ground, with or without a position
+                if yz < 0:
+                    continue  # rs1090 gave no CPR words
+            word = (tt, yz, xz)
+            if surface:
+                if o:
+                    ac.s_odd = word
+                else:
+                    ac.s_even = word
+                other = ac.s_even if o else ac.s_odd
+            else:
+                if o:
+                    ac.odd = word
+                else:
+                    ac.even = word
+                other = ac.even if o else ac.odd
+            fix: tuple[float, float] | None = None
+            pos = ac.pos
+            if pos is not None and tt - pos[0] <= _LOCAL_MAX_S:
+                fix = (cpr_surface_local if surface else cpr_local)(yz, xz, o, pos[1], pos[2])
+            elif other is not None and abs(tt - other[0]) <= _PAIR_MAX_S:
+                e_, o_ = (other, word) if o else (word, other)
+                if surface:
+                    near = ref or (None if pos is None else (pos[1], pos[2]))
+                    if near is None:
+                        continue  # no reference yet to choose among the solutions
+                    fix = cpr_surface_global(e_[1], e_[2], o_[1], o_[2], o, *near)
+                else:
+                    fix = cpr_global(e_[1], e_[2], o_[1], o_[2], odd_is_newer=o)
+                if fix is None:
+                    stats.reject("cpr no fix", f"{at(int(frame[r]))}: {hexes[int(frame[r])]}")
+                    continue
+            elif ref is not None:
+                fix = (cpr_surface_local if surface else cpr_local)(yz, xz, o, *ref)
+            else:
+                continue  # waiting for the other half of a pair
+            reason = None
+            if not (-90.0 <= fix[0] <= 90.0 and -180.0 <= fix[1] <= 180.0):
+                reason = "impossible position"
+            elif not surface and h == h and not -2_000.0 <= h <= 200_000.0:
+                reason = "impossible altitude"
+            elif pos is not None:
+                dt = max(tt - pos[0], 0.0)
+                # haversine (skyaccord.geo.great_circle_m), inline: once per position
+                p1, p2 = pos[1] * rad, fix[0] * rad
+                hv = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * \
+                    math.sin((fix[1] - pos[2]) * rad / 2) ** 2
+                d = 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(hv)))
+                if d > limit * dt + _JUMP_SLACK_M:
+                    reason = "position jump"
+            if reason is not None:
+                i = int(frame[r])
+                stats.reject(reason, f"{at(i)}: {hexes[i]}")
+                ac.pos = None  # re-acquire with a fresh global pair
+                ac.even = ac.odd = ac.s_even = ac.s_odd = None
+                continue
+            ac.pos = (tt, fix[0], fix[1])
+            lat[r], lon[r] = fix
+            emit[r] = True
