@@ -22,13 +22,15 @@ keys_app = typer.Typer(help="Ed25519 keys of a party's node.", no_args_is_help=T
 line_app = typer.Typer(help="The line: signed, acknowledged messages between parties.",
                        no_args_is_help=True)
 
-DbArg = Annotated[Path, typer.Argument(help="The node's SQLite database.")]
+DbArg = Annotated[str, typer.Argument(
+    help="The node's log: its SQLite file, or a postgresql://...?skyaccord_schema=NAME URL.")]
 AccordOpt = Annotated[Path | None, typer.Option("--accord", help="Accord TOML file.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Node config TOML file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _open(db: Path) -> Any:
+def _open(db: str) -> Any:
+    """The log at ``db``, read-only, for the party it belongs to."""
     from skyaccord.line.log import read_meta
     from skyaccord.line.store import LineStore
 
@@ -65,7 +67,8 @@ def send(
     reply_to: Annotated[str | None, typer.Option("--reply-to", help="Message answered.")
                         ] = None,
     party: Annotated[str | None, typer.Option("--party")] = None,
-    db: Annotated[Path | None, typer.Option("--db")] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", help="The node's log: SQLite file or postgresql:// URL.")] = None,
     key: Annotated[Path | None, typer.Option("--key")] = None,
     accord: AccordOpt = None,
 ) -> None:
@@ -77,7 +80,7 @@ def send(
     try:
         cfg = load_settings(config) if config else None
         party = party or (cfg.party if cfg else None)
-        db = db or (cfg.db if cfg else None)
+        db = db or (cfg.line_db if cfg else None)
         key = key or (cfg.key if cfg else None)
         if not (party and db and key):
             fail("give --config, or --party, --db and --key")
@@ -130,7 +133,7 @@ def show(db: DbArg, msg_id: Annotated[str, typer.Argument(help="Message id.")]) 
     with _open(db) as store:
         found = store.find(msg_id)
         if found is None:
-            fail(f"{db}: no message {msg_id}")
+            fail(f"{store.where}: no message {msg_id}")
         assert found is not None
         replies = store.replies(msg_id)
     typer.echo(json.dumps({"direction": found[0], "message": found[1].to_dict(),
@@ -140,9 +143,9 @@ def show(db: DbArg, msg_id: Annotated[str, typer.Argument(help="Message id.")]) 
 @line_app.command("verify")
 def verify_cmd(
     db: DbArg, accord: AccordOpt = None,
-    against: Annotated[Path | None, typer.Option(
-        "--against", help="The other party's database: cross-check shared messages.")
-    ] = None,
+    against: Annotated[str | None, typer.Option(
+        "--against", help="The other party's log (file or URL): cross-check shared "
+        "messages.")] = None,
 ) -> None:
     """Recompute the hash chain and check every signature, with --accord's keys or else
     the accord recorded in the log (said so); exit 1 on any problem."""

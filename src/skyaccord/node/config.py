@@ -5,9 +5,11 @@ A TOML file; relative paths are relative to the file::
     [node]
     party = "us"
     key = "us.key"              # Ed25519 seed, owner-only (mode 0600)
-    db = "us.db"                # the line's log (SQLite)
+    db = "us.db"                # the line's log: a SQLite file, or a PostgreSQL schema
+                                # "postgresql://user@host/dbname?skyaccord_schema=line_us"
     registry = "us-registry.db" # optional: SQLite file or postgresql:// URL of the intents
-                                # registry (default: beside db, "<db stem>-registry.db")
+                                # registry (default: beside db, "<db stem>-registry.db"; for
+                                # a postgresql:// db, its server, schema "<schema>_registry")
     accord = "accord.toml"      # optional: the shipped default accord otherwise
     host = "127.0.0.1"          # optional
     port = 8701
@@ -16,6 +18,7 @@ A TOML file; relative paths are relative to the file::
     max_track_age_s = 60.0      # optional: a track without reports for longer is dropped
     max_body_bytes = 8388608    # optional: larger request bodies are refused (413)
     tokens = "tokens.json"      # optional: operator tokens (hashed), default beside db
+                                # (beside this file, "<party>-tokens.json", for a URL db)
     tls_cert = "cert.pem"       # optional, with tls_key: serve HTTPS
     tls_key = "key.pem"
     peer_ca = "ca.pem"          # optional: CA bundle that verifies the peers' HTTPS
@@ -41,7 +44,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from skyaccord.errors import InputError
+from skyaccord.errors import InputError, StoreError
+from skyaccord.line.logstore import is_url
+from skyaccord.line.logstore.postgres import DEFAULT_SCHEMA as LOG_SCHEMA
+from skyaccord.store.postgres import split_url
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -67,6 +73,8 @@ class NodeSettings:
     party: str
     key: Path
     db: Path
+    """the line's SQLite log; with :attr:`db_url`, only where the files that default to
+    beside the log go (``<party>.db`` beside the config file, never created)"""
     port: int
     registry: str | None = None
     accord: Path | None = None
@@ -87,12 +95,25 @@ class NodeSettings:
     tiles: str | None = None
     """an XYZ raster tile URL template (``{z}``, ``{x}``, ``{y}``) for the operating
     picture's basemap; default: the shipped borders only"""
+    db_url: str | None = None
+    """the line's log on PostgreSQL (``postgresql://...``), in place of :attr:`db`"""
+
+    @property
+    def line_db(self) -> str:
+        """Where the line's log is: :attr:`db_url`, else the SQLite file :attr:`db`."""
+        return self.db_url or str(self.db)
 
     @property
     def registry_url(self) -> str:
-        """The registry's store: as configured, else a SQLite file beside the line's log."""
+        """The registry's store: as configured, else beside the line's log: a SQLite
+        file ``<db stem>-registry.db``, or on the log's PostgreSQL server the schema
+        ``<log schema>_registry`` (the two never share a schema by default)."""
         if self.registry:
             return self.registry
+        if self.db_url:
+            url, schema = split_url(self.db_url, LOG_SCHEMA)
+            sep = "&" if "?" in url else "?"
+            return f"{url}{sep}skyaccord_schema={schema}_registry"
         return str(self.db.with_name(self.db.stem + "-registry.db"))
 
     @property
@@ -176,8 +197,10 @@ def load_settings(path: str | Path) -> NodeSettings:
     registry = node.get("registry")
     if registry is not None and not registry.startswith(("postgresql://", "postgres://")):
         registry = str(base / registry)
+    db_url = str(node["db"]) if is_url(str(node["db"])) else None
     settings = NodeSettings(
-        party=str(node["party"]), key=base / str(node["key"]), db=base / str(node["db"]),
+        party=str(node["party"]), key=base / str(node["key"]),
+        db=base / (f"{node['party']}.db" if db_url else str(node["db"])), db_url=db_url,
         port=port, registry=registry, accord=path_of("accord"),
         host=str(node.get("host", "127.0.0.1")),
         skew_s=_number(f"{p}: key 'node.skew_s'", node.get("skew_s", 30.0)),
@@ -200,12 +223,20 @@ def check_settings(s: NodeSettings, where: str = "node settings") -> NodeSetting
         raise InputError(f"{where}: tick_s is at most 60 s, got {s.tick_s:g}")
     if s.party in s.peers:
         raise InputError(f"{where}: [peers] names this node's own party {s.party!r}")
+    for key, url in (("db", s.db_url), ("registry", s.registry_url)):
+        if url is not None and is_url(url):
+            try:
+                split_url(url, LOG_SCHEMA)
+            except StoreError as exc:
+                raise InputError(f"{where}: key 'node.{key}': {exc}") from None
     return s
 
 
 def merge_overrides(s: NodeSettings, **flags: Any) -> NodeSettings:
     """``s`` with every flag that is not None put in its place (then checked again)."""
     changes = {k: v for k, v in flags.items() if v is not None}
+    if "db" in changes:  # a log file named on the command line replaces a URL
+        changes.setdefault("db_url", None)
     return check_settings(replace(s, **changes))
 
 

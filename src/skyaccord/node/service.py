@@ -107,7 +107,7 @@ def open_node(s: NodeSettings, *, clock: Callable[[], float] = time.time) -> Ope
     rules = _rules(s.rules)
     tokens = TokenStore(s.tokens_path)
     # Everything checked: now the stores (which create files).
-    store = LineStore(s.db, s.party, key)
+    store = LineStore(s.line_db, s.party, key)
     try:
         line = Node(s.party, key, accord, store,
                     {p: _peer(u, s.peer_ca) for p, u in s.peers.items()}, clock=clock,
