@@ -57,6 +57,9 @@ LAYERS: dict[str, frozenset[str]] = {
                                  "skyaccord.web"}),
     "skyaccord.web": frozenset({_E, "skyaccord.airspace"}),
     "skyaccord.dss": frozenset({_E, _G, _T}),
+    "skyaccord.analysis": frozenset({_E, _G, "skyaccord.protocol", "skyaccord.airspace"}),
+    "skyaccord.sim": frozenset({_E, _G, "skyaccord.protocol", "skyaccord.airspace",
+                                "skyaccord.line", "skyaccord.node", "skyaccord.analysis"}),
 }
 
 
