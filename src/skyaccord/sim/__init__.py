@@ -1,0 +1,1 @@
+"""The theatre simulator: scenarios, kinematics, runs through the nodes, sweeps."""
