@@ -3,6 +3,8 @@
 Not part of the test suite or CI (minutes to hours): run by hand, one group at a time::
 
     python tests/mutation/run.py GROUP [--workdir DIR] [--max-children N]
+    python tests/mutation/run.py GROUP --recheck [-k EXPR]
+
 
 A group names the modules to mutate and the tests that should kill their mutants
 (:data:`GROUPS`). The script copies ``src/``, ``tests/`` and ``pyproject.toml`` into
@@ -12,12 +14,19 @@ install's ``src`` taken off ``sys.path`` (so the tests import the mutants), and 
 the killed, survived and timed-out counts, the kill rate and each survivor; ``mutmut
 show NAME`` in ``DIR`` shows a survivor's diff. The working tree is never modified.
 Set ``SKYACCORD_PG_URL`` for the groups whose tests use PostgreSQL. See README.md here.
+
+``--recheck`` runs each mutant a finished run left alive (survived, no tests, timeout)
+again against the working tree's current ``tests/`` (copied into the run's ``mutants/``
+directory), the mutant switched on through mutmut's ``MUTANT_UNDER_TEST``, and prints
+the figures with those it now kills: the way to check new tests mutant by mutant without
+the hours of a full run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,8 +45,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "tactical": (["tactical/kinematics.py", "tactical/levels.py"],
                  ["tests/tactical/test_reference.py", "tests/tactical/test_kinematics.py",
                   "tests/tactical/test_detect.py", "-k", "not pruned and not coarse"]),
+    # with the pair-search edges, chunks and records of test_detect_edges.py and the
+    # CSV writer through the CLI
     "detect": (["tactical/detect.py"],
                ["tests/tactical/test_reference.py", "tests/tactical/test_detect.py",
+                "tests/tactical/test_detect_edges.py", "tests/tactical/test_cli.py",
                 "-k", "not pruned and not coarse"]),
     "bands": (["tactical/bands.py"], ["tests/tactical/test_bands.py"]),
     "airspace": (["airspace/crossing.py"],
@@ -99,6 +111,39 @@ def summary(workdir: Path) -> tuple[dict[str, int], list[str]]:
     return counts, survivors
 
 
+_PYTEST = ("import sys\n"
+           "sys.path = [p for p in sys.path if not p.rstrip('/').endswith('/src')]\n"
+           "sys.path.insert(0, 'src')\n"
+           "import pytest\n"
+           "sys.exit(pytest.main(sys.argv[1:]))\n")
+
+
+def recheck(group: str, workdir: Path, survivors: list[str], extra: list[str],
+            timeout_s: float = 600.0) -> list[str]:
+    """The survivors that the current tests kill (see the module doc)."""
+    mutants = workdir / "mutants"
+    shutil.rmtree(mutants / "tests")
+    shutil.copytree(ROOT / "tests", mutants / "tests",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis"))
+    tests = GROUPS[group][1]
+    killed = []
+    for line in survivors:
+        name = line.rpartition(": ")[0]
+        env = {**os.environ, "MUTANT_UNDER_TEST": name}
+        try:
+            r = subprocess.run([sys.executable, "-c", _PYTEST, "-x", "-q", "-p",
+                                "no:cacheprovider", "-p", "no:randomly", *tests, *extra],
+                               cwd=mutants, env=env, capture_output=True, text=True,
+                               timeout=timeout_s, check=False)
+            dead = r.returncode != 0
+        except subprocess.TimeoutExpired:
+            dead = False
+        print(f"  {name}: {'killed' if dead else 'alive'}", flush=True)
+        if dead:
+            killed.append(name)
+    return killed
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("group", choices=sorted(GROUPS))
@@ -106,9 +151,14 @@ def main() -> None:
     ap.add_argument("--max-children", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--report-only", action="store_true",
                     help="print the results of a finished run in --workdir")
+    ap.add_argument("--recheck", action="store_true",
+                    help="run a finished run's survivors again against the current tests")
+    ap.add_argument("-k", dest="keyword", help="with --recheck: a pytest -k expression")
+    ap.add_argument("--only", help="with --recheck: a regular expression the mutants' "
+                                   "names must match")
     a = ap.parse_args()
     workdir = a.workdir or Path("/tmp/skyaccord-mutation") / a.group
-    if not a.report_only:
+    if not (a.report_only or a.recheck):
         prepare(a.group, workdir)
         mutmut(workdir, "run", "--max-children", str(a.max_children))
     counts, survivors = summary(workdir)
@@ -118,6 +168,13 @@ def main() -> None:
                                                    sorted(counts.items())))
     if total:
         print(f"kill rate {100.0 * killed / total:.1f} %")
+    if a.recheck:
+        chosen = [s for s in survivors if re.search(a.only or "", s)]
+        now = recheck(a.group, workdir, chosen, ["-k", a.keyword] if a.keyword else [])
+        survivors = [s for s in survivors if s.rpartition(": ")[0] not in now]
+        killed += len(now)
+        print(f"{a.group} with the current tests: {killed} of {total} killed, "
+              f"kill rate {100.0 * killed / total:.1f} %")
     for s in survivors:
         print("  " + s)
 
