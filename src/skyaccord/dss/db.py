@@ -68,6 +68,8 @@ class Tx(Protocol):
 
     def search(self, kind: str, box: Box) -> set[str]: ...
 
+    def owners_sql(self, kind: str, boxes: Sequence[Box]) -> tuple[str, list[Any]]: ...
+
 
 class Db(Protocol):
     def read(self) -> Any: ...  # a context manager of Tx
@@ -122,11 +124,18 @@ class _SqliteTx:
         self.c.execute(f"DELETE FROM dss_own_{kind} WHERE owner = ?", (owner,))
 
     def search(self, kind: str, box: Box) -> set[str]:
-        q = (f"SELECT DISTINCT o.owner FROM dss_rt_{kind} r JOIN dss_own_{kind} o "
-             "ON o.rid = r.rid WHERE r.lat0 <= ? AND r.lat1 >= ? AND r.lng0 <= ? "
-             "AND r.lng1 >= ? AND r.alt0 <= ? AND r.alt1 >= ? AND r.t0 <= ? AND r.t1 >= ?")
-        return {r[0] for r in self.c.execute(q, (box.lat1, box.lat0, box.lng1, box.lng0,
-                                                   box.alt1, box.alt0, box.t1, box.t0))}
+        q, params = self.owners_sql(kind, [box])
+        return {r[0] for r in self.c.execute(q, params)}
+
+    def owners_sql(self, kind: str, boxes: Sequence[Box]) -> tuple[str, list[Any]]:
+        """A query of the owners whose boxes meet any of ``boxes`` (to nest in another)."""
+        one = (f"SELECT o.owner FROM dss_rt_{kind} r JOIN dss_own_{kind} o "
+               "ON o.rid = r.rid WHERE r.lat0 <= ? AND r.lat1 >= ? AND r.lng0 <= ? "
+               "AND r.lng1 >= ? AND r.alt0 <= ? AND r.alt1 >= ? AND r.t0 <= ? AND r.t1 >= ?")
+        params: list[Any] = []
+        for b in boxes:
+            params += [b.lat1, b.lat0, b.lng1, b.lng0, b.alt1, b.alt0, b.t1, b.t0]
+        return " UNION ".join([one] * len(boxes)), params
 
 
 class SQLiteDb:
@@ -208,10 +217,16 @@ class _PgTx:
         self.c.execute(f"DELETE FROM dss_box_{kind} WHERE owner = %s", (owner,))
 
     def search(self, kind: str, box: Box) -> set[str]:
-        q = (f"SELECT DISTINCT owner FROM dss_box_{kind} WHERE box && "
-             "cube(ARRAY[%s,%s,%s,%s]::float8[], ARRAY[%s,%s,%s,%s]::float8[])")
-        return {r[0] for r in self.c.execute(q, (box.lat0, box.lng0, box.alt0, box.t0,
-                                                 box.lat1, box.lng1, box.alt1, box.t1))}
+        q, params = self.owners_sql(kind, [box])
+        return {r[0] for r in self.c.execute(q.replace("?", "%s"), params)}
+
+    def owners_sql(self, kind: str, boxes: Sequence[Box]) -> tuple[str, list[Any]]:
+        one = (f"SELECT owner FROM dss_box_{kind} WHERE box && "
+               "cube(ARRAY[?,?,?,?]::float8[], ARRAY[?,?,?,?]::float8[])")
+        params: list[Any] = []
+        for b in boxes:
+            params += [b.lat0, b.lng0, b.alt0, b.t0, b.lat1, b.lng1, b.alt1, b.t1]
+        return " UNION ".join([one] * len(boxes)), params
 
 
 class PostgresDb:

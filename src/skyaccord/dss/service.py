@@ -51,6 +51,7 @@ from skyaccord.errors import InputError, NotFound, PermissionDenied, SkyaccordEr
 from . import auth
 from .db import Db, Tx
 from .geometry import (
+    Box,
     Volume,
     covers,
     format_time,
@@ -79,6 +80,7 @@ _UUID4 = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-
 MAX_SUBSCRIPTION_S = 24 * 3600.0  # DSSMaxSubscriptionDurationHours
 MAX_PLAN_HORIZON_S = 30 * 86400.0  # OiMaxPlanHorizonDays
 MAX_KEY = 10_000
+PURGE_EVERY_S = 10.0
 MAX_URL = 2048
 STATES = ("Accepted", "Activated", "Nonconforming", "Contingent")
 OFF_NOMINAL = frozenset({"Nonconforming", "Contingent"})
@@ -216,6 +218,7 @@ class Dss:
     def __init__(self, db: Db, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.clock = clock
+        self._purged_at = -float("inf")
 
     # ------------------------------------------------------------------ reading helpers
 
@@ -236,6 +239,18 @@ class Dss:
         e = _entity(rows[0])
         return e if e.kind == kind and e.t1 >= now else None
 
+    def _claim(self, tx: Tx, kind: str, eid: str, now: float) -> tuple[Entity | None, bool]:
+        """The live ``kind`` entity ``eid`` (or None), and whether the id is taken by a
+        live entity of any kind; an expired one not yet purged is removed here."""
+        rows = tx.rows(f"SELECT {_E_COLS} FROM dss_entities WHERE id = ?", (eid,))
+        if not rows:
+            return None, False
+        e = _entity(rows[0])
+        if e.t1 < now:
+            self._delete_entity(tx, e)
+            return None, False
+        return (e if e.kind == kind else None), True
+
     def _get_subscription(self, tx: Tx, sid: str, now: float) -> Subscription | None:
         rows = tx.rows(f"SELECT {_S_COLS} FROM dss_subscriptions WHERE id = ?", (sid,))
         if not rows:
@@ -247,32 +262,41 @@ class Dss:
             "SELECT id FROM dss_entities WHERE subscription_id = ? AND t1 >= ?", (sid, now)))
         return s
 
-    def _candidates(self, tx: Tx, kind: str, vols: Sequence[Volume], now: float) -> set[str]:
-        ids: set[str] = set()
+    def _search_boxes(self, vols: Sequence[Volume], now: float) -> list[Box]:
+        """The volumes' boxes, less what ended before ``now`` (expired things are gone)."""
+        out = []
         for v in vols:
             b = v.box()
-            if b.t1 < now:
-                continue
-            ids |= tx.search(kind, type(b)(b.lat0, b.lat1, b.lng0, b.lng1, b.alt0, b.alt1,
-                                           max(b.t0, now), b.t1))
-        return ids
+            if b.t1 >= now:
+                out.append(Box(b.lat0, b.lat1, b.lng0, b.lng1, b.alt0, b.alt1,
+                               max(b.t0, now), b.t1))
+        return out
 
     def _search_entities(self, tx: Tx, kind: str, vols: Sequence[Volume], now: float
                          ) -> list[Entity]:
-        found = self._load_entities(tx, self._candidates(tx, kind, vols, now))
-        return sorted((e for e in found if e.kind == kind and e.t1 >= now
+        boxes = self._search_boxes(vols, now)
+        found: list[Entity] = []
+        # one round trip per 50 volumes: the index search nested in the row read
+        for i in range(0, len(boxes), 50):
+            owners, params = tx.owners_sql(kind, boxes[i:i + 50])
+            found += [_entity(r) for r in tx.rows(
+                f"SELECT {_E_COLS} FROM dss_entities WHERE id IN ({owners}) AND t1 >= ?",
+                [*params, now])]
+        unique = {e.id: e for e in found}
+        return sorted((e for e in unique.values() if e.kind == kind
                        and intersects(e.volumes, vols)), key=lambda e: e.id)
 
     def _search_subscriptions(self, tx: Tx, vols: Sequence[Volume], now: float
                               ) -> list[Subscription]:
-        ids = sorted(self._candidates(tx, "sub", vols, now))
-        out: list[Subscription] = []
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            out += [_subscription(r) for r in tx.rows(
-                f"SELECT {_S_COLS} FROM dss_subscriptions WHERE id IN ({marks})", chunk)]
-        return sorted((s for s in out if s.t1 >= now and intersects(s.volumes, vols)),
+        boxes = self._search_boxes(vols, now)
+        found: list[Subscription] = []
+        for i in range(0, len(boxes), 50):
+            owners, params = tx.owners_sql("sub", boxes[i:i + 50])
+            found += [_subscription(r) for r in tx.rows(
+                f"SELECT {_S_COLS} FROM dss_subscriptions WHERE id IN ({owners}) "
+                "AND t1 >= ?", [*params, now])]
+        unique = {s.id: s for s in found}
+        return sorted((s for s in unique.values() if intersects(s.volumes, vols)),
                       key=lambda s: s.id)
 
     def _availability(self, tx: Tx, uss: str) -> tuple[str, str]:
@@ -311,7 +335,12 @@ class Dss:
     # ------------------------------------------------------------------ writing helpers
 
     def _purge(self, tx: Tx, now: float) -> None:
-        """Remove what has expired (a few hundred per write at most: bounded work)."""
+        """Remove what has expired (a few hundred per write at most: bounded work), at
+        most once per :data:`PURGE_EVERY_S` per instance: what has expired is already
+        invisible (every read filters on time_end), so this is only housekeeping."""
+        if now - self._purged_at < PURGE_EVERY_S:
+            return
+        self._purged_at = now
         for (eid, kind) in tx.rows("SELECT id, kind FROM dss_entities WHERE t1 < ? LIMIT 200",
                                    (now,)):
             tx.drop_boxes(kind, eid)
@@ -363,9 +392,11 @@ class Dss:
         subs = [s for s in self._search_subscriptions(tx, vols, now) if s.id not in skip
                 and (s.notify_ops if kind == "op" else s.notify_cons)]
         by_url: dict[str, list[dict[str, Any]]] = {}
-        for s in subs:
+        if subs:
+            marks = ",".join("?" * len(subs))
             tx.run("UPDATE dss_subscriptions SET notification_index = notification_index + 1 "
-                   "WHERE id = ?", (s.id,))
+                   f"WHERE id IN ({marks})", [s.id for s in subs])
+        for s in subs:
             by_url.setdefault(s.uss_base_url, []).append(
                 {"subscription_id": s.id, "notification_index": s.notification_index + 1})
         return [{"uss_base_url": url, "subscriptions": states}
@@ -457,10 +488,9 @@ class Dss:
         t0, t1 = _bounds(vols)
         with self.db.write() as tx:
             self._purge(tx, now)
-            old = self._get_entity(tx, "op", eid, now)
+            old, taken = self._claim(tx, "op", eid, now)
             if ovn is None:
-                if old is not None or tx.rows("SELECT 1 FROM dss_entities WHERE id = ?",
-                                              (eid,)):
+                if taken:
                     raise AirspaceConflict(
                         f"an entity {eid} exists already: update it through its OVN",
                         {"message": f"an entity {eid} exists already"})
@@ -479,7 +509,8 @@ class Dss:
                 raise InputError(f"state: {before or 'a new intent'} may not become {state}"
                                  + (" (a new operational intent is Accepted)"
                                     if before is None else ""))
-            if state not in OFF_NOMINAL and self._availability(tx, caller.sub)[0] == "Down":
+            avail = {caller.sub: self._availability(tx, caller.sub)[0]}
+            if state not in OFF_NOMINAL and avail[caller.sub] == "Down":
                 raise UssDown(f"{caller.sub} is marked Down: it may not make an operational "
                               f"intent {state}")
             # the subscription this intent will depend on
@@ -537,7 +568,7 @@ class Dss:
             subscribers = self._notify(tx, "op", [*(old.volumes if old else []), *vols],
                                        now, gone)
             return {"subscribers": subscribers,
-                    "operational_intent_reference": self._ref(tx, e, caller)}
+                    "operational_intent_reference": self._ref(tx, e, caller, avail)}
 
     def _check_key(self, tx: Tx, caller: auth.Caller, eid: str, vols: Sequence[Volume],
                    key: set[str], with_constraints: bool, now: float) -> None:
@@ -620,10 +651,9 @@ class Dss:
         t0, t1 = _bounds(vols)
         with self.db.write() as tx:
             self._purge(tx, now)
-            old = self._get_entity(tx, "cons", eid, now)
+            old, taken = self._claim(tx, "cons", eid, now)
             if ovn is None:
-                if old is not None or tx.rows("SELECT 1 FROM dss_entities WHERE id = ?",
-                                              (eid,)):
+                if taken:
                     raise VersionConflict(f"an entity {eid} exists already")
             else:
                 if old is None:
