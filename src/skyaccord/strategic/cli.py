@@ -44,6 +44,11 @@ out = out_console()
 
 DbOption = Annotated[str, typer.Option(
     "--db", help="Registry store: a SQLite file path, or postgresql://user@host/db.")]
+#: The party whose operator reads: its own intents whole, others' as volumes only
+#: (skyaccord.strategic.views). Without it, the registry operator's whole view.
+AsPartyOption = Annotated[str | None, typer.Option(
+    "--as", help="Show the registry as this party sees it: others' intents as volumes "
+    "only.")]
 # Limits of the proposed resolutions (submit and check)
 MaxDelayOption = Annotated[float, typer.Option(help="Longest delay to propose.")]
 AltFloorOption = Annotated[float, typer.Option(help="Lowest altitude to propose.")]
@@ -196,9 +201,11 @@ def list_command(
     db: DbOption,
     party: Annotated[str | None, typer.Option(help="Only this party's intents.")] = None,
     active: Annotated[bool, typer.Option("--active", help="Only active intents.")] = False,
+    viewer: AsPartyOption = None,
     accord_file: AccordOption = None,
 ) -> None:
-    """Stored intents."""
+    """Stored intents (with --as, other parties' as volumes only)."""
+    from skyaccord.strategic.views import opaque_ref, visible_to
     from skyaccord.timeutil import format_interval
 
     with _registry(db, accord_file) as reg:
@@ -206,13 +213,32 @@ def list_command(
             rows = reg.intents(party, active)
         except SkyaccordError as exc:
             fail_with(exc, _STORE_FAILED)
-        t = data_table("id", "party", "class", "prio", "state", "ver", "vols", "window (UTC)")
+        def window(it: Intent) -> str:
+            return format_interval(min(v.time_start for v in it.volumes),
+                                   max(v.time_end for v in it.volumes))
+
+        if viewer is None:  # the registry operator's view: every intent whole
+            t = data_table("id", "party", "class", "prio", "state", "ver", "vols",
+                           "window (UTC)")
+            for it in rows:
+                t.add_row(it.id, it.party, it.aircraft_class, str(it.priority),
+                          str(it.state), str(it.version), str(len(it.volumes)), window(it))
+            out.print(t)
+            return
+        own = data_table("id", "class", "prio", "state", "ver", "vols", "window (UTC)",
+                         title=f"intents of {viewer}")
+        others = data_table("reference", "party", "vols", "window (UTC)",
+                            title="other parties' volumes")
+        salt = reg.accord.sha256
         for it in rows:
-            t.add_row(it.id, it.party, it.aircraft_class, str(it.priority), str(it.state),
-                      str(it.version), str(len(it.volumes)),
-                      format_interval(min(v.time_start for v in it.volumes),
-                                      max(v.time_end for v in it.volumes)))
-        out.print(t)
+            if visible_to(it, viewer):
+                own.add_row(it.id, it.aircraft_class, str(it.priority), str(it.state),
+                            str(it.version), str(len(it.volumes)), window(it))
+            else:  # another party's: its volumes under an opaque reference
+                others.add_row(opaque_ref(it, salt), it.party, str(len(it.volumes)),
+                               window(it))
+        out.print(own)
+        out.print(others)
 
 
 @intents_app.command("notices")
@@ -245,18 +271,27 @@ def show_command(
     intent_id: Annotated[str, typer.Argument(help="Intent id.")],
     db: DbOption,
     fmt: Annotated[str, typer.Option("--format", help="geojson or f3548.")] = "geojson",
+    viewer: AsPartyOption = None,
     accord_file: AccordOption = None,
 ) -> None:
-    """An intent as GeoJSON (the input format) or ASTM F3548 OperationalIntent JSON."""
+    """An intent as GeoJSON (the input format) or ASTM F3548 OperationalIntent JSON
+    (with --as, only the party's own)."""
     from skyaccord.strategic.codec import intent_to_f3548, intent_to_geojson
+    from skyaccord.strategic.views import visible_to
 
     if fmt not in ("geojson", "f3548"):
         fail(f"--format must be geojson or f3548, not {fmt!r}")
     with _registry(db, accord_file) as reg:
+        found: Intent | None = None
         try:
-            it = reg.get(intent_id)
+            found = reg.get(intent_id)
         except IntentError as exc:
-            fail_with(exc)
+            if viewer is None:
+                fail_with(exc)
+        if found is None or (viewer is not None and not visible_to(found, viewer)):
+            # another party's id gets the answer of an unknown one: nothing confirmed
+            fail(f"no intent {intent_id!r} of party {viewer!r}")
+        it = found
         doc = intent_to_geojson(it) if fmt == "geojson" else intent_to_f3548(it)
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
 

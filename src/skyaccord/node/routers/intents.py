@@ -7,7 +7,6 @@ or state, which belong to their mission.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter
@@ -22,6 +21,7 @@ from skyaccord.errors import (
 )
 from skyaccord.node.deps import Ctx, Operator, Viewer
 from skyaccord.strategic import Circle, Intent, IntentState, Polygon, Volume
+from skyaccord.strategic.views import opaque_ref
 
 __all__ = ["router"]
 
@@ -88,8 +88,8 @@ def _own(i: Intent) -> dict[str, Any]:
 
 
 def _theirs(i: Intent, salt: str) -> dict[str, Any]:
-    ref = hashlib.sha256(f"{salt}\0{i.party}\0{i.id}".encode()).hexdigest()[:16]
-    return {"ref": ref, "party": i.party, "volumes": [_volume(v) for v in i.volumes]}
+    return {"ref": opaque_ref(i, salt), "party": i.party,
+            "volumes": [_volume(v) for v in i.volumes]}
 
 
 def _conflicts(cs: Any, own_party: str) -> list[dict[str, Any]]:

@@ -1,0 +1,60 @@
+"""What a party sees of another's intents on the command line (issue 18): with
+``--as PARTY``, its own whole and others' as volumes only, under the same opaque
+reference as the node's API; the reference is checked against a SHA-256 computed here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from skyaccord.cli import app
+from skyaccord.protocol import default_accord
+
+runner = CliRunner()
+
+
+def intent_file(tmp: Path, id_: str, party: str, cls: str, priority: int, lon: float) -> str:
+    doc = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, 35.0]},
+           "properties": {"id": id_, "party": party, "class": cls, "priority": priority,
+                          "radius_m": 2000, "alt_lower_ft": 10000, "alt_upper_ft": 12000,
+                          "time_start": "2025-06-01T10:00:00Z",
+                          "time_end": "2025-06-01T11:00:00Z"}}
+    p = tmp / f"{id_}.json"
+    p.write_text(json.dumps(doc), encoding="utf-8")
+    return str(p)
+
+
+def run(*args: str) -> Any:
+    return runner.invoke(app, list(args))
+
+
+def test_as_party_shows_others_as_volumes_only(tmp_path: Path) -> None:
+    db = str(tmp_path / "r.db")
+    for args in (("us-cap", "us", "manned", 3, 38.0), ("ru-strike-7", "ru", "unmanned", 9,
+                                                       39.0)):
+        assert run("intents", "submit", intent_file(tmp_path, *args), "--db", db
+                   ).exit_code == 0
+    whole = run("intents", "list", "--db", db)
+    assert "ru-strike-7" in whole.output and "unmanned" in whole.output
+    seen = run("intents", "list", "--db", db, "--as", "us")
+    assert seen.exit_code == 0, seen.output
+    assert "us-cap" in seen.output and "ru-strike-7" not in seen.output
+    assert "unmanned" not in seen.output  # the class of ru's aircraft is its own
+    ref = hashlib.sha256(f"{default_accord().sha256}\0ru\0ru-strike-7".encode()
+                         ).hexdigest()[:16]
+    row = next(ln for ln in seen.output.splitlines() if ref in ln)
+    assert row.split()[:3] == [ref, "ru", "1"]
+    assert "2025-06-01T10:00:00Z/11:00:00Z" in row  # the window is shared
+    # show: another party's id is answered as an unknown one, confirming nothing
+    theirs = run("intents", "show", "ru-strike-7", "--db", db, "--as", "us")
+    unknown = run("intents", "show", "no-such", "--db", db, "--as", "us")
+    assert theirs.exit_code == 2 and "ru-strike-7" not in theirs.stdout
+    assert theirs.output.replace("ru-strike-7", "X") == unknown.output.replace(
+        "no-such", "X")
+    own = run("intents", "show", "us-cap", "--db", db, "--as", "us")
+    assert own.exit_code == 0 and json.loads(own.stdout)["features"][0]["properties"][
+        "id"] == "us-cap"
