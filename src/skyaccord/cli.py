@@ -62,6 +62,11 @@ COMMANDS: dict[str, CommandEntry] = {
                             "notices."),
     "node": CommandEntry("skyaccord.node.cli", "Set up a party's node."),
     "dss": CommandEntry("skyaccord.dss.cli", "The ASTM F3548-21 DSS interface (/dss/v1)."),
+    "sim": CommandEntry("skyaccord.sim.cli",
+                        "The theatre simulator: run a scenario, sweep an accord's parameters."),
+    "report": CommandEntry("skyaccord.sim.cli",
+                           "An HTML report of a recorded run: map, encounters, conduct, the "
+                           "line."),
 }
 
 
