@@ -223,7 +223,8 @@ def check_settings(s: NodeSettings, where: str = "node settings") -> NodeSetting
         raise InputError(f"{where}: tick_s is at most 60 s, got {s.tick_s:g}")
     if s.party in s.peers:
         raise InputError(f"{where}: [peers] names this node's own party {s.party!r}")
-    for key, url in (("db", s.db_url), ("registry", s.registry_url)):
+    for key in ("db", "registry"):  # the registry's default derives from the db URL
+        url = s.db_url if key == "db" else s.registry_url
         if url is not None and is_url(url):
             try:
                 split_url(url, LOG_SCHEMA)
