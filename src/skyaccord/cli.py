@@ -45,7 +45,7 @@ COMMANDS: dict[str, CommandEntry] = {
                            "one aircraft."),
     "decode": CommandEntry("skyaccord.ingest.cli",
                            "Decoded state updates as CSV: "
-                           "t,icao24,callsign,lat,lon,alt_ft,gs_kt,trk_deg,vs_fpm."),
+                           "t,icao24,callsign,lat,lon,alt_ft,gs_kt,trk_deg,vs_fpm,on_ground."),
     "replay": CommandEntry("skyaccord.ingest.cli",
                            "Play a feed through the picture and detection; new alerts as CSV."),
     "serve": CommandEntry("skyaccord.node.cli",
