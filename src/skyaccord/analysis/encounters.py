@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skyaccord.analysis.rundata import TrackGrid
-from skyaccord.geo import NM
+from skyaccord.geo import FT, NM
 from skyaccord.protocol import Accord
 
 __all__ = ["Encounters", "encounters", "pair_series"]
@@ -42,7 +42,7 @@ class Encounters(NamedTuple):
     v_miss_m: FloatArray
     """vertical distance then (absolute)"""
     closure_m_s: FloatArray
-    """horizontal closing speed just before the closest approach"""
+    """horizontal relative speed at the closest approach (how fast they met)"""
     angle_deg: FloatArray
     """angle between the two ground tracks at the closest approach (0 same direction,
     180 head-on)"""
@@ -134,6 +134,10 @@ def encounters(grid: TrackGrid, accord: Accord, classes: list[str], *,
         keep_b.append(pb[ok])
     pa = np.concatenate(keep_a)
     pb = np.concatenate(keep_b)
+    # the minima less the detector's tolerance (1e-6 NM, 1e-6 ft; README "Detection
+    # rules"): RVSM traffic exactly 1,000 ft apart is separated here too
+    radius = radius - 1e-6 * NM
+    half = half - 1e-6 * FT
     rows = [_pair(grid, int(i), int(j), float(radius[codes[i], codes[j]]),
                   float(half[codes[i], codes[j]])) for i, j in zip(pa, pb, strict=True)]
     rows = [r for r in rows if r is not None and r[2] <= screen_m]
@@ -216,9 +220,7 @@ def _pair(grid: TrackGrid, a: int, b: int, r_m: float, h_m: float
     vb = np.array([grid.vx_m_s[c, b], grid.vy_m_s[c, b]])
     na, nb = np.hypot(*va), np.hypot(*vb)
     angle = float(np.degrees(np.arccos(np.clip(va @ vb / max(na * nb, 1e-9), -1, 1))))
-    rel = np.array([rx[c], ry[c]])
-    dist = max(float(np.hypot(*rel)), 1e-9)
-    closure = float(-(rel @ (vb - va)) / dist)
+    closure = float(np.hypot(*(vb - va)))
     # a gap: a sample missing right next to the closest approach while the pair is
     # recorded on both sides (a track lost, then found)
     lo_i = max(0, near - 2)

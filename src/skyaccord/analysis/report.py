@@ -223,7 +223,7 @@ overdue at the end: {summary.overdue}.</p>
 <h2>Map</h2>{img("map")}
 <h2>Encounters</h2>
 {_table(enc_rows, ["aircraft 1", "aircraft 2", "closest (UTC)", "NM", "ft", "angle °",
-                   "closure kt", "LoS s", "class", "EUROCONTROL", "ICAO AIRPROX",
+                   "relative kt", "LoS s", "class", "EUROCONTROL", "ICAO AIRPROX",
                    "caused by"])}
 <h2>Separation against time (worst encounters between parties)</h2>{img("separation")}
 <h2>Conduct per party</h2>

@@ -208,9 +208,16 @@ class Fleet:
         for i in new.tolist():
             p = self.plans[i]
             self.x[i], self.y[i], self.z[i] = p.start
-            tx, ty = self.wp_xyz[i, 0, 0], self.wp_xyz[i, 0, 1]
-            self.hdg[i] = math.atan2(tx - self.x[i], ty - self.y[i])
-            self.tas[i] = (self.wp_v[i, 0] if p.airborne
+            first = self.wp_xyz[i, 0]
+            if (self.n_wp[i] > 1 and math.hypot(first[0] - self.x[i], first[1] - self.y[i])
+                    < 1.0):
+                self.wp[i] = 1  # it enters at its first waypoint: on to the next
+            tx, ty = self.wp_xyz[i, self.wp[i], 0], self.wp_xyz[i, self.wp[i], 1]
+            brg = math.atan2(tx - self.x[i], ty - self.y[i])
+            tas = float(self.wp_v[i, self.wp[i]])
+            cross = self.wind[0] * math.cos(brg) - self.wind[1] * math.sin(brg)
+            self.hdg[i] = brg - math.asin(max(-0.9, min(0.9, cross / max(tas, 1.0))))
+            self.tas[i] = (self.wp_v[i, self.wp[i]] if p.airborne
                            else max(self.vmin[i] * 1.3, 0.6 * self.cruise[i]))
         self.started[new] = True
         self.active[new] = True
