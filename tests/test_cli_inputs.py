@@ -277,3 +277,42 @@ def test_accord_default_prints_or_writes_the_shipped_accord(tmp_path: Path) -> N
     assert run("accord", "default", "--out", str(tmp_path / "again.toml")).exit_code == 0
     assert run("accord", "check", str(tmp_path / "again.toml")).stdout.startswith(
         "ok syria-2015 v1 ")
+
+
+# -- tracks ------------------------------------------------------------------------------
+
+TRACKS_HEAD = "id,party,class,lat,lon,alt_ft,gs_kt,trk_deg,vs_fpm\n"
+
+
+@pytest.mark.parametrize("row, column", [
+    ("a,us,manned,35,36,30000,1e300,90,0", "gs_kt"),
+    ("a,us,manned,35,36,-99999,480,90,0", "alt_ft"),
+    ("a,us,manned,35,36,30000,480,90,1e9", "vs_fpm"),
+    ("a,us,manned,35,36,30000,480,1e20,0", "trk_deg"),
+])
+def test_impossible_track_values_are_refused_by_name(tmp_path: Path, row: str,
+                                                     column: str) -> None:
+    """1e300 kt leaked an overflow warning and the conflict was silently dropped, and
+    -99,999 ft was accepted: each column's physical range (``TRACK_RANGES``), checked on
+    the CSV row. With --skip-bad the row is skipped and named, the rest detected."""
+    p = tmp_path / "t.csv"
+    p.write_text(TRACKS_HEAD + row + "\nb,ru,manned,35,36.4,30000,480,270,0\n"
+                 "c,ru,manned,35,36.2,30000,480,270,0\n", encoding="utf-8")
+    refused(run("detect", str(p)), "line 2", column)
+    skipped = run("detect", str(p), "--skip-bad")
+    assert skipped.exit_code == 0, skipped.output
+    assert "skipped 1 bad row" in skipped.output and column in skipped.output
+
+
+def test_tracks_built_in_python_are_checked_against_the_same_ranges() -> None:
+    from skyaccord.errors import TrackDataError
+    from skyaccord.tracks import TRACK_RANGES, Tracks
+
+    for column, (lo, hi) in TRACK_RANGES.items():
+        for value in (lo, hi):
+            row = {"lat": 35.0, "lon": 36.0, "alt_ft": 30000.0, "gs_kt": 480.0,
+                   "trk_deg": 90.0, "vs_fpm": 0.0, column: value}
+            Tracks.from_rows([("a", "us", "manned", *row.values())])
+        row[column] = hi * 1.01 + 1
+        with pytest.raises(TrackDataError, match=column):
+            Tracks.from_rows([("a", "us", "manned", *row.values())])

@@ -26,6 +26,7 @@ from skyaccord.geo import FloatArray
 
 __all__ = [
     "TRACK_COLUMNS",
+    "TRACK_RANGES",
     "BadRow",
     "Tracks",
     "TracksFile",
@@ -40,6 +41,22 @@ TRACK_COLUMNS = ("id", "party", "class", "lat", "lon", "alt_ft", "gs_kt", "trk_d
 _NUMERIC = ("lat", "lon", "alt_ft", "gs_kt", "trk_deg", "vs_fpm")
 _COLUMNS = ("id", "party", "aircraft_class", *_NUMERIC)
 DEFAULT_CLASS = "manned"
+
+#: The physical range of each numeric column, inclusive, checked on every input (a CSV
+#: row, ``Tracks.validate``): beyond them a value is a unit or encoding mistake, and
+#: arithmetic on it (1e300 kt squared) overflows silently. Altitude: the Mode S/ADS-B
+#: encodable range is -1,000 to 126,700 ft (ICAO Annex 10 Vol IV), with margin below
+#: (the Dead Sea shore is -1,400 ft). Ground speed: ADS-B's supersonic airborne velocity
+#: tops out at 4,086 kt (RTCA DO-260B 2.2.3.2.6). Vertical rate: DO-260B encodes up to
+#: ±32,608 ft/min. Track: degrees, one turn either way (read modulo 360).
+TRACK_RANGES: dict[str, tuple[float, float]] = {
+    "lat": (-90.0, 90.0),
+    "lon": (-180.0, 180.0),
+    "alt_ft": (-2_000.0, 130_000.0),
+    "gs_kt": (0.0, 4_100.0),
+    "trk_deg": (-360.0, 360.0),
+    "vs_fpm": (-33_000.0, 33_000.0),
+}
 
 
 @dataclass(frozen=True)
@@ -122,16 +139,13 @@ class Tracks:
             if bad.any():
                 i = int(np.argmax(bad))
                 raise TrackDataError(f"row {i} (id {self.id[i]!r}): {name} is not finite")
-        checks = (
-            ("lat", np.abs(self.lat) > 90.0, "outside [-90, 90]"),
-            ("lon", np.abs(self.lon) > 180.0, "outside [-180, 180]"),
-            ("gs_kt", self.gs_kt < 0.0, "negative"),
-        )
-        for name, bad, what in checks:
+        for name, (lo, hi) in TRACK_RANGES.items():
+            values = getattr(self, name)
+            bad = (values < lo) | (values > hi)
             if bad.any():
                 i = int(np.argmax(bad))
-                raise TrackDataError(
-                    f"row {i} (id {self.id[i]!r}): {name} {getattr(self, name)[i]!r} {what}")
+                raise TrackDataError(f"row {i} (id {self.id[i]!r}): {name} {values[i]!r} "
+                                     f"outside [{lo:g}, {hi:g}]")
         if self._n:
             uniq, counts = np.unique(self.id, return_counts=True)
             if (counts > 1).any():
@@ -180,12 +194,9 @@ def _check_row(row: dict[str, str], line: int) -> tuple[list[object], BadRow | N
             return [], BadRow(line, col, f"not a number: {raw!r}")
         if not math.isfinite(number):
             return [], BadRow(line, col, f"not a finite number: {raw!r}")
-        if col == "lat" and abs(number) > 90.0:
-            return [], BadRow(line, col, f"latitude {raw} outside [-90, 90]")
-        if col == "lon" and abs(number) > 180.0:
-            return [], BadRow(line, col, f"longitude {raw} outside [-180, 180]")
-        if col == "gs_kt" and number < 0.0:
-            return [], BadRow(line, col, f"negative ground speed {raw}")
+        lo, hi = TRACK_RANGES[col]
+        if not lo <= number <= hi:
+            return [], BadRow(line, col, f"{raw} outside [{lo:g}, {hi:g}]")
         values.append(number)
     return values, None
 
