@@ -316,3 +316,19 @@ def test_tracks_built_in_python_are_checked_against_the_same_ranges() -> None:
         row[column] = hi * 1.01 + 1
         with pytest.raises(TrackDataError, match=column):
             Tracks.from_rows([("a", "us", "manned", *row.values())])
+
+
+def test_zone_beyond_the_poles_is_refused() -> None:
+    """A zone at latitude 95 was accepted (and projected to nonsense): the bounds check
+    of ``Zone``."""
+    from skyaccord.airspace.zones import zones_from_geojson
+
+    ring = [[36, 94], [37, 94], [37, 95], [36, 94]]
+    doc = {"type": "FeatureCollection", "features": [{
+        "type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "properties": {"id": "z", "kind": "sovereign", "owner": "tr"}}]}
+    with pytest.raises(AirspaceError, match="latitude 94 to 95"):
+        zones_from_geojson(doc, "z.geojson")
+    doc["features"][0]["geometry"]["coordinates"] = [[[36, 34], [37, 34], [37, 35],
+                                                      [36, 34]]]
+    assert zones_from_geojson(doc, "z.geojson")[0].owner == "tr"

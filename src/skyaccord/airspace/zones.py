@@ -81,6 +81,11 @@ class Zone:
         if self.geometry.is_empty or not self.geometry.is_valid:
             raise AirspaceError(f"zone {self.id!r}: geometry is empty or invalid "
                                 f"({shapely.is_valid_reason(self.geometry)})")
+        lon0, lat0, lon1, lat1 = self.geometry.bounds
+        if max(-lat0, lat1) > 90.0 or max(-lon0, lon1) > 180.0:
+            raise AirspaceError(f"zone {self.id!r}: coordinates must be [lon, lat] in "
+                                f"degrees, within ±180 and ±90; the zone spans longitude "
+                                f"{lon0:g} to {lon1:g}, latitude {lat0:g} to {lat1:g}")
         if not self.upper_ft > self.lower_ft:
             raise AirspaceError(f"zone {self.id!r}: upper_ft {self.upper_ft} must be above "
                                 f"lower_ft {self.lower_ft}")
