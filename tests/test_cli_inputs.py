@@ -332,3 +332,39 @@ def test_zone_beyond_the_poles_is_refused() -> None:
     doc["features"][0]["geometry"]["coordinates"] = [[[36, 34], [37, 34], [37, 35],
                                                       [36, 34]]]
     assert zones_from_geojson(doc, "z.geojson")[0].owner == "tr"
+
+
+# -- outputs -----------------------------------------------------------------------------
+
+ENCOUNTER = TRACKS_HEAD + ("a,us,manned,35,36,30000,480,90,0\n"
+                           "b,ru,manned,35,36.4,30000,480,270,0\n")
+
+
+@pytest.mark.parametrize("args", [
+    ["advise", "{tracks}", "--id", "a", "--json", "{bad}"],
+    ["airspace", "check", "{tracks}", "--warnings", "{bad}"],
+    ["airspace", "check", "{tracks}", "--out", "{bad}"],
+])
+def test_unwritable_outputs_fail_before_any_work(tmp_path: Path, args: list[str]) -> None:
+    """``advise --json adir`` and ``airspace check --warnings nodir/w.jsonl`` printed all
+    their results, then failed (exit 1): the output paths are checked first, and nothing
+    is printed or created."""
+    tracks = tmp_path / "t.csv"
+    tracks.write_text(ENCOUNTER, encoding="utf-8")
+    (tmp_path / "adir").mkdir()
+    for bad in (tmp_path / "adir", tmp_path / "nodir" / "w.jsonl"):
+        before = sorted(tmp_path.rglob("*"))
+        result = run(*(a.format(tracks=tracks, bad=bad) for a in args))
+        refused(result, str(bad))
+        assert result.stdout == ""
+        assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_outputs_are_written_whole_and_replace_the_old_file(tmp_path: Path) -> None:
+    tracks = tmp_path / "t.csv"
+    tracks.write_text(ENCOUNTER, encoding="utf-8")
+    out = tmp_path / "a.json"
+    out.write_text("old", encoding="utf-8")
+    assert run("advise", str(tracks), "--id", "a", "--json", str(out)).exit_code == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["current_level"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "t.csv"]

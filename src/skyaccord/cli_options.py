@@ -12,8 +12,13 @@ Exit codes: 0 success; an error's own :attr:`~skyaccord.errors.SkyaccordError.ex
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
 
 import typer
 from rich import box
@@ -59,6 +64,38 @@ def data_table(*headers: str, title: str | None = None) -> Table:
     for header in headers:
         table.add_column(header, overflow="fold")
     return table
+
+
+def check_output_paths(*paths: Path | None) -> None:
+    """Refuse, before any work, output paths that cannot be written: a directory, a
+    missing or read-only parent directory (exit 2; ``None`` entries are skipped). A
+    command that would print all its results and then fail to save them fails first."""
+    for path in paths:
+        if path is None:
+            continue
+        if path.is_dir():
+            fail(f"{path}: is a directory; give a file name")
+        parent = path.parent
+        if not parent.is_dir():
+            fail(f"{path}: no directory {parent}")
+        if not os.access(parent, os.W_OK | os.X_OK) or (
+                path.exists() and not os.access(path, os.W_OK)):
+            fail(f"{path}: not writable")
+
+
+@contextmanager
+def atomic_output(path: Path, *, newline: str | None = None) -> Iterator[TextIO]:
+    """A text file that appears at ``path`` whole when the block ends, and not at all
+    (nor a temporary beside it) when the block fails: what existed there stays."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with open(fd, "w", encoding="utf-8", newline=newline) as fh:
+            yield fh
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def out_console() -> Console:

@@ -22,7 +22,14 @@ from skyaccord.airspace.zones import (
     theatre_borders,
     zones_from_accord,
 )
-from skyaccord.cli_options import LookaheadOption, fail, fail_with, load_accord_option
+from skyaccord.cli_options import (
+    LookaheadOption,
+    atomic_output,
+    check_output_paths,
+    fail,
+    fail_with,
+    load_accord_option,
+)
 from skyaccord.errors import SkyaccordError
 from skyaccord.tracks import read_tracks_csv
 
@@ -45,6 +52,7 @@ def check_command(
         "--warnings", help="Also write the warning sequences (JSON lines) here.")] = None,
 ) -> None:
     """Present and predicted incursions into zones within the look-ahead, as CSV."""
+    check_output_paths(out, warnings_file)
     accord = load_accord_option(accord_file, lookahead)
     try:
         zones: list[Zone] = (theatre_borders() if zones_file is None
@@ -63,12 +71,12 @@ def check_command(
         if out is None:
             write_incursions_csv(records, sys.stdout)
         else:
-            with out.open("w", newline="", encoding="utf-8") as fh:
+            with atomic_output(out, newline="") as fh:
                 write_incursions_csv(records, fh)
         if warnings_file is not None:
             msgs = schedule_warnings(picture, zones, inc, WarningPolicy.from_accord(accord),
                                      t_now)
-            with warnings_file.open("w", encoding="utf-8") as fh:
+            with atomic_output(warnings_file) as fh:
                 for m in msgs:
                     fh.write(json.dumps(m._asdict()) + "\n")
     except OSError as exc:

@@ -14,6 +14,8 @@ from rich.text import Text
 from skyaccord.cli_options import (
     AccordOption,
     LookaheadOption,
+    atomic_output,
+    check_output_paths,
     fail,
     fail_with,
     load_accord_option,
@@ -75,6 +77,7 @@ def advise_command(
         "--json", help="Also write the bands and resolutions as JSON here.")] = None,
 ) -> None:
     """Conflict-free bands (track, speed, vertical speed, altitude) for one aircraft."""
+    check_output_paths(json_out)
     accord = load_accord_option(accord_file, lookahead)
     try:
         picture = read_tracks_csv(tracks, classes=accord.classes).tracks
@@ -114,8 +117,8 @@ def advise_command(
     console.print(res)
     if json_out is not None:
         try:
-            json_out.write_text(json.dumps(advice_json(advice, accord), indent=2) + "\n",
-                                encoding="utf-8")
+            with atomic_output(json_out) as fh:
+                fh.write(json.dumps(advice_json(advice, accord), indent=2) + "\n")
         except OSError as exc:
             fail(f"{json_out}: cannot write: {exc}", 1)
 
