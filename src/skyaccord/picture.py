@@ -137,6 +137,20 @@ class StateBatch:
                    np.array([u.kind == "ground" for u in updates], dtype=bool),
                    sources[0] if n and sources.count(sources[0]) == n else sources)
 
+    def take(self, keep: npt.NDArray[np.bool_]) -> StateBatch:
+        """The rows where ``keep`` is true, in their order."""
+        ks = np.flatnonzero(keep).tolist()
+
+        def pick(col: Sequence[Any] | None) -> Any:
+            return None if col is None else [col[k] for k in ks]
+
+        return StateBatch(self.t[keep], pick(self.icao24), self.lat[keep], self.lon[keep],
+                          self.alt_ft[keep], self.gs_kt[keep], self.trk_deg[keep],
+                          self.vs_fpm[keep], pick(self.callsign), pick(self.squawk),
+                          pick(self.party), pick(self.aircraft_class),
+                          None if self.ground is None else self.ground[keep],
+                          self.source if isinstance(self.source, str) else pick(self.source))
+
     def row(self, k: int) -> StateUpdate:
         """Row ``k`` as a :class:`StateUpdate`."""
         def num(col: FloatArray) -> float | None:

@@ -25,21 +25,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from skyaccord.airspace.crossing import Incursions, predict_incursions
 from skyaccord.airspace.zones import Zone
 from skyaccord.errors import InputError, NotFound, SkyaccordError
-from skyaccord.geo import EARTH_RADIUS_M, FT, KT, NM
-from skyaccord.ingest.states import StateUpdate, check_update
+from skyaccord.geo import EARTH_RADIUS_M, FT, KT, NM, FloatArray
+from skyaccord.ingest.states import KT_MAX, StateUpdate, check_update
 from skyaccord.line.messages import Message
 from skyaccord.line.node import Node
-from skyaccord.picture import PartyRules, Picture
+from skyaccord.picture import PartyRules, Picture, StateBatch
 from skyaccord.protocol import Accord
 from skyaccord.tactical.detect import detect
 from skyaccord.tactical.levels import level_names
 from skyaccord.tracks import Tracks
 
-__all__ = ["EPISODE_GAP_S", "NodeRuntime", "TickReport"]
+__all__ = ["EPISODE_GAP_S", "NodeRuntime", "TickReport", "impossible"]
 
 #: an episode (pair in conflict, track heading into a zone) ends after this long unseen
 EPISODE_GAP_S = 60.0
@@ -48,6 +49,21 @@ LINE_ALERT_WINDOW_S = 3600.0
 #: line entries in one live event
 LINE_EVENT_MAX = 200
 _LINE_ALERT_KINDS = ("conflict", "distress", "request", "suspension", "proposal")
+
+
+def impossible(batch: StateBatch) -> npt.NDArray[np.bool_]:
+    """Rows of a batch that :func:`skyaccord.ingest.states.check_update` refuses (the
+    same bounds, as arrays; a NaN in a batch is a value not reported)."""
+
+    def bad(x: FloatArray, lo: float, hi: float) -> npt.NDArray[np.bool_]:
+        return ~np.isnan(x) & ~((x >= lo) & (x <= hi))
+
+    out: npt.NDArray[np.bool_] = (
+        bad(batch.lat, -90.0, 90.0) | bad(batch.lon, -180.0, 180.0)
+        | (np.isnan(batch.lat) != np.isnan(batch.lon))
+        | bad(batch.gs_kt, 0.0, KT_MAX) | bad(batch.trk_deg, -360.0, 360.0)
+        | bad(batch.vs_fpm, -60_000.0, 60_000.0) | bad(batch.alt_ft, -2_000.0, 200_000.0))
+    return out
 
 
 @dataclass
@@ -264,9 +280,13 @@ class NodeRuntime:
         """Apply reports to the picture: (accepted, refused as impossible).
 
         ``associate`` False for already fused tracks (see :meth:`Picture.update`)."""
-        ok = bad = 0
+        ups = list(updates)
+        batch = StateBatch.of(ups)
+        if batch is not None:
+            return self.ingest_batch(batch, associate=associate)
+        ok = bad = 0  # a NaN among them (impossible): one by one
         with self.lock:
-            for u in updates:
+            for u in ups:
                 if check_update(u) is not None:
                     bad += 1
                     continue
@@ -276,6 +296,21 @@ class NodeRuntime:
             self.updates_in += ok
             self.refused_in += bad
         return ok, bad
+
+    def ingest_batch(self, batch: StateBatch, *, associate: bool = True
+                     ) -> tuple[int, int]:
+        """Apply a batch of reports to the picture (as :meth:`ingest`, as arrays)."""
+        bad = impossible(batch)
+        nbad = int(bad.sum())
+        if nbad:
+            batch = batch.take(~bad)
+        with self.lock:
+            rows = self.picture.update_batch(batch, associate=associate)
+            ids = self.picture.ids
+            self._dirty.update([ids[i] for i in rows.tolist()])
+            self.updates_in += len(batch)
+            self.refused_in += nbad
+        return len(batch), nbad
 
     # -- the tick ------------------------------------------------------------------
     def tick(self, t: float | None = None) -> TickReport:
