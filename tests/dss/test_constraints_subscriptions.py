@@ -239,7 +239,14 @@ def test_reports_are_archived(client: Client) -> None:
     status, out = client.call("POST", REPORTS, a, report)
     assert status == 201 and out["report_id"] and out["exchange"] == report["exchange"]
     assert client.dss.reports() == [out]
+    # fields the document does not declare are ignored, not archived nor echoed
+    status, out = client.call("POST", REPORTS, a, {"exchange": {**report["exchange"],
+                                                                "secret": "x"}, "extra": 1})
+    assert status == 201 and "secret" not in out["exchange"] and "extra" not in out
     for bad in ({}, {"exchange": {**report["exchange"], "recorder_role": "Watcher"}},
+                {"exchange": {**report["exchange"], "problem": {}}},
+                {"exchange": {k: v for k, v in report["exchange"].items()
+                              if k != "request_source"}},
                 {"exchange": {k: v for k, v in report["exchange"].items() if k != "url"}}):
         assert client.call("POST", REPORTS, a, bad)[0] == 400
 

@@ -818,20 +818,43 @@ class Dss:
     # --------------------------------------------------------------- reports, availability
 
     def make_report(self, caller: auth.Caller, body: object) -> dict[str, Any]:
+        """Archive an ``ErrorReport``; answers it with its ``report_id`` (only the fields
+        the document declares are kept: the others must be ignored, its info block)."""
         caller.require_any([(s,) for s in auth.SCOPES])
         b = _obj(body)
         ex = _obj(b.get("exchange"), "exchange")
+        kept: dict[str, Any] = {}
         for k in ("url", "method", "recorder_role"):
             if not isinstance(ex.get(k), str):
                 raise InputError(f"exchange.{k}: required, a string")
+            kept[k] = ex[k]
         if ex["recorder_role"] not in ("Client", "Server"):
             raise InputError("exchange.recorder_role: must be 'Client' or 'Server'")
-        if ex.get("request_time") is None:
-            raise InputError("exchange.request_time: required")
-        parse_time(ex["request_time"], "exchange.request_time")
-        if ex.get("response_time") is not None:
-            parse_time(ex["response_time"], "exchange.response_time")
-        report = {**b, "report_id": str(uuid.uuid4())}
+        if "request_source" not in ex:
+            raise InputError("exchange.request_source: required")
+        kept["request_source"] = ex["request_source"]
+        for k in ("request_time", "response_time"):
+            if ex.get(k) is not None:
+                parse_time(ex[k], f"exchange.{k}")
+                kept[k] = ex[k]
+            elif k == "request_time":
+                raise InputError("exchange.request_time: required")
+        for k in ("request_body", "response_body", "problem"):
+            if ex.get(k) is not None:
+                if not isinstance(ex[k], str):
+                    raise InputError(f"exchange.{k}: must be a string")
+                kept[k] = ex[k]
+        if ex.get("headers") is not None:
+            if not (isinstance(ex["headers"], list)
+                    and all(isinstance(h, str) for h in ex["headers"])):
+                raise InputError("exchange.headers: must be a list of strings")
+            kept["headers"] = ex["headers"]
+        if ex.get("response_code") is not None:
+            code = ex["response_code"]
+            if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < 2**31:
+                raise InputError("exchange.response_code: must be an int32 status code")
+            kept["response_code"] = code
+        report = {"report_id": str(uuid.uuid4()), "exchange": kept}
         with self.db.write() as tx:
             tx.run("INSERT INTO dss_reports (id, reporter, received, body) VALUES (?,?,?,?)",
                    (report["report_id"], caller.sub, self.clock(), json.dumps(report)))
