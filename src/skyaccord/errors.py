@@ -12,7 +12,7 @@ occur, so that a caller can catch one tree::
      ├── AirspaceError             invalid-zone       400     2   a zone definition
      ├── IntentError               invalid-intent     400     2   a planned operation (4D volume)
      │    └── IntentConflict       intent-conflict    409     3   refused: it conflicts
-     ├── StoreError                store-failed       503     2   the store could not read/write
+     ├── StoreError                store-failed       503     1   the store could not read/write
      ├── LineError                 line-failed        400     2   the line refused or failed
      │    ├── SignatureError       bad-signature      403     2   a signature did not verify
      │    └── MessageRefused       message-refused    400     2   a message was malformed
@@ -122,6 +122,7 @@ class StoreError(SkyaccordError):
 
     kind = "store-failed"
     http_status = 503
+    exit_code = 1  # the run failed (a server down, a disk full), not the user's input
 
 
 class LineError(SkyaccordError):

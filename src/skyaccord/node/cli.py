@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from skyaccord.cli_options import fail_with
+from skyaccord.cli_options import fail, fail_with
 from skyaccord.errors import InputError, SkyaccordError
 from skyaccord.node.config import (
     NodeSettings,
@@ -93,10 +93,18 @@ def serve(
                f"{node.runtime.accord.sha256[:16]}; peers: {peers}", err=True)
     # No per-message deflate on the live stream: compressing each tick's picture once per
     # client costs more CPU than the whole tick (operators sit on the centre's network).
-    uvicorn.run(app, host=s.host, port=s.port, log_level="warning",
-                ws_per_message_deflate=False,
-                ssl_certfile=str(s.tls_cert) if s.tls_cert else None,
-                ssl_keyfile=str(s.tls_key) if s.tls_key else None)
+    try:
+        uvicorn.run(app, host=s.host, port=s.port, log_level="warning",
+                    ws_per_message_deflate=False,
+                    ssl_certfile=str(s.tls_cert) if s.tls_cert else None,
+                    ssl_keyfile=str(s.tls_key) if s.tls_key else None)
+    except SystemExit as exc:
+        # uvicorn exits 3 when it cannot start (a busy port, most often); 3 is our
+        # "refused" code, so a failed start is the run's failure: exit 1
+        if exc.code in (0, None):
+            raise
+        fail(f"the node could not start on {s.host}:{s.port} (uvicorn's message above; "
+             "a port in use, or a certificate it cannot read)", 1)
 
 
 @node_app.command("init")

@@ -24,7 +24,7 @@ from skyaccord.cli_options import (
     load_accord_option,
     out_console,
 )
-from skyaccord.errors import IntentConflict, IntentError, SkyaccordError, StoreError
+from skyaccord.errors import IntentConflict, IntentError, SkyaccordError
 
 if TYPE_CHECKING:  # imported where used: `skyaccord --help` loads no registry
     from skyaccord.strategic.conflicts import Conflict
@@ -33,9 +33,6 @@ if TYPE_CHECKING:  # imported where used: `skyaccord --help` loads no registry
 
 __all__ = ["register"]
 
-#: Exit code of a store failure in these commands (documented above; the error's own
-#: ``exit_code`` is 2 elsewhere).
-_STORE_FAILED = 1
 
 intents_app = typer.Typer(help="Planned operations (4D intents): submit, check, list, end, "
                           "notices.",
@@ -66,8 +63,6 @@ def _registry(db: str, accord_file: Path | None, *, create: bool = False
     accord = load_accord_option(accord_file)
     try:
         store = open_store(db, create=create)
-    except StoreError as exc:
-        fail_with(exc, _STORE_FAILED)
     except SkyaccordError as exc:
         fail_with(exc)
     try:
@@ -161,8 +156,6 @@ def submit_command(
                     f"{k}:{v}" for k, v in sorted(res.missed.items())))
             if res.outcome is Outcome.CONFLICT:
                 _print_resolutions(reg, intent, max_delay_s, alt_floor_ft, alt_ceiling_ft)
-        except StoreError as exc:
-            fail_with(exc, _STORE_FAILED)
         except SkyaccordError as exc:
             fail_with(exc)
         raise typer.Exit(IntentConflict.exit_code)
@@ -189,8 +182,6 @@ def check_command(
             if not res.blocking:
                 return
             _print_resolutions(reg, intent, max_delay_s, alt_floor_ft, alt_ceiling_ft)
-        except StoreError as exc:
-            fail_with(exc, _STORE_FAILED)
         except SkyaccordError as exc:
             fail_with(exc)
         raise typer.Exit(IntentConflict.exit_code)
@@ -212,7 +203,7 @@ def list_command(
         try:
             rows = reg.intents(party, active)
         except SkyaccordError as exc:
-            fail_with(exc, _STORE_FAILED)
+            fail_with(exc)
         def window(it: Intent) -> str:
             return format_interval(min(v.time_start for v in it.volumes),
                                    max(v.time_end for v in it.volumes))
@@ -256,7 +247,7 @@ def notices_command(
         try:
             rows = reg.displacements(party, intent, after)
         except SkyaccordError as exc:
-            fail_with(exc, _STORE_FAILED)
+            fail_with(exc)
         t = data_table("seq", "intent", "party", "ver", "by intent", "by party", "by ver",
                        "by prio", "volume pairs")
         for n in rows:
@@ -311,8 +302,6 @@ def end_command(
         try:
             v = reg.get(intent_id).version if version is None else version
             it = reg.end(intent_id, party, v, request_id=request_id)
-        except StoreError as exc:
-            fail_with(exc, _STORE_FAILED)
         except SkyaccordError as exc:
             fail_with(exc)
         out.print(f"ended {it.id} version {it.version}")
