@@ -1,4 +1,8 @@
-"""``skyaccord detect`` and ``skyaccord demo``."""
+"""``skyaccord detect`` and ``skyaccord demo``.
+
+Each command imports what it uses when it runs (numpy, numba's kernels, the demo
+picture, rich tables), so that loading this module to register them costs nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from skyaccord.cli_options import (
     AccordOption,
@@ -18,11 +20,7 @@ from skyaccord.cli_options import (
     fail_with,
     load_accord_option,
 )
-from skyaccord.demo import demo_picture
 from skyaccord.errors import SkyaccordError
-from skyaccord.tactical.detect import conflict_records, detect, write_conflicts_csv
-from skyaccord.tactical.levels import level_names
-from skyaccord.tracks import read_tracks_csv
 
 __all__ = ["register"]
 
@@ -32,11 +30,27 @@ def detect_command(
                                                 "gs_kt,trk_deg,vs_fpm (class optional).")],
     accord_file: AccordOption = None,
     lookahead: LookaheadOption = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Write the CSV here.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write the CSV here; a name ending in .parquet writes Parquet "
+                      "(needs the parquet extra: pyarrow).")] = None,
     skip_bad: Annotated[bool, typer.Option(
         "--skip-bad", help="Skip bad rows (reported on stderr) instead of failing.")] = False,
 ) -> None:
     """Predicted losses of separation within the look-ahead, as CSV."""
+    from skyaccord.tactical.detect import (
+        conflict_table,
+        detect,
+        write_conflicts_csv,
+        write_conflicts_parquet,
+    )
+    from skyaccord.tracks import read_tracks_csv
+
+    parquet = out is not None and out.suffix.lower() == ".parquet"
+    if parquet:
+        try:  # before the work: a missing extra is an error of the command line
+            import pyarrow.parquet  # type: ignore[import-untyped,import-not-found,unused-ignore]  # noqa: F401
+        except ImportError:
+            fail(f"{out}: writing Parquet needs pyarrow: pip install 'skyaccord[parquet]'")
     accord = load_accord_option(accord_file, lookahead)
     try:
         read = read_tracks_csv(tracks, skip_bad=skip_bad, classes=accord.classes)
@@ -45,15 +59,17 @@ def detect_command(
     if read.skipped:
         err_console.print(f"skipped {len(read.skipped)} bad row(s); first: {read.skipped[0]}",
                           highlight=False, markup=False)
-    records = conflict_records(read.tracks, detect(read.tracks, accord), accord)
-    if out is None:
-        write_conflicts_csv(records, sys.stdout)
-    else:
-        try:
-            with out.open("w", newline="", encoding="utf-8") as fh:
-                write_conflicts_csv(records, fh)
-        except OSError as exc:
-            fail(f"{out}: cannot write: {exc}", 1)
+    table = conflict_table(read.tracks, detect(read.tracks, accord), accord)
+    try:
+        if out is None:
+            write_conflicts_csv(table, sys.stdout)
+        elif parquet:
+            write_conflicts_parquet(table, out)
+        else:
+            with out.open("wb") as fh:
+                write_conflicts_csv(table, fh)
+    except OSError as exc:
+        fail(f"{out or 'stdout'}: cannot write: {exc}", 1)
 
 
 def demo_command(
@@ -63,6 +79,13 @@ def demo_command(
     accord_file: AccordOption = None,
 ) -> None:
     """Detect conflicts in a busy generated picture over north-west Syria."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from skyaccord.demo import demo_picture
+    from skyaccord.tactical.detect import conflict_records, detect
+    from skyaccord.tactical.levels import level_names
+
     accord = load_accord_option(accord_file)
     picture = demo_picture(seed)
     conflicts = detect(picture, accord)

@@ -21,12 +21,14 @@ slice)``, never ``O(N^2)``.
 from __future__ import annotations
 
 import csv
+import io
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, TextIO
+from pathlib import Path
+from typing import BinaryIO, NamedTuple, TextIO, cast
 
 import numpy as np
 import numpy.typing as npt
-from scipy.spatial import cKDTree
 
 from skyaccord.errors import InputError
 from skyaccord.geo import FT, NM, FloatArray, LocalPlane
@@ -41,19 +43,28 @@ from skyaccord.tactical.levels import assign_levels, level_names
 from skyaccord.tracks import Tracks
 
 __all__ = [
+    "COMPILED_FROM",
     "CONFLICT_COLUMNS",
     "ConflictRecord",
+    "ConflictTable",
     "PairConflicts",
     "candidate_pairs",
+    "cell_candidates",
     "conflict_records",
+    "conflict_table",
     "detect",
     "detect_all_pairs",
     "write_conflicts_csv",
+    "write_conflicts_parquet",
 ]
 
 IntArray = npt.NDArray[np.intp]
 _CHUNK = 1 << 20  # pairs per exact-CPA batch: bounds temporary memory (~100 MB)
 _MAX_SLICES = 48
+#: ``detect(engine="auto")`` uses the compiled grid (numba) from this many tracks: below,
+#: loading numba and its cached kernel (about a second) costs more than it saves.
+COMPILED_FROM = 30_000
+_MAX_DENSE_CELLS = 1 << 22  # cell_candidates' table of cell runs: at most 32 MB
 
 
 @dataclass(frozen=True)
@@ -181,6 +192,8 @@ def candidate_pairs(state: PlaneState, accord: Accord, lookahead_s: float,
 
     Every pair that loses separation within ``[0, lookahead_s]`` is among them.
     """
+    from scipy.spatial import cKDTree  # only this path needs scipy: load it here
+
     n = len(state.x)
     if n < 2:
         return []
@@ -208,8 +221,83 @@ def candidate_pairs(state: PlaneState, accord: Accord, lookahead_s: float,
     return out
 
 
+# The 13 neighbour cells "ahead" of a cell, and the cell itself: each unordered pair of
+# adjacent cells is visited once.
+_AHEAD = [(0, 0, 0), (0, 0, 1)] + [(0, 1, dz) for dz in (-1, 0, 1)] + [
+    (1, dy, dz) for dy in (-1, 0, 1) for dz in (-1, 0, 1)]
+
+
+def cell_candidates(state: PlaneState, accord: Accord, lookahead_s: float,
+                    n_slices: int | None = None) -> list[IntArray]:
+    """Candidate pairs by a cell grid in numpy (no compiled code, no scipy): the same
+    slices, boxes and first-slice rule as :func:`candidate_pairs`, one ``(m, 2)`` index
+    array per slice, each pair once.
+
+    Cells are at least one box wide, so the points within a box of each other lie in the
+    same or adjacent cells; a point's pairs with the points of a neighbour cell are
+    expanded from the cell's run in the points sorted by cell (``searchsorted``).
+    """
+    n = len(state.x)
+    if n < 2:
+        return []
+    k, tau, box_h, box_v = _boxes(state, accord, lookahead_s, n_slices)
+    cell_h, cell_v = box_h * (1 + 1e-9), box_v * (1 + 1e-9)  # no rounding loses a pair
+    out: list[IntArray] = []
+    previous: tuple[FloatArray, FloatArray, FloatArray] | None = None
+    everyone = np.arange(n)
+    for s in range(k):
+        t_mid = (2 * s + 1) * tau
+        px = state.x + state.vx * t_mid
+        py = state.y + state.vy * t_mid
+        pz = state.z + state.vz * t_mid
+        cx = ((px - px.min()) / cell_h).astype(np.int64)
+        cy = ((py - py.min()) / cell_h).astype(np.int64)
+        cz = ((pz - pz.min()) / cell_v).astype(np.int64)
+        ny, nz = int(cy.max()) + 3, int(cz.max()) + 3  # room for the -1..+1 offsets
+        key = (cx * ny + cy + 1) * nz + cz + 1
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = everyone
+        n_cells = (int(cx.max()) + 2) * ny * nz
+        # Each cell's run in the sorted points: a dense table of run starts where it is
+        # small, binary search in the sorted keys otherwise.
+        start = (np.concatenate([[0], np.cumsum(np.bincount(key, minlength=n_cells))])
+                 if n_cells <= _MAX_DENSE_CELLS else None)
+        found = []
+        for ox, oy, oz in _AHEAD:
+            target = key + (ox * ny + oy) * nz + oz
+            if start is not None:
+                lo, hi = start[target], start[target + 1]
+            else:
+                lo = np.searchsorted(sorted_key, target, side="left")
+                hi = np.searchsorted(sorted_key, target, side="right")
+            if ox == oy == oz == 0:
+                lo = rank + 1  # own cell: the later points only
+            counts = np.maximum(hi - lo, 0)
+            total = int(counts.sum())
+            if total == 0:
+                continue
+            i = np.repeat(everyone, counts)
+            within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+            j = order[np.repeat(lo, counts) + within]
+            near = ((np.abs(px[j] - px[i]) <= box_h) & (np.abs(py[j] - py[i]) <= box_h)
+                    & (np.abs(pz[j] - pz[i]) <= box_v))
+            i, j = i[near], j[near]
+            if previous is not None and len(i):
+                qx, qy, qz = previous  # a candidate of the slice before: not again
+                was = ((np.abs(qx[j] - qx[i]) <= box_h) & (np.abs(qy[j] - qy[i]) <= box_h)
+                       & (np.abs(qz[j] - qz[i]) <= box_v))
+                i, j = i[~was], j[~was]
+            found.append(np.stack([i, j], axis=1))
+        out.append(np.concatenate(found).astype(np.intp, copy=False) if found
+                   else np.zeros((0, 2), dtype=np.intp))
+        previous = (px, py, pz)
+    return out
+
+
 def detect(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
-           plane: LocalPlane | None = None, engine: str = "grid") -> PairConflicts:
+           plane: LocalPlane | None = None, engine: str = "auto") -> PairConflicts:
     """Every pair predicted to lose separation within the look-ahead.
 
     Parameters
@@ -223,8 +311,11 @@ def detect(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
     plane
         The local plane; by default one centred on the picture.
     engine
-        ``"grid"`` (compiled grid search, numba; the default) or ``"kdtree"`` (scipy's
-        k-d tree and numpy). Both return the same conflicts as :func:`detect_all_pairs`.
+        ``"grid"`` (compiled grid search, numba), ``"cells"`` (the same grid in numpy),
+        ``"kdtree"`` (scipy's k-d tree and numpy), or ``"auto"`` (the default: ``grid``
+        from :data:`COMPILED_FROM` tracks, ``cells`` below, where loading numba would
+        cost more than it saves). All return the same conflicts as
+        :func:`detect_all_pairs`.
 
     Returns
     -------
@@ -249,6 +340,8 @@ def detect(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
     if len(tracks) < 2:
         return PairConflicts.empty()
     state = plane_state(tracks, accord, plane)
+    if engine == "auto":
+        engine = "grid" if len(tracks) >= COMPILED_FROM else "cells"
     if engine == "grid":
         from skyaccord.tactical._grid import grid_candidates
 
@@ -258,8 +351,10 @@ def detect(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
                                   boxes.box_h, boxes.box_v)]
     elif engine == "kdtree":
         slices = candidate_pairs(state, accord, lookahead)
+    elif engine == "cells":
+        slices = cell_candidates(state, accord, lookahead)
     else:
-        raise InputError(f"engine must be 'grid' or 'kdtree', not {engine!r}")
+        raise InputError(f"engine must be 'auto', 'grid', 'cells' or 'kdtree', not {engine!r}")
     pairs = np.concatenate(slices) if slices else np.zeros((0, 2), dtype=np.intp)
     lo = np.minimum(pairs[:, 0], pairs[:, 1])
     hi = np.maximum(pairs[:, 0], pairs[:, 1])
@@ -305,34 +400,164 @@ class ConflictRecord(NamedTuple):
     same_party: bool
 
 
+@dataclass(frozen=True)
+class ConflictTable:
+    """Conflicts as columns in aviation units, one row per pair, sorted by
+    ``(t_in_s, id1, id2)`` (what ``skyaccord detect`` writes).
+
+    Aircraft are indices into ``ids`` (the picture's track ids), ordered so that
+    ``ids[id1] < ids[id2]`` as strings; ``level`` holds codes into ``level_names``.
+    :meth:`records` builds the :class:`ConflictRecord` list, for small results.
+    """
+
+    ids: npt.NDArray[np.str_]
+    id1: IntArray
+    id2: IntArray
+    t_in_s: FloatArray
+    t_out_s: FloatArray
+    """``inf``: the loss never ends along straight lines"""
+    tcpa_s: FloatArray
+    dcpa_nm: FloatArray
+    dz_ft: FloatArray
+    level: npt.NDArray[np.int8]
+    level_names: tuple[str, ...]
+    same_party: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return len(self.id1)
+
+    def records(self) -> list[ConflictRecord]:
+        """The rows as records (one Python object per conflict)."""
+        names = self.level_names
+        return [ConflictRecord(a, b, t_in, t_out, tcpa, dcpa, dz, names[lv], same)
+                for a, b, t_in, t_out, tcpa, dcpa, dz, lv, same in zip(
+                    self.ids[self.id1].tolist(), self.ids[self.id2].tolist(),
+                    self.t_in_s.tolist(), self.t_out_s.tolist(), self.tcpa_s.tolist(),
+                    self.dcpa_nm.tolist(), self.dz_ft.tolist(), self.level.tolist(),
+                    self.same_party.tolist(), strict=True)]
+
+
+def conflict_table(tracks: Tracks, conflicts: PairConflicts, accord: Accord) -> ConflictTable:
+    """Conflicts as a :class:`ConflictTable`: aviation units, ids ordered as strings, rows
+    sorted by ``(t_in_s, id1, id2)``; arrays throughout (``np.lexsort``)."""
+    # A track's rank among the ids sorted as strings (numpy compares str by code
+    # point, as Python does): comparing ranks compares the ids.
+    rank = np.empty(len(tracks), dtype=np.intp)
+    rank[np.argsort(tracks.id, kind="stable")] = np.arange(len(tracks))
+    i, j = conflicts.pairs[0], conflicts.pairs[1]
+    swap = rank[i] > rank[j]
+    first, second = np.where(swap, j, i), np.where(swap, i, j)
+    # One key for (id1, id2): ranks are below N, so rank1 * N + rank2 orders the pair.
+    pair_key = rank[first].astype(np.int64) * len(tracks) + rank[second]
+    order = np.lexsort((pair_key, conflicts.t_in_s))
+    return ConflictTable(
+        tracks.id, first[order], second[order], conflicts.t_in_s[order],
+        conflicts.t_out_s[order], conflicts.tcpa_s[order], conflicts.dcpa_m[order] / NM,
+        conflicts.dz_m[order] / FT, conflicts.level[order], level_names(accord),
+        conflicts.same_party[order])
+
+
 def conflict_records(tracks: Tracks, conflicts: PairConflicts,
                      accord: Accord) -> list[ConflictRecord]:
     """Conflicts as records sorted by ``(t_in_s, id1, id2)``: the CLI's CSV rows."""
-    names = level_names(accord)
-    out = []
-    for k in range(len(conflicts)):
-        a, b = (str(tracks.id[conflicts.pairs[0, k]]), str(tracks.id[conflicts.pairs[1, k]]))
-        id1, id2 = (a, b) if a < b else (b, a)
-        out.append(ConflictRecord(
-            id1, id2, float(conflicts.t_in_s[k]), float(conflicts.t_out_s[k]),
-            float(conflicts.tcpa_s[k]), float(conflicts.dcpa_m[k]) / NM,
-            float(conflicts.dz_m[k]) / FT, names[int(conflicts.level[k])],
-            bool(conflicts.same_party[k]),
-        ))
-    out.sort(key=lambda r: (r.t_in_s, r.id1, r.id2))
-    return out
+    return conflict_table(tracks, conflicts, accord).records()
 
 
 #: header of ``skyaccord detect``'s output (a stable interface)
 CONFLICT_COLUMNS = ("id1", "id2", "t_in_s", "t_out_s", "tcpa_s", "dcpa_nm", "dz_ft", "level")
+#: decimals of each number column of the CSV
+_DECIMALS = {"t_in_s": 3, "t_out_s": 3, "tcpa_s": 3, "dcpa_nm": 4, "dz_ft": 2}
 
 
-def write_conflicts_csv(records: list[ConflictRecord], out: TextIO) -> None:
-    """Write conflict records to the text stream ``out`` as the ``detect`` CSV
-    (:data:`CONFLICT_COLUMNS`; ``t_out_s`` ``inf`` when the loss never ends)."""
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(CONFLICT_COLUMNS)
-    for r in records:
-        w.writerow([r.id1, r.id2, f"{r.t_in_s:.3f}",
-                    "inf" if r.t_out_s == float("inf") else f"{r.t_out_s:.3f}",
-                    f"{r.tcpa_s:.3f}", f"{r.dcpa_nm:.4f}", f"{r.dz_ft:.2f}", r.level])
+def write_conflicts_csv(conflicts: ConflictTable | Sequence[ConflictRecord],
+                        out: TextIO | BinaryIO) -> None:
+    """Write conflicts to the stream ``out`` (text or binary; UTF-8) as the ``detect`` CSV
+    (:data:`CONFLICT_COLUMNS`; ``t_out_s`` ``inf`` when the loss never ends).
+
+    A :class:`ConflictTable` is formatted column-wise by a compiled loop; records (a
+    list) row by row with the csv module. Both give the same bytes.
+    """
+    if not isinstance(conflicts, ConflictTable):
+        text = io.StringIO()
+        w = csv.writer(text, lineterminator="\n")
+        w.writerow(CONFLICT_COLUMNS)
+        for r in conflicts:
+            w.writerow([r.id1, r.id2, f"{r.t_in_s:.3f}",
+                        "inf" if r.t_out_s == float("inf") else f"{r.t_out_s:.3f}",
+                        f"{r.tcpa_s:.3f}", f"{r.dcpa_nm:.4f}", f"{r.dz_ft:.2f}", r.level])
+        _write_text(out, text.getvalue())
+        return
+    from skyaccord.tactical._csv import TextColumn, write_rows
+
+    t = conflicts
+    binary = _binary(out)
+    binary.write((",".join(CONFLICT_COLUMNS) + "\n").encode())
+    seen = np.zeros(len(t.ids), dtype=bool)  # encode only the ids that appear
+    seen[t.id1] = True
+    seen[t.id2] = True
+    used = np.flatnonzero(seen)  # (a mask: np.unique hashes, many times slower here)
+    code = np.zeros(len(t.ids), dtype=np.int64)
+    code[used] = np.arange(len(used))
+    names = TextColumn(t.ids[used], code[t.id1])
+    columns: list[object] = [names, names.with_codes(code[t.id2])]
+    for name in CONFLICT_COLUMNS[2:-1]:
+        columns.append((getattr(t, name), _DECIMALS[name]))
+    columns.append(TextColumn(list(t.level_names), t.level))
+    write_rows(binary, columns, len(t))  # type: ignore[arg-type]
+    binary.flush()
+
+
+def write_conflicts_parquet(conflicts: ConflictTable, path: str | Path) -> None:
+    """Write conflicts to ``path`` as Parquet: the CSV's columns, numbers unrounded
+    (float64), ``level`` by name, plus ``same_party`` (bool). Needs pyarrow (the
+    ``parquet`` extra); without it raises :class:`InputError` saying so."""
+    try:
+        import pyarrow as pa  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        import pyarrow.parquet as pq  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    except ImportError:
+        raise InputError(f"{path}: writing Parquet needs pyarrow: "
+                         "pip install 'skyaccord[parquet]'") from None
+    t = conflicts
+    ids = pa.array(t.ids)
+    table = pa.table({
+        "id1": ids.take(pa.array(t.id1)), "id2": ids.take(pa.array(t.id2)),
+        "t_in_s": t.t_in_s, "t_out_s": t.t_out_s, "tcpa_s": t.tcpa_s,
+        "dcpa_nm": t.dcpa_nm, "dz_ft": t.dz_ft,
+        "level": pa.array(list(t.level_names)).take(pa.array(t.level.astype(np.int32))),
+        "same_party": t.same_party,
+    })
+    pq.write_table(table, str(path))
+
+
+def _binary(out: TextIO | BinaryIO) -> BinaryIO:
+    """The byte stream under ``out`` (a text stream is flushed first)."""
+    if isinstance(out, io.TextIOBase):
+        out.flush()
+        buffer = getattr(out, "buffer", None)
+        if buffer is not None:
+            return buffer  # type: ignore[no-any-return]
+        return cast(BinaryIO, _TextSink(out))  # e.g. StringIO: no bytes underneath
+    return cast(BinaryIO, out)
+
+
+def _write_text(out: TextIO | BinaryIO, text: str) -> None:
+    if isinstance(out, io.TextIOBase):
+        out.write(text)
+    else:
+        out.write(text.encode())  # type: ignore[arg-type]
+
+
+class _TextSink(io.RawIOBase):
+    """Bytes written to a text stream without a buffer, decoded as UTF-8 (each write
+    holds whole rows, so no character is split)."""
+
+    def __init__(self, text: TextIO) -> None:
+        self._text = text
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        chunk = bytes(data)  # type: ignore[call-overload]
+        self._text.write(chunk.decode("utf-8"))
+        return len(chunk)
