@@ -20,14 +20,12 @@ from skyaccord.line import LineStore, make_message, verify_log
 from skyaccord.line.keys import SigningKey, save_key
 from skyaccord.line.messages import Message
 from skyaccord.protocol import Accord
+from tests.line import test_store_contract as contract
 from tests.line.helpers import T0
-from tests.line.test_store_contract import (  # noqa: F401 - fixtures
-    Locate,
-    acker,
-    backend,
-    genuine,
-    locate,
-)
+from tests.line.test_store_contract import Locate, acker, genuine
+
+backend = contract.backend  # the contract suite's backends and fresh logs
+locate = contract.locate
 
 WRITERS = 4
 

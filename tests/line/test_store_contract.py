@@ -435,3 +435,36 @@ def _alter_first_entry(where: str) -> None:
     with conn:
         conn.execute(sql)
     conn.close()
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_postgres_connection_lost_is_opened_again(locate: Locate,
+                                                  keys: dict[str, SigningKey],
+                                                  accord: Accord) -> None:
+    """The server drops the store's session (a restart, an administrator): the next
+    read goes on; a write in flight fails whole, and the next one succeeds."""
+    import psycopg
+
+    from skyaccord.store.postgres import split_url
+
+    store = LineStore(locate("ru"), "ru", keys["ru"])
+    try:
+        m1 = genuine(keys, accord, 1)
+        store.accept_incoming(m1, acker(store, keys["ru"], accord, m1), 1.0)
+
+        def drop_session() -> None:
+            pid = store._conn.info.backend_pid
+            with psycopg.connect(split_url(store.location, "")[0], autocommit=True) as c:
+                c.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+        drop_session()
+        assert store.summary()["log_entries"] == 2  # read again on a new session
+        drop_session()
+        m2 = genuine(keys, accord, 2)
+        with pytest.raises(StoreError, match="write failed"):
+            store.accept_incoming(m2, acker(store, keys["ru"], accord, m2), 2.0)
+        assert store.accept_incoming(m2, acker(store, keys["ru"], accord, m2), 3.0)[0] == (
+            "accepted")
+        assert [e.msg_id for e in store.entries()][::2] == [m1.id, m2.id]
+    finally:
+        store.close()

@@ -193,21 +193,18 @@ class PostgresLogDB:
 
     def read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
-            try:
-                return self._live().execute(_pg(sql), tuple(args)).fetchall()
-            except self._psycopg.Error as exc:
-                raise StoreError(f"{self.where}: cannot read the line log: {exc}") from None
+            for attempt in (1, 2):
+                try:
+                    return self._live().execute(_pg(sql), tuple(args)).fetchall()
+                except self._psycopg.Error as exc:
+                    if attempt == 1 and self._conn.broken:
+                        continue  # the server dropped us: a read is safe to try again
+                    raise StoreError(f"{self.where}: cannot read the line log: "
+                                     f"{exc}") from None
+            raise AssertionError("unreachable")
 
     def space_problem(self, min_free_bytes: int) -> str | None:
         return None  # the server's disk: a full one fails the probe write
-
-    def drop(self) -> None:
-        """Drop the schema and everything in it (tests, throwaway logs)."""
-        with self._lock:
-            try:
-                self._live().execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-            except self._psycopg.Error as exc:
-                raise StoreError(f"{self.where}: {exc}") from None
 
     def close(self) -> None:
         with self._lock:
