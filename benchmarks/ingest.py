@@ -1,50 +1,85 @@
-"""Ingest throughput: raw frames decoded per second and picture updates per second.
+"""Ingest throughput: ``skyaccord decode`` as a user runs it, beside its kernel and rs1090.
 
-The feed is the real sample (tests/data/short_flights.csv, 335 frames, 7 aircraft)
-copied ``copies`` times, each copy re-addressed to its own ICAO addresses (CRC-24
-recomputed) and shifted in time, then merged in time order: a large replay of real
-frames. Stages, each timed on its own and end to end:
+Two recordings of real frames, written as JSON lines of raw frames (what rs1090/jet1090
+write):
 
-* ``rs1090 batch``: ``rs1090.decode(list_of_hex, batch=4096)`` alone, the decoder bound;
-* ``parse lines``: text lines to ``(t, hex)`` frames;
-* ``ModeSDecoder``: validation, rs1090, our CPR state machine, plausibility checks;
-* ``file -> updates``: ``open_feed`` on the written file (all of the above), serial
-  (``workers=1``, the reference) and on worker processes partitioned by aircraft
-  (alternated; their updates asserted equal; CPU includes the workers');
-* ``picture``: ``Picture.update`` per state update;
-* ``replay``: file -> picture -> ``detect`` every second of feed time.
+* ``busy``: tests/data's take-off and landing of one flight (393322, 4,500 frames) and
+  the Atlanta sample (7 aircraft, 335 frames), each re-timed to start together, repeated
+  ``--copies`` times one after the other in time (580,200 frames by default): one busy
+  aircraft with others, as issue 17 describes;
+* ``many``: the Atlanta sample re-addressed and moved to ``--many`` places (7 aircraft
+  each, CRC recomputed), merged in time: thousands of aircraft at once.
 
-Run: ``python -m benchmarks.ingest [--copies N]``.
+For each, alternated ``--repeat`` times in one run (so all see the same load):
+
+* ``skyaccord decode FILE --out CSV`` as a subprocess: wall time, CPU time and peak RSS
+  of the whole process (start-up, imports, reading, decoding, CSV writing);
+* the kernel call in this process: ``ModeSDecoder.decode_columns`` on the frames already
+  in memory (screening, numpy fields, rs1090 for the rare frames, CPR);
+* the peer: ``rs1090.decode(frames, batch=4096)``, rs1090's own batch decode call.
+
+Once per recording, ``--workers 2`` (its CSV asserted identical to the default's), the
+evidence for the default worker count. ``--profile`` adds where the command's time goes
+(cProfile of the same work in this process, by stage).
+
+Run: ``python -m benchmarks.ingest [--copies 120] [--many 600] [--repeat 3] [--profile]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
 import math
 import os
-import pickle
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
-from benchmarks.common import peak_rss_mib, report
-from skyaccord.ingest import open_feed
+import numpy as np
+
+from benchmarks.common import report
 from skyaccord.ingest.decoder import ModeSDecoder
-from skyaccord.ingest.modes import RawFrame, cpr_nl, crc24, frames_from_lines
-from skyaccord.ingest.replay import replay
-from skyaccord.ingest.states import FeedStats
-from skyaccord.picture import Picture
-from skyaccord.protocol import default_accord
+from skyaccord.ingest.modes import RawFrame, cpr_nl, crc24
 
-SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "short_flights.csv"
-T = TypeVar("T")
-TARGET = 100_000.0  # raw frames per second, end to end: the project's target (README)
-
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+SAMPLE = DATA / "short_flights.csv"
+TARGET = 200_000.0  # frames/s end to end (issue 17)
+PEER_RATIO = 3.0  # times rs1090's batch decode call (issue 17)
 
 _M17 = (1 << 17) - 1
+
+
+def _frames(name: str) -> list[tuple[float, str]]:
+    path = DATA / name
+    if name.endswith(".csv"):
+        return [(float(t), f) for t, f in (ln.split(",") for ln in
+                                            path.read_text(encoding="utf-8").splitlines())]
+    out = []
+    for line in gzip.decompress(path.read_bytes()).splitlines():
+        rec = json.loads(line)
+        out.append((float(rec["timestamp"]), str(rec["frame"])))
+    return out
+
+
+def build_busy(copies: int) -> list[tuple[float, str]]:
+    """The take-off, the landing (after it) and the Atlanta sample (beside the take-off),
+    re-timed from 0 and repeated ``copies`` times in time."""
+    def rel(x: list[tuple[float, str]], start: float) -> list[tuple[float, str]]:
+        return [(t - x[0][0] + start, f) for t, f in x]
+
+    take = rel(_frames("full_flight_takeoff.jsonl.gz"), 0.0)
+    land = rel(_frames("full_flight_landing.jsonl.gz"), take[-1][0] + 1.0)
+    one = sorted(take + land + rel(_frames("short_flights.csv"), 0.0), key=lambda p: p[0])
+    span = one[-1][0] + 1.0
+    t0 = 1720248993.0
+    return [(round(t0 + t + k * span, 6), f) for k in range(copies) for t, f in one]
 
 
 def _cpr_encode(lat: float, lon: float, odd: bool) -> tuple[int, int]:
@@ -72,11 +107,10 @@ def _rewrite(frame: str, icao: int, fix: tuple[float, float] | None) -> str:
 
 
 def build_feed(copies: int, seed: int = 3) -> list[tuple[float, str]]:
-    """``copies`` copies of the real sample, each re-addressed, shifted in time by up to
-    30 s and moved on a 1-degree grid (20 columns) around the sample's receiver, so the
-    picture has realistic density (7 aircraft per copy, copies ~100 km apart)."""
-    base = [(float(t), f) for t, f in (ln.split(",") for ln in
-                                        SAMPLE.read_text(encoding="utf-8").splitlines())]
+    """``copies`` copies of the Atlanta sample, each re-addressed, shifted in time by up
+    to 30 s and moved on a 1-degree grid (20 columns) around the sample's receiver (7
+    aircraft per copy, copies ~100 km apart)."""
+    base = _frames("short_flights.csv")
     t0 = base[0][0]
     fixes = {(u.t, u.icao24): (u.lat, u.lon) for u in
              ModeSDecoder(reference=(33.64, -84.43)).decode(
@@ -94,109 +128,144 @@ def build_feed(copies: int, seed: int = 3) -> list[tuple[float, str]]:
             icao = f[2:8].lower()
             fix = fixes.get((t, icao))
             moved = None if fix is None else (fix[0] + dlat, fix[1] + dlon)
-            out.append((t - t0 + shift, _rewrite(f, new[icao], moved)))
+            out.append((t - t0 + 1753827785.0 + shift, _rewrite(f, new[icao], moved)))
     out.sort(key=lambda x: x[0])
     return out
 
 
-def _children_cpu() -> float:
-    """CPU seconds of finished child processes (the parallel decoder's workers)."""
-    t = os.times()
-    return t.children_user + t.children_system
+def write_jsonl(feed: list[tuple[float, str]], path: Path) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        fh.writelines(f'{{"timestamp": {t!r}, "frame": "{f}"}}\n' for t, f in feed)
+
+
+def run_command(args: list[str]) -> tuple[float, float, float]:
+    """Wall s, CPU s (user + system) and peak RSS (MiB) of one subprocess."""
+    w0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "skyaccord", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - w0
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"skyaccord {' '.join(args)} failed:\n{err}")
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    w0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return time.perf_counter() - w0, time.process_time() - c0, out
+
+
+def profile_stages(path: Path, out: Path) -> dict[str, float]:
+    """Seconds by stage of the command's work (cProfile, cumulative, in this process)."""
+    import cProfile
+    import pstats
+
+    from skyaccord.ingest.columns import StatesCsvWriter
+    from skyaccord.ingest.feed import open_columns
+
+    def work() -> None:
+        with out.open("wb") as fh:
+            w = StatesCsvWriter(fh)
+            for c in open_columns(path):
+                w.write(c)
+
+    prof = cProfile.Profile()
+    prof.runcall(work)
+    stats = pstats.Stats(prof)
+    raw: Any = stats.stats  # type: ignore[attr-defined]
+    cum: dict[str, float] = {}
+    for (file, _, func), (_, _, _, ct, _) in raw.items():
+        cum[f"{Path(file).name}:{func}"] = cum.get(f"{Path(file).name}:{func}", 0.0) + ct
+    total = cum.get("ingest.py:work", sum(v for k, v in cum.items() if k.endswith(":work")))
+    stages = {
+        "read + parse lines (frame_blocks)": cum.get("modes.py:frame_blocks", 0.0),
+        "numpy fields (decode_fields)": cum.get("kernel.py:decode_fields", 0.0),
+        "rs1090 for the rare frames": cum.get("decoder.py:_rs1090", 0.0),
+        "CPR state machine (_positions)": cum.get("decoder.py:_positions", 0.0),
+        "per-aircraft state, checks (_apply)": cum.get("decoder.py:_apply", 0.0),
+        "decode_columns (all decoding)": cum.get("decoder.py:decode_columns", 0.0),
+        "CSV writing (StatesCsvWriter.write)": cum.get("columns.py:write", 0.0),
+        "total (profiled)": total,
+    }
+    stages["per-aircraft state, checks (_apply)"] -= stages["CPR state machine (_positions)"]
+    return stages
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--copies", type=int, default=600, help="copies of the sample")
+    ap.add_argument("--copies", type=int, default=120, help="repeats of the busy flight")
+    ap.add_argument("--many", type=int, default=600, help="places of the Atlanta sample")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     import rs1090
 
-    feed = build_feed(args.copies)
-    n = len(feed)
-    hexes = [f for _, f in feed]
-    lines = [f"{t:.6f} {f}\n" for t, f in feed]
-    frames = [RawFrame(t, f) for t, f in feed]
-    rows = []
-
-    def timed(fn: Callable[[], T], repeat: int) -> tuple[float, float, T]:
-        """Best wall time, the CPU time of that run, the result. The machine is shared:
-        CPU seconds say what one uncontended core would do."""
-        best: tuple[float, float, T] | None = None
-        for _ in range(repeat):
-            w0, c0 = time.perf_counter(), time.process_time()
-            out = fn()
-            w, c = time.perf_counter() - w0, time.process_time() - c0
-            if best is None or w < best[0]:
-                best = (w, c, out)
-        assert best is not None
-        return best
-
-    def stage(name: str, fn: Callable[[], T], units: int | None = None,
-              what: str = "frames", repeat: int = args.repeat) -> T:
-        w, c, out = timed(fn, repeat)
-        k = n if units is None else units
-        rows.append((name, k, what, w, k / w, c, k / c, k / c / TARGET))
-        return out
-
-    stage("rs1090 batch decode", lambda: rs1090.decode(hexes, batch=4096))
-    # rs1090's Python API in two parts: the Rust decoder (which hands back a pickle as
-    # list[int]) and the materialisation of one Python dict per frame
-    raw = stage("  rs1090 Rust part (pickle as list[int])",
-                lambda: rs1090._rust.decode_1090_vec(list(rs1090.batched(hexes, 4096))))
-    stage("  rs1090 list[int] -> dicts (unpickle)",
-          lambda: pickle.loads(bytes(raw)))
-    stage("parse text lines", lambda: list(frames_from_lines(lines, FeedStats())))
-    updates = stage("ModeSDecoder.decode", lambda: ModeSDecoder().decode(frames))
+    rows: list[tuple[Any, ...]] = []
+    extra: dict[str, Any] = {"load_before": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "feed.txt"
-        path.write_text("".join(lines), encoding="utf-8")
-        # serial (the reference) and parallel, alternated so both see the same noise
-        workers = 2
-        runs: dict[int, list[tuple[float, float]]] = {1: [], workers: []}
-        for _ in range(args.repeat):
-            for w in runs:
-                w0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
-                got = [u for c in open_feed(path, "modes", workers=w) for u in c]
-                runs[w].append((time.perf_counter() - w0,
-                                time.process_time() - c0 + _children_cpu() - k0))
-                if w == 1:
-                    serial = got
-                else:
-                    assert got == serial, "parallel decoding differs from serial"
-        for w, label in ((1, "file -> updates (end to end), serial"),
-                         (workers, f"file -> updates (end to end), {workers} workers")):
-            wall, cpu = min(runs[w])
-            rows.append((label, n, "frames", wall, n / wall, cpu, n / cpu, n / cpu / TARGET))
-        speedup = min(runs[1])[0] / min(runs[workers])[0]
-
-        def picture() -> Picture:
-            p = Picture(max_age_s=60.0)
-            p.update_many(updates)
-            return p
-
-        pic = stage("Picture.update", picture, len(updates), "updates")
-        accord = default_accord()
-        alerts = stage("replay: file -> picture -> detect @1 s",
-                       lambda: list(replay(open_feed(path, "modes"), accord, step_s=1.0)),
-                       repeat=1)
-    # a real busy recording: 10 min of traffic around Paris (traffic JSON, gzipped)
-    paris = Path(__file__).resolve().parents[1] / "tests" / "data" / \
-        "quickstart_paris_10min.json.gz"
-    paris_n = sum(len(c) for c in open_feed(paris))
-    paris_alerts = stage("replay: real Paris traffic (JSON.gz) -> detect @1 s",
-                         lambda: list(replay(open_feed(paris), accord, step_s=1.0)),
-                         paris_n, "records", repeat=1)
-    span = feed[-1][0] - feed[0][0]
-    report("ingest", ["stage", "units", "of", "wall s", "per wall s", "cpu s",
-                      "per cpu s", "x 100k/s (cpu)"], rows,
-           {"frames": n, "aircraft": len(pic), "updates": len(updates),
-            "feed_span_s": span, "alerts": len(alerts), "paris_alerts": len(paris_alerts),
-            "parallel_workers": workers, "parallel_vs_serial_wall": round(speedup, 3),
-            "end_to_end_frames_per_s": round(n / min(runs[workers])[0]),
-            "peak_rss_mib": peak_rss_mib(),
-            "feed": f"tests/data/short_flights.csv x {args.copies}, re-addressed, moved "
-                    "on a 1-degree grid, shifted in time"})
+        recordings = {"busy": build_busy(args.copies), "many": build_feed(args.many)}
+        for name, feed in recordings.items():
+            path = Path(tmp) / f"{name}.jsonl"
+            write_jsonl(feed, path)
+            n = len(feed)
+            hexes = [f for _, f in feed]
+            t = np.array([x for x, _ in feed])
+            out = Path(tmp) / f"{name}.csv"
+            runs: dict[str, list[tuple[float, float, float]]] = {
+                "command": [], "kernel": [], "peer": []}
+            for k in range(args.repeat):
+                # alternate the order, so that no side always runs first
+                order = ("command", "kernel", "peer") if k % 2 == 0 else \
+                    ("peer", "kernel", "command")
+                for what in order:
+                    if what == "command":
+                        runs[what].append(run_command(["decode", str(path), "--out",
+                                                       str(out)]))
+                    elif what == "kernel":
+                        w, c, _ = timed(partial(ModeSDecoder().decode_columns, t, hexes,
+                                                str))
+                        runs[what].append((w, c, math.nan))
+                    else:
+                        w, c, _ = timed(partial(rs1090.decode, hexes, batch=4096))
+                        runs[what].append((w, c, math.nan))
+            serial_csv = out.read_bytes()
+            w2 = run_command(["decode", str(path), "--out", str(out), "--workers", "2"])
+            assert out.read_bytes() == serial_csv, "--workers 2 differs from the default"
+            peer_best = min(r[0] for r in runs["peer"])
+            label = {"command": "skyaccord decode FILE --out CSV (whole process)",
+                     "kernel": "ModeSDecoder.decode_columns (in memory)",
+                     "peer": "rs1090.decode(frames, batch=4096) (peer)"}
+            for what, rs in runs.items():
+                wall = sorted(r[0] for r in rs)
+                cpu = min(r[1] for r in rs)
+                rss = max(r[2] for r in rs)
+                rows.append((name, label[what], n, wall[0], wall[-1], n / wall[0],
+                             n / cpu, rss, peer_best / wall[0]))
+            rows.append((name, "skyaccord decode --workers 2 (whole process)", n, w2[0],
+                         w2[0], n / w2[0], n / w2[1], w2[2], peer_best / w2[0]))
+            cmd_best = min(r[0] for r in runs["command"])
+            extra[name] = {
+                "frames": n, "aircraft": len({f[2:8] for f in hexes}),
+                "command_frames_per_s": round(n / cmd_best),
+                "command_vs_rs1090_call": round(peer_best / cmd_best, 2),
+                "target_frames_per_s": TARGET, "target_ratio": PEER_RATIO,
+                "default_vs_2_workers_wall": round(w2[0] / cmd_best, 2),
+            }
+            if args.profile:
+                extra[name]["profile_s"] = {k: round(v, 3) for k, v in
+                                            profile_stages(path, out).items()}
+    extra["load_after"] = os.getloadavg()
+    report("ingest", ["recording", "what", "frames", "best wall s", "worst wall s",
+                      "frames/s (best wall)", "frames per CPU-s", "peak RSS MiB",
+                      "x rs1090 call"], rows, extra)
+    if args.profile:
+        for name in recordings:
+            print(f"{name}: where the command's time goes (cProfile, cumulative s):")
+            for k, v in extra[name]["profile_s"].items():
+                print(f"  {k:40s} {v:8.3f}")
 
 
 if __name__ == "__main__":

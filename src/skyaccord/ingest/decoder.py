@@ -27,6 +27,7 @@ frame is decoded locally against the aircraft's own fix (under 60 s old) or the 
 
 from __future__ import annotations
 
+import bisect
 import gc
 import math
 from collections.abc import Callable, Sequence
@@ -57,14 +58,51 @@ _HEXCHAR: Final = np.zeros(256, dtype=np.bool_)
 _HEXCHAR[list(b"0123456789abcdefABCDEF")] = True
 
 
+def _nl_edges() -> list[float]:
+    """The latitudes where :func:`~skyaccord.ingest.modes.cpr_nl` steps down (from 59
+    at the equator to 2 below 87 degrees), found by bisection on the function itself
+    over float64 values, so that a table look-up gives exactly its values."""
+    edges = []
+    for n in range(59, 2, -1):  # the first latitude whose NL is below n
+        lo, hi = 0.0, 87.0
+        while True:
+            mid = (lo + hi) / 2
+            if mid in (lo, hi):
+                break
+            if cpr_nl(mid) < n:
+                hi = mid
+            else:
+                lo = mid
+        edges.append(hi)
+    return edges
+
+
+_NL_EDGES: Final = _nl_edges()
+
+
+def _nl(lat: float) -> int:
+    """:func:`~skyaccord.ingest.modes.cpr_nl` by table look-up.
+
+    >>> all(_nl(x) == cpr_nl(x) for x in (0.0, 10.47047130, 52.0, -60.0, 86.99, 87.0, 89.0))
+    True
+    """
+    a = abs(lat)
+    if a >= 87.0:
+        return 2 if a == 87.0 else 1
+    return 59 - bisect.bisect_right(_NL_EDGES, a)
+
+
 def cpr_surface_local(lat_cpr: int, lon_cpr: int, odd: bool, ref_lat: float,
                       ref_lon: float) -> tuple[float, float]:
     """Surface position of one CPR word near a reference (valid within 45 NM): the
     airborne formulas with 90-degree zones (Doc 9871 C.2.6.9; Riddle ch. 5).
 
-    >>> lat, lon = cpr_surface_local(39195, 110205, False, 52.32, 4.73)
-    >>> round(lat, 4), round(lon, 4)
-    (52.3209, 4.7354)
+    Even frame 8C4841753AAB238733C8CD4020B1 of the Riddle's surface example, near its
+    reference (51.990, 4.375):
+
+    >>> lat, lon = cpr_surface_local(115609, 116941, False, 51.990, 4.375)
+    >>> round(lat, 5), round(lon, 5)
+    (52.32304, 4.73047)
     """
     i = 1 if odd else 0
     yz, xz = lat_cpr / _CPR_SCALE, lon_cpr / _CPR_SCALE
@@ -84,9 +122,13 @@ def cpr_surface_global(lat_even: int, lon_even: int, lat_odd: int, lon_odd: int,
     the two latitudes and four longitudes the 90-degree zones leave; None if the pair
     straddles a latitude zone edge.
 
-    >>> lat, lon = cpr_surface_global(39195, 110205, 94826, 123730, False, 51.99, 4.375)
-    >>> round(lat, 4), round(lon, 4)
-    (52.3209, 4.7354)
+    Worked example of *The 1090 MHz Riddle* (ch. 5; even 8C4841753AAB238733C8CD4020B1,
+    odd 8C4841753A8A35323FAEBDAC702D, odd newer, reference 51.990, 4.375): 52.32061,
+    4.73473.
+
+    >>> lat, lon = cpr_surface_global(115609, 116941, 39199, 110269, True, 51.990, 4.375)
+    >>> round(lat, 5), round(lon, 5)
+    (52.32061, 4.73473)
     """
     le, lo = lat_even / _CPR_SCALE, lat_odd / _CPR_SCALE
     j = math.floor(59 * le - 60 * lo + 0.5)
@@ -303,30 +345,37 @@ class ModeSDecoder:
         if len(slow):
             texts = [rows[j, :nbytes[j]].tobytes().hex() for j in slow.tolist()]
             # a reply repeats word for word (an aircraft answers each interrogation with
-            # the same identification): rs1090 decodes each distinct frame once
-            distinct = list(dict.fromkeys(texts))
-            decoded = dict(zip(distinct, self._rs1090(distinct, batch), strict=True))
-            msgs = [decoded[x] for x in texts]
-            for j, msg in zip(slow.tolist(), msgs, strict=True):
-                i = int(keep[j])
+            # the same identification): rs1090 decodes each distinct frame once, and the
+            # events of the first frame with that text are copied to the others
+            first: dict[str, int] = {}
+            rep = np.array([first.setdefault(x, j) for x, j in zip(texts, slow.tolist(),
+                                                                   strict=True)])
+            distinct = list(first)
+            for x, msg in zip(distinct, self._rs1090(distinct, batch), strict=True):
+                j = first[x]
+                reason = None
                 if msg is None:
                     df = int(rows[j, 0]) >> 3
-                    if df in (17, 18) and nbytes[j] == 14 and \
-                            K.crc24_rows(rows[j:j + 1], 11)[0] != (
-                                (int(rows[j, 11]) << 16) | (int(rows[j, 12]) << 8)
-                                | int(rows[j, 13])):
-                        stats.reject("crc", f"{at(i)}: {hexes[i]}")
-                    else:
-                        stats.reject("undecodable", f"{at(i)}: {hexes[i]}")
-                    continue
-                a = msg.get("icao24")
-                if not isinstance(a, str):
-                    stats.reject("undecodable", f"{at(i)}: {hexes[i]}")
+                    reason = "crc" if df in (17, 18) and nbytes[j] == 14 and \
+                        K.crc24_rows(rows[j:j + 1], 11)[0] != (
+                            (int(rows[j, 11]) << 16) | (int(rows[j, 12]) << 8)
+                            | int(rows[j, 13])) else "undecodable"
+                elif not isinstance(msg.get("icao24"), str):
+                    reason = "undecodable"
+                if reason is not None:
+                    same = keep[slow[rep == j]]
+                    self._reject_where_idx(same, reason, lambda i: f"{at(i)}: {hexes[i]}")
                     continue
                 ok[j] = True
-                icao[j] = int(a, 16)
+                icao[j] = int(msg["icao24"], 16)
                 self._slow_event(msg, j, registers, kind, alt, gs, trk, vs, squawk,
                                  lat_cpr, lon_cpr, odd, cs_of)
+            for a in (ok, icao, registers, kind, alt, gs, trk, vs, squawk, lat_cpr,
+                      lon_cpr, odd):
+                a[slow] = a[rep]
+            for j, r in zip(slow.tolist(), rep.tolist(), strict=True):
+                if j != r and r in cs_of:
+                    cs_of[j] = cs_of[r]
         sel = np.flatnonzero(ok)
         return self._apply(t, keep, sel, icao, registers, kind, alt, gs, trk, vs, squawk,
                            lat_cpr, lon_cpr, odd, cs_of, hexes, at)
@@ -562,10 +611,22 @@ class ModeSDecoder:
                    states: list[_Aircraft | None], lat_cpr: Any, lon_cpr: Any, odd: Any,
                    alt: F64, lat: F64, lon: F64, emit: npt.NDArray[np.bool_], frame: I64,
                    hexes: list[str], at: Callable[[int], str]) -> None:
+        """The CPR state machine over the position rows ``p``, in order: the one loop
+        per frame. Its common step (local decoding against the aircraft's own fix under
+        60 s old, the implied-speed check) is written out inline: same formulas as
+        :func:`cpr_local` / :func:`cpr_surface_local` and the haversine of
+        :func:`skyaccord.geo.great_circle_m`, without the calls."""
         stats = self.stats
         ref = self.reference
         limit = KT_MAX * KT
         rad = math.pi / 180.0
+        floor = math.floor
+        nl_of = _nl
+        surface_rows = p[kind[p] == K.SURFACE]
+        emit[surface_rows] = True  # on the ground, with or without a position
+        got_r: list[int] = []
+        got_lat: list[float] = []
+        got_lon: list[float] = []
         for r, tt, gg, kk, yz, xz, o, h in zip(
                 p.tolist(), t[p].tolist(), g[p].tolist(), kind[p].tolist(),
                 lat_cpr[p].tolist(), lon_cpr[p].tolist(), odd[p].tolist(),
@@ -573,63 +634,92 @@ class ModeSDecoder:
             ac = states[gg]
             assert ac is not None
             surface = kk == K.SURFACE
-            if surface:
-                emit[r] = True  # on the ground, with or without a position
-                if yz < 0:
-                    continue  # rs1090 gave no CPR words
+            if yz < 0:
+                continue  # rs1090 gave no CPR words
             word = (tt, yz, xz)
             if surface:
                 if o:
                     ac.s_odd = word
                 else:
                     ac.s_even = word
-                other = ac.s_even if o else ac.s_odd
+            elif o:
+                ac.odd = word
             else:
-                if o:
-                    ac.odd = word
-                else:
-                    ac.even = word
-                other = ac.even if o else ac.odd
-            fix: tuple[float, float] | None = None
+                ac.even = word
             pos = ac.pos
             if pos is not None and tt - pos[0] <= _LOCAL_MAX_S:
-                fix = (cpr_surface_local if surface else cpr_local)(yz, xz, o, pos[1], pos[2])
-            elif other is not None and abs(tt - other[0]) <= _PAIR_MAX_S:
-                e_, o_ = (other, word) if o else (word, other)
-                if surface:
-                    near = ref or (None if pos is None else (pos[1], pos[2]))
-                    if near is None:
-                        continue  # no reference yet to choose among the solutions
-                    fix = cpr_surface_global(e_[1], e_[2], o_[1], o_[2], o, *near)
-                else:
-                    fix = cpr_global(e_[1], e_[2], o_[1], o_[2], odd_is_newer=o)
-                if fix is None:
-                    stats.reject("cpr no fix", f"{at(int(frame[r]))}: {hexes[int(frame[r])]}")
-                    continue
-            elif ref is not None:
-                fix = (cpr_surface_local if surface else cpr_local)(yz, xz, o, *ref)
+                # local decoding against the aircraft's own fix (Doc 9871 C.2.6.6)
+                i = 1 if o else 0
+                span = 90.0 if surface else 360.0
+                yzf, xzf = yz / _CPR_SCALE, xz / _CPR_SCALE
+                dlat = span / (60 - i)
+                ref_lat, ref_lon = pos[1], pos[2]
+                y = dlat * (floor(ref_lat / dlat) + floor((ref_lat % dlat) / dlat - yzf + 0.5)
+                            + yzf)
+                dlon = span / max(nl_of(y) - i, 1)
+                x = dlon * (floor(ref_lon / dlon) + floor((ref_lon % dlon) / dlon - xzf + 0.5)
+                            + xzf)
+                x = (x + 180.0) % 360.0 - 180.0
             else:
-                continue  # waiting for the other half of a pair
+                fix = self._acquire(ac, surface, o, word, pos, ref)
+                if fix is None:
+                    continue
+                if isinstance(fix, str):
+                    stats.reject(fix, f"{at(int(frame[r]))}: {hexes[int(frame[r])]}")
+                    continue
+                y, x = fix
             reason = None
-            if not (-90.0 <= fix[0] <= 90.0 and -180.0 <= fix[1] <= 180.0):
+            if not (-90.0 <= y <= 90.0 and -180.0 <= x <= 180.0):
                 reason = "impossible position"
             elif not surface and h == h and not -2_000.0 <= h <= 200_000.0:
                 reason = "impossible altitude"
             elif pos is not None:
-                dt = max(tt - pos[0], 0.0)
-                # haversine (skyaccord.geo.great_circle_m), inline: once per position
-                p1, p2 = pos[1] * rad, fix[0] * rad
-                hv = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * \
-                    math.sin((fix[1] - pos[2]) * rad / 2) ** 2
-                d = 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(hv)))
-                if d > limit * dt + _JUMP_SLACK_M:
-                    reason = "position jump"
+                allowed = limit * max(tt - pos[0], 0.0) + _JUMP_SLACK_M
+                dy, dx = abs(y - pos[1]) * rad, abs(x - pos[2]) * rad
+                # the great-circle distance is at most R (|dlat| + |dlon|): the haversine
+                # only when that bound does not already clear the allowance
+                if EARTH_RADIUS_M * (dy + dx) > allowed:
+                    p1, p2 = pos[1] * rad, y * rad
+                    hv = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * \
+                        math.sin((x - pos[2]) * rad / 2) ** 2
+                    if 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(hv))) > allowed:
+                        reason = "position jump"
             if reason is not None:
-                i = int(frame[r])
-                stats.reject(reason, f"{at(i)}: {hexes[i]}")
+                fr = int(frame[r])
+                stats.reject(reason, f"{at(fr)}: {hexes[fr]}")
                 ac.pos = None  # re-acquire with a fresh global pair
                 ac.even = ac.odd = ac.s_even = ac.s_odd = None
                 continue
-            ac.pos = (tt, fix[0], fix[1])
-            lat[r], lon[r] = fix
-            emit[r] = True
+            ac.pos = (tt, y, x)
+            got_r.append(r)
+            got_lat.append(y)
+            got_lon.append(x)
+        if got_r:
+            rows = np.array(got_r, dtype=np.int64)
+            lat[rows] = got_lat
+            lon[rows] = got_lon
+            emit[rows] = True
+
+    @staticmethod
+    def _acquire(ac: _Aircraft, surface: bool, o: bool, word: tuple[float, int, int],
+                 pos: tuple[float, float, float] | None, ref: tuple[float, float] | None
+                 ) -> tuple[float, float] | str | None:
+        """A fix without a recent own position: from an even/odd pair within 10 s, else
+        locally against the receiver; None while waiting, ``"cpr no fix"`` when the pair
+        straddles a zone edge."""
+        tt = word[0]
+        other = (ac.s_even if o else ac.s_odd) if surface else (ac.even if o else ac.odd)
+        if other is not None and abs(tt - other[0]) <= _PAIR_MAX_S:
+            e_, o_ = (other, word) if o else (word, other)
+            fix: tuple[float, float] | None
+            if surface:
+                near = ref or (None if pos is None else (pos[1], pos[2]))
+                if near is None:
+                    return None  # no reference yet to choose among the solutions
+                fix = cpr_surface_global(e_[1], e_[2], o_[1], o_[2], o, *near)
+            else:
+                fix = cpr_global(e_[1], e_[2], o_[1], o_[2], odd_is_newer=o)
+            return "cpr no fix" if fix is None else fix
+        if ref is not None:
+            return (cpr_surface_local if surface else cpr_local)(word[1], word[2], o, *ref)
+        return None  # waiting for the other half of a pair

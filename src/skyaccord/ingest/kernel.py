@@ -342,6 +342,9 @@ def decode_fields(rows: U8, nbytes: npt.NDArray[np.int8]) -> Fields:
     c12 = f(9, 20)
     c13 = ((c12 >> 6) << 7) | (c12 & 0x3F)
     a, unsure = ac13_altitude_ft(c13)
+    # Gillham (Q = 0) altitudes in ADS-B, used only above 50,175 ft, and 25 ft codes
+    # above 50,000 ft: rs1090 refuses some of those frames outright, so it decides
+    unsure |= (((c12 & 0x10) == 0) & (c12 != 0)) | (a > 50_000.0)
     status[s & unsure] = SLOW
     s &= ~unsure
     alt[s] = a[s]

@@ -606,11 +606,13 @@ def frames_from_lines(lines: Iterable[str], stats: FeedStats, name: str = "",
 
 # ----------------------------------------------------------------------------- blocks
 
-#: a JSON line whose first keys are ``timestamp`` (a JSON number) and ``frame`` (hex
-#: digits), as rs1090/jet1090 write them; the rest of the line is not parsed
+#: a JSON line whose first keys are ``timestamp`` (a number: ``float`` must read it) and
+#: ``frame`` (hex digits), as rs1090/jet1090 write them, after a newline (the block is
+#: searched with one prepended); the rest of the line is not parsed as JSON (the line
+#: must end with ``}`` and hold one ``"timestamp"``: a line broken otherwise is read for
+#: its time and frame, where the line-by-line reader counts a bad line)
 _JSON_LINE: Final = re.compile(
-    r'^\{"timestamp": ?(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?), ?"frame": ?"([0-9a-fA-F]*)"'
-    r'(?:,[^\n]*)?\}[ \t]*$', re.M)
+    r'\n\{"timestamp": ?([-+.0-9eE]+), ?"frame": ?"([0-9a-fA-F]*)"')
 #: a ``UNIX_SECONDS HEX`` / ``T,HEX`` line
 _TEXT_LINE: Final = re.compile(
     r"^[ \t]*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)[ \t,]+([0-9a-fA-F]+)[ \t]*$", re.M)
@@ -651,22 +653,32 @@ def frame_blocks(fh: Any, stats: FeedStats, name: str = "",
             block = block.removeprefix(b"\xef\xbb\xbf")
             head = False
         arr = np.frombuffer(block, dtype=np.uint8)
-        nl = np.flatnonzero(arr == 10)
-        ends = np.append(nl, len(arr)) if not block.endswith(b"\n") else nl
+        ends = np.flatnonzero(arr == 10)
+        if not block.endswith(b"\n"):
+            ends = np.append(ends, len(arr))
         n_lines = len(ends)
         text = block.decode("utf-8", errors="replace")
         got: list[tuple[str, str]] | None = None
-        if b"\r" not in block and text.isascii():
-            cum = np.concatenate(([0], np.cumsum(~blank[arr], dtype=np.int64)))
-            starts = np.concatenate(([0], ends[:-1] + 1))
-            filled = np.flatnonzero(cum[ends] - cum[starts] > 0)
-            pattern = _JSON_LINE if text[:256].lstrip().startswith("{") else _TEXT_LINE
-            found = pattern.findall(text)
-            if len(found) == len(filled):
-                got = found
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        filled = np.flatnonzero(ends > starts)
+        # the fast reading needs every non-empty line to start with a visible character
+        # (else it may be blank, which the line-by-line reading skips)
+        if b"\r" not in block and text.isascii() and not blank[arr[starts[filled]]].any():
+            if text[:256].lstrip().startswith("{"):
+                # and each JSON line to end with its closing brace, one time key a line
+                if (arr[ends[filled] - 1] == 0x7D).all() and \
+                        text.count('"timestamp"') == len(filled):
+                    got = _JSON_LINE.findall("\n" + text)
+            else:
+                got = _TEXT_LINE.findall(text)
+            if got is not None and len(got) != len(filled):
+                got = None
         if got is not None:
-            ts = np.array([x[0] for x in got], dtype=np.float64) if got else \
-                np.zeros(0)
+            try:
+                ts = np.array(list(map(float, [x[0] for x in got])), dtype=np.float64)
+            except ValueError:
+                got = None
+        if got is not None:
             yield FrameBlock(ts, [x[1] for x in got], filled + line_no)
         else:
             # universal newlines, as a text file reads

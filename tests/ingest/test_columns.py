@@ -1,0 +1,147 @@
+"""The columnar path of ``skyaccord decode``: the vectorised CSV writer writes the bytes
+of the row-by-row writer; numbers formatted as Python formats them; the block reader of
+raw-frame lines reads what the line-by-line reader reads; ``on_ground`` round trip."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from skyaccord.cli import app
+from skyaccord.ingest.columns import StateColumns, StatesCsvWriter, _fixed
+from skyaccord.ingest.feed import open_columns, open_feed, read_updates
+from skyaccord.ingest.formats import read_states_csv, write_states_csv
+from skyaccord.ingest.modes import frame_blocks, frames_from_lines
+from skyaccord.ingest.states import FeedStats, StateUpdate
+
+from .conftest import DATA
+
+FILES = ["short_flights.csv", "sample_dump1090.bin", "full_flight_takeoff.jsonl.gz",
+         "full_flight_landing.jsonl.gz", "quickstart_paris_10min.json.gz",
+         "sample_dump1090.sbs"]
+
+
+def _text(v: np.ndarray, d: int) -> list[str]:
+    chars, keep = _fixed(v, d)
+    return [bytes(c[k]).decode() for c, k in zip(chars, keep, strict=True)]
+
+
+def test_numbers_formatted_as_python_formats_them() -> None:
+    rng = random.Random(5)
+    vals = [0.0, -0.0, 0.5, 1.5, 2.5, -2.5, 0.125, 0.375, 7.25, 1e-7, -1e-7, 179.9999995,
+            -179.9999995, 1720248993.3691158, 99.95, 0.05, 1e15, np.nan]
+    vals += [rng.uniform(-200, 200) for _ in range(3000)]
+    vals += [rng.randrange(-4000, 4000) / 8 for _ in range(2000)]  # exact ties
+    vals += [rng.uniform(1.7e9, 1.8e9) for _ in range(2000)]
+    v = np.array(vals)
+    for d in (0, 1, 2, 6):
+        assert _text(v, d) == ["" if x != x else f"{x:.{d}f}" for x in vals], d
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_columnar_writer_writes_the_row_writer_bytes(name: str) -> None:
+    path = DATA / name
+    ups, _ = read_updates(path, reference=(43.6293, 1.3638) if "dump1090" in name else None)
+    rows = io.StringIO()
+    n = write_states_csv(ups, rows)
+    for size in (len(ups) + 1, 97):  # whole, and chunks that carry values across
+        buf = io.BytesIO()
+        w = StatesCsvWriter(buf)
+        for k in range(0, len(ups), size):
+            w.write(StateColumns.from_updates(ups[k:k + size]))
+        assert buf.getvalue().decode() == rows.getvalue()
+        assert w.rows == n
+    # what `decode` runs: columns straight from the file
+    buf = io.BytesIO()
+    w = StatesCsvWriter(buf)
+    for c in open_columns(path, reference=(43.6293, 1.3638) if "dump1090" in name else None):
+        w.write(c)
+    assert buf.getvalue().decode() == rows.getvalue()
+
+
+def test_names_that_need_quoting() -> None:
+    ups = [StateUpdate(1.0, 'a,"b', "state", "X,Y", 1.0, 2.0, 3.0, 4.0, 5.0, 6.0),
+           StateUpdate(2.0, "c", "ground", None, 1.5, 2.5, None, 3.0, 90.0)]
+    rows = io.StringIO()
+    write_states_csv(ups, rows)
+    buf = io.BytesIO()
+    StatesCsvWriter(buf).write(StateColumns.from_updates(ups))
+    assert buf.getvalue().decode() == rows.getvalue()
+    assert '"a,""b"' in rows.getvalue()
+
+
+def test_on_ground_round_trip(tmp_path: Path) -> None:
+    """The landing's surface reports come back from the CSV as ground updates with their
+    positions, ground speed and track; the airborne rows as states."""
+    out = tmp_path / "landing.csv"
+    res = CliRunner().invoke(app, ["decode", str(DATA / "full_flight_landing.jsonl.gz"),
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    back = list(read_states_csv(out.read_text().splitlines(), FeedStats()))
+    ups, _ = read_updates(DATA / "full_flight_landing.jsonl.gz")
+    gnd = [u for u in ups if u.kind == "ground"]
+    got = [u for u in back if u.kind == "ground"]
+    assert len(got) == len(gnd) == 147
+    for a, b in zip(gnd, got, strict=True):
+        assert b.t == pytest.approx(a.t, abs=1e-6)
+        if a.lat is not None:
+            assert b.lat == pytest.approx(a.lat, abs=1e-6)
+            assert b.lon == pytest.approx(a.lon, abs=1e-6)
+        assert b.alt_ft is None and b.vs_fpm is None
+    assert sum(u.kind == "state" for u in back) == sum(
+        u.kind in ("position", "velocity") for u in ups)
+
+
+def _blocks(data: bytes, block_bytes: int) -> tuple[list[tuple[float, str, int]],
+                                                    FeedStats]:
+    stats = FeedStats()
+    out = []
+    for b in frame_blocks(io.BytesIO(data), stats, "f", block_bytes):
+        out += list(zip(b.t.tolist(), b.frame, b.line.tolist(), strict=True))
+    return out, stats
+
+
+def _lines(data: bytes) -> tuple[list[tuple[float, str, int]], FeedStats]:
+    stats = FeedStats()
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", errors="replace")
+    return [(f.t, f.frame, f.line) for f in frames_from_lines(text, stats, "f")], stats
+
+
+@pytest.mark.parametrize("case", ["json", "text", "messy"])
+def test_block_reader_reads_what_the_line_reader_reads(case: str) -> None:
+    jl = gzip.decompress((DATA / "full_flight_landing.jsonl.gz").read_bytes())
+    csv_ = (DATA / "short_flights.csv").read_bytes()
+    data = {"json": jl, "text": csv_,
+            "messy": b"\xef\xbb\xbf" + csv_[:3000] + b"\n\n  \nnot a frame\n"
+                     + b"1.5 zz12\r\n*8D4840D6202CC371C32CE0576098;\n" + jl[:5000]
+                     + b'{"timestamp": 1e400, "frame": "8d"}\n' + csv_[3000:]}[case]
+    want, s_want = _lines(data)
+    for size in (1 << 20, 4096, 100):
+        got, s_got = _blocks(data, size)
+        assert got == want
+        assert s_got.rejected == s_want.rejected and s_got.read == s_want.read
+
+
+def test_decode_streams_large_files_in_blocks(tmp_path: Path) -> None:
+    """A file of several blocks decodes as one: the decoder's state carries over."""
+    jl = gzip.decompress((DATA / "full_flight_landing.jsonl.gz").read_bytes())
+    path = tmp_path / "landing.jsonl"
+    path.write_bytes(jl)
+    whole = [u for c in open_feed(path) for u in c]
+    import skyaccord.ingest.modes as modes
+
+    stats = FeedStats()
+    from skyaccord.ingest.decoder import ModeSDecoder
+
+    d = ModeSDecoder(stats, source=path.name)
+    parts = []
+    with path.open("rb") as fh:
+        for b in modes.frame_blocks(fh, stats, path.name, 10_000):
+            parts += d.decode_columns(b.t, b.frame, str).updates(path.name)
+    assert parts == whole and len(whole) > 1900
