@@ -81,9 +81,12 @@ def test_node_on_postgres_keeps_log_and_registry_apart(tmp_path: Path, pg_log: s
             assert r.status_code == 200, r.text
             assert c.get("/health").json()["line"]["outbox_pending"] >= 1
         node.runtime.line.store.close()
+    r = runner.invoke(app, ["line", "send", "--config", str(config), "--to", "ru",
+                            "--text", "from the command line"])
+    assert r.exit_code == 0 and "seq 3" in r.output, r.output
     assert not (tmp_path / "us" / "us.db").exists()  # no SQLite log beside the config
-    with LineStore(pg_log, "us") as log:  # the log is in its schema, two messages
-        assert [m.seq for _, _, _, m in log.messages(direction="sent")] == [1, 2]
+    with LineStore(pg_log, "us") as log:  # the log is in its schema: three messages
+        assert [m.seq for _, _, _, m in log.messages(direction="sent")] == [1, 2, 3]
     reg = open_store(s.registry_url)
     try:
         with reg.read() as t:
