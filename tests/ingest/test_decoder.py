@@ -19,7 +19,7 @@ from skyaccord.ingest.decoder import ModeSDecoder
 from skyaccord.ingest.feed import read_updates
 from skyaccord.ingest.modes import BeastParser, RawFrame, Rs1090Decoder
 from skyaccord.ingest.states import FeedStats, StateUpdate
-from skyaccord.picture import Picture
+from skyaccord.picture import Picture, StateBatch
 
 from .conftest import DATA
 
@@ -176,6 +176,16 @@ def test_ground_updates_with_positions_stay_out_of_detection() -> None:
     p.update_many(u for u in ups if u.t >= t_gnd)
     assert len(p.snapshot(ups[-1].t)) == 0
     assert float(p.column("lat")[0]) == lat_air
+    # the same through the picture's columnar batches (what the node feeds it)
+    b = Picture(60.0)
+    batch = StateBatch.of([u for u in ups if u.t < t_gnd])
+    assert batch is not None
+    b.update_batch(batch)
+    assert len(b.snapshot(t_gnd)) == 1
+    batch = StateBatch.of([u for u in ups if u.t >= t_gnd])
+    assert batch is not None and batch.ground is not None and batch.ground.sum() == len(gnd)
+    b.update_batch(batch)
+    assert len(b.snapshot(ups[-1].t)) == 0 and float(b.column("lat")[0]) == lat_air
 
 
 def test_workers_default_on_a_recording_dominated_by_one_aircraft(

@@ -1,7 +1,8 @@
 """Surveillance in: recorded and live feeds read into state updates for the picture.
 
 Public API: :func:`open_feed` / :func:`read_updates` (recorded files, any format),
-:class:`ModeSDecoder` (raw Mode S / ADS-B via rs1090), :class:`BeastParser`,
+:class:`ModeSDecoder` (raw Mode S / ADS-B, vectorised; rs1090 for the rare messages),
+:class:`BeastParser`,
 :class:`TcpFeed` (live dump1090/readsb sockets with reconnect), :func:`replay`,
 :class:`StateUpdate`, :class:`FeedStats`.
 """
