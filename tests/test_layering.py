@@ -28,7 +28,10 @@ _E, _G, _C, _T, _F = ("skyaccord.errors", "skyaccord.geo", "skyaccord.canonical"
 #: What each unit (a top-level module or a package) may import of skyaccord: a name
 #: allows that module and everything under it. Packages' entries equal their README's.
 LAYERS: dict[str, frozenset[str]] = {
-    "skyaccord": frozenset(),
+    # the package's lazy entry points (skyaccord/__init__.py: TYPE_CHECKING imports)
+    "skyaccord": frozenset({_E, "skyaccord.protocol", "skyaccord.tracks", "skyaccord.picture",
+                           "skyaccord.tactical", "skyaccord.airspace", "skyaccord.strategic",
+                           "skyaccord.store", "skyaccord.ingest"}),
     _E: frozenset(),
     _C: frozenset({_E}),
     _T: frozenset({_E}),
@@ -48,6 +51,8 @@ LAYERS: dict[str, frozenset[str]] = {
     "skyaccord.line": frozenset({_E, _C, "skyaccord.protocol", "skyaccord.tracks",
                                  "skyaccord.tactical", "skyaccord.strategic",
                                  "skyaccord.store"}),
+    "skyaccord.frames": frozenset({_E, "skyaccord.protocol", "skyaccord.tracks",
+                                   "skyaccord.tactical"}),
     "skyaccord.demo": frozenset({_E, _G, "skyaccord.protocol", "skyaccord.tracks",
                                  "skyaccord.tactical"}),
     "skyaccord.node": frozenset({_E, _G, "skyaccord.protocol", "skyaccord.tracks",
