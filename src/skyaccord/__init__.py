@@ -112,15 +112,18 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name from its home module the first time it is asked for."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'skyaccord' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+# Hidden from type checkers, which see the imports above: a misspelt name stays an error
+# to mypy rather than Any.
+if not TYPE_CHECKING:
 
+    def __getattr__(name: str) -> Any:
+        """Import a public name from its home module the first time it is asked for."""
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module 'skyaccord' has no attribute {name!r}")
+        value = getattr(importlib.import_module(home), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})
