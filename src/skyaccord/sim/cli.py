@@ -165,7 +165,8 @@ def demo_command(
     console.print(f"[bold]skyaccord demo[/]: {s.description.strip()}")
     console.print(f"{window_text(r.t0, r.t1)} UTC over north-west Syria, {r.aircraft} "
                   f"aircraft, parties {', '.join(summary.conduct)}, one node each")
-    levels = sorted(summary.alerts_by_level, key=lambda lv: _LEVEL_ORDER.get(lv, 9))
+    levels = sorted(set(summary.alerts_by_level) | set(_LEVEL_ORDER),
+                    key=lambda lv: _LEVEL_ORDER.get(lv, 9))
     table = Table("node", *levels, title="Alerts (distinct, highest level reached)")
     for p, counts in summary.alerts_by_party.items():
         table.add_row(p, *[str(counts.get(lv, 0)) for lv in levels])
