@@ -20,7 +20,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -270,17 +270,38 @@ class PostgresDb:
     @contextmanager
     def _tx(self, write: bool) -> Iterator[Tx]:
         psycopg = self._psycopg
+        c = self._c
         with self._lock:
+            if not write:
+                # reads run as single statements in autocommit: each endpoint's read is one
+                # statement (entities with their managers' availability), so it sees one
+                # snapshot without a transaction's two extra round trips
+                try:
+                    yield _PgTx(c)
+                except psycopg.Error as exc:
+                    raise StoreError(f"PostgreSQL: {exc}") from exc
+                return
             try:
-                with self._c.transaction():
-                    if write:
-                        # every DSS write of the pool in turn (namespace 19, key 1)
-                        self._c.execute("SELECT pg_advisory_xact_lock(19, 1)")
-                    else:
-                        self._c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    yield _PgTx(self._c)
+                # BEGIN and the pool's write lock in one round trip (namespace 19, key 1);
+                # READ COMMITTED: each later statement sees what was committed before the
+                # lock was granted
+                c.execute("BEGIN; SELECT pg_advisory_xact_lock(19, 1)")
             except psycopg.Error as exc:
                 raise StoreError(f"PostgreSQL: {exc}") from exc
+            try:
+                yield _PgTx(c)
+                c.execute("COMMIT")
+            except psycopg.Error as exc:
+                self._rollback()
+                raise StoreError(f"PostgreSQL: {exc}") from exc
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        # a broken connection has been rolled back by the server already
+        with suppress(self._psycopg.Error):
+            self._c.execute("ROLLBACK")
 
     def read(self) -> Any:
         return self._tx(False)

@@ -136,6 +136,7 @@ class Entity:
     t0: float
     t1: float
     volumes: list[Volume]
+    availability: str = "Unknown"  # the manager's, as read with the row
 
 
 @dataclass(slots=True)
@@ -156,6 +157,9 @@ class Subscription:
 
 _E_COLS = ("id, kind, manager, version, ovn, state, uss_base_url, subscription_id, t0, t1, "
            "extents")
+#: an entity row with its manager's availability (one round trip for both)
+_E_SELECT = (f"SELECT {_E_COLS}, COALESCE((SELECT a.availability FROM dss_availability a "
+             "WHERE a.uss = dss_entities.manager), 'Unknown') FROM dss_entities")
 _S_COLS = ("id, manager, version, notification_index, uss_base_url, notify_ops, notify_cons, "
            "implicit, t0, t1, extents")
 
@@ -166,7 +170,8 @@ def _extents_json(vols: Sequence[Volume]) -> str:
 
 def _entity(r: Sequence[Any]) -> Entity:
     return Entity(r[0], r[1], r[2], int(r[3]), r[4], r[5], r[6], r[7], float(r[8]),
-                  float(r[9]), [volume_of_record(x) for x in json.loads(r[10])])
+                  float(r[9]), [volume_of_record(x) for x in json.loads(r[10])],
+                  r[11] if len(r) > 11 else "Unknown")
 
 
 def _subscription(r: Sequence[Any]) -> Subscription:
@@ -229,11 +234,11 @@ class Dss:
             chunk = ids[i:i + 500]
             marks = ",".join("?" * len(chunk))
             out += [_entity(r) for r in tx.rows(
-                f"SELECT {_E_COLS} FROM dss_entities WHERE id IN ({marks})", chunk)]
+                f"{_E_SELECT} WHERE id IN ({marks})", chunk)]
         return out
 
     def _get_entity(self, tx: Tx, kind: str, eid: str, now: float) -> Entity | None:
-        rows = tx.rows(f"SELECT {_E_COLS} FROM dss_entities WHERE id = ?", (eid,))
+        rows = tx.rows(f"{_E_SELECT} WHERE id = ?", (eid,))
         if not rows:
             return None
         e = _entity(rows[0])
@@ -242,7 +247,7 @@ class Dss:
     def _claim(self, tx: Tx, kind: str, eid: str, now: float) -> tuple[Entity | None, bool]:
         """The live ``kind`` entity ``eid`` (or None), and whether the id is taken by a
         live entity of any kind; an expired one not yet purged is removed here."""
-        rows = tx.rows(f"SELECT {_E_COLS} FROM dss_entities WHERE id = ?", (eid,))
+        rows = tx.rows(f"{_E_SELECT} WHERE id = ?", (eid,))
         if not rows:
             return None, False
         e = _entity(rows[0])
@@ -280,7 +285,7 @@ class Dss:
         for i in range(0, len(boxes), 50):
             owners, params = tx.owners_sql(kind, boxes[i:i + 50])
             found += [_entity(r) for r in tx.rows(
-                f"SELECT {_E_COLS} FROM dss_entities WHERE id IN ({owners}) AND t1 >= ?",
+                f"{_E_SELECT} WHERE id IN ({owners}) AND t1 >= ?",
                 [*params, now])]
         unique = {e.id: e for e in found}
         return sorted((e for e in unique.values() if e.kind == kind
@@ -306,11 +311,9 @@ class Dss:
 
     def _ref(self, tx: Tx, e: Entity, caller: auth.Caller,
              avail: dict[str, str] | None = None) -> dict[str, Any]:
-        avail = {} if avail is None else avail
-        if e.manager not in avail:
-            avail[e.manager] = self._availability(tx, e.manager)[0]
         ref: dict[str, Any] = {
-            "id": e.id, "manager": e.manager, "uss_availability": avail[e.manager],
+            "id": e.id, "manager": e.manager,
+            "uss_availability": (avail or {}).get(e.manager, e.availability),
             "version": e.version, "time_start": format_time(e.t0),
             "time_end": format_time(e.t1), "uss_base_url": e.uss_base_url,
         }
