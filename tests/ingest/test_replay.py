@@ -220,3 +220,73 @@ def test_replay_of_a_tracks_file_equals_detect(tmp_path: Path) -> None:
     assert sorted((a.id1, a.id2, a.level) for a in alerts) == sorted(
         (r.id1, r.id2, r.level) for r in records)
     assert np.allclose(sorted(a.t_in_s for a in alerts), sorted(r.t_in_s for r in records))
+
+
+def _plain_centre(tracks: Tracks) -> tuple[float, float]:
+    """The middle of the picture's latitude and longitude ranges (the sample, over
+    Atlanta, is far from the antimeridian): the plane centre detection uses, worked out
+    here without the kernel's code."""
+    return (0.5 * (float(tracks.lat.min()) + float(tracks.lat.max())),
+            0.5 * (float(tracks.lon.min()) + float(tracks.lon.max())))
+
+
+def _reference_alerts(updates: list[StateUpdate], accord: Accord
+                      ) -> list[tuple[float, str, str, int, float]]:
+    """The alerts replay should raise, from snapshots built with pyproj and the plain
+    per-pair reference detector (tests/tactical/_reference.py: no kernel code)."""
+    from tests.tactical._reference import reference_detect
+
+    expected: list[tuple[float, str, str, int, float]] = []
+    before: dict[tuple[str, str], int] = {}
+    tick = math.floor(updates[0].t / STEP) * STEP + STEP
+    while True:
+        snap = independent_snapshot(updates, tick)
+        now: dict[tuple[str, str], int] = {}
+        if len(snap) >= 2:
+            for c in reference_detect(snap, accord, *_plain_centre(snap)):
+                ids = sorted((str(snap.id[c.i]), str(snap.id[c.j])))
+                pair = (ids[0], ids[1])
+                now[pair] = c.level
+                if pair not in before or before[pair] < c.level:
+                    expected.append((tick, *pair, c.level, c.t_in_s))
+        before = now
+        if tick >= updates[-1].t:
+            break
+        tick += STEP
+    return sorted(expected)
+
+
+def _check_against_reference(updates: list[StateUpdate], accord: Accord) -> set[int]:
+    alerts = list(replay([updates], accord, picture=Picture(MAX_AGE), step_s=STEP))
+    rank = {"none": 0, **{lv.name: k + 1 for k, lv in enumerate(accord.levels)}}
+    got = sorted((a.t, a.id1, a.id2, rank[a.level], a.t_in_s) for a in alerts)
+    expected = _reference_alerts(updates, accord)
+    assert len(expected) >= 5
+    assert [g[:4] for g in got] == [e[:4] for e in expected]
+    # the replay's picture extrapolates on a sphere, the snapshots on WGS84
+    np.testing.assert_allclose([g[4] for g in got], [e[4] for e in expected], atol=0.05)
+    return {e[3] for e in expected}
+
+
+def test_replay_alerts_against_the_plain_reference() -> None:
+    """The other replay tests compare with ``detect`` on the snapshots: the same kernel as
+    the replay. Here the expected alerts (which pairs, from which tick, at which level,
+    when separation is lost) come from the plain reference: the real sample under the
+    wide accord, and the busy picture of its re-addressed copies under the default
+    accord (several levels)."""
+    from skyaccord.ingest.decoder import ModeSDecoder
+    from skyaccord.ingest.modes import RawFrame
+    from skyaccord.protocol import default_accord
+
+    from .conftest import readdress, sample_lines
+
+    updates, _ = read_updates(SAMPLE)
+    _check_against_reference(updates, wide_accord())
+    frames = []
+    for k in range(24):
+        for t, f in sample_lines():
+            icao = f"{0x100000 + k * 64 + int(f[2:8], 16) % 61:06x}"
+            frames.append(RawFrame(t + 1.3 * k, readdress(f, icao)))
+    frames.sort(key=lambda f: f.t)
+    levels = _check_against_reference(ModeSDecoder().decode(frames), default_accord())
+    assert len(levels) >= 2, levels
