@@ -15,7 +15,7 @@ from collections.abc import Generator
 import pytest
 
 #: skip reasons that name something CI provides
-CI_PROVIDES = re.compile(r"pyModeS|pyarrow|psycopg|SKYACCORD_PG_URL|chromium|playwright")
+CI_PROVIDES = re.compile(r"pyModeS|pyarrow|pandas|psycopg|SKYACCORD_PG_URL|chromium|playwright")
 
 
 def in_ci() -> bool:
