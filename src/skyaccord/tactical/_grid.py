@@ -67,13 +67,28 @@ def _slice_conflicts(x: np.ndarray, y: np.ndarray, z: np.ndarray, vx: np.ndarray
     for i in range(n):
         order[fill[key[i]]] = i
         fill[key[i]] += 1
+    # Everything in cell order: a cell's points, and its neighbours', lie together in
+    # memory (the scan below reads them in runs instead of all over the arrays).
+    px = px[order]
+    py = py[order]
+    pz = pz[order]
+    cx = cx[order]
+    cy = cy[order]
+    cz = cz[order]
+    x = x[order]
+    y = y[order]
+    z = z[order]
+    vx = vx[order]
+    vy = vy[order]
+    vz = vz[order]
+    scale = scale[order]
+    cls = cls[order]
 
     cap = 1024
     out = np.empty((cap, 2), np.int64)
     count = 0
     slack = 1.0 + 1e-7
-    for a in range(n):
-        i = order[a]
+    for i in range(n):  # i, j: positions in cell order
         for ox in range(0, 2):
             gx = cx[i] + ox
             if gx >= nx:
@@ -94,9 +109,8 @@ def _slice_conflicts(x: np.ndarray, y: np.ndarray, z: np.ndarray, vx: np.ndarray
                     lo = start[c]
                     hi = start[c + 1]
                     if ox == 0 and oy == 0 and oz == 0:
-                        lo = a + 1  # own cell: later points only
-                    for b in range(lo, hi):
-                        j = order[b]
+                        lo = i + 1  # own cell: later points only
+                    for j in range(lo, hi):
                         if abs(px[j] - px[i]) > box_h or abs(py[j] - py[i]) > box_h \
                                 or abs(pz[j] - pz[i]) > box_v:
                             continue
@@ -149,8 +163,10 @@ def _slice_conflicts(x: np.ndarray, y: np.ndarray, z: np.ndarray, vx: np.ndarray
                                 grown[:cap] = out
                                 out = grown
                                 cap *= 2
-                            out[count, 0] = min(i, j)
-                            out[count, 1] = max(i, j)
+                            oi = order[i]
+                            oj = order[j]
+                            out[count, 0] = min(oi, oj)
+                            out[count, 1] = max(oi, oj)
                             count += 1
     return out[:count]
 
