@@ -170,3 +170,22 @@ def test_rewrite_with_own_key_is_proven_by_signed_acks(pair: Pair, files: Path) 
     assert any("contradicts its own signed acknowledgement" in p and last.msg_id in p
                for p in problems), problems
     assert any(f"{last.msg_id} that ru's log lacks" in p for p in problems)
+
+
+@pytest.mark.parametrize("n", [1, 4, 7])
+def test_verify_counts_worked_from_the_exchange(pair: Pair, files: Path, n: int) -> None:
+    """Where ``test_intact_logs_verify_and_cross_check``'s "16 entries" and "17
+    signatures verified" come from, worked for any ``n``: ``filled`` has each party send
+    ``n`` messages, each delivered and acknowledged, so each log holds the 2n messages
+    and their 2n acks (4n entries), every entry signed, plus the signed head: 4n + 1
+    signatures. (The entries are also counted by kind straight from the SQLite file.)"""
+    us_db, ru_db = filled(pair, n)
+    for db in (us_db, ru_db):
+        conn = sqlite3.connect(db)
+        kinds = [k for (k,) in conn.execute(
+            "SELECT json_extract(message, '$.kind') FROM line_log ORDER BY pos")]
+        conn.close()
+        assert sorted(kinds) == sorted(["text"] * n + ["request"] * n + ["ack"] * 2 * n)
+        code, out = verify_cli(db, files / "accord.toml")
+        assert code == 0, out
+        assert f"{4 * n} entries" in out and f"{4 * n + 1} signatures verified" in out
