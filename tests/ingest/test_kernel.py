@@ -165,3 +165,21 @@ def test_parity_checked_and_short_frames_in_long_records() -> None:
     assert f.alt_ft[2] == rs1090.decode(df4_long)["altitude"] == 1300.0
     # a type code the picture does not use is skipped, whatever its parity
     assert _fields([_es(31 << 51)]).status.tolist() == [K.SKIP]
+
+
+def test_nl_table_gives_the_formula_everywhere() -> None:
+    """The CPR loop's NL look-up equals the formula (``cpr_nl``) at random latitudes and
+    at each float on either side of every step."""
+    from skyaccord.ingest.decoder import _NL_EDGES, _nl
+    from skyaccord.ingest.modes import cpr_nl
+
+    rng = random.Random(3)
+    lats = [rng.uniform(-90.0, 90.0) for _ in range(50_000)] + [0.0, 87.0, -87.0, 90.0]
+    for e in _NL_EDGES:
+        for toward in (0.0, 90.0):
+            x = e
+            for _ in range(4):
+                lats += [x, -x]
+                x = math.nextafter(x, toward)
+    assert len(_NL_EDGES) == 57
+    assert [_nl(x) for x in lats] == [cpr_nl(x) for x in lats]

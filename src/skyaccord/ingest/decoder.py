@@ -40,7 +40,7 @@ import numpy.typing as npt
 from skyaccord.geo import EARTH_RADIUS_M, KT, NM
 from skyaccord.ingest import kernel as K
 from skyaccord.ingest.columns import KINDS, StateColumns
-from skyaccord.ingest.modes import RawFrame, cpr_global, cpr_local, cpr_nl
+from skyaccord.ingest.modes import _NZ, RawFrame, cpr_global, cpr_local, cpr_nl
 from skyaccord.ingest.states import KT_MAX, FeedStats, StateUpdate
 
 __all__ = ["Decoded", "ModeSDecoder", "cpr_surface_global", "cpr_surface_local"]
@@ -60,20 +60,19 @@ _HEXCHAR[list(b"0123456789abcdefABCDEF")] = True
 
 def _nl_edges() -> list[float]:
     """The latitudes where :func:`~skyaccord.ingest.modes.cpr_nl` steps down (from 59
-    at the equator to 2 below 87 degrees), found by bisection on the function itself
-    over float64 values, so that a table look-up gives exactly its values."""
+    at the equator to 2 below 87 degrees): each from its closed form (Doc 9871 C.2.6.2,
+    NL = n at lat = acos(sqrt((1 - cos(pi/30)) / (1 - cos(2 pi/n))))), then moved by
+    single float steps to where the function itself steps, so that a table look-up
+    gives exactly its values."""
     edges = []
+    a = 1.0 - math.cos(math.pi / (2 * _NZ))
     for n in range(59, 2, -1):  # the first latitude whose NL is below n
-        lo, hi = 0.0, 87.0
-        while True:
-            mid = (lo + hi) / 2
-            if mid in (lo, hi):
-                break
-            if cpr_nl(mid) < n:
-                hi = mid
-            else:
-                lo = mid
-        edges.append(hi)
+        x = math.degrees(math.acos(math.sqrt(a / (1.0 - math.cos(2 * math.pi / n)))))
+        while cpr_nl(x) < n:
+            x = math.nextafter(x, 0.0)
+        while cpr_nl(x) >= n:
+            x = math.nextafter(x, 90.0)
+        edges.append(x)
     return edges
 
 
@@ -281,11 +280,35 @@ class ModeSDecoder:
         """Decode a batch: ``t`` (UTC s) and ``hexes`` per frame, ``at(i)`` naming frame
         ``i`` in messages. ``hex_checked``: the caller has made sure every frame is hex
         digits only."""
-        stats = self.stats
         n = len(hexes)
-        stats.read += n
         lens = np.fromiter(map(len, hexes), dtype=np.int64, count=n)
         is_hex = lens > 0 if hex_checked else self._hex_frames(hexes, lens)
+
+        def rows_of(keep: I64) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int8]]:
+            return K.rows_from_hex([hexes[i] for i in keep.tolist()])
+
+        return self._decode(t, lens, is_hex, rows_of, hexes, at, reorder_s, batch)
+
+    def decode_rows(self, t: F64, rows: npt.NDArray[np.uint8], lens: I64,
+                    is_hex: npt.NDArray[np.bool_], texts: Sequence[str],
+                    at: Callable[[int], str], *, reorder_s: float = 1.0,
+                    batch: int = 4096) -> Decoded:
+        """:meth:`decode_columns` on frames already as bytes: ``rows`` of 14 (a short
+        frame in the first 7), each frame's length in hex digits and whether it is hex
+        digits only; ``texts[i]`` gives frame ``i``'s text for messages."""
+        def rows_of(keep: I64) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int8]]:
+            return rows[keep], (lens[keep] // 2).astype(np.int8)
+
+        return self._decode(t, lens, is_hex, rows_of, texts, at, reorder_s, batch)
+
+    def _decode(self, t: F64, lens: I64, is_hex: npt.NDArray[np.bool_],
+                rows_of: Callable[[I64], tuple[npt.NDArray[np.uint8],
+                                               npt.NDArray[np.int8]]],
+                hexes: Sequence[str], at: Callable[[int], str], reorder_s: float,
+                batch: int) -> Decoded:
+        stats = self.stats
+        n = len(lens)
+        stats.read += n
         good_len = (lens == 14) | (lens == 28)
         self._reject_where(~is_hex, "not hex", lambda i: f"{at(i)}: {hexes[i][:40]!r}")
         self._reject_where(is_hex & ~good_len, "bad length",
@@ -307,7 +330,7 @@ class ModeSDecoder:
         if n:
             self._t_last = max(self._t_last, float(run[-1]))
         keep = np.flatnonzero(valid & ~back)
-        rows, nbytes = K.rows_from_hex([hexes[i] for i in keep.tolist()])
+        rows, nbytes = rows_of(keep)
         # DF19 application field 0 (military extended squitter, the DF17 layout: DO-260B
         # §2.2.3.2.7.9): checked, then decoded as its DF17 twin
         mil = np.flatnonzero((rows[:, 0] == 0x98) & (nbytes == 14))
@@ -478,7 +501,7 @@ class ModeSDecoder:
     def _apply(self, t_all: F64, keep: I64, sel: I64, icao_all: Any, registers_all: Any,
                kind_all: Any, alt_all: F64, gs_all: F64, trk_all: F64, vs_all: F64,
                squawk_all: Any, lat_cpr_all: Any, lon_cpr_all: Any, odd_all: Any,
-               cs_of: dict[int, str], hexes: list[str], at: Callable[[int], str]
+               cs_of: dict[int, str], hexes: Sequence[str], at: Callable[[int], str]
                ) -> Decoded:
         stats = self.stats
         frame = keep[sel]
@@ -610,7 +633,7 @@ class ModeSDecoder:
     def _positions(self, p: I64, t: F64, g: I64, kind: Any, uniq: Any,
                    states: list[_Aircraft | None], lat_cpr: Any, lon_cpr: Any, odd: Any,
                    alt: F64, lat: F64, lon: F64, emit: npt.NDArray[np.bool_], frame: I64,
-                   hexes: list[str], at: Callable[[int], str]) -> None:
+                   hexes: Sequence[str], at: Callable[[int], str]) -> None:
         """The CPR state machine over the position rows ``p``, in order: the one loop
         per frame. Its common step (local decoding against the aircraft's own fix under
         60 s old, the implied-speed check) is written out inline: same formulas as

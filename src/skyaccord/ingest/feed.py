@@ -164,7 +164,11 @@ def _open(path: Path, fmt: str, stats: FeedStats, reference: tuple[float, float]
                         def at(i: int, lines_of: Any = lines_of) -> str:
                             return f"{where} {lines_of[i]}"
 
-                        yield decoder.decode_columns(b.t, b.frame, at, hex_checked=False)
+                        if b.rows is not None:
+                            yield decoder.decode_rows(b.t, b.rows, b.lens, b.is_hex,
+                                                      b.frame, at)
+                        else:
+                            yield decoder.decode_columns(b.t, list(b.frame), at)
             except (OSError, EOFError, zlib.error) as exc:
                 raise FeedError(f"{path}: cannot read: {exc}") from None
         return

@@ -133,24 +133,22 @@ def _gillham_table() -> npt.NDArray[np.float64]:
     the reflected binary (Gray) code ``D2 D4 A1 A2 A4 B1 B2 B4``, the 100 ft count the
     Gray code ``C1 C2 C4`` (1..5), reflected when the 500 ft count is odd; altitude =
     500 n500 + 100 n100 - 1300 (Riddle ch. 8; Annex 10 Vol IV §3.1.1.7.12.2.3)."""
-    out = np.full(1 << 11, np.nan)
-    for code in range(1 << 11):
-        bit = [(code >> (10 - k)) & 1 for k in range(11)]
-        c1, a1, c2, a2, c4, a4, b1, b2, d2, b4, d4 = bit
-        gray = (d2 << 7) | (d4 << 6) | (a1 << 5) | (a2 << 4) | (a4 << 3) | (b1 << 2) | \
-            (b2 << 1) | b4
-        n500 = 0
-        while gray:
-            n500 ^= gray
-            gray >>= 1
-        g100 = (c1 << 2) | (c2 << 1) | c4
-        n100 = {0b001: 1, 0b011: 2, 0b010: 3, 0b110: 4, 0b100: 5}.get(g100)
-        if n100 is None:
-            continue
-        if n500 % 2:
-            n100 = 6 - n100
-        out[code] = 500.0 * n500 + 100.0 * n100 - 1300.0
-    return out
+    code = np.arange(1 << 11, dtype=np.int64)
+
+    def bit(k: int) -> npt.NDArray[np.int64]:  # k = 0 is C1, the first of the 11
+        return (code >> (10 - k)) & 1
+
+    c1, a1, c2, a2, c4, a4, b1, b2, d2, b4, d4 = (bit(k) for k in range(11))
+    gray = (d2 << 7) | (d4 << 6) | (a1 << 5) | (a2 << 4) | (a4 << 3) | (b1 << 2) | \
+        (b2 << 1) | b4
+    n500 = gray.copy()
+    for shift in (1, 2, 4):  # Gray to binary: XOR of all right shifts
+        n500 ^= n500 >> shift
+    # C1 C2 C4 Gray -> 1..5 (001, 011, 010, 110, 100); 000, 101, 111 invalid (0)
+    n100 = np.array([0, 1, 3, 2, 5, 0, 4, 0])[(c1 << 2) | (c2 << 1) | c4]
+    valid = n100 > 0
+    n100 = np.where(n500 % 2 == 1, 6 - n100, n100)
+    return np.where(valid, 500.0 * n500 + 100.0 * n100 - 1300.0, np.nan)
 
 
 _GILLHAM: Final = _gillham_table()
