@@ -34,6 +34,7 @@ from skyaccord.errors import InputError
 from skyaccord.geo import FT, NM, FloatArray, LocalPlane
 from skyaccord.protocol import Accord
 from skyaccord.tactical.kinematics import (
+    PairGeometry,
     PlaneState,
     interval_for_minima,
     pair_geometry,
@@ -136,21 +137,35 @@ def _conflicts(state: PlaneState, tracks: Tracks, i: IntArray, j: IntArray,
     first[1:] = key[1:] != key[:-1]
     i, j = np.divmod(key[first], len(tracks))
     radius, half_height = accord.minima_table_m()
-    found = _hits(state, i, j, radius, half_height, lookahead_s)
-    keep = found.hit
-    i, j = i[keep].astype(np.intp), j[keep].astype(np.intp)
-    g = pair_geometry(state, i, j, radius, half_height)
+    # The exact test, chunk by chunk; the geometry of the pairs that pass is kept (taken
+    # from the chunk's, not gathered again).
+    parts: list[tuple[IntArray, IntArray, FloatArray, FloatArray, PairGeometry]] = []
+    for start in range(0, len(i), _CHUNK):
+        ci, cj = i[start:start + _CHUNK], j[start:start + _CHUNK]
+        cg = pair_geometry(state, ci, cj, radius, half_height)
+        iv = interval_for_minima(cg, cg.radius_m, cg.half_height_m)
+        hit = (iv.t_in < lookahead_s) & (iv.t_out > 0.0)
+        parts.append((ci[hit], cj[hit], iv.t_in[hit], iv.t_out[hit],
+                      PairGeometry(*(f[hit] for f in cg))))
+    i = np.concatenate([part[0] for part in parts]).astype(np.intp)
+    j = np.concatenate([part[1] for part in parts]).astype(np.intp)
+    found_in = np.concatenate([part[2] for part in parts])
+    found_out = np.concatenate([part[3] for part in parts])
+    g = PairGeometry(*(np.concatenate([part[4][f] for part in parts])
+                       for f in range(len(parts[0][4]))))
+    del parts
     a = g.vx * g.vx + g.vy * g.vy
     with np.errstate(all="ignore"):
         tcpa = np.where(a > 1e-12, -(g.px * g.vx + g.py * g.vy) / a, 0.0)
     tcpa = np.clip(tcpa, 0.0, lookahead_s)
     dcpa = np.hypot(g.px + g.vx * tcpa, g.py + g.vy * tcpa) / g.scale
     dz = np.abs(g.pz + g.vz * tcpa)
-    t_in = np.maximum(found.t_in[keep], 0.0)
+    t_in = np.maximum(found_in, 0.0)
     levels = assign_levels(g, t_in, accord, lookahead_s)
-    same = tracks.party[i] == tracks.party[j]
-    return PairConflicts(np.vstack([i, j]), t_in, found.t_out[keep], tcpa, dcpa, dz, levels,
-                     same)
+    # Parties as small integer codes: one comparison of ints per pair, not of strings.
+    _, party = np.unique(tracks.party, return_inverse=True)
+    same = party[i] == party[j]
+    return PairConflicts(np.vstack([i, j]), t_in, found_out, tcpa, dcpa, dz, levels, same)
 
 
 def _slice_count(r_max: float, h_max: float, v_max: float, w_max: float,
