@@ -17,17 +17,30 @@ wider or narrower (BlueSky measures on a 6,371 km sphere, we on WGS84 at the pai
 latitude: about 0.3 % apart here) or a look-ahead 1 s longer or shorter (BlueSky counts
 t_in = T as a conflict, we do not).
 
-Run ``python -m benchmarks.tactical [--quick]``; BlueSky comes with ``pip install -e
-'.[bench]'`` and is skipped (and said so) when absent.
+The whole command (``--command``, the default part of a run): what a user runs, ``skyaccord
+detect TRACKS.csv --out FILE`` (CSV, then Parquet), each a fresh process timed from
+outside (wall time, peak RSS from ``os.wait4``), alternated in the same run with
+BlueSky's compiled ``cstatebased.detect`` called alone on the same traffic (read from the
+same file, in its own process; only the call is timed). ``skyaccord --help`` is timed
+the same way. ``--profile`` adds where the command's time goes: the command's own steps
+run in one child with a timer (wall and CPU) around each, and cProfile's top functions.
+
+Run ``python -m benchmarks.tactical [--quick] [--kernel] [--command] [--profile]``;
+BlueSky comes with ``pip install -e '.[bench]'`` and is skipped (and said so) when absent.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import multiprocessing as mp
+import os
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -140,7 +153,7 @@ def geodesic_truth(t: dict[str, np.ndarray], pairs: set[tuple[int, int]],
     boundary = (np.abs(within[1]) < 0.005) | ((within[0] < 0) != (within[2] < 0))
     counts["truth_boundary"] = int(boundary.sum())
     counts["truth_conflicts"] = int(truth.sum())
-    counts["_truth"] = {(int(a), int(b)): (bool(c), bool(e))  # type: ignore[dict-item]
+    counts["_truth"] = {(int(a), int(b)): (bool(c), bool(e))  # type: ignore[assignment,dict-item,unused-ignore]
                         for (a, b), c, e in zip(idx, truth, boundary, strict=True)}
     return counts
 
@@ -167,8 +180,12 @@ def run_case(n: int, mixed: bool, with_peer: bool, queue: Any) -> None:
         import io
 
         with contextlib.redirect_stdout(io.StringIO()):
-            from bluesky.traffic.asas import cstatebased
-            from bluesky.traffic.asas.statebased import StateBased
+            from bluesky.traffic.asas import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+                cstatebased,
+            )
+            from bluesky.traffic.asas.statebased import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+                StateBased,
+            )
         state = _State(t)
         rpz = np.full(n, R_M)
         hpz = np.full(n, H_M)
@@ -184,7 +201,7 @@ def run_case(n: int, mixed: bool, with_peer: bool, queue: Any) -> None:
         row["disagree_not_boundary"] = len(diff) - _boundary(tracks, diff)
         # Who is right, by a third model (geodesic flight on WGS84)?
         truth = geodesic_truth(t, diff)
-        verdicts = truth.pop("_truth", {})
+        verdicts: Any = truth.pop("_truth", {})
         assert isinstance(verdicts, dict)
         row["geodesic_boundary"] = truth["truth_boundary"]
         row["skyaccord_right"] = sum(1 for p, (c, _) in verdicts.items() if (p in ours) == c)
@@ -195,22 +212,206 @@ def run_case(n: int, mixed: bool, with_peer: bool, queue: Any) -> None:
             1 for p, (c, b) in verdicts.items() if (p in theirs) != c and not b)
         if n <= 2_000:
             t0 = time.perf_counter()
-            result = StateBased.detect(None, state, state, rpz, hpz, tla)  # type: ignore[arg-type]
+            result = StateBased.detect(None, state, state, rpz, hpz, tla)  # type: ignore[arg-type,unused-ignore]
             row["bluesky_numpy_s"] = time.perf_counter() - t0
             row["ratio_numpy"] = row["bluesky_numpy_s"] / seconds
             row["numpy_agrees_with_c"] = _bluesky_pairs(result[0]) == theirs
     queue.put(row)
 
 
+# BlueSky's compiled detect call alone, on the traffic of a tracks CSV (SI units as it
+# takes them); prints the call's seconds and pair count as JSON.
+_PEER = """
+import contextlib, io, json, sys, time
+import numpy as np
+cols = np.genfromtxt(sys.argv[1], delimiter=",", names=True, dtype=None, encoding="utf-8")
+with contextlib.redirect_stdout(io.StringIO()):
+    from bluesky.traffic.asas import cstatebased
+class S:
+    pass
+s = S()
+s.ntraf = len(cols)
+s.id = [str(i) for i in cols["id"]]
+s.lat, s.lon, s.trk = (np.ascontiguousarray(cols[k], dtype=float)
+                       for k in ("lat", "lon", "trk_deg"))
+s.gs = np.ascontiguousarray(cols["gs_kt"] * 1852 / 3600)
+s.alt = np.ascontiguousarray(cols["alt_ft"] * 0.3048)
+s.vs = np.ascontiguousarray(cols["vs_fpm"] * 0.3048 / 60)
+n = s.ntraf
+t0 = time.perf_counter()
+result = cstatebased.detect(s, s, np.full(n, R_M), np.full(n, H_M), np.full(n, LOOKAHEAD_S))
+print(json.dumps({"call_s": time.perf_counter() - t0, "pairs": len(result[0]) // 2}))
+""".replace("R_M", repr(R_M)).replace("H_M", repr(H_M)).replace("LOOKAHEAD_S", repr(LOOKAHEAD_S))
+
+
+def run_process(cmd: list[str]) -> dict[str, Any]:
+    """Run ``cmd`` to the end: wall seconds, peak RSS (MiB, this child alone: wait4),
+    CPU seconds, exit code and stdout."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)  # reaps it: subprocess never waits
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{cmd} failed ({proc.returncode}): {err.read().decode()[-2000:]}")
+        return {"wall_s": wall, "rss_mib": usage.ru_maxrss / 1024.0,
+                "cpu_s": usage.ru_utime + usage.ru_stime, "stdout": out.read().decode()}
+
+
+def load() -> str:
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def command_rows(sizes: list[int], with_peer: bool, repeat: int) -> list[dict[str, Any]]:
+    """The whole ``skyaccord detect`` command beside BlueSky's call, alternated."""
+    from skyaccord.tracks import write_tracks_csv
+
+    exe = [sys.executable, "-m", "skyaccord"]
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        help_runs = [run_process([*exe, "--help"])["wall_s"] for _ in range(5)]
+        rows.append({"case": "skyaccord --help", "n": "", "wall_s": min(help_runs),
+                     "median_s": sorted(help_runs)[2], "load": load()})
+        for n in sizes:
+            src = Path(tmp) / f"tracks_{n}.csv"
+            with src.open("w") as fh:
+                write_tracks_csv(as_tracks(traffic(n, True)), fh)
+            # One untimed run: the kernels' on-disk cache is filled (as after install).
+            run_process([*exe, "detect", str(src), "--out", str(Path(tmp) / "warm.csv")])
+            runs: dict[str, list[dict[str, Any]]] = {"csv": [], "parquet": [], "peer": []}
+            for _ in range(repeat):
+                for kind in ("csv", "parquet", "peer"):
+                    if kind == "peer":
+                        if not with_peer or n > 10_000:
+                            continue
+                        r = run_process([sys.executable, "-c", _PEER, str(src)])
+                        r.update(json.loads(r["stdout"]))
+                    else:
+                        out = Path(tmp) / f"out.{kind}"
+                        r = run_process([*exe, "detect", str(src), "--out", str(out)])
+                        if kind == "csv":
+                            r["pairs"] = sum(1 for _ in out.open()) - 1
+                    r["load"] = load()
+                    runs[kind].append(r)
+            peer = min((r["call_s"] for r in runs["peer"]), default=None)
+            for kind in ("csv", "parquet"):
+                best = min(runs[kind], key=lambda r: r["wall_s"])
+                row = {"case": f"skyaccord detect --out .{kind}", "n": n,
+                       "wall_s": best["wall_s"],
+                       "median_s": sorted(r["wall_s"] for r in runs[kind])[len(runs[kind]) // 2],
+                       "cpu_s": best["cpu_s"], "rss_mib": max(r["rss_mib"] for r in runs[kind]),
+                       "pairs": best.get("pairs", ""), "load": best["load"]}
+                if peer is not None:
+                    row["bluesky_call_s"] = peer
+                    row["ratio_of_bluesky"] = best["wall_s"] / peer
+                rows.append(row)
+            if runs["peer"]:
+                best = min(runs["peer"], key=lambda r: r["call_s"])
+                rows.append({"case": "BlueSky cstatebased.detect (call alone)", "n": n,
+                             "wall_s": best["call_s"], "rss_mib": best["rss_mib"],
+                             "pairs": best["pairs"], "load": best["load"],
+                             "process_wall_s": best["wall_s"]})
+            print(rows[-3:], file=sys.stderr)
+    return rows
+
+
+# The command's own steps, each timed (wall, CPU), in one child: where the time goes.
+_STAGES = """
+import sys, time, json
+marks = []
+t = [time.perf_counter(), time.process_time()]
+def mark(name):
+    w, c = time.perf_counter(), time.process_time()
+    marks.append((name, w - t[0], c - t[1])); t[0], t[1] = w, c
+import typer, skyaccord.cli_options; mark("import typer, rich (cli)")
+import numpy; mark("import numpy")
+from skyaccord.protocol import default_accord
+from skyaccord.tracks import read_tracks_csv
+from skyaccord.tactical.detect import COMPILED_FROM, conflict_table, detect, write_conflicts_csv
+mark("import skyaccord (protocol, tracks, detect)")
+accord = default_accord()
+tracks = read_tracks_csv(sys.argv[1], classes=accord.classes).tracks; mark("read tracks CSV")
+if len(tracks) >= COMPILED_FROM:
+    import skyaccord.tactical._grid; mark("import numba + grid kernel module")
+    from skyaccord.tactical.kinematics import plane_state
+    from skyaccord.tactical._grid import grid_candidates
+    import numpy as np
+    st = plane_state(tracks.take(np.arange(2)), accord)
+    r, h = accord.minima_table_m()
+    grid_candidates(st, r, h, 300.0, 1, 1.0, 1.0); mark("load the cached grid kernel")
+conflicts = detect(tracks, accord); mark("detect")
+table = conflict_table(tracks, conflicts, accord); mark("conflict table (lexsort)")
+with open(sys.argv[2], "wb") as fh:
+    write_conflicts_csv(table, fh)
+mark("write CSV")
+print(json.dumps(marks))
+"""
+
+
+def profile_rows(sizes: list[int]) -> list[dict[str, Any]]:
+    from skyaccord.tracks import write_tracks_csv
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            src = Path(tmp) / f"tracks_{n}.csv"
+            with src.open("w") as fh:
+                write_tracks_csv(as_tracks(traffic(n, True)), fh)
+            r = run_process([sys.executable, "-c", _STAGES, str(src), str(Path(tmp) / "o.csv")])
+            for name, wall, cpu in json.loads(r["stdout"].strip().splitlines()[-1]):
+                rows.append({"n": n, "step": name, "wall_s": wall, "cpu_s": cpu})
+            rows.append({"n": n, "step": "(whole child process)", "wall_s": r["wall_s"],
+                         "cpu_s": r["cpu_s"], "load": load()})
+            prof = Path(tmp) / "p.prof"
+            run_process([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "skyaccord",
+                         "detect", str(src), "--out", str(Path(tmp) / "o.csv")])
+            import pstats
+            stats = pstats.Stats(str(prof))
+            top = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:12]  # type: ignore[attr-defined]
+            for (file, line, func), (_, _, tottime, cumtime, _) in top:
+                rows.append({"n": n, "step": f"cProfile self: {Path(file).name}:{line} {func}",
+                             "wall_s": tottime, "cpu_s": cumtime})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 1k and 10k only")
     parser.add_argument("--sizes", type=int, nargs="*", help="override the sizes")
+    parser.add_argument("--kernel", action="store_true",
+                        help="the in-process kernel comparison (the table of calls)")
+    parser.add_argument("--command", action="store_true",
+                        help="the whole command as a subprocess beside BlueSky's call")
+    parser.add_argument("--profile", action="store_true", help="where the command's time goes")
+    parser.add_argument("--repeat", type=int, default=3, help="command runs per case")
     args = parser.parse_args(argv)
+    if not (args.kernel or args.command or args.profile):
+        args.kernel = args.command = True
     with_peer = importlib.util.find_spec("bluesky") is not None
     if not with_peer:
         print("BlueSky not installed (pip install -e '.[bench]'): peer columns left empty")
     sizes = args.sizes or ([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
+    extra: dict[str, Any] = {"load_at_start": load()}
+    if args.command:
+        command_sizes = [n for n in sizes if n >= 10_000] or sizes
+        rows = command_rows(command_sizes, with_peer, args.repeat)
+        columns = ["case", "n", "wall_s", "median_s", "cpu_s", "rss_mib", "pairs",
+                   "bluesky_call_s", "ratio_of_bluesky", "load"]
+        report("tactical_command", columns, [[r.get(c, "") for c in columns] for r in rows],
+               extra={"targets": {"10k_mixed_wall_over_bluesky_call": "<= 1/3",
+                                  "100k_mixed_csv_wall_s": "<= 5",
+                                  "100k_mixed_peak_rss_mib": "< 2048",
+                                  "help_s": "< 0.3"}, "raw": rows, **extra})
+    if args.profile:
+        rows = profile_rows([n for n in sizes if n >= 10_000] or sizes)
+        columns = ["n", "step", "wall_s", "cpu_s", "load"]
+        report("tactical_profile", columns, [[r.get(c, "") for c in columns] for r in rows],
+               extra=extra)
+    if not args.kernel:
+        return 0
     ctx = mp.get_context("spawn")  # a fresh process per case: clean peak memory
     rows = []
     for n in sizes:
@@ -229,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     report("tactical", columns, table, extra={
         "targets": {"10k_vs_bluesky_c_ratio": ">= 3", "100k_mixed_s": "< 10",
                     "100k_mixed_peak_rss_mib": "< 4096"},
-        "raw": rows,
+        "raw": rows, **extra,
     })
     return 0
 
