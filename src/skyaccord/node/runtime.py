@@ -653,14 +653,20 @@ class NodeRuntime:
         id1s = table.snap.id[table.i1[r]].tolist()
         id2s = table.snap.id[table.i2[r]].tolist()
         ranks = table.ranks[r].tolist()
+        told: list[tuple[int, str]] = []
         for k, other, id1, id2, rank in zip(mine, others, id1s, id2s, ranks, strict=True):
             ep = self._episodes.get(("tactical", id1, id2))
             if ep is not None and rank <= ep.rank:
                 ep.last_seen = t  # told already at this level: the episode goes on
             elif rank >= floor:
-                self._tell_conflict(table.alerts([k])[0], other, t, tells)
+                if other in self._parties:  # else nobody to tell (e.g. "unknown")
+                    told.append((k, other))
             elif ep is not None:
                 ep.last_seen = t
+        # Each pair's episode is its own: telling them after the loop changes nothing,
+        # and their alerts are built together.
+        for (_, other), alert in zip(told, table.alerts([k for k, _ in told]), strict=True):
+            self._tell_conflict(alert, other, t, tells)
 
     def _tell_conflict(self, alert: dict[str, Any], other: str, t: float,
                        tells: list[tuple[str, str, dict[str, Any]]]) -> None:
