@@ -145,3 +145,21 @@ def test_decode_streams_large_files_in_blocks(tmp_path: Path) -> None:
         for b in modes.frame_blocks(fh, stats, path.name, 10_000):
             parts += d.decode_columns(b.t, b.frame, str).updates(path.name)
     assert parts == whole and len(whole) > 1900
+
+
+def test_decimal_times_read_as_float_reads_them() -> None:
+    from skyaccord.ingest.modes import _decimals
+
+    rng = random.Random(1)
+    vals = [repr(rng.uniform(1e9, 2e9)) for _ in range(5000)]
+    vals += [f"{rng.uniform(0, 1e6):.{rng.randrange(0, 9)}f}" for _ in range(5000)]
+    vals += ["-0", "0", "-1.5", "1e400", "12345678901234567.5", "1720248993.3691158",
+             "1.0000000000000002", "nan", "999999999999999", "9999999999999999"]
+    block = (",".join(vals) + ",").encode()
+    arr = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(arr == 0x2C)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    got = _decimals(block, arr, starts, ends).tolist()
+    want = [float(v) for v in vals]
+    assert [str(x) for x in got] == [str(x) for x in want]
+    assert np.signbit(got[vals.index("-0")])

@@ -662,18 +662,58 @@ class _Slices(Sequence[str]):
         return self.data[int(self.start[i]):int(self.stop[i])].decode("ascii", "replace")
 
 
+def _decimals(block: bytes, arr: Any, start: Any, stop: Any) -> Any:
+    """``float(block[a:b])`` for each ``a, b``, vectorised: a plain decimal ``[-]D.D``
+    with at most 15 significant digits is its integer digits M over 10**k, both exact in
+    float64, so one division gives the correctly rounded value, which is what ``float``
+    gives; anything else (exponents, more digits) goes through ``float``."""
+    import numpy as np
+
+    n = len(start)
+    lens = stop - start
+    w = int(lens.max()) if n else 0
+    if w == 0 or w > 24 or (lens <= 0).any():
+        return np.array([float(block[a:b]) for a, b in zip(start.tolist(), stop.tolist(),
+                                                           strict=True)])
+    win = np.lib.stride_tricks.sliding_window_view(
+        np.concatenate((arr, np.zeros(w, dtype=np.uint8))), w)
+    ch = win[start]
+    inside = np.arange(w) < lens[:, None]
+    neg = ch[:, 0] == 0x2D
+    digit = (ch >= 0x30) & (ch <= 0x39) & inside
+    dot = (ch == 0x2E) & inside
+    sign = np.zeros_like(inside)
+    sign[:, 0] = neg
+    plain = ((digit | dot | sign) == inside).all(axis=1) & (dot.sum(axis=1) <= 1)
+    nd = digit.sum(axis=1)
+    plain &= (nd >= 1) & (nd <= 15)
+    m = np.zeros(n, dtype=np.int64)
+    d = ch.astype(np.int64) - 0x30
+    for j in range(w):
+        m = np.where(digit[:, j], m * 10 + d[:, j], m)
+    has_dot = dot.any(axis=1)
+    k = np.where(has_dot, lens - 1 - dot.argmax(axis=1), 0)
+    out = m.astype(np.float64) / 10.0 ** k
+    out = np.where(neg, -out, out)
+    for i in np.flatnonzero(~plain).tolist():
+        out[i] = float(block[int(start[i]):int(stop[i])])
+    return out
+
+
 def _json_rows(block: bytes, arr: Any, starts: Any, ends: Any) -> FrameBlock | None:
     """Frames of JSON lines ``{"timestamp": T, "frame": "HEX"...}`` located with numpy:
     each line's fixed keys checked in place, the frame's hex digits turned into bytes
-    by a table, the time read by ``float``; None (read them otherwise) unless every
-    line has that form and every frame is 14 or 28 hex digits."""
+    by a table, the time read by :func:`_decimals`; None (read them otherwise) unless
+    every line has that form and every frame is 14 or 28 hex digits."""
     import numpy as np
 
     n = len(starts)
     if n == 0 or (ends - starts < 30).any():
         return None
+    padded = np.concatenate((arr, np.zeros(32, dtype=np.uint8)))
+    win = np.lib.stride_tricks.sliding_window_view(padded, 28)
     key = np.frombuffer(b'{"timestamp":', dtype=np.uint8)
-    if not (arr[starts[:, None] + np.arange(len(key))] == key).all():
+    if not (win[starts, :len(key)] == key).all():
         return None
     t0 = starts + len(key)
     t0 = t0 + (arr[t0] == 0x20)
@@ -683,11 +723,11 @@ def _json_rows(block: bytes, arr: Any, starts: Any, ends: Any) -> FrameBlock | N
         return None
     c = commas[k]
     f0 = c + 1
-    f0 = f0 + (arr[np.minimum(f0, len(arr) - 1)] == 0x20)
+    f0 = f0 + (padded[f0] == 0x20)
     fkey = np.frombuffer(b'"frame":', dtype=np.uint8)
     if (c >= ends).any() or (f0 + len(fkey) + 2 >= ends).any():
         return None
-    if not (arr[f0[:, None] + np.arange(len(fkey))] == fkey).all():
+    if not (win[f0, :len(fkey)] == fkey).all():
         return None
     h = f0 + len(fkey)
     h = h + (arr[h] == 0x20)
@@ -699,15 +739,13 @@ def _json_rows(block: bytes, arr: Any, starts: Any, ends: Any) -> FrameBlock | N
     lens = e - h
     if not ((e > h) & (e < ends) & ((lens == 14) | (lens == 28))).all():
         return None
-    nib = _HEX_VALUE[arr[np.minimum(h[:, None] + np.arange(28), len(arr) - 1)]]
-    short = lens == 14
-    nib[short, 14:] = 0
+    nib = _HEX_VALUE[win[h]]
+    nib[lens == 14, 14:] = 0
     if (nib >= 16).any():
         return None
     rows = ((nib[:, 0::2] << 4) | nib[:, 1::2]).astype(np.uint8)
     try:
-        t = np.array([float(block[a:b]) for a, b in zip(t0.tolist(), c.tolist(),
-                                                        strict=True)])
+        t = _decimals(block, arr, t0, c)
     except ValueError:
         return None
     return FrameBlock(t, _Slices(block, h, e), None, rows, lens.astype(np.int64),
