@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from skyaccord.cli import app
-from skyaccord.errors import SequenceError, StoreError
+from skyaccord.errors import InputError, SequenceError, StoreError
 from skyaccord.line import LineStore, Node, cross_check, make_message, verify_log
 from skyaccord.line.keys import SigningKey
 from skyaccord.line.log import GENESIS, entry_hash, read_entries, read_meta
@@ -361,10 +361,14 @@ def test_bound_to_one_party_and_read_only(locate: Locate,
 
 def test_read_only_opening_creates_nothing(locate: Locate) -> None:
     where = locate("nothing")
-    with pytest.raises(StoreError, match=r"no such log database|no line log"):
+    # nothing there: the location given is wrong (bad input, exit 2)
+    with pytest.raises(InputError, match=r"no such log database|no line log"):
         LineStore(where, "us")
-    with pytest.raises(StoreError, match=r"no such log database|no line log"):
+    with pytest.raises(InputError, match=r"no such log database|no line log"):
         verify_log(where)
+    r = runner.invoke(app, ["line", "inbox", where])
+    assert r.exit_code == 2, r.output
+    assert "no such log database" in r.output or "no line log" in r.output
     assert _tables(where) is None  # no file, no schema
 
 

@@ -191,8 +191,10 @@ def test_malformed_log_url_refused_by_config(tmp_path: Path, db: str, words: str
     set_db(config, db)
     with pytest.raises(InputError, match=f"key 'node.db': .*{words}"):
         load_settings(config)
-    with pytest.raises(StoreError, match=words):
+    with pytest.raises(InputError, match=words):
         LineStore(db, "us", generate_key())
+    r = runner.invoke(app, ["line", "verify", db])
+    assert r.exit_code == 2 and words in r.output, r.output  # bad input
 
 
 def test_unreachable_server_is_one_store_error(tmp_path: Path) -> None:
@@ -206,7 +208,8 @@ def test_unreachable_server_is_one_store_error(tmp_path: Path) -> None:
     assert "secret" not in str(e.value)  # the password is not repeated
     assert sorted(os.listdir(tmp_path / "us")) == before  # no file made instead
     r = runner.invoke(app, ["line", "inbox", url])
-    assert r.exit_code == 2 and "cannot connect to PostgreSQL" in r.output, r.output
+    # a server down is a failed run (exit 1), not bad input
+    assert r.exit_code == 1 and "cannot connect to PostgreSQL" in r.output, r.output
     assert "secret" not in r.output
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from skyaccord.errors import SkyaccordError, StoreError
+from skyaccord.errors import InputError, SkyaccordError, StoreError
 from skyaccord.line.keys import verify
 from skyaccord.line.messages import Message, canonical, parse_message
 from skyaccord.protocol import Accord, accord_from_dict
@@ -127,8 +127,8 @@ def open_readonly(path: str | Path) -> sqlite3.Connection:
     would be missed.
     """
     p = Path(path)
-    if not p.is_file():
-        raise StoreError(f"{p}: no such log database")
+    if not p.is_file():  # the path given is wrong: bad input (exit 2), not a failed run
+        raise InputError(f"{p}: no such log database")
     uri = "file:" + urllib.parse.quote(str(p.resolve()))
     try:
         conn = sqlite3.connect(uri + "?mode=ro", uri=True, check_same_thread=False)
@@ -216,7 +216,7 @@ def verify_log(path: str | Path, accord: Accord | None = None) -> VerifyReport:
 
     Each message is checked with the keys of the accord it names: ``accord`` when its
     sha256 matches, else the accord the node recorded in its log (``line_meta``, written
-    by :class:`~skyaccord.line.node.Node`). With neither, :class:`StoreError`: a log is
+    by :class:`~skyaccord.line.node.Node`). With neither, :class:`InputError`: a log is
     never called sound without its signatures. :attr:`VerifyReport.accords` says where
     the keys came from (keys recorded in the log can be replaced along with it; only a
     given accord, or the other party's log, is independent).
@@ -233,7 +233,7 @@ def verify_log(path: str | Path, accord: Accord | None = None) -> VerifyReport:
         sources[accord.sha256] = "given"
     if not accords:
         why = f" ({'; '.join(bad)})" if bad else ""
-        raise StoreError(f"{report.path}: no accord recorded in this log{why}: give the "
+        raise InputError(f"{report.path}: no accord recorded in this log{why}: give the "
                          "accord (--accord) so that its signatures can be checked")
     keys = {sha: {p.id: p.public_key for p in a.parties} for sha, a in accords.items()}
     prev_hash = GENESIS

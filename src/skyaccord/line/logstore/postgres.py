@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from skyaccord.errors import StoreError
+from skyaccord.errors import InputError, StoreError
 from skyaccord.store.postgres import redact_url, split_url
 
 if TYPE_CHECKING:
@@ -106,7 +106,10 @@ class PostgresLogDB:
     pending_hint = ""
 
     def __init__(self, url: str, *, writable: bool, connect_timeout_s: int = 10) -> None:
-        self._url, self.schema = split_url(url, DEFAULT_SCHEMA)
+        try:
+            self._url, self.schema = split_url(url, DEFAULT_SCHEMA)
+        except StoreError as exc:  # the location as given is wrong: bad input (exit 2)
+            raise InputError(str(exc)) from None
         sep = "&" if "?" in self._url else "?"
         self.where = f"{redact_url(self._url)}{sep}skyaccord_schema={self.schema}"
         try:
@@ -128,7 +131,7 @@ class PostgresLogDB:
                 raise StoreError(f"{self.where}: cannot read the line log: {exc}") from None
             if found is None or found[0] is None:
                 self._conn.close()
-                raise StoreError(f"{self.where}: no line log in this schema")
+                raise InputError(f"{self.where}: no line log in this schema")
 
     def _connect(self) -> psycopg.Connection[Any]:
         pg = self._psycopg
