@@ -412,6 +412,8 @@ class NodeRuntime:
         self._codes: dict[str, int] = {}
         """a number per live track id, kept from tick to tick (the alerts' keys)"""
         self._next_code = 0
+        self._code_ids: list[str] = []
+        self._code_array: Int64Array = np.empty(0, dtype=np.int64)
         self._reach = _Reach(self.zones)
         self._alerts: dict[str, dict[str, Any]] | None = {}
         self.snapshot: Tracks = Tracks.empty()
@@ -603,6 +605,8 @@ class NodeRuntime:
     def _track_codes(self, ids: list[str]) -> Int64Array:
         """The number of each live track (new ids get new numbers; gone ids lose theirs:
         only the last tick's keys are compared)."""
+        if ids == self._code_ids:  # the same tracks as at the last tick (most ticks)
+            return self._code_array
         got = [self._codes.get(i, -1) for i in ids]
         if -1 in got:
             for k, c in enumerate(got):
@@ -610,7 +614,8 @@ class NodeRuntime:
                     got[k] = self._next_code
                     self._next_code += 1
         self._codes = dict(zip(ids, got, strict=True))
-        return np.asarray(got, dtype=np.int64)
+        self._code_ids, self._code_array = ids, np.asarray(got, dtype=np.int64)
+        return self._code_array
 
     def _incursions(self, snap: Tracks, t: float, plane: LocalPlane | None,
                     codes: Int64Array, tells: list[tuple[str, str, dict[str, Any]]]
