@@ -157,3 +157,17 @@ def test_report_is_written(run_dir: Path, tmp_path: Path) -> None:
     assert "US1" in page and "RU1" in page and "safety not assured" in page
     assert json.loads((tmp_path / "rep" / "summary.json").read_text())["severity"] == \
         summary.severity
+
+
+def test_replay_plays_the_recorded_tracks(run_dir: Path, tmp_path: Path) -> None:
+    """``skyaccord replay`` reads the run's tracks CSV: the pair is detected again."""
+    from typer.testing import CliRunner
+
+    from skyaccord.cli import app
+
+    out = tmp_path / "alerts.csv"
+    result = CliRunner().invoke(app, ["replay", str(run_dir / "tracks.csv"), "--format",
+                                      "tracks", "--step", "5", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "RU1" in text and "US1" in text and "warning" in text

@@ -51,6 +51,7 @@ RUN_FILES = {
     "scenario.yaml": "the scenario file as read",
     "accord.toml": "the accord the nodes ran (with the run's public keys)",
     "tracks.npz": "every aircraft's true state at every step (columns)",
+    "tracks.csv": "the same as a tracks CSV with times (skyaccord replay --format tracks)",
     "alerts.jsonl": "each node's alerts as they appeared, changed and cleared",
     "messages.jsonl": "each node's line log: messages, acknowledgements, checkpoints",
     "intents.jsonl": "intents filed, with the registry's answer",
@@ -166,12 +167,22 @@ class _Recorder:
     def write(self, name: str, item: dict[str, Any]) -> None:
         self.files[name].write(json.dumps(item, separators=(",", ":")) + "\n")
 
-    def close(self) -> None:
+    def close(self, fleet_plans: list[FlightPlan]) -> None:
         for f in self.files.values():
             f.close()
         arrays = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in self.cols.items()}
         arrays["row"] = arrays["row"].astype(np.int32)
         np.savez_compressed(self.out / "tracks.npz", **arrays)  # type: ignore[arg-type]
+        # the same states as a tracks CSV with times: ``skyaccord replay RUN/tracks.csv
+        # --format tracks`` plays the run through a picture and detection again
+        with (self.out / "tracks.csv").open("w", encoding="utf-8") as f:
+            f.write("t,id,party,class,lat,lon,alt_ft,gs_kt,trk_deg,vs_fpm\n")
+            for k in range(len(arrays["t"])):
+                pl = fleet_plans[int(arrays["row"][k])]
+                f.write(f"{arrays['t'][k]:.1f},{pl.id},{pl.party},{pl.aircraft_class},"
+                        f"{arrays['lat'][k]:.6f},{arrays['lon'][k]:.6f},"
+                        f"{arrays['alt_ft'][k]:.1f},{arrays['gs_kt'][k]:.1f},"
+                        f"{arrays['trk_deg'][k]:.2f},{arrays['vs_fpm'][k]:.0f}\n")
 
 
 def _intent_body(plan: FlightPlan, count: int, plane: LocalPlane, cruise_m_s: float,
@@ -426,7 +437,7 @@ async def _run(s: Scenario, accord: Accord, out: Path, seed: int,
             await a.client.aclose()
             if on_ready is None:  # else whoever got the nodes (a server) closes them
                 a.node.runtime.line.close()
-        rec.close()
+        rec.close(fleet_plans)
     return RunResult(out, t0, t1, time.perf_counter() - wall0, steps, len(fleet_plans),
                      counts, n_msgs, n_over, filed, warnings_n, fleet_plans)
 
