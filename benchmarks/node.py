@@ -13,7 +13,8 @@ would, through ``POST /tracks``) — and holds C WebSocket clients on ``/live``.
   arrived before the tick;
 * fan-out: first to last client;
 * the node's CPU (cores used over the run) and peak resident memory;
-* beside it, the kernel alone: ``detect`` on the same N tracks in this process.
+* beside it, the kernel alone: ``detect`` (the node's engine) on the same N tracks in
+  this process.
 
 Run: ``python -m benchmarks.node [--tracks 10000] [--clients 20] [--ticks 30]``.
 Target on a 2-core machine: p99 tick latency under 500 ms at 10,000 tracks.
@@ -36,6 +37,7 @@ import numpy as np
 import websockets
 
 from benchmarks.common import node_process, report
+from skyaccord.node.runtime import DETECT_ENGINE
 from skyaccord.protocol import default_accord
 from skyaccord.tactical.detect import detect
 from skyaccord.tracks import Tracks
@@ -135,11 +137,11 @@ def main() -> None:
     traffic = Traffic(n)
     accord = default_accord()
     snap = traffic.tracks()
-    detect(snap, accord)  # load the compiled kernel
+    detect(snap, accord, engine=DETECT_ENGINE)  # load the compiled kernel
     kernel = []
     for _ in range(5):
         t0 = time.perf_counter()
-        conflicts = detect(snap, accord)
+        conflicts = detect(snap, accord, engine=DETECT_ENGINE)  # the node's engine
         kernel.append(time.perf_counter() - t0)
 
     with tempfile.TemporaryDirectory() as tmp:

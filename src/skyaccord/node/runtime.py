@@ -60,6 +60,10 @@ EPISODE_GAP_S = 60.0
 LINE_ALERT_WINDOW_S = 3600.0
 #: line entries in one live event
 LINE_EVENT_MAX = 200
+#: the node keeps the compiled grid loaded (:meth:`NodeRuntime.warm_up`), so it detects
+#: with it at any size: 2.5 times faster than the numpy cells at 10,000 tracks, which
+#: ``engine="auto"`` picks below 30,000 to spare a command the kernel's loading
+DETECT_ENGINE = "grid"
 _LINE_ALERT_KINDS = ("conflict", "distress", "request", "suspension", "proposal")
 
 
@@ -436,7 +440,7 @@ class NodeRuntime:
                       np.array([cls, cls]), np.array([35.0, 35.05]), np.array([38.0, 38.0]),
                       np.array([20000.0, 20000.0]), np.array([400.0, 400.0]),
                       np.array([0.0, 180.0]), np.array([0.0, 0.0]))
-        detect(pair, self.accord)
+        detect(pair, self.accord, engine=DETECT_ENGINE)
 
     @property
     def alerts(self) -> dict[str, dict[str, Any]]:
@@ -563,7 +567,7 @@ class NodeRuntime:
         # picture by itself, with its factors in closed form.
         plane = _Plane(*picture_centre(snap.lat, snap.lon)) if len(snap) else None
         if len(snap) > 1:
-            found = detect(snap, self.accord, plane=plane)
+            found = detect(snap, self.accord, plane=plane, engine=DETECT_ENGINE)
             table = _ConflictTable.of(snap, found, t, self.levels, codes)
             self._tell_conflicts(table, t, tells)
         if len(snap) and self.zones:
