@@ -368,3 +368,18 @@ def test_outputs_are_written_whole_and_replace_the_old_file(tmp_path: Path) -> N
     assert run("advise", str(tracks), "--id", "a", "--json", str(out)).exit_code == 0
     assert json.loads(out.read_text(encoding="utf-8"))["current_level"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "t.csv"]
+
+
+def test_track_errors_name_values_as_written_not_numpy_reprs() -> None:
+    """numpy 2 scalars print as ``np.str_('zeta')`` / ``np.float64(95.0)``: the messages
+    convert them first."""
+    from skyaccord.errors import TrackDataError
+    from skyaccord.tracks import Tracks
+
+    row = ("zeta", "us", "manned", 35.0, 36.0, 30000.0, 480.0, 90.0, 0.0)
+    with pytest.raises(TrackDataError) as dup:
+        Tracks.from_rows([row, row])
+    assert str(dup.value) == "duplicate track id 'zeta'"
+    with pytest.raises(TrackDataError) as far:
+        Tracks.from_rows([("zeta", "us", "manned", 95.0, *row[4:])])
+    assert "np." not in str(far.value) and "id 'zeta'): lat 95.0 outside" in str(far.value)

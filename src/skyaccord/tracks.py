@@ -138,19 +138,19 @@ class Tracks:
             bad = ~np.isfinite(getattr(self, name))
             if bad.any():
                 i = int(np.argmax(bad))
-                raise TrackDataError(f"row {i} (id {self.id[i]!r}): {name} is not finite")
+                raise TrackDataError(f"row {i} (id {str(self.id[i])!r}): {name} is not finite")
         for name, (lo, hi) in TRACK_RANGES.items():
             values = getattr(self, name)
             bad = (values < lo) | (values > hi)
             if bad.any():
                 i = int(np.argmax(bad))
-                raise TrackDataError(f"row {i} (id {self.id[i]!r}): {name} {values[i]!r} "
-                                     f"outside [{lo:g}, {hi:g}]")
+                raise TrackDataError(f"row {i} (id {str(self.id[i])!r}): {name} "
+                                     f"{float(values[i])!r} outside [{lo:g}, {hi:g}]")
         if self._n:
             uniq, counts = np.unique(self.id, return_counts=True)
             if (counts > 1).any():
                 dup = uniq[counts > 1][0]
-                raise TrackDataError(f"duplicate track id {dup!r}")
+                raise TrackDataError(f"duplicate track id {str(dup)!r}")
             empty = (np.char.str_len(self.id) == 0)
             if empty.any():
                 raise TrackDataError(f"row {int(np.argmax(empty))}: empty id")
