@@ -243,6 +243,7 @@ class PostgresDb:
             raise StoreError("the PostgreSQL DSS needs psycopg: pip install 'skyaccord[pg]'"
                              ) from exc
         self._psycopg = psycopg
+        self.url = url
         self.schema = schema
         self._lock = threading.Lock()
         try:
@@ -267,11 +268,24 @@ class PostgresDb:
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL: cannot open the DSS tables: {exc}") from exc
 
+    def _connection(self) -> Any:
+        """The connection, opened again when the last one was lost (a server restart, a
+        terminated backend): the request that met the loss failed with a StoreError, the
+        next ones are served."""
+        if self._c.closed or self._c.broken:
+            psycopg = self._psycopg
+            try:
+                self._c = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+                self._c.execute(f'SET search_path TO "{self.schema}", public')
+            except psycopg.Error as exc:
+                raise StoreError(f"PostgreSQL: cannot connect again: {exc}") from exc
+        return self._c
+
     @contextmanager
     def _tx(self, write: bool) -> Iterator[Tx]:
         psycopg = self._psycopg
-        c = self._c
         with self._lock:
+            c = self._connection()
             if not write:
                 # reads run as single statements in autocommit: each endpoint's read is one
                 # statement (entities with their managers' availability), so it sees one
@@ -308,6 +322,11 @@ class PostgresDb:
 
     def write(self) -> Any:
         return self._tx(True)
+
+    def backend_pid(self) -> int:
+        """The server process of this instance's connection (operators, tests)."""
+        with self._lock:
+            return int(self._connection().info.backend_pid)
 
     def drop(self) -> None:
         """Drop this schema (tests)."""
