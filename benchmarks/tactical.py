@@ -372,8 +372,8 @@ def profile_rows(sizes: list[int]) -> list[dict[str, Any]]:
             stats = pstats.Stats(str(prof))
             top = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:12]  # type: ignore[attr-defined]
             for (file, line, func), (_, _, tottime, cumtime, _) in top:
-                rows.append({"n": n, "step": f"cProfile self: {Path(file).name}:{line} {func}",
-                             "wall_s": tottime, "cpu_s": cumtime})
+                rows.append({"n": n, "step": f"cProfile: {Path(file).name}:{line} {func}",
+                             "self_s": tottime, "cumulative_s": cumtime})
     return rows
 
 
@@ -407,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
                                   "help_s": "< 0.3"}, "raw": rows, **extra})
     if args.profile:
         rows = profile_rows([n for n in sizes if n >= 10_000] or sizes)
-        columns = ["n", "step", "wall_s", "cpu_s", "load"]
+        columns = ["n", "step", "wall_s", "cpu_s", "self_s", "cumulative_s", "load"]
         report("tactical_profile", columns, [[r.get(c, "") for c in columns] for r in rows],
                extra=extra)
     if not args.kernel:
