@@ -664,9 +664,10 @@ class _Slices(Sequence[str]):
 
 def _decimals(block: bytes, arr: Any, start: Any, stop: Any) -> Any:
     """``float(block[a:b])`` for each ``a, b``, vectorised: a plain decimal ``[-]D.D``
-    with at most 15 significant digits is its integer digits M over 10**k, both exact in
-    float64, so one division gives the correctly rounded value, which is what ``float``
-    gives; anything else (exponents, more digits) goes through ``float``."""
+    whose digits M (at most 16) are under 2**53 is M over 10**k, both exact in float64,
+    so one division gives the correctly rounded value, which is what ``float`` gives;
+    anything else (exponents, 17 digits as jet1090 writes times) goes through
+    ``float``."""
     import numpy as np
 
     n = len(start)
@@ -686,11 +687,12 @@ def _decimals(block: bytes, arr: Any, start: Any, stop: Any) -> Any:
     sign[:, 0] = neg
     plain = ((digit | dot | sign) == inside).all(axis=1) & (dot.sum(axis=1) <= 1)
     nd = digit.sum(axis=1)
-    plain &= (nd >= 1) & (nd <= 15)
+    plain &= (nd >= 1) & (nd <= 16)
     m = np.zeros(n, dtype=np.int64)
     d = ch.astype(np.int64) - 0x30
     for j in range(w):
         m = np.where(digit[:, j], m * 10 + d[:, j], m)
+    plain &= m < 2**53  # exact in float64
     has_dot = dot.any(axis=1)
     k = np.where(has_dot, lens - 1 - dot.argmax(axis=1), 0)
     out = m.astype(np.float64) / 10.0 ** k
