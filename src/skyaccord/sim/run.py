@@ -121,7 +121,8 @@ class _Party:
     asked: set[tuple[str, str]] = field(default_factory=set)
     answers: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     warned: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
-    intrusions: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    req_pos: int = 0
+    """the line log's position up to which received requests were seen"""
 
     async def call(self, method: str, path: str, *, headers: dict[str, str] | None = None,
                    **kw: Any) -> httpx.Response:
@@ -629,14 +630,11 @@ async def _operate(a: _Party, t: float, s: Scenario, rec: _Recorder, warning: tu
 def _new_requests(a: _Party) -> list[dict[str, Any]]:
     """Requests received since we last looked (the line's log, read once each)."""
     store = a.node.runtime.line.store
-    pos = getattr(a, "_req_pos", 0)
     out = []
-    entries = store.messages(after=pos, direction="received", kinds=("request",))
-    for p, _d, _r, m in entries:
+    for p, _d, _r, m in store.messages(after=a.req_pos, direction="received",
+                                       kinds=("request",)):
         out.append({"id": m.id, "from": m.sender})
-        pos = max(pos, p)
-    if entries:
-        a._req_pos = pos  # type: ignore[attr-defined]
+        a.req_pos = max(a.req_pos, p)
     return out
 
 
