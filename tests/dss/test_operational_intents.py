@@ -78,6 +78,7 @@ def test_create_refuses_bad_input_naming_the_field(client: Client) -> None:
         "outline_polygon": intent(polygon([(46.2, 6.1), (46.3, 6.2), (46.2, 6.2),
                                            (46.3, 6.1)], t0, t1)),  # a bow tie
         "key": {**good, "key": "abc"},
+        "antimeridian": intent(circle(10.0, 179.99, 5000, t0, t1)),
     }
     for field, body in cases.items():
         status, out = create(client, a, body)

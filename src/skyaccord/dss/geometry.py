@@ -317,6 +317,9 @@ def parse_volume(value: object, where: str, *, need_times: bool = False,
     if need_altitudes and (lo is None or hi is None):
         raise InputError(f"{where}.volume: altitude_lower and altitude_upper are required")
     vol = Volume(vertices, center, radius, lo, hi, t0, t1)
+    if center is not None and (vol.box().lng0 < -180.0 or vol.box().lng1 > 180.0):
+        raise InputError(f"{where}.volume.outline_circle: reaches across the antimeridian "
+                         "or a pole (not served: its box would miss what lies across)")
     if vertices is not None and not vol.shape(vol.anchor(), outer=False).is_valid:
         raise InputError(f"{where}.volume.outline_polygon: edges may not cross")
     if area_km2(vol) > MAX_AREA_KM2:
