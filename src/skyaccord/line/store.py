@@ -462,6 +462,12 @@ class LineStore:
         """Log the peer's acknowledgement and mark the acked message delivered."""
         with self.transaction() as c:
             if c.execute("SELECT 1 FROM line_log WHERE msg_id = ?", (ack.id,)).fetchone():
+                # logged once already: the peer's answer to a message queued again after
+                # a rewind, which it had ("duplicate", with its original ack). Delivered.
+                c.execute("UPDATE line_outbox SET delivered_at = ?, ack_id = ?, "
+                          "attempts = attempts + 1, last_error = NULL, failed_since = NULL "
+                          "WHERE msg_id = ? AND delivered_at IS NULL",
+                          (now, ack.id, ack.in_reply_to))
                 return
             self._append(c, "received", ack.sender, ack, now)
             c.execute("UPDATE line_outbox SET delivered_at = ?, ack_id = ?, "
