@@ -90,3 +90,15 @@ def test_serve_on_a_busy_port_is_a_failed_run_not_a_refusal(tmp_path: Path) -> N
     assert f"could not start on 127.0.0.1:{port}" in r.stderr
 
 
+
+
+def test_serve_takes_a_postgres_log_on_the_command_line(tmp_path: Path) -> None:
+    """``--db`` was typed as a path, so ``postgresql://...`` became a file name: now it
+    is the log's URL (an unreachable server is a failed run, 1, and creates nothing)."""
+    assert skyaccord(tmp_path, "node", "init", "n", "--party", "us").returncode == 0
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    r = skyaccord(tmp_path, "serve", "--config", "n/node.toml", "--db",
+                  "postgresql://nobody:secret@127.0.0.1:9/x")
+    assert r.returncode == 1, r.stderr[-800:]
+    assert "cannot connect to PostgreSQL" in r.stderr and "secret" not in r.stderr
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before

@@ -9,6 +9,7 @@ import typer
 
 from skyaccord.cli_options import fail, fail_with
 from skyaccord.errors import InputError, SkyaccordError
+from skyaccord.line.logstore import is_url
 from skyaccord.node.config import (
     NodeSettings,
     check_settings,
@@ -23,15 +24,23 @@ __all__ = ["register"]
 node_app = typer.Typer(help="Set up a party's node.", no_args_is_help=True)
 
 
-def _settings(config: Path | None, party: str | None, db: Path | None, key: Path | None,
+def _settings(config: Path | None, party: str | None, db: str | None, key: Path | None,
               port: int | None, peers: list[str] | None, **flags: object) -> NodeSettings:
+    # --db is the line's SQLite file or its postgresql:// URL (then files that default to
+    # beside the log go beside <party>.db in the current directory, never created)
+    db_url = db if db is not None and is_url(db) else None
+    db_path = None if db is None else Path(f"{party or 'node'}.db") if db_url else Path(db)
     if config is not None:
         s = load_settings(config)
-        s = merge_overrides(s, party=party, db=db, key=key, port=port, **flags)
+        s = merge_overrides(s, party=party, db=None if db_url else db_path, key=key,
+                            port=port, **flags)
+        if db_url:
+            s = merge_overrides(s, db_url=db_url)
     else:
-        if not (party and db and key and port):
+        if not (party and db_path and key and port):
             raise InputError("give --config, or --party, --db, --key and --port")
-        s = check_settings(NodeSettings(party=party, key=key, db=db, port=port))
+        s = check_settings(NodeSettings(party=party, key=key, db=db_path, port=port,
+                                        db_url=db_url))
         s = merge_overrides(s, **flags)
     if peers:
         merged = dict(s.peers)
@@ -45,7 +54,8 @@ def serve(
                       ] = None,
     party: Annotated[str | None, typer.Option("--party", help="This node's party.")] = None,
     accord: Annotated[Path | None, typer.Option("--accord", help="Accord TOML.")] = None,
-    db: Annotated[Path | None, typer.Option("--db", help="The line's SQLite log.")] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", help="The line's log: a SQLite file or a postgresql:// URL.")] = None,
     key: Annotated[Path | None, typer.Option("--key", help="Key file (mode 0600).")] = None,
     port: Annotated[int | None, typer.Option("--port", help="TCP port.")] = None,
     host: Annotated[str | None, typer.Option("--host", help="Address to bind.")] = None,
