@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from skyaccord.airspace.zones import Zone, load_zones_geojson, theatre_borders, zones_from_accord
 from skyaccord.errors import InputError, SkyaccordError
@@ -40,12 +40,18 @@ class OpenNode:
     tokens: TokenStore
     registry: Any
 
-    def app(self, *, tick: bool = True, deliver: bool = True) -> FastAPI:
-        return create_app(self.runtime, self.tokens, registry=self.registry,
-                          max_body_bytes=self.settings.max_body_bytes,
-                          tick_s=self.settings.tick_s if tick else None,
-                          feeds=self.settings.feeds, deliver=deliver,
-                          tiles=self.settings.tiles)
+    def app(self, *, tick: bool = True, deliver: bool = True,
+            routers: Sequence[APIRouter] = ()) -> FastAPI:
+        """The node's app; ``routers`` are mounted beside its own, each bringing its own
+        authentication (e.g. the F3548 DSS's ``skyaccord.dss.dss_router``)."""
+        app = create_app(self.runtime, self.tokens, registry=self.registry,
+                         max_body_bytes=self.settings.max_body_bytes,
+                         tick_s=self.settings.tick_s if tick else None,
+                         feeds=self.settings.feeds, deliver=deliver,
+                         tiles=self.settings.tiles)
+        for router in routers:
+            app.include_router(router)
+        return app
 
 
 def node_zones(accord: Accord, *, borders: bool = True,
