@@ -40,7 +40,7 @@ import numpy.typing as npt
 from skyaccord.geo import EARTH_RADIUS_M, KT, NM
 from skyaccord.ingest import kernel as K
 from skyaccord.ingest.columns import KINDS, StateColumns
-from skyaccord.ingest.modes import _NZ, RawFrame, cpr_global, cpr_local, cpr_nl
+from skyaccord.ingest.modes import RawFrame, cpr_global, cpr_local, cpr_nl
 from skyaccord.ingest.states import KT_MAX, FeedStats, StateUpdate
 
 __all__ = ["Decoded", "ModeSDecoder", "cpr_surface_global", "cpr_surface_local"]
@@ -52,6 +52,7 @@ _PAIR_MAX_S: Final = 10.0   # even/odd pair for a global fix (Doc 9871 C.2.6.10:
 _LOCAL_MAX_S: Final = 60.0  # last own position still a valid local reference
 _JUMP_SLACK_M: Final = 2 * NM  # position noise and CPR quantisation allowance
 _CPR_SCALE: Final = float(1 << 17)
+_NZ: Final = 15  # latitude zones between the equator and a pole (Doc 9871 C.2.6.2)
 
 _POS, _GND, _VEL, _IDN, _ALT = range(5)  # KINDS' order
 _HEXCHAR: Final = np.zeros(256, dtype=np.bool_)
