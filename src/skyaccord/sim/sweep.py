@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import logging
 import math
 import shutil
 import tempfile
@@ -110,7 +111,9 @@ class SweepResult:
         lines = ["  ".join(head)]
         for st in self.stats:
             cells = [f"{st[n]:g}" for n in names] + [str(st["runs"])]
-            cells += [f"{st[m]['mean']:.2f}±{st[m]['ci95']:.2f}" for m in METRICS]
+            cells += [f"{st[m]['mean']:.2f}" + ("" if math.isnan(st[m]["ci95"])
+                                                else f"±{st[m]['ci95']:.2f}")
+                      for m in METRICS]
             lines.append("  ".join(cells))
         return "\n".join(lines)
 
@@ -155,7 +158,8 @@ def run_sweep(scenario: str | Path, grid: dict[str, list[float]], *, runs: int,
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            silence_logs=logging.ERROR)  # the cluster's start and stop are not news
         client = Client(cluster)  # type: ignore[no-untyped-call]
     else:
         client = Client(scheduler)  # type: ignore[no-untyped-call]
