@@ -395,13 +395,18 @@ class Dss:
         subs = [s for s in self._search_subscriptions(tx, vols, now) if s.id not in skip
                 and (s.notify_ops if kind == "op" else s.notify_cons)]
         by_url: dict[str, list[dict[str, Any]]] = {}
+        index: dict[str, int] = {}
         if subs:
+            # the indices as this UPDATE left them (not as read before: another instance
+            # of a pool may count on the same subscription at the same time)
             marks = ",".join("?" * len(subs))
-            tx.run("UPDATE dss_subscriptions SET notification_index = notification_index + 1 "
-                   f"WHERE id IN ({marks})", [s.id for s in subs])
+            index = {r[0]: int(r[1]) for r in tx.rows(
+                "UPDATE dss_subscriptions SET notification_index = notification_index + 1 "
+                f"WHERE id IN ({marks}) RETURNING id, notification_index",
+                [s.id for s in subs])}
         for s in subs:
             by_url.setdefault(s.uss_base_url, []).append(
-                {"subscription_id": s.id, "notification_index": s.notification_index + 1})
+                {"subscription_id": s.id, "notification_index": index[s.id]})
         return [{"uss_base_url": url, "subscriptions": states}
                 for url, states in sorted(by_url.items())]
 
