@@ -1,5 +1,6 @@
-"""``skyaccord keys new`` and ``skyaccord line send|inbox|show|verify|
-overdue``. Exit codes: 0 ok, 1 a log failed verification, 2 bad input."""
+"""``skyaccord keys new|show`` and ``skyaccord line send|inbox|outbox|show|verify|
+overdue``. Exit codes: 0 ok, 1 a log failed verification, 2 bad input. Times are printed
+and read as ISO 8601 UTC (``--now`` also takes UTC seconds)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from skyaccord.cli_options import fail, fail_with, load_accord_option
+from skyaccord.cli_options import data_table, fail, fail_with, load_accord_option, out_console
 from skyaccord.errors import SkyaccordError
 from skyaccord.node.config import load_settings
 
@@ -57,6 +56,44 @@ def keys_new(
     typer.echo(public_key_b64(key))
 
 
+@keys_app.command("show")
+def keys_show(
+    key_file: Annotated[Path, typer.Argument(help="Key file (mode 0600).")],
+) -> None:
+    """Print a key file's public key (what the accord's [[parties]] holds)."""
+    from skyaccord.line.keys import load_key, public_key_b64
+
+    try:
+        key = load_key(key_file)
+    except SkyaccordError as exc:
+        fail_with(exc)
+    typer.echo(public_key_b64(key))
+
+
+def _when(t: float | None) -> str:
+    """A time for people: ISO 8601 UTC to the millisecond, or '-'."""
+    if t is None:
+        return "-"
+    from datetime import UTC, datetime
+
+    text = datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
+    return text.replace(".000+00:00", "Z").replace("+00:00", "Z")
+
+
+def _parse_now(text: str | None) -> float:
+    """``--now``: an RFC 3339 date-time (``2015-11-24T07:30:00Z``) or UTC seconds."""
+    if text is None:
+        return time.time()
+    from skyaccord.errors import InputError
+    from skyaccord.timeutil import rfc3339_seconds
+
+    try:
+        return float(text) if text.replace(".", "", 1).isdigit() else rfc3339_seconds(text)
+    except (InputError, ValueError):
+        fail(f"--now {text!r}: give an RFC 3339 UTC time (2015-11-24T07:30:00Z) or UTC "
+             "seconds")
+
+
 @line_app.command("send")
 def send(
     to: Annotated[str, typer.Option("--to", help="Recipient party.")],
@@ -85,6 +122,10 @@ def send(
         if not (party and db and key):
             fail("give --config, or --party, --db and --key")
         assert party and db and key
+        if cfg is not None and to not in cfg.peers:
+            # nothing would ever deliver it: no node of ours knows where that party is
+            fail(f"no peer {to!r} in {config} ([peers] has "
+                 f"{', '.join(sorted(cfg.peers)) or 'none'}); add its URL first")
         the_accord = load_accord_option(accord or (cfg.accord if cfg else None))
         payload = json.loads(body) if body is not None else {}
         if not isinstance(payload, dict):
@@ -99,8 +140,11 @@ def send(
         fail(f"--body is not JSON: {exc}")
     except SkyaccordError as exc:
         fail_with(exc)
-    due = f" due {msg.due_at:.0f}" if msg.due_at else ""
+    due = f" due {_when(msg.due_at)}" if msg.due_at else ""
     typer.echo(f"queued {msg.id} {msg.kind} {msg.sender}->{msg.recipient} seq {msg.seq}{due}")
+    if cfg is None:
+        typer.echo(f"note: delivered only by a running node of {party} with a peer "
+                   f"{to!r}", err=True)
 
 
 def _summary(body: Any) -> str:
@@ -119,12 +163,36 @@ def inbox(db: DbArg, as_json: JsonOpt = False) -> None:
     if as_json:
         typer.echo(json.dumps([m.to_dict() for _, _, m in rows], indent=1))
         return
-    table = Table("pos", "received (UTC s)", "from", "seq", "kind", "id", "summary",
-                  title=f"inbox of {store.party}")
+    table = data_table("pos", "received (UTC)", "from", "seq", "kind", "id", "summary",
+                       title=f"inbox of {store.party}")
     for p, t, m in rows:
-        table.add_row(str(p), f"{t:.3f}", m.sender, str(m.seq), m.kind, m.id,
+        table.add_row(str(p), _when(t), m.sender, str(m.seq), m.kind, m.id,
                       _summary(m.body))
-    Console().print(table)
+    out_console().print(table)
+
+
+@line_app.command("outbox")
+def outbox(db: DbArg, as_json: JsonOpt = False,
+           pending: Annotated[bool, typer.Option("--pending", help="Only undelivered.")
+                              ] = False) -> None:
+    """Messages this node sent, with their delivery: delivered (when), or pending with
+    the attempts made and the last error."""
+    with _open(db) as store:
+        items = [o for o in store.outbox() if not (pending and o.delivered_at is not None)]
+    if as_json:
+        typer.echo(json.dumps([{
+            "msg_id": o.msg_id, "to": o.peer, "seq": o.seq, "kind": o.message.kind,
+            "created_at": o.message.created_at, "delivered_at": o.delivered_at,
+            "attempts": o.attempts, "last_error": o.last_error} for o in items], indent=1))
+        return
+    table = data_table("to", "seq", "kind", "id", "created (UTC)", "state", "tries",
+                       "last error", title=f"outbox of {store.party}")
+    for o in items:
+        state = f"delivered {_when(o.delivered_at)}" if o.delivered_at else "pending"
+        table.add_row(o.peer, str(o.seq), o.message.kind, o.msg_id,
+                      _when(o.message.created_at), state, str(o.attempts),
+                      (o.last_error or "")[:80])
+    out_console().print(table)
 
 
 @line_app.command("show")
@@ -169,8 +237,8 @@ def verify_cmd(
 @line_app.command("overdue")
 def overdue(
     db: DbArg, accord: AccordOpt = None,
-    now: Annotated[float | None, typer.Option("--now", help="UTC seconds (default: now).")
-                   ] = None,
+    now: Annotated[str | None, typer.Option(
+        "--now", help="RFC 3339 UTC time or UTC seconds (default: now).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include debts not yet due.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -178,18 +246,18 @@ def overdue(
     from skyaccord.line.deadlines import store_debts
 
     the_accord = load_accord_option(accord)
-    t = time.time() if now is None else now
+    t = _parse_now(now)
     with _open(db) as store:
         rows = store_debts(store, the_accord.response_deadline_s, t, include_pending=all_)
     if as_json:
         typer.echo(json.dumps([d.__dict__ for d in rows], indent=1))
         return
-    table = Table("debtor", "owes", "to", "for", "subject", "late (s)", "level",
-                  title=f"owed on the line of {store.party}")
+    table = data_table("debtor", "owes", "to", "for", "subject", "late (s)", "level",
+                       title=f"owed on the line of {store.party} at {_when(t)}")
     for d in rows:
         table.add_row(d.debtor, d.what, d.creditor, d.msg_id, d.subject, f"{d.late_s:.0f}",
                       d.level)
-    Console().print(table)
+    out_console().print(table)
 
 
 def register(app: typer.Typer) -> None:
