@@ -382,3 +382,57 @@ def test_subscribers_are_told_with_counting_indices(client: Client) -> None:
     assert status == 200 and got["subscription"]["notification_index"] == 3
     _, got = client.call("GET", SUB, b, subscriptionid=cons_only)
     assert got["subscription"]["notification_index"] == 0
+
+
+def test_the_key_check_asks_for_what_a_brute_force_finds(client: Client) -> None:
+    """Intents of three managers at random (circles, bands, windows); a new one written
+    without a key is refused naming exactly the live intents it meets, as haversine
+    distances, band and window overlaps say; with those OVNs it is accepted."""
+    rng = random.Random(1919)
+    who = {m: client.authority.headers(m, SC) for m in ("m1", "m2", "m3")}
+    t_base = time.time() + 3600
+    placed: list[tuple[str, float, float, float, tuple[float, float], tuple[float, float],
+                       str]] = []
+
+    def meets(p: tuple[str, float, float, float, tuple[float, float],
+                       tuple[float, float], str],
+              lat: float, lng: float, r: float, band: tuple[float, float],
+              win: tuple[float, float]) -> bool | None:
+        _, plat, plng, pr, pband, pwin, _ = p
+        if pwin[1] < win[0] or win[1] < pwin[0] or pband[1] < band[0] or band[1] < pband[0]:
+            return False
+        d = great_circle_m(plat, plng, lat, lng)
+        return None if abs(d - (pr + r)) < 1.0 else d < pr + r
+
+    def draw() -> tuple[float, float, float, tuple[float, float], tuple[float, float]]:
+        lat = LAT + rng.uniform(-0.03, 0.03)
+        lng = LNG + rng.uniform(-0.04, 0.04)
+        r = rng.uniform(100, 1200)
+        lo = rng.choice([0.0, 60.0, 120.0])
+        t0 = t_base + rng.uniform(0, 3 * 3600)
+        return lat, lng, r, (lo, lo + rng.choice([50.0, 100.0])), (t0, t0 + rng.uniform(600,
+                                                                                         3600))
+
+    refused = 0
+    for i in range(60):
+        lat, lng, r, band, win = draw()
+        manager = f"m{i % 3 + 1}"
+        body = intent(circle(lat, lng, r, *win, *band))
+        eid = new_id()
+        status, out = create(client, who[manager], body, eid)
+        if status == 409:
+            refused += 1
+            ids = {m["id"] for m in out["missing_operational_intents"]}
+            brute = {p[0] for p in placed if meets(p, lat, lng, r, band, win)}
+            unsure = {p[0] for p in placed if meets(p, lat, lng, r, band, win) is None}
+            assert ids - unsure == brute - unsure, i
+            ovn_of = {p[0]: p[6] for p in placed}
+            status, out = create(client, who[manager],
+                                 {**body, "key": [ovn_of[x] for x in ids]}, eid)
+        else:
+            assert not any(meets(p, lat, lng, r, band, win) for p in placed), i
+        assert status == 201, out
+        placed.append((eid, lat, lng, r, band, win,
+                       out["operational_intent_reference"]["ovn"]))
+    # the draws did make conflicts: many writes needed a key
+    assert refused >= 15, refused
