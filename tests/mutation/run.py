@@ -53,7 +53,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                 "-k", "not pruned and not coarse"]),
     # the bands against detect re-run, a simulated turn and the plain reference
     "bands": (["tactical/bands.py"], ["tests/tactical/test_bands.py",
-                                      "tests/tactical/test_bands_reference.py"]),
+                                      "tests/tactical/test_bands_reference.py",
+                                      "tests/tactical/test_bands_edges.py"]),
     "airspace": (["airspace/crossing.py"],
                  ["tests/airspace/test_crossing.py", "tests/airspace/test_depth.py"]),
     "line": (["line/keys.py", "line/messages.py", "line/log.py", "line/deadlines.py"],
