@@ -8,12 +8,13 @@ not load the node's web stack, and ``--help`` loads neither numpy nor numba. Wha
 command modules share (options, ``fail``, the ``--accord`` loader) is in
 :mod:`skyaccord.cli_options`; nothing imports this module but ``skyaccord.__main__`` and
 the console script.
-Exit codes: 0 success, 2 bad input (the message names file, line and field), 1 other
-errors, 3 refused for conflict where a command says so.
+Exit codes (the README's table): 0 done, 1 the run failed, 2 bad input (the message
+names file, line and field), 3 refused.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from collections.abc import Callable
@@ -75,7 +76,37 @@ def module_commands(module: str) -> dict[str, Any]:
     register: Callable[[typer.Typer], None] = importlib.import_module(module).register
     sub = typer.Typer()
     register(sub)
-    return dict(typer.main.get_group(sub).commands)
+    commands = dict(typer.main.get_group(sub).commands)
+    for command in commands.values():
+        _plain_help(command)
+    return commands
+
+
+def _no_type(ctx: Any) -> None:
+    return None
+
+
+def _plain_help(command: Any) -> None:
+    """Help as plain text, in the words of the command: no console markup (brackets in a
+    help text, ``'skyaccord[pg]'``, are text), and each value named in capitals
+    (``--db DB``, ``TRACKS``) instead of its type (``<str>``, ``{tracks}``)."""
+    if hasattr(command, "rich_markup_mode"):
+        command.rich_markup_mode = None
+    for param in getattr(command, "params", ()):
+        is_flag = getattr(param, "is_flag", False) or getattr(param, "count", False)
+        if not is_flag and param.name:
+            param.metavar = param.name.upper()
+        # typer 0.29 adds "<type>" after each name and "{NAME}" for a required argument
+        # in the usage line; the capitals say it already (methods of the instance only)
+        if hasattr(param, "display_type_rich") and param.param_type_name == "argument":
+            param.display_type_rich = _no_type
+        if hasattr(param, "_usage_display_name") and param.name:
+            shown = param.name.upper() if param.required else f"[{param.name.upper()}]"
+            if param.nargs != 1:
+                shown += "..."
+            param._usage_display_name = functools.partial(str, shown)
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
 
 
 class _LazyGroup(TyperGroup):
@@ -112,8 +143,19 @@ app = typer.Typer(
 )
 
 
+def _version(show: bool) -> None:
+    if show:
+        from skyaccord import __version__
+
+        typer.echo(f"skyaccord {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
+                                 help="Print the version and exit."),
+) -> None:
     # A callback makes typer build a group (with no registered command it builds none).
     pass
 
