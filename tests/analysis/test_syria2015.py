@@ -105,6 +105,13 @@ def test_line_figures_against_the_logs(shipped: tuple[Path, Path, Summary]) -> N
         assert (c.responses_never, c.responses_late) == (len(never), len(late))
         notices = [m for m in sent if m["kind"] == "notice" and m["from"] == party]
         assert c.notices_sent == len(notices)
+        # lead times against the accord's (5,400 s, from its [communications] table)
+        filed = [i for i in _jsonl(run / "intents.jsonl")
+                 if i["party"] == party and i["outcome"] == "accepted"]
+        assert c.intents_filed == len(filed)
+        assert c.notices_short == sum(1 for i in filed if i["start"] - i["t"] < 5400.0)
+    # ru files 30 minutes ahead (the scenario's notice_s), under the accord's 90
+    assert summary.conduct["ru"].notices_short == summary.conduct["ru"].intents_filed > 0
     # every message a node sent reached its peer (the peer logged it, same id)
     received = {m["message"]["id"] for m in messages if m["direction"] == "received"}
     delivered = [m for m in sent if m["kind"] not in ("checkpoint",)]

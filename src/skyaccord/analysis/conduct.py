@@ -5,7 +5,8 @@ motion closed the pair more when separation was lost), incursions into other par
 airspace (from the owner's node, and their time inside from the true tracks), warnings
 ignored (an aircraft warned on the guard frequencies that entered anyway), responses
 owed over the line and given late or never (against each request's due time), and
-notices given (intents filed and announced) with their lead time before the mission.
+notices given (intents filed and announced) with their lead time before the mission, and
+how many came later than the accord's ``notice_lead_time_s``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class Conduct:
     notices_sent: int = 0
     notice_lead_min_s: float | None = None
     notice_lead_mean_s: float | None = None
+    notices_short: int = 0
+    """intents filed with less lead time than the accord's ``notice_lead_time_s``"""
     alerts: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -227,7 +230,10 @@ def summarize(run: Run) -> Summary:
             continue
         if it["outcome"] == "accepted":
             c.intents_filed += 1
-            leads[it["party"]].append(float(it["start"]) - float(it["t"]))
+            lead = float(it["start"]) - float(it["t"])
+            leads[it["party"]].append(lead)
+            if lead < run.accord.notice_lead_time_s:
+                c.notices_short += 1
         else:
             c.intents_refused += 1
     for m in sent:

@@ -189,7 +189,8 @@ def write_report(run_dir: str | Path, out: str | Path) -> Summary:
                      f"{c.incursion_s:.0f}", c.warnings_received, c.warnings_ignored,
                      c.requests_received, c.responses_on_time, c.responses_late,
                      c.responses_never, c.intents_filed, c.intents_refused, c.notices_sent,
-                     _fmt_s(c.notice_lead_min_s), _fmt_s(c.notice_lead_mean_s)]
+                     _fmt_s(c.notice_lead_min_s), _fmt_s(c.notice_lead_mean_s),
+                     c.notices_short]
                     for c in summary.conduct.values()]
     enc_rows = [[e["id1"], e["id2"], _hhmm(e["t_cpa"]), f"{e['h_miss_nm']:.2f}",
                  f"{e['v_miss_ft']:.0f}", f"{e['angle_deg']:.0f}", f"{e['closure_kt']:.0f}",
@@ -231,7 +232,7 @@ overdue at the end: {summary.overdue}.</p>
                        "s inside", "warnings received", "warnings ignored",
                        "requests received", "answered on time", "late", "never",
                        "intents filed", "intents refused", "notices sent", "lead min",
-                       "lead mean"])}
+                       "lead mean", "under the accord's lead"])}
 <h2>Alerts (distinct, highest level, by each party's own node)</h2>
 {_table(alert_rows, ["node", *sorted(summary.alerts_by_level)])}
 <h2>Incursions</h2>
