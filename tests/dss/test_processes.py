@@ -185,3 +185,36 @@ def test_a_pool_of_two_instances_over_postgresql(tmp_path: Path, key_file: Path,
     finally:
         one.stop()
         two.stop()
+
+
+def test_serve_refuses_a_bad_key_file_or_database(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key\n", encoding="utf-8")
+    base = [sys.executable, "-m", "skyaccord", "dss", "serve", "--audience", "a"]
+    cases = [
+        # bad input: 2; a database that cannot be opened: 1 (StoreError, the run failed)
+        (["--db", str(tmp_path / "d.db"), "--public-key", str(bad)], 2,
+         "not a PEM public key"),
+        (["--db", str(tmp_path / "d.db"), "--public-key", str(tmp_path / "none.pem")], 2,
+         "cannot read the public key"),
+        (["--db", str(tmp_path / "no-such-dir" / "d.db"), "--public-key", str(key_pem(
+            tmp_path))], 1, "cannot open the DSS tables"),
+    ]
+    for args, code, message in cases:
+        r = subprocess.run([*base, *args], capture_output=True, text=True, timeout=60)
+        assert r.returncode == code, (args, r.stderr)
+        assert message in r.stderr, (args, r.stderr)
+
+
+def key_pem(tmp_path: Path) -> Path:
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.dss.conftest import new_key
+
+    p = tmp_path / "good.pem"
+    p.write_bytes(new_key().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return p

@@ -1,7 +1,8 @@
 """``skyaccord dss serve``: a stand-alone ASTM F3548-21 DSS over SQLite or PostgreSQL.
 
 Several ``serve`` processes over one PostgreSQL database form a pool: what one writes,
-the others read. Exit codes: 2 bad input (a key file, the database), else uvicorn's.
+the others read. Exit codes: 2 bad input (a key file), 1 a database that cannot be
+opened, else uvicorn's.
 """
 
 from __future__ import annotations
