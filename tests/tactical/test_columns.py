@@ -193,3 +193,14 @@ def test_parquet_without_pyarrow_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "pyarrow" in done.stderr and "skyaccord[parquet]" in done.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 5000])
+def test_order_by_time_then_key_is_lexsort(n: int) -> None:
+    from skyaccord.tactical.detect import _order_by
+
+    rng = np.random.default_rng(n)
+    t = np.round(rng.uniform(0, 30, n), 0)  # many shared times
+    t[: n // 3] = 0.0  # pairs already in loss share t_in = 0
+    key = rng.permutation(4 * n)[:n].astype(np.int64)
+    np.testing.assert_array_equal(_order_by(t, key), np.lexsort((key, t)))
