@@ -123,3 +123,25 @@ def test_a_token_without_sub_or_exp_is_401(client: Client) -> None:
         status, _ = client.call("GET", OIR, {"Authorization": f"Bearer {token}"},
                                 entityid=new_id())
         assert status == 401
+
+
+def test_the_issuer_when_one_is_configured(authority: Authority) -> None:
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    from skyaccord.dss.auth import Authenticator
+    from skyaccord.errors import Unauthenticated
+
+    key = load_pem_public_key(authority.public_pem)
+    assert isinstance(key, rsa.RSAPublicKey)
+    issuer = "https://auth.test.example/token"  # what Authority.token puts in iss
+    checked = Authenticator([key], "dss.test.example", issuer=issuer)
+    assert checked.caller("Bearer " + authority.token("uss-a", SCOPES[0])).sub == "uss-a"
+    now = int(time.time())
+    for claims in ({"iss": "https://evil.example/token"}, {}):
+        token = jwt.encode({"sub": "uss-a", "aud": "dss.test.example", "exp": now + 60,
+                            **claims}, authority.key, algorithm="RS256")
+        with pytest.raises(Unauthenticated):
+            checked.caller("Bearer " + token)
+        # without an issuer configured, iss is not looked at
+        assert Authenticator([key], "dss.test.example").caller("Bearer " + token).sub == \
+            "uss-a"

@@ -90,7 +90,7 @@ class Authenticator:
     """Checks bearer tokens against ``keys`` (any may have signed) and ``audience``."""
 
     def __init__(self, keys: Sequence[RSAPublicKey], audience: str,
-                 leeway_s: float = 5.0) -> None:
+                 leeway_s: float = 5.0, issuer: str | None = None) -> None:
         if not keys:
             raise InputError("at least one public key is needed to check access tokens")
         if not audience:
@@ -98,6 +98,7 @@ class Authenticator:
         self.keys = list(keys)
         self.audience = audience
         self.leeway_s = leeway_s
+        self.issuer = issuer  # when given, a token's iss must be it (F3548: the token URL)
 
     def caller(self, authorization: str | None) -> Caller:
         """The :class:`Caller` of an ``Authorization`` header value."""
@@ -113,8 +114,10 @@ class Authenticator:
         for key in self.keys:
             try:
                 claims = jwt.decode(token.strip(), key, algorithms=["RS256"],
-                                    audience=self.audience, leeway=self.leeway_s,
-                                    options={"require": ["exp", "sub", "aud"]})
+                                    audience=self.audience, issuer=self.issuer,
+                                    leeway=self.leeway_s,
+                                    options={"require": ["exp", "sub", "aud"]
+                                             + (["iss"] if self.issuer else [])})
                 break
             except jwt.InvalidSignatureError:
                 last = "the signature does not verify with any configured key"

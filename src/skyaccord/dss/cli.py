@@ -28,6 +28,9 @@ def serve(
         "--public-key", help="PEM RSA public key of the token authority (repeatable).")],
     audience: Annotated[str, typer.Option(
         "--audience", help="This DSS's name in access tokens' aud claim.")],
+    issuer: Annotated[str | None, typer.Option(
+        "--issuer", help="When given, tokens' iss must be it (the authority's token URL).")
+    ] = None,
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8082,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
 ) -> None:
@@ -40,7 +43,8 @@ def serve(
     from skyaccord.dss.service import Dss
 
     try:
-        authenticator = Authenticator(load_public_keys(public_key), audience)
+        authenticator = Authenticator(load_public_keys(public_key), audience,
+                                      issuer=issuer)
         database = open_db(db)
     except SkyaccordError as exc:
         fail_with(exc)
