@@ -248,3 +248,23 @@ def test_records_order_ids_and_convert_units_by_hand() -> None:
     assert rec.dcpa_nm == pytest.approx(0.0, abs=1e-6)
     assert rec.tcpa_s == pytest.approx(75.0, abs=1e-3)
     assert not rec.same_party
+
+
+def test_conflicts_csv_bytes_by_hand() -> None:
+    """The CSV ``skyaccord detect`` writes, byte for byte: Unix line ends, the header,
+    three decimals of seconds, four of NM, two of feet, ``inf`` for a loss that never
+    ends. Kills the line terminator left to csv's default ``\\r\\n`` and ``inf`` written
+    otherwise (write_conflicts_csv mutmut_5, 9, 12)."""
+    import io
+
+    from skyaccord.tactical.detect import ConflictRecord, write_conflicts_csv
+
+    out = io.StringIO()
+    write_conflicts_csv([ConflictRecord("a", "b", 0.0, math.inf, 0.0, 0.0, 500.0, "none",
+                                        False),
+                         ConflictRecord("c", "d", 56.25, 93.75, 75.0, 1.23456, 0.0,
+                                        "corrective", True)], out)
+    assert out.getvalue() == (
+        "id1,id2,t_in_s,t_out_s,tcpa_s,dcpa_nm,dz_ft,level\n"
+        "a,b,0.000,inf,0.000,0.0000,500.00,none\n"
+        "c,d,56.250,93.750,75.000,1.2346,0.00,corrective\n")
