@@ -61,7 +61,7 @@ LAYERS: dict[str, frozenset[str]] = {
                                  "skyaccord.store", "skyaccord.line", "skyaccord.ingest",
                                  "skyaccord.web"}),
     "skyaccord.web": frozenset({_E, "skyaccord.airspace"}),
-    "skyaccord.dss": frozenset({_E, _G, _T}),
+    "skyaccord.dss": frozenset({_E, _G, _T, "skyaccord.strategic"}),
     "skyaccord.analysis": frozenset({_E, _G, "skyaccord.protocol", "skyaccord.airspace"}),
     "skyaccord.sim": frozenset({_E, _G, "skyaccord.protocol", "skyaccord.airspace",
                                 "skyaccord.line", "skyaccord.node", "skyaccord.analysis"}),
