@@ -1,0 +1,131 @@
+"""Publishing a party's intents as F3548-21 operational intent references in a DSS (ours or
+any other), so that a party using skyaccord and one using other F3548 software learn of
+each other's plans through one DSS.
+
+:class:`Publisher` speaks the USS→DSS interface over HTTP (an ``httpx.Client``: a real
+one, or the ASGI test client): for each intent it reads the references already in its
+extents, keys its write with the OVNs it knows (its own, which the DSS shows to their
+manager, and any given to it, e.g. learnt from the other USSs' details), and creates,
+updates or deletes the reference. A write the DSS refuses for want of other managers'
+OVNs raises :class:`~skyaccord.errors.IntentConflict` naming those references: in F3548
+a USS then reads their details (and OVNs) from the managing USSs, which this publisher
+does not do (skyaccord nodes exchange plans over the line instead).
+
+An intent's id becomes a UUIDv4 derived from its party and id (the DSS wants UUIDv4 ids);
+its volumes go as the document's ``Volume4D`` (:func:`skyaccord.strategic.codec.intent_to_f3548`:
+feet to metres W84); ``ended`` deletes the reference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from skyaccord.errors import IntentConflict, ServiceError
+from skyaccord.strategic.codec import intent_to_f3548
+from skyaccord.strategic.volumes import Intent, IntentState
+
+__all__ = ["Published", "Publisher", "reference_id"]
+
+_STATES = {IntentState.ACCEPTED: "Accepted", IntentState.ACTIVATED: "Activated",
+           IntentState.NONCONFORMING: "Nonconforming",
+           IntentState.CONTINGENT: "Contingent"}
+
+
+def reference_id(party: str, intent_id: str) -> str:
+    """The UUIDv4 of a party's intent in a DSS (the same on every call and machine)."""
+    digest = hashlib.sha256(f"skyaccord:{party}:{intent_id}".encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What the DSS answered: the reference's id, version and OVN, and the subscribers
+    this publisher must now notify (the document's ``subscribers``)."""
+
+    id: str
+    version: int
+    ovn: str
+    subscribers: list[dict[str, Any]]
+
+
+class Publisher:
+    """Publishes ``party``'s intents through ``http`` (base URL: the DSS's root) with the
+    bearer token ``token()`` gives (scope ``utm.strategic_coordination``)."""
+
+    def __init__(self, http: httpx.Client, token: Callable[[], str], party: str,
+                 uss_base_url: str) -> None:
+        self.http = http
+        self.token = token
+        self.party = party
+        self.uss_base_url = uss_base_url
+        self.ovns: dict[str, str] = {}  # reference id -> the OVN of our last write
+
+    def _call(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
+        try:
+            r = self.http.request(method, path, json=body,
+                                  headers={"Authorization": f"Bearer {self.token()}"})
+        except httpx.HTTPError as exc:
+            raise ServiceError(f"the DSS at {self.http.base_url} did not answer: {exc}"
+                               ) from exc
+        try:
+            payload = r.json()
+        except ValueError:
+            payload = {"message": r.text[:200]}
+        return r.status_code, payload
+
+    def publish(self, intent: Intent, known_ovns: Mapping[str, str] | None = None
+                ) -> Published | None:
+        """Create, update or (state ``ended``) delete ``intent``'s reference; None when
+        an ended intent had none. Raises IntentConflict when other managers' OVNs are
+        missing from the key (``details["missing"]``: their references)."""
+        rid = reference_id(self.party, intent.id)
+        if intent.state == IntentState.ENDED:
+            return self._withdraw(rid)
+        extents = intent_to_f3548(intent)["details"]["volumes"]
+        key = set((known_ovns or {}).values())
+        for vol in extents:
+            status, out = self._call("POST", "/dss/v1/operational_intent_references/query",
+                                     {"area_of_interest": vol})
+            if status != 200:
+                raise ServiceError(f"the DSS refused a query ({status}): "
+                                   f"{out.get('message', '')}")
+            key |= {r["ovn"] for r in out["operational_intent_references"] if r.get("ovn")}
+        body: dict[str, Any] = {"extents": extents, "state": _STATES[intent.state],
+                                "uss_base_url": self.uss_base_url, "key": sorted(key),
+                                "new_subscription": {"uss_base_url": self.uss_base_url}}
+        old = self.ovns.get(rid)
+        path = f"/dss/v1/operational_intent_references/{rid}"
+        status, out = self._call("PUT", path if old is None else f"{path}/{old}", body)
+        if status == 409 and "missing_operational_intents" in out:
+            missing = [*out.get("missing_operational_intents", []),
+                       *out.get("missing_constraints", [])]
+            raise IntentConflict(
+                f"intent {intent.id}: the DSS needs the OVNs of {len(missing)} reference(s) "
+                "of other managers: " + ", ".join(f"{m['id']} ({m['manager']})"
+                                                  for m in missing),
+                details={"missing": missing})
+        if status not in (200, 201):
+            raise ServiceError(f"the DSS refused intent {intent.id} ({status}): "
+                               f"{out.get('message', '')}")
+        ref = out["operational_intent_reference"]
+        self.ovns[rid] = ref["ovn"]
+        return Published(rid, int(ref["version"]), ref["ovn"], out["subscribers"])
+
+    def _withdraw(self, rid: str) -> Published | None:
+        old = self.ovns.get(rid)
+        if old is None:
+            return None
+        status, out = self._call("DELETE",
+                                 f"/dss/v1/operational_intent_references/{rid}/{old}")
+        if status != 200:
+            raise ServiceError(f"the DSS refused to delete {rid} ({status}): "
+                               f"{out.get('message', '')}")
+        del self.ovns[rid]
+        ref = out["operational_intent_reference"]
+        return Published(rid, int(ref["version"]), old, out["subscribers"])

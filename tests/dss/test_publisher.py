@@ -1,0 +1,65 @@
+"""A party's intents published as operational intent references (``Publisher``), beside
+another USS that speaks F3548 directly: each learns of the other's plan through the DSS."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+
+from skyaccord.dss.client import Publisher, reference_id
+from skyaccord.errors import IntentConflict
+from skyaccord.strategic.volumes import Circle, Intent, IntentState, Polygon, Volume
+from tests.dss.conftest import OIR, OIR_QUERY, SC, Client, circle, intent, new_id
+
+LAT, LNG = 36.2, 37.1  # Aleppo
+
+
+def test_reference_ids_are_uuid4_and_stable() -> None:
+    a = reference_id("us", "strike-1")
+    assert a == reference_id("us", "strike-1") != reference_id("ru", "strike-1")
+    assert a[14] == "4" and a[19] in "89ab"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_publish_update_conflict_and_withdraw(client: Client) -> None:
+    pub = Publisher(client.http, lambda: client.authority.token("us", SC), "us",
+                    "https://us-node.test.example/utm")
+    now = time.time()
+    t0, t1 = now + 600, now + 4200
+    ours = Intent("sortie-7", "us", (
+        Volume(Circle(LAT, LNG, 2000.0), 1000.0, 5000.0, t0, t1),
+        Volume(Polygon(((LNG, LAT + 0.05), (LNG + 0.05, LAT + 0.05), (LNG + 0.05, LAT + 0.1),
+                        (LNG, LAT + 0.1), (LNG, LAT + 0.05))), 1000.0, 5000.0, t0, t1)))
+    first = pub.publish(ours)
+    assert first is not None and first.version == 1
+    # any F3548 USS sees it, in metres W84 (5,000 ft = 1,524 m)
+    other = client.authority.headers("other-uss", SC)
+    status, got = client.call("POST", OIR_QUERY, other, {
+        "area_of_interest": circle(LAT, LNG, 100, t0, t1, 1500, 1600)})
+    assert [r["id"] for r in got["operational_intent_references"]] == [first.id]
+    assert got["operational_intent_references"][0]["manager"] == "us"
+    # ... and must key its own plan with ours
+    theirs = new_id()
+    status, out = client.call("PUT", OIR, other, intent(circle(LAT, LNG + 0.01, 500, t0, t1,
+                                                               0, 2000)), entityid=theirs)
+    assert status == 409 and out["missing_operational_intents"][0]["id"] == first.id
+    status, out = client.call("PUT", OIR, other, intent(
+        circle(LAT, LNG + 0.01, 500, t0, t1, 0, 2000), key=[first.ovn]), entityid=theirs)
+    assert status == 201
+    their_ovn = out["operational_intent_reference"]["ovn"]
+    # our update now meets theirs: refused, naming it; with their OVN (learnt from them)
+    # it goes through, activated with an implicit subscription
+    wider = replace(ours, state=IntentState.ACTIVATED)
+    with pytest.raises(IntentConflict) as refused:
+        pub.publish(wider)
+    assert [m["id"] for m in refused.value.details["missing"]] == [theirs]
+    second = pub.publish(wider, known_ovns={theirs: their_ovn})
+    assert second is not None and second.version == 2 and second.ovn != first.ovn
+    status, got = client.call("GET", OIR, other, entityid=first.id)
+    assert got["operational_intent_reference"]["state"] == "Activated"
+    # ended: the reference is withdrawn
+    gone = pub.publish(replace(ours, state=IntentState.ENDED))
+    assert gone is not None and client.call("GET", OIR, other, entityid=first.id)[0] == 404
+    assert pub.publish(replace(ours, state=IntentState.ENDED)) is None
