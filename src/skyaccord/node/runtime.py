@@ -352,21 +352,25 @@ class _Reach:
     """Which tracks may meet a zone within the look-ahead, so that incursion prediction
     runs on those only (the rest cannot: same incursions, ``test_tick_parts.py``).
 
-    A track flies at most ``gs * T`` ground metres in the look-ahead ``T``; the zone is
-    grown in degrees by more than that distance can span anywhere the tracks fly (a
-    degree of longitude is shortest at the highest latitude), plus a margin for the
-    plane's scale (within 0.1 % over the picture) and for the zone's edges being chords
-    in the plane rather than in degrees. Away from the poles and the antimeridian only.
+    A track flies at most ``gs * T`` ground metres in the look-ahead ``T``; a track is
+    kept when the zone (in degrees) lies within more than that distance can span
+    anywhere the tracks fly (a degree of longitude is shortest at the highest latitude),
+    plus a margin for the plane's scale (within 0.1 % over the picture) and for the
+    zone's edges being chords in the plane rather than in degrees. Away from the poles
+    and the antimeridian only.
     """
 
     MARGIN_M = 10_000.0
 
     def __init__(self, zones: Sequence[Zone]) -> None:
         self.zones = zones
-        self.grown: dict[tuple[int, int], Any] = {}
-        bounds = np.array([z.geometry.bounds for z in zones]).reshape(-1, 4)
-        self.max_abs_lat = float(np.abs(bounds[:, [1, 3]]).max(initial=0.0))
-        self.max_abs_lon = float(np.abs(bounds[:, [0, 2]]).max(initial=0.0))
+        # a copy of each outline, indexed for distance queries (GEOS prepared geometry)
+        self.prepared = [shapely.from_wkb(shapely.to_wkb(z.geometry)) for z in zones]
+        for g in self.prepared:
+            shapely.prepare(g)
+        self.bounds = np.array([z.geometry.bounds for z in zones]).reshape(-1, 4)
+        self.max_abs_lat = float(np.abs(self.bounds[:, [1, 3]]).max(initial=0.0))
+        self.max_abs_lon = float(np.abs(self.bounds[:, [0, 2]]).max(initial=0.0))
 
     def rows(self, snap: Tracks, horizon_s: float) -> npt.NDArray[np.intp] | None:
         """Rows of the tracks that may meet a zone; None: cannot tell, take all."""
@@ -378,18 +382,17 @@ class _Reach:
         lon_top = max(float(np.abs(snap.lon).max()), self.max_abs_lon)
         if lat_top > 80.0 or lon_top + reach_deg / math.cos(math.radians(lat_top)) > 179.0:
             return None
-        # A step of 0.05 degrees of the grown distance: a few shapes a day, each made once.
-        steps = math.ceil(reach_deg / math.cos(math.radians(lat_top)) * 1.02 / 0.05)
+        r = reach_deg / math.cos(math.radians(lat_top))  # degrees, in any direction
+        lat, lon = snap.lat, snap.lon
         keep = np.zeros(len(snap), dtype=bool)
         for zk, zone in enumerate(self.zones):
-            grown = self.grown.get((zk, steps))
-            if grown is None:
-                # buffer's arcs are chords inside the circle: 2 % more covers them
-                grown = shapely.buffer(zone.geometry, steps * 0.05, quad_segs=8)
-                shapely.prepare(grown)
-                self.grown[(zk, steps)] = grown
-            keep |= shapely.contains_xy(grown, snap.lon, snap.lat) & (
-                snap.party != zone.owner)
+            x0, y0, x1, y1 = self.bounds[zk]
+            near = np.flatnonzero(~keep & (snap.party != zone.owner)
+                                  & (lon >= x0 - r) & (lon <= x1 + r)
+                                  & (lat >= y0 - r) & (lat <= y1 + r))
+            if near.size:
+                keep[near] = shapely.dwithin(self.prepared[zk],
+                                             shapely.points(lon[near], lat[near]), r)
         return np.flatnonzero(keep)
 
 
