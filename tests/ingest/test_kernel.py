@@ -111,8 +111,11 @@ def test_random_velocities_equal_rs1090() -> None:
             (rng.randrange(1024) << 21) | (rng.getrandbits(1) << 19) | \
             (rng.randrange(512) << 10)
         frames.append(_es(me))
+    # a zero vertical rate sent going down (sign 1, value 1)
+    frames.append(_es((19 << 51) | (1 << 48) | (11 << 32) | (21 << 21) | (1 << 19) | (1 << 10)))
     f = _fields(frames)
     ref = rs1090.decode(frames)
+    assert ref[-1]["vertical_rate"] == 0 and f.vs_fpm[-1] == 0.0
     n = 0
     for i, r in enumerate(ref):
         if f.status[i] != K.OK:
@@ -124,6 +127,8 @@ def test_random_velocities_equal_rs1090() -> None:
         assert r["groundspeed"] == f.gs_kt[i]
         assert abs(r["track"] - f.trk_deg[i]) < TRACK_TOL_DEG
         assert _same(r.get("vertical_rate"), f.vs_fpm[i])
+        # and its sign: rs1090's integer 0 is written "0", never "-0"
+        assert not np.signbit(f.vs_fpm[i]) or f.vs_fpm[i] < 0
         n += 1
     assert n > 1000
 

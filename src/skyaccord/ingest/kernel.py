@@ -360,7 +360,9 @@ def decode_fields(rows: U8, nbytes: npt.NDArray[np.int8]) -> Fields:
     gs[s] = np.sqrt(vx[s] * vx[s] + vy[s] * vy[s])
     t = np.degrees(np.arctan2(vx[s], vy[s]))
     trk[s] = np.where(t < 0.0, t + 360.0, t)
-    vs[s] = np.where(vr[s] > 0, (vr[s] - 1) * 64.0 * (1 - 2 * f(37, 37)[s]), np.nan)
+    # in integers: a zero rate going down is 0, not -0.0 (rs1090 gives the integer 0)
+    vs[s] = np.where(vr[s] > 0, ((vr[s] - 1) * 64 * (1 - 2 * f(37, 37)[s])).astype(
+        np.float64), np.nan)
     registers = (status == OK) & ((df == 11) | (df == 17))
     return Fields(status, df, icao, registers, kind, alt, squawk, gs, trk, vs, lat_cpr,
                   lon_cpr, odd, chars)
