@@ -158,3 +158,22 @@ def test_advise_passes_its_arguments_on() -> None:
     assert (first.bands["track"].codes == LevelCode.FREE).sum() > (
         bands_for(tracks, ACCORD, 0, settings=settings, dimensions=("track",))
         .bands["track"].codes == LevelCode.FREE).sum()
+
+
+def test_kinematic_bands_arguments_and_fields() -> None:
+    """The turn rate and chord time must be positive (any positive value, even below 1);
+    a row equal to the number of tracks is refused; the codes are int8 in degrees. Kills
+    ``or`` for ``and``, ``>=`` or ``> 1`` for ``> 0`` in either check, the messages made
+    ``None`` or changed, ``<=`` in the row check, the codes' dtype dropped and the unit
+    ``None`` (kinematic_track_bands mutmut_6, 7, 9-16, 103, 106, 162)."""
+    from skyaccord.tactical.bands import kinematic_track_bands
+
+    tracks = head_on()
+    for rate, dt in ((0.0, 2.0), (3.0, 0.0), (-1.0, 2.0), (3.0, -1.0)):
+        with pytest.raises(InputError) as err:
+            kinematic_track_bands(tracks, ACCORD, 0, turn_rate_deg_s=rate, dt_s=dt)
+        assert str(err.value) == "turn_rate_deg_s and dt_s must be positive"
+    slow = kinematic_track_bands(tracks, ACCORD, 0, turn_rate_deg_s=0.5, dt_s=0.5)
+    assert slow.codes.dtype == np.int8 and slow.unit == "deg" and len(slow.values) == 360
+    with pytest.raises(TrackDataError, match="no track at row 2 "):
+        kinematic_track_bands(tracks, ACCORD, 2)
