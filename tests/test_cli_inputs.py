@@ -383,3 +383,39 @@ def test_track_errors_name_values_as_written_not_numpy_reprs() -> None:
     with pytest.raises(TrackDataError) as far:
         Tracks.from_rows([("zeta", "us", "manned", 95.0, *row[4:])])
     assert "np." not in str(far.value) and "id 'zeta'): lat 95.0 outside" in str(far.value)
+
+
+# -- feeds -------------------------------------------------------------------------------
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("args, words", [
+    (["replay", str(DATA / "sample_dump1090.sbs"), "--step", "1e-9"], ["--step", "0.1"]),
+    (["replay", str(DATA / "sample_dump1090.sbs"), "--max-age", "0"], ["--max-age"]),
+    (["replay", str(DATA / "sample_dump1090.sbs"), "--speed", "1e9"], ["--speed"]),
+    (["decode", str(DATA / "sample_dump1090.bin"), "--workers", "4096"], ["--workers"]),
+])
+def test_options_without_limits_are_bounded(args: list[str], words: list[str]) -> None:
+    """``replay --step 1e-9`` ran silently for minutes and ``decode --workers 64`` took
+    25 s on a 16 KB file: each option has a stated range, checked first."""
+    refused(run(*args), *words)
+
+
+def test_decode_leaves_nothing_behind_when_it_fails(tmp_path: Path) -> None:
+    """decode wrote OUT.part and left it on failure: the output now appears whole by
+    rename, and a failing decode leaves the directory as it was."""
+    bad = tmp_path / "bad.jsonl"
+    bad.mkdir()  # unreadable as a feed: fails once the output is open
+    out = tmp_path / "states.csv"
+    before = sorted(tmp_path.iterdir())
+    result = run("decode", str(bad), "--format", "modes", "--out", str(out))
+    refused(result, "bad.jsonl", "cannot read")
+    assert sorted(tmp_path.iterdir()) == before
+    out.write_text("kept\n", encoding="utf-8")
+    assert run("decode", str(bad), "--format", "modes", "--out", str(out)).exit_code == 2
+    assert out.read_text(encoding="utf-8") == "kept\n"  # what existed stays
+    good = run("decode", str(DATA / "sample_dump1090.bin"), "--out", str(out))
+    assert good.exit_code == 0, good.output
+    assert out.read_text(encoding="utf-8").startswith("t,icao24,")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl", "states.csv"]

@@ -13,12 +13,13 @@ Exit codes: 0 success; an error's own :attr:`~skyaccord.errors.SkyaccordError.ex
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn, TextIO
 
 import typer
 from rich import box
@@ -87,9 +88,19 @@ def check_output_paths(*paths: Path | None) -> None:
 def atomic_output(path: Path, *, newline: str | None = None) -> Iterator[TextIO]:
     """A text file that appears at ``path`` whole when the block ends, and not at all
     (nor a temporary beside it) when the block fails: what existed there stays."""
+    with atomic_binary_output(path) as raw:
+        fh = io.TextIOWrapper(raw, encoding="utf-8", newline=newline)
+        yield fh
+        fh.flush()
+        fh.detach()  # the bytes file is closed (and renamed) by atomic_binary_output
+
+
+@contextmanager
+def atomic_binary_output(path: Path) -> Iterator[BinaryIO]:
+    """:func:`atomic_output` for bytes."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with open(fd, "w", encoding="utf-8", newline=newline) as fh:
+        with open(fd, "wb") as fh:
             yield fh
         os.replace(tmp, path)
     except BaseException:
