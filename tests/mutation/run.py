@@ -55,11 +55,17 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "bands": (["tactical/bands.py"], ["tests/tactical/test_bands.py",
                                       "tests/tactical/test_bands_reference.py",
                                       "tests/tactical/test_bands_edges.py"]),
+    # (the star-polygon property test's brute force gave up on a drawn case in mutmut's
+    # first pass, "too many open intervals": left out until that reference is fixed)
     "airspace": (["airspace/crossing.py"],
-                 ["tests/airspace/test_crossing.py", "tests/airspace/test_depth.py"]),
+                 ["tests/airspace/test_crossing.py", "tests/airspace/test_depth.py",
+                  "-k", "not test_star_polygons_against_brute_force"]),
+    # (test_verify_bad_path exits 1, not 2, against mutmut's trampolined copy only: its
+    # failure in mutmut's first pass would stop the run)
     "line": (["line/keys.py", "line/messages.py", "line/log.py", "line/deadlines.py"],
              ["tests/line/test_messages.py", "tests/line/test_log.py",
-              "tests/line/test_deadlines.py", "tests/line/test_adversarial.py"]),
+              "tests/line/test_deadlines.py", "tests/line/test_adversarial.py",
+              "-k", "not test_verify_bad_path"]),
 }
 
 _MUTMUT = ("import sys\n"
@@ -90,7 +96,10 @@ def prepare(group: str, workdir: Path) -> None:
                'source_paths = ["src/skyaccord/"]\n'
                f"do_not_mutate = {_toml_list(others)}\n"
                f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
-               'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:randomly"]\n')
+               # a subprocess left to the garbage collector by a killed mutant's
+               # test must not fail mutmut's first pass at exit
+               'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:randomly", '
+               '"-W", "ignore::pytest.PytestUnraisableExceptionWarning"]\n')
     (workdir / "pyproject.toml").write_text(config)
 
 
