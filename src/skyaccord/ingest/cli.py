@@ -42,8 +42,12 @@ def _reference(text: str | None) -> tuple[float, float] | None:
     return lat, lon
 
 
-def _summary(stats: FeedStats) -> None:
-    err_console.print(stats.summary(), highlight=False, markup=False)
+def _summary(stats: FeedStats, rows: int | None = None) -> None:
+    text = stats.summary()
+    if rows is not None:  # what the file holds, beside what the feed held
+        head, _, rest = text.partition("\n")
+        text = f"{head}; {rows} rows written" + (f"\n{rest}" if rest else "")
+    err_console.print(text, highlight=False, markup=False)
 
 
 def decode_command(
@@ -69,10 +73,13 @@ def decode_command(
     stats = FeedStats(file.name)
     ref = _reference(reference)
 
+    written = [0]
+
     def write(fh: BinaryIO) -> None:
         w = StatesCsvWriter(fh)
         for chunk in open_columns(file, fmt, stats, reference=ref, workers=workers):
             w.write(chunk)
+        written[0] = w.rows
 
     try:
         if out is None:
@@ -85,7 +92,7 @@ def decode_command(
         fail_with(exc)
     except OSError as exc:
         fail(f"{out}: cannot write: {exc}", 1)
-    _summary(stats)
+    _summary(stats, written[0])
 
 
 _LIVE_PORTS = {30003: "sbs", 30002: "raw", 30005: "beast"}  # dump1090/readsb defaults

@@ -206,6 +206,8 @@ class StatesCsvWriter:
         self.rows = 0
         self._last: dict[str, tuple[str | None, float, float, float, float, float,
                                     float]] = {}
+        #: each aircraft's last written row (its values, for dropping a repeat of it)
+        self._written: dict[str, tuple[object, ...]] = {}
         out.write((",".join(STATE_COLUMNS) + "\n").encode())
 
     def write(self, c: StateColumns) -> int:
@@ -258,6 +260,10 @@ class StatesCsvWriter:
         gr = ground[rows]
         own = (c.lat, c.lon, c.alt_ft, c.gs_kt, c.trk_deg, c.vs_fpm)
         vals = [np.where(gr, o[rows], f[rows]) for o, f in zip(own, filled, strict=True)]
+        keep = self._not_repeated(c, calls, rows, g[rows], cs[rows], vals, gr)
+        if not keep.all():
+            rows, gr = rows[keep], gr[keep]
+            vals = [v[keep] for v in vals]
         if any(_CSV_SPECIAL & set(s) for s in (*c.idents, *calls)):
             self._write_csv(c.t[rows], [c.idents[i] for i in g[rows].tolist()],
                             [calls[i] if i >= 0 else "" for i in cs[rows].tolist()],
@@ -277,6 +283,42 @@ class StatesCsvWriter:
             self.out.write(chars[keep].tobytes())
         self.rows += len(rows)
         return len(rows)
+
+    def _not_repeated(self, c: StateColumns, calls: list[str], rows: npt.NDArray[np.intp],
+                      ident: npt.NDArray[np.int64], cs: npt.NDArray[np.int32],
+                      vals: list[F64], ground: B) -> B:
+        """False for each row identical to the aircraft's previous row (same time and
+        every value: several frames of one instant, such as a position and a velocity
+        decoded at the same timestamp, carry the same state), here or in an earlier
+        chunk."""
+        cols = [c.t[rows], *vals, ground.astype(np.float64), cs.astype(np.float64)]
+
+        def row(k: int) -> tuple[object, ...]:  # comparable across chunks: names, values
+            return (calls[int(cs[k])] if cs[k] >= 0 else None,
+                    *(float(col[k]) for col in cols[:-1]))
+
+        # rows are in time order: a stable sort by aircraft puts each aircraft's rows one
+        # after the other, so each row meets its predecessor
+        order = np.argsort(ident, kind="stable")
+        same = np.zeros(len(rows), dtype=np.bool_)
+        first = np.ones(len(rows), dtype=np.bool_)
+        if len(rows) > 1:
+            a, b = order[:-1], order[1:]
+            first[b] = ident[a] != ident[b]
+            eq = ~first[b]
+            for col in cols:
+                x, y = col[a], col[b]
+                eq &= (x == y) | (np.isnan(x) & np.isnan(y))
+            same[b] = eq
+        for k in np.flatnonzero(first).tolist():  # against the last row written before
+            if self._written.get(c.idents[int(ident[k])]) == row(k):
+                same[k] = True
+        last = np.full(len(c.idents), -1, dtype=np.int64)
+        np.maximum.at(last, ident, np.arange(len(rows)))
+        for i, k in enumerate(last.tolist()):
+            if k >= 0:
+                self._written[c.idents[i]] = row(k)
+        return ~same
 
     def _write_csv(self, t: F64, ids: list[str], cs: list[str], vals: list[F64],
                    ground: B) -> None:

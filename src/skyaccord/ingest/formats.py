@@ -355,12 +355,14 @@ def write_states_csv(updates: Iterable[StateUpdate], out: TextIO) -> int:
     :func:`read_states_csv`) to the text stream ``out``, row by row: one row per
     position, velocity or state update, whose missing fields are the aircraft's last
     airborne values (empty if none yet), and one per ground report (``on_ground`` 1),
-    with that report's own fields only. Positions are as decoded, never extrapolated.
-    Returns the number of rows. (``skyaccord decode`` writes the same bytes with
+    with that report's own fields only; a row that repeats the aircraft's previous row
+    (the same time and values) is left out. Positions are as decoded, never
+    extrapolated. Returns the number of rows. (``skyaccord decode`` writes the same bytes with
     :class:`~skyaccord.ingest.columns.StatesCsvWriter`, vectorised.)"""
     w = csv.writer(out, lineterminator="\n")
     w.writerow(STATE_COLUMNS)
     last: dict[str, list[object]] = {}
+    written: dict[str, tuple[object, ...]] = {}  # each aircraft's last row, to drop repeats
     n = 0
     for u in updates:
         row = last.setdefault(u.icao24, [None] * 7)
@@ -379,6 +381,10 @@ def write_states_csv(updates: Iterable[StateUpdate], out: TextIO) -> int:
         cs, lat, lon, alt, gs, trk, vs = row
         if ground:
             lat, lon, alt, gs, trk, vs = u.lat, u.lon, u.alt_ft, u.gs_kt, u.trk_deg, u.vs_fpm
+        state = (u.t, cs, lat, lon, alt, gs, trk, vs, ground)
+        if written.get(u.icao24) == state:  # frames of one instant, one state: one row
+            continue
+        written[u.icao24] = state
         w.writerow([f"{u.t:.6f}", u.icao24, cs or "", _cell(lat, 6), _cell(lon, 6),
                     _cell(alt, 0), _cell(gs, 1), _cell(trk, 2), _cell(vs, 0),
                     "1" if ground else "0"])
