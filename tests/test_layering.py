@@ -53,8 +53,6 @@ LAYERS: dict[str, frozenset[str]] = {
                                  "skyaccord.store"}),
     "skyaccord.frames": frozenset({_E, "skyaccord.protocol", "skyaccord.tracks",
                                    "skyaccord.tactical"}),
-    "skyaccord.demo": frozenset({_E, _G, "skyaccord.protocol", "skyaccord.tracks",
-                                 "skyaccord.tactical"}),
     "skyaccord.node": frozenset({_E, _G, "skyaccord.protocol", "skyaccord.tracks",
                                  "skyaccord.picture", "skyaccord.tactical",
                                  "skyaccord.airspace", "skyaccord.strategic",

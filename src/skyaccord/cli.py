@@ -39,8 +39,9 @@ class CommandEntry(NamedTuple):
 COMMANDS: dict[str, CommandEntry] = {
     "detect": CommandEntry("skyaccord.tactical.cli",
                            "Predicted losses of separation within the look-ahead, as CSV."),
-    "demo": CommandEntry("skyaccord.tactical.cli",
-                         "Detect conflicts in a busy generated picture over north-west Syria."),
+    "demo": CommandEntry("skyaccord.sim.cli",
+                         "Run the Syria 2015 scenario through three parties' nodes, then "
+                         "report it."),
     "advise": CommandEntry("skyaccord.tactical.advise_cli",
                            "Conflict-free bands (track, speed, vertical speed, altitude) for "
                            "one aircraft."),

@@ -1,4 +1,4 @@
-"""``skyaccord detect`` and ``skyaccord demo`` end to end (typer's runner)."""
+"""``skyaccord detect`` end to end (typer's runner)."""
 
 from __future__ import annotations
 
@@ -126,12 +126,3 @@ def test_tracks_csv_roundtrip(tmp_path: Path) -> None:
     assert np.array_equal(back.aircraft_class, tracks.aircraft_class)
 
 
-def test_demo_runs_and_shows_every_level() -> None:
-    result = runner.invoke(app, ["demo"])
-    assert result.exit_code == 0, result.output
-    out = result.stdout
-    assert "north-west Syria" in out
-    for level in ("warning", "corrective", "preventive"):
-        assert level in out
-    # Reproducible: the same seed gives the same table.
-    assert runner.invoke(app, ["demo"]).stdout == out

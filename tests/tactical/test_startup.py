@@ -66,7 +66,7 @@ def test_detect_imports_only_detection(tmp_path: Path) -> None:
     assert not mods & unused, sorted(mods & unused)
     loaded = set(got["skyaccord"])  # type: ignore[call-overload]
     for other in ("skyaccord.node", "skyaccord.line", "skyaccord.ingest",
-                  "skyaccord.strategic", "skyaccord.airspace", "skyaccord.demo",
+                  "skyaccord.strategic", "skyaccord.airspace", "skyaccord.sim",
                   "skyaccord.tactical._grid", "skyaccord.tactical._csv_compiled"):
         assert other not in loaded, other
 

@@ -224,8 +224,8 @@ def _serve_picture(port: int, serving: dict[str, Any]) -> Any:
 
 
 def register(app: typer.Typer) -> None:
-    # ``demo`` is a command of the sim group until the top-level ``skyaccord demo`` (the
-    # generated picture of skyaccord.tactical.cli) is switched over to it
+    # ``skyaccord demo`` (the README's first command) and ``skyaccord sim demo`` alike
     sim_app.command("demo")(demo_command)
+    app.command("demo")(demo_command)
     app.add_typer(sim_app, name="sim")
     app.command("report")(report_command)
