@@ -59,7 +59,7 @@ def set_db(config: Path, db: str) -> None:
 
 
 def test_node_on_postgres_keeps_log_and_registry_apart(tmp_path: Path, pg_log: str) -> None:
-    config, _, admin = init_node(tmp_path / "us", "us")
+    config, _, admin = init_node(tmp_path / "us", "us", peers=[("ru", "http://127.0.0.1:9")])
     set_db(config, pg_log)
     s = load_settings(config)
     base, schema = split_url(pg_log, "")
