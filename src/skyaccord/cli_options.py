@@ -31,6 +31,7 @@ from skyaccord.errors import SkyaccordError
 
 if TYPE_CHECKING:  # the accord (numpy) loads only in the commands that read one
     from skyaccord.protocol import Accord
+    from skyaccord.tracks import TracksFile
 
 __all__ = [
     "AccordOption",
@@ -65,6 +66,41 @@ def data_table(*headers: str, title: str | None = None) -> Table:
     for header in headers:
         table.add_column(header, overflow="fold")
     return table
+
+
+def read_picture_option(path: Path, accord: Accord, *, skip_bad: bool = False
+                        ) -> TracksFile:
+    """The picture a command reads from ``path``: a tracks CSV of one instant (one row
+    per aircraft, ``id,party,...`` without a ``t`` column) as it is; any other feed
+    ``replay`` reads (``decode``'s states, a run's tracks over time, a recording) played
+    through the picture to its last time, said so on stderr. Errors exit 2."""
+    from skyaccord.errors import TrackDataError
+    from skyaccord.tracks import TracksFile, read_tracks_csv
+
+    try:
+        with path.open("rb") as fh:
+            head = fh.readline(4096).decode("utf-8", errors="replace").lstrip("\ufeff")
+    except OSError as exc:
+        fail(f"{path}: cannot read: {exc.strerror or exc}")
+    cols = {c.strip().lower() for c in head.split(",")}
+    try:
+        if {"id", "party"} <= cols and "t" not in cols:
+            return read_tracks_csv(path, skip_bad=skip_bad, classes=accord.classes)
+        from skyaccord.ingest.snapshot import picture_at_end
+
+        feed = picture_at_end(path)
+    except SkyaccordError as exc:
+        fail_with(exc)
+    from skyaccord.timeutil import format_rfc3339
+
+    err_console.print(f"{path}: the picture at {format_rfc3339(round(feed.t, 3))} (the "
+                      f"feed's last time): {len(feed.tracks)} live tracks from "
+                      f"{feed.stats.updates} updates", soft_wrap=True)
+    unknown = sorted(set(feed.tracks.aircraft_class.tolist()) - set(accord.classes))
+    if unknown:
+        fail_with(TrackDataError(f"{path}: aircraft classes {unknown} are not in the "
+                                 f"accord ({', '.join(accord.classes)})"))
+    return TracksFile(feed.tracks, ())
 
 
 def check_output_paths(*paths: Path | None) -> None:

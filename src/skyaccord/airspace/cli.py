@@ -31,9 +31,9 @@ from skyaccord.cli_options import (
     fail,
     fail_with,
     load_accord_option,
+    read_picture_option,
 )
 from skyaccord.errors import SkyaccordError
-from skyaccord.tracks import read_tracks_csv
 
 if TYPE_CHECKING:
     from skyaccord.protocol import Accord
@@ -65,9 +65,9 @@ def check_command(
     _check_format(fmt)
     check_output_paths(out, warnings_file)
     accord = load_accord_option(accord_file, lookahead)
+    picture = read_picture_option(tracks, accord).tracks
     try:
         zones = _zones(zones_file, accord)
-        picture = read_tracks_csv(tracks, classes=accord.classes).tracks
         inc = predict_incursions(picture, zones, accord, t_now_s=t_now)
     except SkyaccordError as exc:
         fail_with(exc)

@@ -20,6 +20,7 @@ from skyaccord.cli_options import (
     fail_with,
     load_accord_option,
     out_console,
+    read_picture_option,
 )
 from skyaccord.errors import SkyaccordError
 from skyaccord.protocol import Accord
@@ -32,7 +33,6 @@ from skyaccord.tactical.bands import (
     kinematic_track_bands,
     nearest_free,
 )
-from skyaccord.tracks import read_tracks_csv
 
 __all__ = ["advice_json", "register"]
 
@@ -79,8 +79,8 @@ def advise_command(
     """Conflict-free bands (track, speed, vertical speed, altitude) for one aircraft."""
     check_output_paths(json_out)
     accord = load_accord_option(accord_file, lookahead)
+    picture = read_picture_option(tracks, accord).tracks
     try:
-        picture = read_tracks_csv(tracks, classes=accord.classes).tracks
         rows = [k for k, v in enumerate(picture.id) if str(v) == track_id]
         if not rows:
             fail(f"{tracks}: no track with id {track_id!r}")

@@ -20,17 +20,18 @@ from skyaccord.cli_options import (
     check_output_paths,
     err_console,
     fail,
-    fail_with,
     load_accord_option,
+    read_picture_option,
 )
-from skyaccord.errors import SkyaccordError
 
 __all__ = ["register"]
 
 
 def detect_command(
     tracks: Annotated[Path, typer.Argument(help="Tracks CSV: id,party,class,lat,lon,alt_ft,"
-                                                "gs_kt,trk_deg,vs_fpm (class optional).")],
+                                                "gs_kt,trk_deg,vs_fpm (class optional); "
+                                                "or a feed (decode's states, a run's "
+                                                "tracks): its picture at its last time.")],
     accord_file: AccordOption = None,
     lookahead: LookaheadOption = None,
     out: Annotated[Path | None, typer.Option(
@@ -46,7 +47,6 @@ def detect_command(
         write_conflicts_csv,
         write_conflicts_parquet,
     )
-    from skyaccord.tracks import read_tracks_csv
 
     check_output_paths(out)
     parquet = out is not None and out.suffix.lower() == ".parquet"
@@ -56,10 +56,7 @@ def detect_command(
         except ImportError:
             fail(f"{out}: writing Parquet needs pyarrow: pip install 'skyaccord[parquet]'")
     accord = load_accord_option(accord_file, lookahead)
-    try:
-        read = read_tracks_csv(tracks, skip_bad=skip_bad, classes=accord.classes)
-    except SkyaccordError as exc:
-        fail_with(exc)
+    read = read_picture_option(tracks, accord, skip_bad=skip_bad)
     if read.skipped:
         err_console.print(f"skipped {len(read.skipped)} bad row(s); first: {read.skipped[0]}",
                           highlight=False, markup=False)
