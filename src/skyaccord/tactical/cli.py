@@ -39,6 +39,9 @@ def detect_command(
                       "(needs the parquet extra: pyarrow).")] = None,
     skip_bad: Annotated[bool, typer.Option(
         "--skip-bad", help="Skip bad rows (reported on stderr) instead of failing.")] = False,
+    fmt: Annotated[str, typer.Option(
+        "--format", help="csv, or geojson (each pair's closest approach as a line, for "
+                         "QGIS or geojson.io).")] = "csv",
 ) -> None:
     """Predicted losses of separation within the look-ahead, as CSV."""
     from skyaccord.tactical.detect import (
@@ -48,8 +51,12 @@ def detect_command(
         write_conflicts_parquet,
     )
 
+    if fmt not in ("csv", "geojson"):
+        fail(f"--format must be csv or geojson, not {fmt!r}")
     check_output_paths(out)
     parquet = out is not None and out.suffix.lower() == ".parquet"
+    if parquet and fmt == "geojson":
+        fail(f"{out}: Parquet holds the CSV's columns; give a .geojson name for GeoJSON")
     if parquet:
         try:  # before the work: a missing extra is an error of the command line
             import pyarrow.parquet  # type: ignore[import-untyped,import-not-found,unused-ignore]  # noqa: F401
@@ -61,6 +68,21 @@ def detect_command(
         err_console.print(f"skipped {len(read.skipped)} bad row(s); first: {read.skipped[0]}",
                           highlight=False, markup=False)
     table = conflict_table(read.tracks, detect(read.tracks, accord), accord)
+    if fmt == "geojson":
+        import json
+
+        from skyaccord.tactical.geojson import conflicts_geojson
+
+        text = json.dumps(conflicts_geojson(read.tracks, table, accord)) + "\n"
+        try:
+            if out is None:
+                sys.stdout.write(text)
+            else:
+                with atomic_binary_output(out) as fh:
+                    fh.write(text.encode("utf-8"))
+        except OSError as exc:
+            fail(f"{out or 'stdout'}: cannot write: {exc}", 1)
+        return
     try:
         if out is None:
             write_conflicts_csv(table, sys.stdout)
