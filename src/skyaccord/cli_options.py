@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NoReturn, TextIO
 
 import typer
 from rich import box
@@ -101,6 +101,31 @@ def read_picture_option(path: Path, accord: Accord, *, skip_bad: bool = False
         fail_with(TrackDataError(f"{path}: aircraft classes {unknown} are not in the "
                                  f"accord ({', '.join(accord.classes)})"))
     return TracksFile(feed.tracks, ())
+
+
+class Progress:
+    """What a long command tells a person watching: one line on stderr, redrawn, when
+    stderr is a terminal; nothing at all when it is piped or redirected (logs and
+    scripts get the result only)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._status: Any = None
+
+    def __enter__(self) -> Progress:
+        if err_console.is_terminal:
+            self._status = err_console.status(self.what)
+            self._status.__enter__()
+        return self
+
+    def update(self, text: str) -> None:
+        """Say how far the work is (``"120,000 frames"``)."""
+        if self._status is not None:
+            self._status.update(f"{self.what}: {text}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.__exit__(*exc)
 
 
 def check_output_paths(*paths: Path | None) -> None:

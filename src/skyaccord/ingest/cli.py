@@ -12,6 +12,7 @@ from typing import Annotated, BinaryIO
 import typer
 
 from skyaccord.cli_options import (
+    Progress,
     atomic_binary_output,
     atomic_output,
     check_output_paths,
@@ -77,8 +78,10 @@ def decode_command(
 
     def write(fh: BinaryIO) -> None:
         w = StatesCsvWriter(fh)
-        for chunk in open_columns(file, fmt, stats, reference=ref, workers=workers):
-            w.write(chunk)
+        with Progress(f"decoding {file.name}") as progress:
+            for chunk in open_columns(file, fmt, stats, reference=ref, workers=workers):
+                w.write(chunk)
+                progress.update(f"{stats.read:,} read, {w.rows:,} rows written")
         written[0] = w.rows
 
     try:

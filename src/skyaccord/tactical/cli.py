@@ -16,6 +16,7 @@ import typer
 from skyaccord.cli_options import (
     AccordOption,
     LookaheadOption,
+    Progress,
     atomic_binary_output,
     check_output_paths,
     err_console,
@@ -63,11 +64,13 @@ def detect_command(
         except ImportError:
             fail(f"{out}: writing Parquet needs pyarrow: pip install 'skyaccord[parquet]'")
     accord = load_accord_option(accord_file, lookahead)
-    read = read_picture_option(tracks, accord, skip_bad=skip_bad)
+    with Progress(f"reading {tracks}"):
+        read = read_picture_option(tracks, accord, skip_bad=skip_bad)
     if read.skipped:
         err_console.print(f"skipped {len(read.skipped)} bad row(s); first: {read.skipped[0]}",
                           highlight=False, markup=False)
-    table = conflict_table(read.tracks, detect(read.tracks, accord), accord)
+    with Progress(f"detecting among {len(read.tracks):,} tracks"):
+        table = conflict_table(read.tracks, detect(read.tracks, accord), accord)
     if fmt == "geojson":
         import json
 
