@@ -89,15 +89,33 @@ _OWN_CHOICES: dict[str, tuple[tuple[str, int], ...]] = {
 }
 
 
+_ABSENT = ("the F3548-21 interface document is absent: set SKYACCORD_F3548_YAML or lay "
+           "../shared/f3548/utm.yaml beside the checkout")
+
+
+class AbsentDocument(Document):
+    """Where the document is not laid (it is ASTM's, never copied into the repository):
+    the DSS's behaviour is still tested, only the answers' checks against the document's
+    schemas are left out, and a test that reads the document itself skips."""
+
+    def __init__(self) -> None:
+        self.doc = {}
+        self._validators = {}
+
+    def check(self, path: str, method: str, status: int, body: object) -> None:
+        return None
+
+    def schema_ref(self, path: str, method: str, status: int) -> str | None:
+        pytest.skip(_ABSENT)
+
+    def security(self, path: str, method: str) -> list[frozenset[str]]:
+        pytest.skip(_ABSENT)
+
+
 @pytest.fixture(scope="session")
 def document() -> Document:
     p = document_path()
-    if p is None:
-        # The document is not ours to ship (ASTM's, read beside the checkout, never
-        # copied in): a machine without it skips the checks against it, CI included.
-        pytest.skip("the F3548-21 interface document is absent: set SKYACCORD_F3548_YAML "
-                    "or lay ../shared/f3548/utm.yaml beside the checkout")
-    return Document(p)
+    return AbsentDocument() if p is None else Document(p)
 
 
 @dataclass
