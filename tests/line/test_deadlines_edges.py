@@ -106,3 +106,20 @@ def test_unacknowledged_message_by_hand() -> None:
         assert d.late_s == late
     assert debts([], T0 + ACK_TIMEOUT_S - 0.5, DEADLINE, unacked=[(m, T0)],
                  include_pending=False) == []
+
+
+def test_signature_and_key_lengths() -> None:
+    """Base64 of the wrong length: a 63-byte signature under a good key, a good signature
+    under a 31-byte key, both refused by length, naming who. Kills ``and`` for ``or``
+    in the length check and its message made ``None`` (keys.verify mutmut_16, 21)."""
+    import base64
+
+    key = KEYS["ru"]
+    good = sign(key, b"data")
+    pub = public_key_b64(key)
+    short_sig = base64.b64encode(base64.b64decode(good)[:63]).decode()
+    short_key = base64.b64encode(base64.b64decode(pub)[:31]).decode()
+    for pk, sig in ((pub, short_sig), (short_key, good)):
+        with pytest.raises(SignatureError) as err:
+            verify(pk, b"data", sig, who="ru")
+        assert str(err.value) == "signature of ru must be 64 bytes and key 32 bytes"
