@@ -303,3 +303,20 @@ def test_prediction_refuses_the_look_ahead_detect_refuses(bad: float) -> None:
     tracks = Tracks.from_rows([("a", "us", "manned", 36.0, 37.0, 20000, 400, 0, 0)])
     with pytest.raises(ProtocolError, match="look-ahead must be in"):
         predict_incursions(tracks, [_turkey()], ACCORD, lookahead_s=bad)
+
+
+def test_level_flight_exactly_at_the_floor_is_inside_and_at_the_ceiling_outside() -> None:
+    """The band is ``lower <= alt < upper``: a track flying level exactly at the floor
+    (10,000 ft) inside the zone's outline is in it now; exactly at the ceiling (20,000
+    ft), or 1 ft under the floor, it is not. Kills ``z0 > lower`` and ``z0 <= upper``
+    in the level branch of ``_vertical_window`` (mutmut_37, 38 of the airspace group)."""
+    box = shapely.box(38.0, 35.0, 39.0, 36.0)
+    zone = Zone("roz", "us", "restricted", box, lower_ft=10_000, upper_ft=20_000)
+    tracks = Tracks.from_rows([
+        ("floor", "ru", "manned", 35.5, 38.5, 10_000, 300, 90, 0),
+        ("ceiling", "ru", "manned", 35.5, 38.5, 20_000, 300, 90, 0),
+        ("under", "ru", "manned", 35.5, 38.5, 9_999, 300, 90, 0),
+    ])
+    inc = predict_incursions(tracks, [zone], ACCORD, lookahead_s=60.0)
+    assert inc.track.tolist() == [0]
+    assert inc.t_entry_s[0] == 0.0
