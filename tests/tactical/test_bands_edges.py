@@ -147,6 +147,11 @@ def test_advise_passes_its_arguments_on() -> None:
     tracks = head_on()
     assert int(detect(tracks, ACCORD).level[0]) >= 1
     assert [a.row for a in advise(tracks, ACCORD)] == [0, 1]
+    # 40 NM apart: 35 NM to close at 960 kt, 131 s: the first level ("preventive",
+    # within 300 s but not 120 s), which the default min_level includes
+    far = head_on(40.0)
+    assert detect(far, ACCORD).level.tolist() == [1]
+    assert [a.row for a in advise(far, ACCORD)] == [0, 1]
     # a look-ahead of 50 s ends before the loss: no advice, and none in the bands
     assert advise(tracks, ACCORD, lookahead_s=50.0) == []
     settings = BandSettings(track_step_deg=2.0)
