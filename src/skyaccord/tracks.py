@@ -201,6 +201,58 @@ def _check_row(row: dict[str, str], line: int) -> tuple[list[object], BadRow | N
     return values, None
 
 
+def _read_clean(text: str, classes: Sequence[str] | None) -> Tracks | None:
+    """The tracks of ``text`` when every row is good, by columns (a tenth of a second
+    for 100,000 rows, against a second row by row); None as soon as anything is not,
+    and :func:`read_tracks_csv` reads the file again row by row to say what and where
+    (or to skip it). The checks are the row reader's, on whole columns."""
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if r]
+    except csv.Error:
+        return None
+    if not rows:
+        return None
+    header = [h.strip() for h in rows[0]]
+    if any(c not in header for c in TRACK_COLUMNS if c != "class") or len(
+            set(header)) != len(header):
+        return None
+    width = len(header)
+    body = rows[1:]
+    if any(len(r) != width for r in body):
+        return None
+    cols = list(zip(*body, strict=True)) if body else [()] * width
+    at = {h: k for k, h in enumerate(header)}
+    text_cols = []
+    for c in ("id", "party", "class"):
+        if c not in at:
+            text_cols.append([DEFAULT_CLASS] * len(body))
+            continue
+        values = [v.strip() for v in cols[at[c]]]
+        if c == "class":
+            values = [v or DEFAULT_CLASS for v in values]
+        elif not all(values):
+            return None
+        text_cols.append(values)
+    if classes is not None and not set(text_cols[2]) <= set(classes):
+        return None
+    if len(set(text_cols[0])) != len(body):
+        return None
+    numbers: list[npt.NDArray[np.float64]] = []
+    for c in _NUMERIC:
+        try:
+            column = np.array([float(v) for v in cols[at[c]]], dtype=np.float64)
+        except ValueError:  # empty or not a number
+            return None
+        lo, hi = TRACK_RANGES[c]
+        if not (np.isfinite(column).all() and ((column >= lo) & (column <= hi)).all()):
+            return None
+        numbers.append(column)
+    if not body:
+        return Tracks.empty()
+    return Tracks(np.array(text_cols[0], dtype=np.str_), np.array(text_cols[1], dtype=np.str_),
+                  np.array(text_cols[2], dtype=np.str_), *numbers)
+
+
 def read_tracks_csv(source: str | Path | TextIO, *, skip_bad: bool = False,
                     classes: Sequence[str] | None = None) -> TracksFile:
     """Read a tracks CSV.
@@ -217,6 +269,9 @@ def read_tracks_csv(source: str | Path | TextIO, *, skip_bad: bool = False,
             text = Path(source).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise TrackDataError(f"{name}: cannot read: {exc}") from None
+        fast = _read_clean(text, classes)
+        if fast is not None:
+            return TracksFile(fast, ())
         stream: TextIO = io.StringIO(text)
     else:
         stream = source
