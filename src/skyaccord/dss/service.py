@@ -595,6 +595,21 @@ class Dss:
             }
             raise AirspaceConflict(message, body)
 
+    def _own_current(self, tx: Tx, kind: str, eid: str, caller: auth.Caller, ovn: str,
+                     now: float) -> Entity:
+        """The live entity ``eid`` of ``kind`` ("op" or "cons") that ``caller`` manages,
+        at the version ``ovn`` names: 404, 403 or 409 otherwise."""
+        what = "operational intent" if kind == "op" else "constraint"
+        e = self._get_entity(tx, kind, eid, now)
+        if e is None:
+            raise NotFound(f"no {what} reference {eid}")
+        if e.manager != caller.sub:
+            raise PermissionDenied(f"{what} {eid} is managed by {e.manager}, "
+                                   f"not {caller.sub}")
+        if e.ovn != ovn:
+            raise VersionConflict(f"the OVN given is not the current one of {eid}")
+        return e
+
     def delete_operational_intent(self, caller: auth.Caller, entity_id: str, ovn: str
                                   ) -> dict[str, Any]:
         caller.require_any(self._OP_READ)
@@ -602,14 +617,7 @@ class Dss:
         now = self.clock()
         with self.db.write() as tx:
             self._purge(tx, now)
-            e = self._get_entity(tx, "op", eid, now)
-            if e is None:
-                raise NotFound(f"no operational intent reference {eid}")
-            if e.manager != caller.sub:
-                raise PermissionDenied(f"operational intent {eid} is managed by {e.manager}, "
-                                       f"not {caller.sub}")
-            if e.ovn != ovn:
-                raise VersionConflict(f"the OVN given is not the current one of {eid}")
+            e = self._own_current(tx, "op", eid, caller, ovn, now)
             if self._availability(tx, caller.sub)[0] == "Down":
                 raise UssDown(f"{caller.sub} is marked Down: it may not delete an "
                               "operational intent")
@@ -685,14 +693,7 @@ class Dss:
         now = self.clock()
         with self.db.write() as tx:
             self._purge(tx, now)
-            e = self._get_entity(tx, "cons", eid, now)
-            if e is None:
-                raise NotFound(f"no constraint reference {eid}")
-            if e.manager != caller.sub:
-                raise PermissionDenied(f"constraint {eid} is managed by {e.manager}, "
-                                       f"not {caller.sub}")
-            if e.ovn != ovn:
-                raise VersionConflict(f"the OVN given is not the current one of {eid}")
+            e = self._own_current(tx, "cons", eid, caller, ovn, now)
             ref = self._ref(tx, e, caller)
             self._delete_entity(tx, e)
             return {"subscribers": self._notify(tx, "cons", e.volumes, now),
