@@ -19,9 +19,11 @@ from skyaccord.cli import app
 runner = CliRunner()
 
 
-def intent_file(tmp: Path, id_: str, party: str, priority: int, lon: float) -> str:
+def intent_file(tmp: Path, id_: str, party: str, priority: int, lon: float,
+                cls: str = "manned") -> str:
+    """An intent file: a 2 km circle at (35 N, ``lon``), 10,000–12,000 ft, 10–11 UTC."""
     doc = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, 35.0]},
-           "properties": {"id": id_, "party": party, "priority": priority,
+           "properties": {"id": id_, "party": party, "class": cls, "priority": priority,
                           "radius_m": 2000, "alt_lower_ft": 10000, "alt_upper_ft": 12000,
                           "time_start": "2025-06-01T10:00:00Z",
                           "time_end": "2025-06-01T11:00:00Z"}}

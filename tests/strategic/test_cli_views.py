@@ -7,37 +7,17 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
-from typer.testing import CliRunner
-
-from skyaccord.cli import app
 from skyaccord.protocol import default_accord
-
-runner = CliRunner()
-
-
-def intent_file(tmp: Path, id_: str, party: str, cls: str, priority: int, lon: float) -> str:
-    doc = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, 35.0]},
-           "properties": {"id": id_, "party": party, "class": cls, "priority": priority,
-                          "radius_m": 2000, "alt_lower_ft": 10000, "alt_upper_ft": 12000,
-                          "time_start": "2025-06-01T10:00:00Z",
-                          "time_end": "2025-06-01T11:00:00Z"}}
-    p = tmp / f"{id_}.json"
-    p.write_text(json.dumps(doc), encoding="utf-8")
-    return str(p)
-
-
-def run(*args: str) -> Any:
-    return runner.invoke(app, list(args))
+from tests.strategic.test_cli_retry import intent_file, run
 
 
 def test_as_party_shows_others_as_volumes_only(tmp_path: Path) -> None:
     db = str(tmp_path / "r.db")
-    for args in (("us-cap", "us", "manned", 3, 38.0), ("ru-strike-7", "ru", "unmanned", 9,
-                                                       39.0)):
-        assert run("intents", "submit", intent_file(tmp_path, *args), "--db", db
-                   ).exit_code == 0
+    for id_, party, cls, priority, lon in (("us-cap", "us", "manned", 3, 38.0),
+                                           ("ru-strike-7", "ru", "unmanned", 9, 39.0)):
+        assert run("intents", "submit", intent_file(tmp_path, id_, party, priority, lon, cls),
+                   "--db", db).exit_code == 0
     whole = run("intents", "list", "--db", db)
     assert "ru-strike-7" in whole.output and "unmanned" in whole.output
     seen = run("intents", "list", "--db", db, "--as", "us")
