@@ -419,3 +419,21 @@ def test_decode_leaves_nothing_behind_when_it_fails(tmp_path: Path) -> None:
     assert good.exit_code == 0, good.output
     assert out.read_text(encoding="utf-8").startswith("t,icao24,")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl", "states.csv"]
+
+
+@pytest.mark.parametrize("content, words", [(b"\xff\xfe\x00", "not UTF-8"),
+                                            (b"a = " + b"[" * 100_000, "nested too deeply")])
+def test_replay_rules_file_binary_or_deep_is_one_line(tmp_path: Path, content: bytes,
+                                                      words: str) -> None:
+    """``--rules`` read the file with read_text and tomllib unbounded: UnicodeDecodeError
+    and RecursionError tracebacks."""
+    rules = tmp_path / "rules.toml"
+    rules.write_bytes(content)
+    refused(run("replay", str(DATA / "sample_dump1090.sbs"), "--rules", str(rules)),
+            "rules.toml", words)
+
+
+def test_demo_refuses_a_negative_seed(tmp_path: Path) -> None:
+    """``demo --seed -1`` died in numpy's seeding (ValueError traceback)."""
+    refused(run("demo", "--seed", "-1", "--out", str(tmp_path / "d")), "--seed")
+    assert not (tmp_path / "d").exists()

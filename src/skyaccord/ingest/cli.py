@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, BinaryIO
@@ -165,12 +164,12 @@ def replay_command(
     chunks: Iterable[Iterable[StateUpdate]]
     try:
         party_rules = None
-        if rules is not None:
-            try:
-                party_rules = PartyRules.from_dict(
-                    tomllib.loads(rules.read_text(encoding="utf-8")), str(rules))
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise FeedError(f"{rules}: cannot read rules: {exc}") from None
+        if rules is not None:  # bounded: any bytes give one line (textfiles)
+            from skyaccord.textfiles import parse_toml_text, read_text_file
+
+            party_rules = PartyRules.from_dict(parse_toml_text(
+                read_text_file(rules, "rules", FeedError), str(rules), FeedError),
+                str(rules))
         if live:
             feed = _live_feed(source, fmt, _reference(reference), max_retries)
             chunks, stats = feed, feed.stats

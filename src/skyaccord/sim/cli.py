@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from skyaccord.cli_options import err_console, fail_with
+from skyaccord.cli_options import data_table, err_console, fail_with, out_console
 from skyaccord.errors import SkyaccordError
 
 __all__ = ["demo_command", "register", "report_command"]
@@ -47,7 +47,8 @@ def _progress() -> tuple[Any, Any]:
 def run_command(
     scenario: ScenarioArg,
     out: Annotated[Path, typer.Option("--out", help="The run directory to write (new).")],
-    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).", min=0,
+                                             max=2**32 - 1)] = None,
     speed: Annotated[float | None, typer.Option(
         help="Simulated seconds per wall second (default: as fast as it goes).")] = None,
     start: Annotated[str | None, typer.Option(help="Run from this time (HH:MM UTC).")] = None,
@@ -97,7 +98,7 @@ def sweep_command(
                                       min=1, max=100_000)] = 20,
     out: Annotated[Path, typer.Option("--out", help="Directory for results.")] = Path(
         "sweep"),
-    seed: Annotated[int | None, typer.Option(help="First seed.")] = None,
+    seed: Annotated[int | None, typer.Option(help="First seed.", min=0, max=2**32 - 1)] = None,
     hours: Annotated[float, typer.Option(help="Hours of each run, from the busiest "
                                               "window's start.", min=0.05, max=24)] = 1.0,
     scheduler: Annotated[str | None, typer.Option(
@@ -122,7 +123,8 @@ def sweep_command(
 
 
 def demo_command(
-    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).", min=0,
+                                             max=2**32 - 1)] = None,
     out: Annotated[Path, typer.Option("--out", help="Where the run and the report go.")] = Path(
         "skyaccord-demo"),
     full: Annotated[bool, typer.Option("--full", help="The whole day, not only the "
@@ -136,14 +138,13 @@ def demo_command(
              "--serve).")] = None,
 ) -> None:
     """Run the Syria 2015 scenario through three parties' nodes, then report it."""
-    from rich.console import Console
-    from rich.table import Table
+    from rich.text import Text
 
     from skyaccord.analysis.report import write_report
     from skyaccord.sim.run import run_scenario, window_text
     from skyaccord.sim.scenario import load_scenario, scenario_path
 
-    console = Console()
+    console = out_console()  # scenario text and ids are data: never markup
     try:
         path = scenario_path("syria2015")
         s = load_scenario(path)
@@ -162,17 +163,17 @@ def demo_command(
         summary = write_report(r.out, out / "report")
     except SkyaccordError as exc:
         fail_with(exc)
-    console.print(f"[bold]skyaccord demo[/]: {s.description.strip()}")
+    console.print(Text("skyaccord demo", style="bold"), s.description.strip(), sep=": ")
     console.print(f"{window_text(r.t0, r.t1)} UTC over north-west Syria, {r.aircraft} "
                   f"aircraft, parties {', '.join(summary.conduct)}, one node each")
     levels = sorted(set(summary.alerts_by_level) | set(_LEVEL_ORDER),
                     key=lambda lv: _LEVEL_ORDER.get(lv, 9))
-    table = Table("node", *levels, title="Alerts (distinct, highest level reached)")
+    table = data_table("node", *levels, title="Alerts (distinct, highest level reached)")
     for p, counts in summary.alerts_by_party.items():
         table.add_row(p, *[str(counts.get(lv, 0)) for lv in levels])
     console.print(table)
-    conduct = Table("party", "LoS caused", "incursions", "warnings ignored",
-                    "requests received", "overdue", "notices", title="Conduct")
+    conduct = data_table("party", "LoS caused", "incursions", "warnings ignored",
+                         "requests received", "overdue", "notices", title="Conduct")
     for c in summary.conduct.values():
         conduct.add_row(c.party, str(c.los_caused), str(c.incursions),
                         str(c.warnings_ignored), str(c.requests_received),
