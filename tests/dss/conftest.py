@@ -99,8 +99,11 @@ class AbsentDocument(Document):
     schemas are left out, and a test that reads the document itself skips."""
 
     def __init__(self) -> None:
-        self.doc = {}
         self._validators = {}
+
+    @property
+    def doc(self) -> Any:  # a test reading the document itself skips
+        pytest.skip(_ABSENT)
 
     def check(self, path: str, method: str, status: int, body: object) -> None:
         return None
