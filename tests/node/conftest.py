@@ -60,7 +60,8 @@ def start(root: Path, clock: Clock, **overrides: Any) -> tuple[OpenNode, TestCli
 @pytest.fixture
 def harness(tmp_path: Path) -> Iterator[Harness]:
     root = tmp_path / "us"
-    config, _, admin = init_node(root, "us", port=8701)
+    # ru is a peer (never reached: no delivery runs here), as line/send needs
+    config, _, admin = init_node(root, "us", port=8701, peers=[("ru", "http://127.0.0.1:9")])
     clock = Clock()
     node, client = start(root, clock, max_body_bytes=64 * 1024)
     tokens = {"admin": admin}

@@ -328,6 +328,13 @@ def test_send_needs_an_operator_and_peer_delivery_needs_none(harness: Harness) -
     bad = harness.client.post("/line/send", json={**body, "kind": "ack"},
                               headers=harness.auth("operator"))
     assert bad.status_code == 400 and bad.headers["content-type"] == PROBLEM
+    # a party no peer of ours reaches: refused, not queued for ever (issue 18)
+    before = len(harness.client.get("/line/sent", headers=harness.auth("viewer")).json())
+    nowhere = harness.client.post("/line/send", json={**body, "to": "tr"},
+                                  headers=harness.auth("operator"))
+    assert nowhere.status_code == 400 and "no peer 'tr'" in nowhere.json()["detail"]
+    assert len(harness.client.get("/line/sent", headers=harness.auth("viewer")).json()
+               ) == before
     # peers need no token; junk is refused with a problem and recorded
     r = harness.client.post("/line/messages", content=b'{"accord": "x"}')
     assert r.status_code == 400 and r.headers["content-type"] == PROBLEM

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from skyaccord.errors import NotFound
+from skyaccord.errors import NotFound, ServiceError
 from skyaccord.line.deadlines import store_debts
 from skyaccord.line.peer import DELIVER_PATH
 from skyaccord.node.deps import Ctx, Operator, Viewer
@@ -57,6 +57,9 @@ async def deliver(request: Request, ctx: Ctx) -> JSONResponse:
 
 @router.post("/line/send", summary="Sign and send a message to a party")
 def send(req: SendIn, ctx: Ctx, _: Operator) -> dict[str, Any]:
+    if req.to not in ctx.line.peers:  # it would wait in the outbox for ever
+        raise ServiceError(f"no peer {req.to!r} is configured on this node ([peers] has "
+                           f"{', '.join(sorted(ctx.line.peers)) or 'none'})")
     msg = ctx.line.send(req.to, req.kind, req.body, in_reply_to=req.in_reply_to)
     return msg.to_dict()
 
