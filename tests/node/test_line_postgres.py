@@ -10,19 +10,15 @@ only psycopg."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from skyaccord.cli import app
-from skyaccord.errors import InputError, LineError, StoreError
+from skyaccord.errors import InputError, StoreError
 from skyaccord.line import LineStore, cross_check, generate_key, verify_log
 from skyaccord.line.keys import save_key
 from skyaccord.node.config import load_settings
@@ -96,39 +92,15 @@ def test_node_on_postgres_keeps_log_and_registry_apart(tmp_path: Path, pg_log: s
 
 
 class MixedNodes(LocalNodes):
-    """LocalNodes whose ``pg`` parties keep their line log at a PostgreSQL URL, given in
-    their config file."""
+    """LocalNodes whose ``pg`` parties keep their line log at a PostgreSQL URL (on the
+    command line, or in the config file in config mode)."""
 
     def __init__(self, root: Path, parties: tuple[str, ...], pg: dict[str, str]) -> None:
         super().__init__(root, parties)
         self.pg = pg
 
-    def start(self, party: str, *, config: bool = False, timeout_s: float = 30.0) -> None:
-        if party not in self.pg:
-            super().start(party, config=config, timeout_s=timeout_s)
-            return
-        peers = "".join(f'{p} = "{self.url(p)}"\n' for p in self.ports if p != party)
-        path = self.root / f"{party}-node.toml"
-        path.write_text(f'[node]\nparty = "{party}"\nkey = "{party}.key"\n'
-                        f'db = "{self.pg[party]}"\naccord = "accord.toml"\n'
-                        f"port = {self.ports[party]}\n[peers]\n{peers}")
-        with open(self.root / f"{party}.out", "ab") as log:
-            self.procs[party] = subprocess.Popen(
-                [sys.executable, "-m", "skyaccord", "serve", "--config", str(path)],
-                stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                if self.client.get(self.url(party) + "/health",
-                                   headers=self.auth(party)).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.procs[party].poll() is not None:
-                raise LineError(f"node {party} exited: "
-                                + (self.root / f"{party}.out").read_text())
-            time.sleep(0.05)
-        raise LineError(f"node {party} did not start within {timeout_s:g} s")
+    def db_location(self, party: str, *, config: bool) -> str:
+        return self.pg.get(party) or super().db_location(party, config=config)
 
 
 def inbox(nodes: LocalNodes, party: str) -> list[tuple[str, int]]:

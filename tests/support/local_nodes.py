@@ -69,12 +69,14 @@ class LocalNodes:
             peers_toml = "".join(f'{p} = "{self.url(p)}"\n' for p in self.ports if p != party)
             path = self.root / f"{party}-node.toml"
             path.write_text(f'[node]\nparty = "{party}"\nkey = "{party}.key"\n'
-                            f'db = "{party}.db"\naccord = "accord.toml"\n'
+                            f'db = "{self.db_location(party, config=True)}"\n'
+                            f'accord = "accord.toml"\n'
                             f"port = {self.ports[party]}\n[peers]\n{peers_toml}")
             args = ["--config", str(path)]
         else:
             args = ["--party", party, "--accord", str(self.root / "accord.toml"),
-                    "--db", str(self.db(party)), "--key", str(self.root / f"{party}.key"),
+                    "--db", self.db_location(party, config=False),
+                    "--key", str(self.root / f"{party}.key"),
                     "--port", str(self.ports[party]),
                     *(f"--peer={p}={self.url(p)}" for p in self.ports if p != party)]
         with open(self.root / f"{party}.out", "ab") as log:
@@ -94,6 +96,11 @@ class LocalNodes:
                                 + (self.root / f"{party}.out").read_text())
             time.sleep(0.05)
         raise LineError(f"node {party} did not start within {timeout_s:g} s")
+
+    def db_location(self, party: str, *, config: bool) -> str:
+        """Where ``party``'s line log is, as ``serve`` is told: its SQLite file (named
+        relative to the config file in config mode)."""
+        return f"{party}.db" if config else str(self.db(party))
 
     def token(self, party: str) -> str:
         """The admin token that ``serve`` made for the node's first start."""

@@ -26,10 +26,13 @@ node_app = typer.Typer(help="Set up a party's node.", no_args_is_help=True)
 
 def _settings(config: Path | None, party: str | None, db: str | None, key: Path | None,
               port: int | None, peers: list[str] | None, **flags: object) -> NodeSettings:
-    # --db is the line's SQLite file or its postgresql:// URL (then files that default to
-    # beside the log go beside <party>.db in the current directory, never created)
+    # --db is the line's SQLite file or its postgresql:// URL; with a URL, the files that
+    # default to beside the log (tokens, the admin token) go beside the key file
     db_url = db if db is not None and is_url(db) else None
-    db_path = None if db is None else Path(f"{party or 'node'}.db") if db_url else Path(db)
+    db_path = None if db is None else Path(db)
+    if db_url:
+        home = key.parent if key is not None else (config.parent if config else Path())
+        db_path = home / f"{party or 'node'}.db"  # a name to put files beside, never created
     if config is not None:
         s = load_settings(config)
         s = merge_overrides(s, party=party, db=None if db_url else db_path, key=key,
