@@ -190,6 +190,12 @@ def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield str(tmp_path / "dss.db")
         return
+    yield from pg_schema_url()
+
+
+def pg_schema_url() -> Iterator[str]:
+    """The URL of a fresh PostgreSQL schema for a DSS, dropped after (skips without
+    ``SKYACCORD_PG_URL``)."""
     base = os.environ.get("SKYACCORD_PG_URL")
     if not base:
         pytest.skip("SKYACCORD_PG_URL is not set")

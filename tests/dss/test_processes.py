@@ -9,9 +9,7 @@
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +18,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.dss.conftest import AUDIENCE, SC, Authority, Document, circle, intent, new_id
+from tests.dss.conftest import (
+    AUDIENCE,
+    SC,
+    Authority,
+    Document,
+    circle,
+    intent,
+    new_id,
+    pg_schema_url,
+)
 from tests.dss.processes import DssProcess
 
 LAT, LNG = 52.37, 4.90  # Amsterdam
@@ -123,16 +130,7 @@ def test_two_managers_deconflict_over_http(tmp_path: Path, key_file: Path,
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    base = os.environ.get("SKYACCORD_PG_URL")
-    if not base:
-        pytest.skip("SKYACCORD_PG_URL is not set")
-    schema = "dss_" + uuid.uuid4().hex[:12]
-    yield f"{base}{'&' if '?' in base else '?'}skyaccord_schema={schema}"
-    from skyaccord.dss.db import PostgresDb
-
-    db = PostgresDb(base, schema)
-    db.drop()
-    db.close()
+    yield from pg_schema_url()
 
 
 def test_a_pool_of_two_instances_over_postgresql(tmp_path: Path, key_file: Path, pg_url: str,
