@@ -54,7 +54,7 @@ def test_publish_update_conflict_and_withdraw(client: Client) -> None:
     wider = replace(ours, state=IntentState.ACTIVATED)
     with pytest.raises(IntentConflict) as refused:
         pub.publish(wider)
-    assert [m["id"] for m in refused.value.details["missing"]] == [theirs]
+    assert [m["id"] for m in refused.value.details["dss_missing"]] == [theirs]
     second = pub.publish(wider, known_ovns={theirs: their_ovn})
     assert second is not None and second.version == 2 and second.ovn != first.ovn
     status, got = client.call("GET", OIR, other, entityid=first.id)

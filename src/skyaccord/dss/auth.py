@@ -11,13 +11,20 @@ endpoint accepts is :class:`~skyaccord.errors.PermissionDenied` (403).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import stat
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+from cryptography.hazmat.primitives.serialization import (
+    load_pem_private_key,
+    load_pem_public_key,
+)
 
 from skyaccord.errors import InputError, PermissionDenied, Unauthenticated
 
@@ -30,6 +37,8 @@ __all__ = [
     "STRATEGIC_COORDINATION",
     "Authenticator",
     "Caller",
+    "TokenSigner",
+    "load_private_key",
     "load_public_keys",
 ]
 
@@ -137,3 +146,66 @@ class Authenticator:
         else:
             raise Unauthenticated("the access token's scope must be a space-separated string")
         return Caller(sub, scopes)
+
+
+def load_private_key(path: str | Path) -> RSAPrivateKey:
+    """An RSA private key from an unencrypted PEM file that only its owner may read."""
+    p = Path(path)
+    try:
+        mode = p.stat().st_mode
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read the signing key: {exc.strerror}") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise InputError(f"{p}: the signing key is readable by others (mode "
+                         f"{stat.S_IMODE(mode):04o}); run: chmod 600 {p}")
+    try:
+        key = load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{p}: not an unencrypted PEM private key: {exc}") from exc
+    if not isinstance(key, RSAPrivateKey):
+        raise InputError(f"{p}: an RS256 key must be RSA, got {type(key).__name__}")
+    return key
+
+
+class TokenSigner:
+    """A USS's own access tokens (F3548's ``Authority`` claims: ``iss``, ``exp`` within the
+    hour, ``sub``, ``scope``, ``jti``), signed RS256 with ``key``: for a party that is its
+    own token authority, the DSS and the other USSs being given its public key. A token is
+    reused per (audience, scopes) until a minute before it expires."""
+
+    def __init__(self, key: RSAPrivateKey, sub: str, issuer: str,
+                 lifetime_s: float = 600.0, clock: Callable[[], float] = time.time) -> None:
+        if not sub:
+            raise InputError("the token's sub (the manager) is empty")
+        if not 60.0 < lifetime_s <= 3600.0:
+            raise InputError("a token lives more than a minute and at most an hour (F3548)")
+        self.key = key
+        self.sub = sub
+        self.issuer = issuer
+        self.lifetime_s = lifetime_s
+        self.clock = clock
+        self._cache: dict[tuple[str, str], tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def public_pem(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
+        return self.key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def token(self, audience: str, scopes: Iterable[str] = (STRATEGIC_COORDINATION,)) -> str:
+        scope = " ".join(sorted(set(scopes)))
+        now = self.clock()
+        with self._lock:
+            cached = self._cache.get((audience, scope))
+            if cached is not None and cached[0] - 60.0 > now:
+                return cached[1]
+            exp = now + self.lifetime_s
+            token = jwt.encode({"iss": self.issuer, "sub": self.sub, "aud": audience,
+                                "scope": scope, "iat": int(now), "exp": int(exp),
+                                "jti": str(uuid.uuid4())}, self.key, algorithm="RS256")
+            if len(self._cache) > 1000:
+                self._cache.clear()
+            self._cache[(audience, scope)] = (exp, token)
+            return token

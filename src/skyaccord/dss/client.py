@@ -11,6 +11,10 @@ OVNs raises :class:`~skyaccord.errors.IntentConflict` naming those references: i
 a USS then reads their details (and OVNs) from the managing USSs, which this publisher
 does not do (skyaccord nodes exchange plans over the line instead).
 
+The OVNs of its own references are kept in memory and, when unknown (after a restart),
+read back from the DSS (which shows a reference's OVN to its manager). A DSS that does not
+answer is :class:`DssUnavailable` (503): the caller decides whether to write without it.
+
 An intent's id becomes a UUIDv4 derived from its party and id (the DSS wants UUIDv4 ids);
 its volumes go as the document's ``Volume4D`` (:func:`skyaccord.strategic.codec.intent_to_f3548`:
 feet to metres W84); ``ended`` deletes the reference.
@@ -19,22 +23,31 @@ feet to metres W84); ``ended`` deletes the reference.
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from skyaccord.errors import IntentConflict, ServiceError
+from skyaccord.errors import IntentConflict, SkyaccordError
 from skyaccord.strategic.codec import intent_to_f3548
 from skyaccord.strategic.volumes import Intent, IntentState
 
-__all__ = ["Published", "Publisher", "reference_id"]
+__all__ = ["DssUnavailable", "Published", "Publisher", "reference_id"]
 
 _STATES = {IntentState.ACCEPTED: "Accepted", IntentState.ACTIVATED: "Activated",
            IntentState.NONCONFORMING: "Nonconforming",
            IntentState.CONTINGENT: "Contingent"}
+
+
+class DssUnavailable(SkyaccordError):
+    """The DSS did not answer, or answered what F3548 does not allow."""
+
+    kind = "dss-unavailable"
+    http_status = 503
+    exit_code = 1
 
 
 def reference_id(party: str, intent_id: str) -> str:
@@ -45,13 +58,25 @@ def reference_id(party: str, intent_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Published:
-    """What the DSS answered: the reference's id, version and OVN, and the subscribers
-    this publisher must now notify (the document's ``subscribers``)."""
+    """What the DSS answered: the reference's id, version and OVN, the subscribers this
+    publisher must now notify (the document's ``subscribers``), the reference itself and
+    the extents written (empty for a deletion)."""
 
     id: str
     version: int
     ovn: str
     subscribers: list[dict[str, Any]]
+    reference: dict[str, Any] = field(default_factory=dict)
+    extents: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _missing_text(m: Mapping[str, Any]) -> str:
+    return (f"{m.get('id')} (manager {m.get('manager')}, {m.get('uss_base_url')}, "
+            f"{_t(m.get('time_start'))} to {_t(m.get('time_end'))})")
+
+
+def _t(value: Any) -> str:
+    return str(value.get("value")) if isinstance(value, dict) else "?"
 
 
 class Publisher:
@@ -65,25 +90,48 @@ class Publisher:
         self.party = party
         self.uss_base_url = uss_base_url
         self.ovns: dict[str, str] = {}  # reference id -> the OVN of our last write
+        self._lock = threading.Lock()
 
     def _call(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
         try:
             r = self.http.request(method, path, json=body,
                                   headers={"Authorization": f"Bearer {self.token()}"})
         except httpx.HTTPError as exc:
-            raise ServiceError(f"the DSS at {self.http.base_url} did not answer: {exc}"
-                               ) from exc
+            raise DssUnavailable(f"the DSS at {self.http.base_url} did not answer: {exc}"
+                                 ) from exc
         try:
             payload = r.json()
         except ValueError:
             payload = {"message": r.text[:200]}
+        if not isinstance(payload, dict):
+            payload = {"message": str(payload)[:200]}
         return r.status_code, payload
+
+    def current_ovn(self, rid: str) -> str | None:
+        """The OVN of our reference ``rid``: as last written, else as the DSS shows it to
+        us (its manager), else None (no such reference)."""
+        if rid in self.ovns:
+            return self.ovns[rid]
+        status, out = self._call("GET", f"/dss/v1/operational_intent_references/{rid}")
+        if status == 404:
+            return None
+        ref = out.get("operational_intent_reference") if status == 200 else None
+        if not isinstance(ref, dict) or not ref.get("ovn"):
+            raise DssUnavailable(f"the DSS answered {status} for our reference {rid}: "
+                                 f"{out.get('message', '')}")
+        self.ovns[rid] = str(ref["ovn"])
+        return self.ovns[rid]
 
     def publish(self, intent: Intent, known_ovns: Mapping[str, str] | None = None
                 ) -> Published | None:
         """Create, update or (state ``ended``) delete ``intent``'s reference; None when
         an ended intent had none. Raises IntentConflict when other managers' OVNs are
         missing from the key (``details["missing"]``: their references)."""
+        with self._lock:  # one write per reference at a time: the OVN chain is ours
+            return self._publish(intent, known_ovns)
+
+    def _publish(self, intent: Intent, known_ovns: Mapping[str, str] | None
+                 ) -> Published | None:
         rid = reference_id(self.party, intent.id)
         if intent.state == IntentState.ENDED:
             return self._withdraw(rid)
@@ -93,39 +141,50 @@ class Publisher:
             status, out = self._call("POST", "/dss/v1/operational_intent_references/query",
                                      {"area_of_interest": vol})
             if status != 200:
-                raise ServiceError(f"the DSS refused a query ({status}): "
-                                   f"{out.get('message', '')}")
-            key |= {r["ovn"] for r in out["operational_intent_references"] if r.get("ovn")}
+                raise DssUnavailable(f"the DSS refused a query ({status}): "
+                                     f"{out.get('message', '')}")
+            key |= {r["ovn"] for r in out.get("operational_intent_references", [])
+                    if isinstance(r, dict) and r.get("ovn")}
         body: dict[str, Any] = {"extents": extents, "state": _STATES[intent.state],
                                 "uss_base_url": self.uss_base_url, "key": sorted(key),
                                 "new_subscription": {"uss_base_url": self.uss_base_url}}
-        old = self.ovns.get(rid)
+        old = self.current_ovn(rid)
         path = f"/dss/v1/operational_intent_references/{rid}"
         status, out = self._call("PUT", path if old is None else f"{path}/{old}", body)
         if status == 409 and "missing_operational_intents" in out:
             missing = [*out.get("missing_operational_intents", []),
                        *out.get("missing_constraints", [])]
             raise IntentConflict(
-                f"intent {intent.id}: the DSS needs the OVNs of {len(missing)} reference(s) "
-                "of other managers: " + ", ".join(f"{m['id']} ({m['manager']})"
-                                                  for m in missing),
-                details={"missing": missing})
+                f"intent {intent.id}: the DSS refused it: it meets {len(missing)} "
+                "reference(s) of other managers whose OVNs we do not hold: "
+                + "; ".join(_missing_text(m) for m in missing),
+                details={"dss_missing": missing, "dss_reference": rid})
+        if status == 409:  # our OVN is stale: someone wrote it meanwhile (another instance)
+            self.ovns.pop(rid, None)
+        if status in (400, 403, 409, 413):
+            raise IntentConflict(f"intent {intent.id}: the DSS refused it ({status}): "
+                                 f"{out.get('message', '')}",
+                                 details={"dss_status": status, "dss_reference": rid})
         if status not in (200, 201):
-            raise ServiceError(f"the DSS refused intent {intent.id} ({status}): "
-                               f"{out.get('message', '')}")
+            raise DssUnavailable(f"the DSS refused intent {intent.id} ({status}): "
+                                 f"{out.get('message', '')}")
         ref = out["operational_intent_reference"]
         self.ovns[rid] = ref["ovn"]
-        return Published(rid, int(ref["version"]), ref["ovn"], out["subscribers"])
+        return Published(rid, int(ref["version"]), ref["ovn"], out.get("subscribers", []),
+                         ref, extents)
 
     def _withdraw(self, rid: str) -> Published | None:
-        old = self.ovns.get(rid)
+        old = self.current_ovn(rid)
         if old is None:
             return None
         status, out = self._call("DELETE",
                                  f"/dss/v1/operational_intent_references/{rid}/{old}")
+        if status == 404:
+            self.ovns.pop(rid, None)
+            return None
         if status != 200:
-            raise ServiceError(f"the DSS refused to delete {rid} ({status}): "
-                               f"{out.get('message', '')}")
+            raise DssUnavailable(f"the DSS refused to delete {rid} ({status}): "
+                                 f"{out.get('message', '')}")
         del self.ovns[rid]
         ref = out["operational_intent_reference"]
-        return Published(rid, int(ref["version"]), old, out["subscribers"])
+        return Published(rid, int(ref["version"]), old, out.get("subscribers", []), ref)

@@ -47,6 +47,7 @@ _TABLES = (
         implicit INTEGER NOT NULL, t0 {real} NOT NULL, t1 {real} NOT NULL,
         extents TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS dss_subscriptions_t1 ON dss_subscriptions (t1)",
+    "CREATE INDEX IF NOT EXISTS dss_subscriptions_manager ON dss_subscriptions (manager)",
     """CREATE TABLE IF NOT EXISTS dss_availability (
         uss TEXT PRIMARY KEY, availability TEXT NOT NULL, version TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS dss_reports (

@@ -67,6 +67,8 @@ __all__ = [
     "NULL_SUBSCRIPTION",
     "AirspaceConflict",
     "Dss",
+    "Limits",
+    "TooMany",
     "UssDown",
     "VersionConflict",
 ]
@@ -114,6 +116,26 @@ class AirspaceConflict(SkyaccordError):
     def __init__(self, message: str, body: dict[str, Any]) -> None:
         super().__init__(message)
         self.body = body
+
+
+class TooMany(SkyaccordError):
+    """The manager holds as many live explicit subscriptions as this DSS allows one
+    client (the document's 429; the InterUSS DSS answers the same)."""
+
+    kind = "too-many"
+    http_status = 429
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one client may hold (the document leaves these to the DSS)."""
+
+    max_subscriptions_per_manager: int = 1000
+    """live explicit subscriptions of one manager (implicit ones go with their intents)"""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_subscriptions_per_manager <= 1_000_000:
+            raise InputError("max_subscriptions_per_manager: from 1 to 1,000,000")
 
 
 class UssDown(SkyaccordError):
@@ -186,7 +208,7 @@ def _bounds(vols: Sequence[Volume]) -> tuple[float, float]:
     return min(t0), max(t1)
 
 
-def _check_id(value: str, what: str) -> str:
+def check_id(value: str, what: str) -> str:
     if not _UUID4.match(value):
         raise InputError(f"{what}: must be a UUIDv4 (RFC 4122), got {value[:80]!r}")
     return value.lower()
@@ -220,9 +242,11 @@ def _bool(body: dict[str, Any], key: str) -> bool:
 class Dss:
     """The DSS over ``db``; ``clock`` gives UTC seconds (tests move it)."""
 
-    def __init__(self, db: Db, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, db: Db, clock: Callable[[], float] = time.time,
+                 limits: Limits | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.limits = limits or Limits()
         self._purged_at = -float("inf")
 
     # ------------------------------------------------------------------ reading helpers
@@ -445,7 +469,7 @@ class Dss:
 
     def get_operational_intent(self, caller: auth.Caller, entity_id: str) -> dict[str, Any]:
         caller.require_any(self._OP_READ)
-        eid = _check_id(entity_id, "entityid")
+        eid = check_id(entity_id, "entityid")
         with self.db.read() as tx:
             e = self._get_entity(tx, "op", eid, self.clock())
             if e is None:
@@ -457,7 +481,7 @@ class Dss:
         """Create (``ovn`` None) or update an operational intent reference."""
         caller.require_any(((auth.STRATEGIC_COORDINATION,),
                             (auth.CONFORMANCE_MONITORING_SA,)))
-        eid = _check_id(entity_id, "entityid")
+        eid = check_id(entity_id, "entityid")
         b = _obj(body)
         now = self.clock()
         state = b.get("state")
@@ -481,7 +505,7 @@ class Dss:
         if sub_id is not None:
             if not isinstance(sub_id, str):
                 raise InputError("subscription_id: must be a UUIDv4 string")
-            sub_id = _check_id(sub_id, "subscription_id")
+            sub_id = check_id(sub_id, "subscription_id")
             if sub_id == NULL_SUBSCRIPTION:
                 sub_id = None
         new_sub = b.get("new_subscription")
@@ -613,7 +637,7 @@ class Dss:
     def delete_operational_intent(self, caller: auth.Caller, entity_id: str, ovn: str
                                   ) -> dict[str, Any]:
         caller.require_any(self._OP_READ)
-        eid = _check_id(entity_id, "entityid")
+        eid = check_id(entity_id, "entityid")
         now = self.clock()
         with self.db.write() as tx:
             self._purge(tx, now)
@@ -649,7 +673,7 @@ class Dss:
 
     def get_constraint(self, caller: auth.Caller, entity_id: str) -> dict[str, Any]:
         caller.require_any(self._CONS_READ)
-        eid = _check_id(entity_id, "entityid")
+        eid = check_id(entity_id, "entityid")
         with self.db.read() as tx:
             e = self._get_entity(tx, "cons", eid, self.clock())
             if e is None:
@@ -659,7 +683,7 @@ class Dss:
     def put_constraint(self, caller: auth.Caller, entity_id: str, ovn: str | None,
                        body: object) -> dict[str, Any]:
         caller.require_any(self._CONS_WRITE)
-        eid = _check_id(entity_id, "entityid")
+        eid = check_id(entity_id, "entityid")
         b = _obj(body)
         now = self.clock()
         vols = self._extents(b, now)
@@ -689,7 +713,7 @@ class Dss:
     def delete_constraint(self, caller: auth.Caller, entity_id: str, ovn: str
                           ) -> dict[str, Any]:
         caller.require_any(self._CONS_WRITE)
-        eid = _check_id(entity_id, "entityid")
+        eid = check_id(entity_id, "entityid")
         now = self.clock()
         with self.db.write() as tx:
             self._purge(tx, now)
@@ -718,7 +742,7 @@ class Dss:
 
     def get_subscription(self, caller: auth.Caller, subscription_id: str) -> dict[str, Any]:
         caller.require_any(self._SUB_SCOPES)
-        sid = _check_id(subscription_id, "subscriptionid")
+        sid = check_id(subscription_id, "subscriptionid")
         with self.db.read() as tx:
             s = self._get_subscription(tx, sid, self.clock())
             if s is None:
@@ -732,7 +756,7 @@ class Dss:
                          version: str | None, body: object) -> dict[str, Any]:
         """Create (``version`` None) or update a subscription."""
         caller.require_any(self._SUB_SCOPES)
-        sid = _check_id(subscription_id, "subscriptionid")
+        sid = check_id(subscription_id, "subscriptionid")
         b = _obj(body)
         now = self.clock()
         if b.get("extents") is None:
@@ -773,6 +797,13 @@ class Dss:
                     raise VersionConflict(f"version {version[:64]!r} is not the current one "
                                           f"of subscription {sid}")
             implicit = old is not None and old.implicit
+            if old is None:
+                (held,) = tx.rows("SELECT COUNT(*) FROM dss_subscriptions WHERE manager = ? "
+                                  "AND implicit = 0 AND t1 >= ?", (caller.sub, now))[0]
+                cap = self.limits.max_subscriptions_per_manager
+                if int(held) >= cap:
+                    raise TooMany(f"{caller.sub} holds {held} live subscriptions, the most "
+                                  f"this DSS allows one client ({cap}): delete some first")
             if not implicit and t1 - t0 > MAX_SUBSCRIPTION_S:
                 raise InputError("extents: a subscription may last at most 24 hours "
                                  "(DSSMaxSubscriptionDurationHours)")
@@ -806,7 +837,7 @@ class Dss:
     def delete_subscription(self, caller: auth.Caller, subscription_id: str, version: str
                             ) -> dict[str, Any]:
         caller.require_any(self._SUB_SCOPES)
-        sid = _check_id(subscription_id, "subscriptionid")
+        sid = check_id(subscription_id, "subscriptionid")
         now = self.clock()
         with self.db.write() as tx:
             self._purge(tx, now)

@@ -31,6 +31,24 @@ A TOML file; relative paths are relative to the file::
     [peers]
     ru = "https://127.0.0.1:8702"
 
+    [dss]                       # optional: ASTM F3548-21 (skyaccord.dss)
+    audience = "dss.us.example" # serve /dss/v1 beside the node's API: tokens' aud
+    public_keys = ["authority.pem"]  # PEM RSA keys that sign the access tokens accepted
+    issuer = "https://auth.example/token"  # optional: tokens' iss must be it
+    db = "us-dss.db"            # optional: SQLite file or postgresql:// URL (default:
+                                # the registry's database, tables dss_*)
+    rate_per_s = 50.0           # optional: requests per second per client (429 beyond)
+    rate_burst = 100            # optional
+    max_subscriptions_per_manager = 1000  # optional
+    max_body_bytes = 2097152    # optional (413 beyond)
+    publish_to = "http://127.0.0.1:8701"  # optional: a DSS (this node's or another) where
+                                # the node publishes its intents as F3548 references
+    uss_base_url = "http://127.0.0.1:8701"  # with publish_to: where USSs reach our /uss/v1
+    signing_key = "us-uss.pem"  # with publish_to: RSA private key (0600) of our tokens
+    publish_audience = "dss.us.example"  # optional: that DSS's aud (default: audience)
+    manager = "us"              # optional: our tokens' sub (default: the party)
+    dss_ca = "ca.pem"           # optional: CA bundle of publish_to's HTTPS
+
 Flags of ``skyaccord serve`` override the file (:func:`merge_overrides`).
 """
 
@@ -51,6 +69,7 @@ from skyaccord.store.postgres import split_url
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
+    "DssSettings",
     "NodeSettings",
     "load_settings",
     "parse_peer",
@@ -64,6 +83,40 @@ _MAX_CONFIG_BYTES = 1 << 20
 _KEYS = {"party", "key", "db", "registry", "accord", "host", "port", "skew_s", "tick_s",
          "max_track_age_s", "max_body_bytes", "tokens", "tls_cert", "tls_key", "peer_ca",
          "rules", "zones", "borders", "feeds", "tiles"}
+
+
+_DSS_KEYS = {"audience", "public_keys", "issuer", "db", "rate_per_s", "rate_burst",
+             "max_subscriptions_per_manager", "max_body_bytes", "publish_to", "uss_base_url",
+             "signing_key", "publish_audience", "manager", "dss_ca"}
+
+
+@dataclass(frozen=True)
+class DssSettings:
+    """The node's ``[dss]`` table: serve the F3548 DSS (``audience``), publish the node's
+    intents to one (``publish_to``), or both."""
+
+    audience: str | None = None
+    public_keys: tuple[Path, ...] = ()
+    issuer: str | None = None
+    db: str | None = None
+    rate_per_s: float = 50.0
+    rate_burst: float = 100.0
+    max_subscriptions_per_manager: int = 1000
+    max_body_bytes: int = 2 * 1024 * 1024
+    publish_to: str | None = None
+    uss_base_url: str | None = None
+    signing_key: Path | None = None
+    publish_audience: str | None = None
+    manager: str | None = None
+    dss_ca: Path | None = None
+
+    @property
+    def serves(self) -> bool:
+        return self.audience is not None
+
+    @property
+    def publishes(self) -> bool:
+        return self.publish_to is not None
 
 
 @dataclass(frozen=True)
@@ -97,6 +150,13 @@ class NodeSettings:
     picture's basemap; default: the shipped borders only"""
     db_url: str | None = None
     """the line's log on PostgreSQL (``postgresql://...``), in place of :attr:`db`"""
+    dss: DssSettings | None = None
+    """the ``[dss]`` table (ASTM F3548-21): none, no DSS and no publishing"""
+
+    @property
+    def dss_db(self) -> str:
+        """The DSS's database: as configured, else the registry's (tables ``dss_*``)."""
+        return (self.dss.db if self.dss is not None and self.dss.db else self.registry_url)
 
     @property
     def line_db(self) -> str:
@@ -153,8 +213,9 @@ def load_settings(path: str | Path) -> NodeSettings:
     if not isinstance(node, dict):
         raise InputError(f"{p}: missing table [node]")
     for top in tree:
-        if top not in ("node", "peers"):
-            raise InputError(f"{p}: unknown table [{top}]; tables are [node] and [peers]")
+        if top not in ("node", "peers", "dss"):
+            raise InputError(f"{p}: unknown table [{top}]; tables are [node], [peers] "
+                             "and [dss]")
     for k in node:
         if k not in _KEYS:
             raise InputError(f"{p}: key 'node.{k}': unknown; allowed: {', '.join(sorted(_KEYS))}")
@@ -211,8 +272,60 @@ def load_settings(path: str | Path) -> NodeSettings:
         tls_key=path_of("tls_key"), peer_ca=path_of("peer_ca"), rules=path_of("rules"),
         zones=path_of("zones"), borders=borders,
         feeds=tuple(f if f.startswith("tcp://") else str(base / f) for f in feeds),
-        peers=checked_peers, tiles=tiles)
+        peers=checked_peers, tiles=tiles,
+        dss=_dss_table(tree["dss"], base, str(p)) if "dss" in tree else None)
     return check_settings(settings, str(p))
+
+
+def _http_url(where: str, value: Any) -> str:
+    if not (isinstance(value, str) and value.startswith(("http://", "https://"))
+            and len(value) <= 2048 and value.isprintable() and " " not in value):
+        raise InputError(f"{where}: must be an http(s) URL, got {str(value)[:80]!r}")
+    return value.rstrip("/")
+
+
+def _dss_table(t: Any, base: Path, where: str) -> DssSettings:
+    if not isinstance(t, dict):
+        raise InputError(f"{where}: [dss] must be a table")
+    for k in t:
+        if k not in _DSS_KEYS:
+            raise InputError(f"{where}: key 'dss.{k}': unknown; allowed: "
+                             f"{', '.join(sorted(_DSS_KEYS))}")
+    for k in ("audience", "issuer", "db", "signing_key", "publish_audience", "manager",
+              "dss_ca"):
+        if k in t and not (isinstance(t[k], str) and t[k] and len(t[k]) <= 2048):
+            raise InputError(f"{where}: key 'dss.{k}': must be a non-empty string")
+    keys = t.get("public_keys", [])
+    if isinstance(keys, str):
+        keys = [keys]
+    if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys) \
+            or len(keys) > 64:
+        raise InputError(f"{where}: key 'dss.public_keys': a list of PEM files (at most 64)")
+
+    def whole(k: str, default: int, lo: int, hi: int) -> int:
+        v = t.get(k, default)
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise InputError(f"{where}: key 'dss.{k}': an integer from {lo} to {hi}")
+        return v
+
+    db = t.get("db")
+    if db is not None and not is_url(db):
+        db = str(base / db)
+    return DssSettings(
+        audience=t.get("audience"), public_keys=tuple(base / k for k in keys),
+        issuer=t.get("issuer"), db=db,
+        rate_per_s=_number(f"{where}: key 'dss.rate_per_s'", t.get("rate_per_s", 50.0)),
+        rate_burst=float(whole("rate_burst", 100, 1, 1_000_000)),
+        max_subscriptions_per_manager=whole("max_subscriptions_per_manager", 1000, 1,
+                                            1_000_000),
+        max_body_bytes=whole("max_body_bytes", 2 * 1024 * 1024, 1024, 1 << 30),
+        publish_to=(_http_url(f"{where}: key 'dss.publish_to'", t["publish_to"])
+                    if "publish_to" in t else None),
+        uss_base_url=(_http_url(f"{where}: key 'dss.uss_base_url'", t["uss_base_url"])
+                      if "uss_base_url" in t else None),
+        signing_key=base / t["signing_key"] if "signing_key" in t else None,
+        publish_audience=t.get("publish_audience"), manager=t.get("manager"),
+        dss_ca=base / t["dss_ca"] if "dss_ca" in t else None)
 
 
 def check_settings(s: NodeSettings, where: str = "node settings") -> NodeSettings:

@@ -3,13 +3,21 @@
 Our own intents are shown whole; other parties' only as their volumes (footprint,
 altitude band, time window) under an opaque reference: never their id, class, priority
 or state, which belong to their mission.
+
+When the node publishes to an ASTM F3548-21 DSS (``[dss] publish_to``; the
+:class:`skyaccord.dss.uss.Publishing` on ``app.state.dss_publishing``, set by ``serve``),
+an intent the registry would accept is first written there as an operational intent
+reference: refused there (another manager's reference meets it and its OVN is not
+known), it is refused here too (409 naming those references, ``dss_missing``) and
+nothing is stored; accepted there and then refused by the registry, the reference is put
+back as it was. An ended intent's reference is deleted.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from skyaccord.errors import (
@@ -18,6 +26,7 @@ from skyaccord.errors import (
     NotFound,
     PermissionDenied,
     ServiceError,
+    SkyaccordError,
 )
 from skyaccord.node.deps import Ctx, Operator, Viewer
 from skyaccord.strategic import Circle, Intent, IntentState, Polygon, Volume
@@ -104,6 +113,11 @@ def _registry(ctx: Ctx) -> Any:
     return ctx.registry
 
 
+def _publishing(request: Request) -> Any:
+    """The node's F3548 publishing (None when ``[dss] publish_to`` is not configured)."""
+    return getattr(request.app.state, "dss_publishing", None)
+
+
 @router.get("/intents", summary="Our intents whole; others' as volumes only")
 def list_intents(ctx: Ctx, _: Viewer, active_only: bool = True) -> dict[str, Any]:
     reg, party = _registry(ctx), ctx.runtime.party
@@ -135,17 +149,38 @@ def check_intent(req: IntentIn, ctx: Ctx, _: Operator) -> dict[str, Any]:
 @router.post("/intents", summary="Check and store an intent atomically",
              responses={409: {"description": "Refused: it conflicts (``conflict``) or "
                               "does not name the versions it writes over (``stale``)"}})
-def submit_intent(req: IntentIn, ctx: Ctx, _: Operator) -> Any:
+def submit_intent(req: IntentIn, ctx: Ctx, _: Operator, request: Request) -> Any:
     """Accepted (200), or refused (409, a problem of type ``intent-conflict`` listing the
     conflicts or the versions the write must name in ``key``). An accepted write over
     lower-priority intents tells their owners over the line."""
     reg, party = _registry(ctx), ctx.runtime.party
     intent = req.intent(party)
-    key = req.key if req.key is not None else reg.check(intent).key
-    res = reg.submit(intent, key, request_id=req.request_id)
+    publishing = _publishing(request)
+    key: Any = req.key
+    published, previous = None, None
+    if key is None or publishing is not None:
+        checked = reg.check(intent)
+        key = checked.key if key is None else key
+        if publishing is not None and not checked.conflicts.any_blocking:
+            try:
+                previous = reg.get(intent.id)
+            except IntentError:
+                previous = None
+            # refused there (IntentConflict, 409) or no DSS (503): nothing stored here
+            published = publishing.write(intent)
+    try:
+        res = reg.submit(intent, key, request_id=req.request_id)
+    except SkyaccordError:
+        if published is not None:
+            publishing.undo(previous, intent)
+        raise
+    if published is not None and not res.accepted:
+        publishing.undo(previous, intent)
     body = {"outcome": str(res.outcome), "intent": _own(res.intent),
             "conflicts": _conflicts(res.conflicts, party), "missed": dict(res.missed),
             "replayed": res.replayed}
+    if published is not None and res.accepted:
+        body["dss"] = publishing.done(published)
     if not res.accepted:
         raise IntentConflict(f"intent {intent.id!r} refused ({res.outcome}): "
                              f"{len(res.conflicts)} conflicting intent(s), "
@@ -157,7 +192,8 @@ def submit_intent(req: IntentIn, ctx: Ctx, _: Operator) -> Any:
 
 
 @router.post("/intents/{intent_id}/end", summary="End one of our intents")
-def end_intent(intent_id: str, req: EndIn, ctx: Ctx, _: Operator) -> dict[str, Any]:
+def end_intent(intent_id: str, req: EndIn, ctx: Ctx, _: Operator, request: Request
+               ) -> dict[str, Any]:
     reg, party = _registry(ctx), ctx.runtime.party
     try:
         current = reg.get(intent_id)
@@ -165,6 +201,14 @@ def end_intent(intent_id: str, req: EndIn, ctx: Ctx, _: Operator) -> dict[str, A
         raise NotFound(f"no intent {intent_id!r} of ours") from exc
     if current.party != party:
         raise PermissionDenied(f"intent {intent_id!r} is not {party!r}'s")
-    return _own(reg.end(intent_id, party, req.version))
+    ended = _own(reg.end(intent_id, party, req.version))
+    publishing = _publishing(request)
+    if publishing is not None:
+        # ended here whatever the DSS says; a reference it keeps expires at its time_end
+        try:
+            ended["dss"] = publishing.withdraw(current)
+        except SkyaccordError as exc:
+            ended["dss"] = {"withdrawn": False, "error": str(exc)}
+    return ended
 
 
