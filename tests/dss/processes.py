@@ -22,7 +22,7 @@ class DssProcess:
     """One ``skyaccord dss serve`` process; :meth:`stop` ends it."""
 
     def __init__(self, db: str, public_key: Path, audience: str, log: Path,
-                 timeout_s: float = 30.0) -> None:
+                 timeout_s: float = 30.0, extra: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -30,7 +30,7 @@ class DssProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "skyaccord", "dss", "serve", "--db", db,
                  "--public-key", str(public_key), "--audience", audience,
-                 "--port", str(self.port)], stdout=out, stderr=subprocess.STDOUT)
+                 "--port", str(self.port), *extra], stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:

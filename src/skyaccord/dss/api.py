@@ -91,15 +91,18 @@ class RateLimiter:
                               f"retry in {wait:.2f} s", wait)
 
 
-def _error(exc: SkyaccordError) -> JSONResponse:
+def _error(exc: SkyaccordError, with_413: bool = True) -> JSONResponse:
     body: dict[str, Any] = (exc.body if isinstance(exc, AirspaceConflict)
                             else {"message": str(exc)})
+    status = exc.http_status
+    if status == 413 and not with_413:
+        status = 400  # the document lists no 413 for this operation: its 400
     headers: dict[str, str] | None = None
     if exc.http_status == 401:
         headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     elif isinstance(exc, RateLimited):  # RFC 9110 §10.2.3: whole seconds
         headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
-    return JSONResponse(body, status_code=exc.http_status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _body(request: Request, limit: int = MAX_BODY_BYTES) -> object:
@@ -120,9 +123,11 @@ async def _body(request: Request, limit: int = MAX_BODY_BYTES) -> object:
 
 async def serve_call(request: Request, status: int, call: Callable[[Caller, object], Any],
                      with_body: bool, authenticator: Authenticator,
-                     limiter: RateLimiter | None, max_body_bytes: int) -> Response:
+                     limiter: RateLimiter | None, max_body_bytes: int,
+                     with_413: bool = False) -> Response:
     """One request: the caller (401), its rate (429), the bounded JSON body (400, 413),
-    then ``call`` in the thread pool; its answer, or the error's."""
+    then ``call`` in the thread pool; its answer, or the error's. ``with_413``: the
+    document lists 413 for the operation (else what is too large is its 400)."""
     try:
         try:
             caller = authenticator.caller(request.headers.get("authorization"))
@@ -136,7 +141,7 @@ async def serve_call(request: Request, status: int, call: Callable[[Caller, obje
         body = await _body(request, max_body_bytes) if with_body else None
         result = await run_in_threadpool(call, caller, body)
     except SkyaccordError as exc:
-        return _error(exc)
+        return _error(exc, with_413)
     if status == 204:
         return Response(status_code=204)
     return JSONResponse(result, status_code=status)
@@ -150,14 +155,14 @@ def dss_router(dss: Dss, authenticator: Authenticator, *,
     router = APIRouter(prefix="/dss/v1", tags=["dss"])
 
     async def serve(request: Request, status: int, call: Callable[[Caller, object], Any],
-                    with_body: bool) -> Response:
+                    with_body: bool, with_413: bool = False) -> Response:
         return await serve_call(request, status, call, with_body, authenticator, limiter,
-                                max_body_bytes)
+                                max_body_bytes, with_413)
 
     # operational intent references
     @router.post("/operational_intent_references/query")
     async def query_operational_intent_references(request: Request) -> Response:
-        return await serve(request, 200, dss.query_operational_intents, True)
+        return await serve(request, 200, dss.query_operational_intents, True, True)
 
     @router.get("/operational_intent_references/{entityid}")
     async def get_operational_intent_reference(request: Request, entityid: str
@@ -169,13 +174,14 @@ def dss_router(dss: Dss, authenticator: Authenticator, *,
     async def create_operational_intent_reference(request: Request, entityid: str
                                                   ) -> Response:
         return await serve(request, 201,
-                           lambda c, b: dss.put_operational_intent(c, entityid, None, b), True)
+                           lambda c, b: dss.put_operational_intent(c, entityid, None, b),
+                           True, True)
 
     @router.put("/operational_intent_references/{entityid}/{ovn}")
     async def update_operational_intent_reference(request: Request, entityid: str, ovn: str
                                                   ) -> Response:
         return await serve(request, 200,
-                           lambda c, b: dss.put_operational_intent(c, entityid, ovn, b), True)
+                           lambda c, b: dss.put_operational_intent(c, entityid, ovn, b), True, True)
 
     @router.delete("/operational_intent_references/{entityid}/{ovn}")
     async def delete_operational_intent_reference(request: Request, entityid: str, ovn: str
@@ -186,7 +192,7 @@ def dss_router(dss: Dss, authenticator: Authenticator, *,
     # constraint references
     @router.post("/constraint_references/query")
     async def query_constraint_references(request: Request) -> Response:
-        return await serve(request, 200, dss.query_constraints, True)
+        return await serve(request, 200, dss.query_constraints, True, True)
 
     @router.get("/constraint_references/{entityid}")
     async def get_constraint_reference(request: Request, entityid: str) -> Response:
@@ -195,13 +201,13 @@ def dss_router(dss: Dss, authenticator: Authenticator, *,
     @router.put("/constraint_references/{entityid}")
     async def create_constraint_reference(request: Request, entityid: str) -> Response:
         return await serve(request, 201,
-                           lambda c, b: dss.put_constraint(c, entityid, None, b), True)
+                           lambda c, b: dss.put_constraint(c, entityid, None, b), True, True)
 
     @router.put("/constraint_references/{entityid}/{ovn}")
     async def update_constraint_reference(request: Request, entityid: str, ovn: str
                                           ) -> Response:
         return await serve(request, 200,
-                           lambda c, b: dss.put_constraint(c, entityid, ovn, b), True)
+                           lambda c, b: dss.put_constraint(c, entityid, ovn, b), True, True)
 
     @router.delete("/constraint_references/{entityid}/{ovn}")
     async def delete_constraint_reference(request: Request, entityid: str, ovn: str
@@ -212,7 +218,7 @@ def dss_router(dss: Dss, authenticator: Authenticator, *,
     # subscriptions
     @router.post("/subscriptions/query")
     async def query_subscriptions(request: Request) -> Response:
-        return await serve(request, 200, dss.query_subscriptions, True)
+        return await serve(request, 200, dss.query_subscriptions, True, True)
 
     @router.get("/subscriptions/{subscriptionid}")
     async def get_subscription(request: Request, subscriptionid: str) -> Response:

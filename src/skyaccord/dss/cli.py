@@ -31,27 +31,37 @@ def serve(
     issuer: Annotated[str | None, typer.Option(
         "--issuer", help="When given, tokens' iss must be it (the authority's token URL).")
     ] = None,
+    rate_per_s: Annotated[float, typer.Option(
+        "--rate-per-s", help="Requests a second per client (token sub), 429 beyond.")
+    ] = 50.0,
+    rate_burst: Annotated[float, typer.Option(
+        "--rate-burst", help="Requests a client may send at once.")] = 100.0,
+    max_subscriptions: Annotated[int, typer.Option(
+        "--max-subscriptions-per-manager", help="Live explicit subscriptions per client.")
+    ] = 1000,
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8082,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
 ) -> None:
     """Serve the DSS's /dss/v1 routes (tokens: RS256 JWTs of the given authority)."""
     import uvicorn
 
-    from skyaccord.dss.api import create_app
+    from skyaccord.dss.api import RateLimiter, create_app
     from skyaccord.dss.auth import Authenticator, load_public_keys
     from skyaccord.dss.db import open_db
-    from skyaccord.dss.service import Dss
+    from skyaccord.dss.service import Dss, Limits
 
     try:
         authenticator = Authenticator(load_public_keys(public_key), audience,
                                       issuer=issuer)
+        limiter = RateLimiter(rate_per_s, rate_burst)
+        limits = Limits(max_subscriptions)
         database = open_db(db)
     except SkyaccordError as exc:
         fail_with(exc)
     typer.echo(f"DSS on http://{host}:{port}/dss/v1 (audience {audience})", err=True)
     try:
-        uvicorn.run(create_app(Dss(database), authenticator), host=host, port=port,
-                    log_level="warning")
+        uvicorn.run(create_app(Dss(database, limits=limits), authenticator, limiter=limiter),
+                    host=host, port=port, log_level="warning")
     finally:
         database.close()
 
