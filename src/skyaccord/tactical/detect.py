@@ -34,6 +34,8 @@ from skyaccord.errors import InputError
 from skyaccord.geo import FT, NM, FloatArray, LocalPlane
 from skyaccord.protocol import Accord
 from skyaccord.tactical.kinematics import (
+    TOLERANCE_FT,
+    TOLERANCE_NM,
     PairGeometry,
     PlaneState,
     interval_for_minima,
@@ -358,13 +360,8 @@ def detect(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
     if engine == "auto":
         engine = "grid" if len(tracks) >= COMPILED_FROM else "cells"
     if engine == "grid":
-        from skyaccord.tactical._grid import grid_candidates
-
-        radius, half_height = accord.minima_table_m()
-        boxes = _boxes(state, accord, lookahead, None)
-        slices = [grid_candidates(state, radius, half_height, lookahead, boxes.n_slices,
-                                  boxes.box_h, boxes.box_v)]
-    elif engine == "kdtree":
+        return _grid_conflicts(state, tracks, accord, lookahead)
+    if engine == "kdtree":
         slices = candidate_pairs(state, accord, lookahead)
     elif engine == "cells":
         slices = cell_candidates(state, accord, lookahead)
@@ -374,6 +371,32 @@ def detect(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
     lo = np.minimum(pairs[:, 0], pairs[:, 1])
     hi = np.maximum(pairs[:, 0], pairs[:, 1])
     return _conflicts(state, tracks, lo, hi, accord, lookahead)
+
+
+def _grid_conflicts(state: PlaneState, tracks: Tracks, accord: Accord,
+                    lookahead_s: float) -> PairConflicts:
+    """:func:`detect` by the compiled grid, which also makes the exact test, the closest
+    approach and the levels (the same operations as :func:`_conflicts`); numpy takes
+    the distance at closest approach (``np.hypot``) and the parties."""
+    from skyaccord.tactical._grid import grid_hits
+
+    radius, half_height = accord.minima_table_m()
+    boxes = _boxes(state, accord, lookahead_s, None)
+    levels = accord.levels
+    table = (np.array([min(lv.time_s, lookahead_s) for lv in levels], dtype=np.float64),
+             np.array([lv.minima is not None for lv in levels], dtype=bool),
+             np.array([np.inf if lv.minima is None else lv.minima.horizontal_m
+                       for lv in levels], dtype=np.float64),
+             np.array([np.inf if lv.minima is None else lv.minima.vertical_m
+                       for lv in levels], dtype=np.float64))
+    hits = grid_hits(state, radius, half_height, TOLERANCE_NM * NM, TOLERANCE_FT * FT,
+                     table, lookahead_s, boxes.n_slices, boxes.box_h, boxes.box_v)
+    pairs = hits.pairs.astype(np.intp, copy=False)
+    dcpa = np.hypot(hits.hx, hits.hy) / hits.scale
+    _, party = np.unique(tracks.party, return_inverse=True)
+    same = party[pairs[0]] == party[pairs[1]]
+    return PairConflicts(pairs, hits.t_in_s, hits.t_out_s, hits.tcpa_s, dcpa, hits.dz_m,
+                         hits.level, same)
 
 
 def detect_all_pairs(tracks: Tracks, accord: Accord, *, lookahead_s: float | None = None,
