@@ -190,7 +190,7 @@ def profile_stages(path: Path, out: Path) -> dict[str, float]:
         undo.append((owner, name, inspect.getattr_static(owner, name)))
         setattr(owner, name, staticmethod(timed_call) if static else timed_call)
 
-    wrap(mod, "_json_rows", "read: JSON lines to bytes and times (numpy)")
+    wrap(mod, "_json_lines", "read: JSON lines to bytes and times (numpy)")
     wrap(kernel, "decode_fields", "numpy field kernel")
     wrap(dec.ModeSDecoder, "_rs1090", "rs1090 for the rare frames")
     wrap(dec.ModeSDecoder, "_positions", "CPR state machine (Python loop)")

@@ -40,6 +40,9 @@ def test_numbers_formatted_as_python_formats_them() -> None:
     vals += [rng.uniform(-200, 200) for _ in range(3000)]
     vals += [rng.randrange(-4000, 4000) / 8 for _ in range(2000)]  # exact ties
     vals += [rng.uniform(1.7e9, 1.8e9) for _ in range(2000)]
+    # ties at every number of decimals, and one just under 2**52 (its last digit decides)
+    vals += [(rng.randrange(10**7) + 0.5) / 10**rng.randrange(0, 7) for _ in range(3000)]
+    vals += [4503599627370495.5, -4503599627370494.5, 0.0000005, 0.0000015, 2.675]
     v = np.array(vals)
     for d in (0, 1, 2, 6):
         assert _text(v, d) == ["" if x != x else f"{x:.{d}f}" for x in vals], d
@@ -169,3 +172,51 @@ def test_decimal_times_read_as_float_reads_them() -> None:
     want = [float(v) for v in vals]
     assert [str(x) for x in got] == [str(x) for x in want]
     assert np.signbit(got[vals.index("-0")])
+
+
+def _line_block(lines: list[bytes]) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
+    block = b"\n".join(lines) + b"\n"
+    arr = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(arr == 10)
+    return block, arr, np.concatenate(([0], ends[:-1] + 1)), ends
+
+
+def test_json_line_reader_gives_the_general_readers_frames() -> None:
+    """``_json_lines`` (keys compared as words, quotes and commas at the line's own
+    offsets, ``bytes.fromhex``) gives ``_json_rows``' result, or leaves the block to it."""
+    from skyaccord.ingest.modes import _json_lines, _json_rows
+
+    real = gzip.decompress((DATA / "full_flight_landing.jsonl.gz").read_bytes()).splitlines()
+    rng = random.Random(7)
+    spaced = [b'{"timestamp": %s, "frame": "%s"}' % (
+        repr(round(1.72e9 + k * 0.37 + rng.random(), rng.randrange(0, 7))).encode(),
+        ln.split(b'"frame":"')[1][:ln.split(b'"frame":"')[1].index(b'"')])
+        for k, ln in enumerate(real)]
+    cases = {
+        "jet1090 lines (17-digit times, more keys after the frame)": real,
+        "rs1090's short form": spaced,
+        "a negative and an exponent time": [spaced[0].replace(b": 1", b": -1"),
+                                            spaced[1].replace(b", ", b"e0, ", 1)] + spaced,
+        "a frame of 26 digits": spaced[:5] + [spaced[5].replace(b'"}', b'"}')[:-4] + b'"}'],
+        "a blank inside a frame": spaced[:5] + [spaced[5][:40] + b" " + spaced[5][41:]],
+        "a quote early in a frame": spaced[:5] + [spaced[5][:35] + b'"' + spaced[5][36:]],
+        "a time of 40 characters": spaced[:5] + [spaced[5].replace(b": ", b": " + b"0" * 30, 1)],
+        "no space after the comma": [ln.replace(b", ", b",") for ln in spaced],
+        "not hex": spaced[:5] + [spaced[5].replace(b'frame": "', b'frame": "z', 1)[:-3] + b'"}'],
+    }
+    fast_cases = 0
+    for name, lines in cases.items():
+        block, arr, starts, ends = _line_block(lines)
+        want = _json_rows(block, arr, starts, ends)
+        got = _json_lines(block, arr, starts, ends)
+        if got is None:
+            continue
+        fast_cases += 1
+        assert want is not None, name
+        assert np.array_equal(got.t, want.t) and list(got.frame) == list(want.frame), name
+        assert np.array_equal(np.signbit(got.t), np.signbit(want.t)), name
+        for a, b in ((got.rows, want.rows), (got.lens, want.lens), (got.is_hex, want.is_hex)):
+            assert np.array_equal(a, b), name
+    assert _json_lines(*_line_block(real)) is not None
+    assert _json_lines(*_line_block(spaced)) is not None
+    assert fast_cases >= 4

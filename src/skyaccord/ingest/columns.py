@@ -4,8 +4,8 @@
 index per row). :class:`StatesCsvWriter` writes :data:`STATE_COLUMNS` rows with numpy:
 each number is formatted into a block of characters (digits from integer arithmetic,
 correctly rounded half-even like Python's ``f"{v:.6f}"``: the few values within 1e-9 of
-a rounding tie are rounded exactly with :mod:`decimal`), the blocks are laid side by
-side and the unused cells dropped in one pass. It writes byte for byte what
+a rounding tie are rounded from the exact product, see :func:`_round_half_even`), the
+blocks are laid side by side and the unused cells dropped in one pass. It writes byte for byte what
 :func:`skyaccord.ingest.formats.write_states_csv` writes (tested).
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import BinaryIO, Final, NamedTuple
 
 import numpy as np
@@ -104,20 +103,35 @@ def forward_fill(has: B, group: I64) -> I64:
     ...              np.array([0, 1, 0, 1, 1])).tolist()
     [0, -1, 0, 3, 3]
     """
-    m = len(has)
-    if m == 0:
-        return np.zeros(0, dtype=np.int64)
-    order = np.argsort(group, kind="stable")
-    gs = group[order]
-    first = np.ones(m, dtype=np.bool_)
-    first[1:] = gs[1:] != gs[:-1]
-    start = np.maximum.accumulate(np.where(first, np.arange(m), 0))
-    pos = np.where(has[order], np.arange(m), -1)
-    run = np.maximum.accumulate(pos)
-    run[run < start] = -1
-    out = np.empty(m, dtype=np.int64)
-    out[order] = np.where(run >= 0, order[np.maximum(run, 0)], -1)
-    return out
+    return _Groups(group).last(has)
+
+
+class _Groups:
+    """Rows sorted by group once (stably), for several forward fills over the same
+    groups (each fill is then a running maximum, no sort)."""
+
+    def __init__(self, group: I64) -> None:
+        m = len(group)
+        self.m = m
+        self.order = np.argsort(group, kind="stable")
+        gs = group[self.order]
+        first = np.ones(m, dtype=np.bool_)
+        first[1:] = gs[1:] != gs[:-1]
+        self.start = np.maximum.accumulate(np.where(first, np.arange(m), 0)) if m else \
+            np.zeros(0, dtype=np.int64)
+        self.arange = np.arange(m)
+
+    def last(self, has: B) -> I64:
+        """:func:`forward_fill` of ``has`` over these groups."""
+        if self.m == 0:
+            return np.zeros(0, dtype=np.int64)
+        order = self.order
+        pos = np.where(has[order], self.arange, -1)
+        run = np.maximum.accumulate(pos)
+        run[run < self.start] = -1
+        out = np.empty(self.m, dtype=np.int64)
+        out[order] = np.where(run >= 0, order[np.maximum(run, 0)], -1)
+        return out
 
 
 # ----------------------------------------------------------------------------- text
@@ -131,29 +145,50 @@ def _digits_needed(v: I64) -> I64:
     return n
 
 
+_SPLIT: Final = 134217729.0  # 2**27 + 1: Veltkamp's split into halves of 26 bits
+
+
+def _round_half_even(ip: F64, fp: F64, scale: int, y: F64, r: F64,
+                     near: npt.NDArray[np.intp]) -> None:
+    """Correct ``r`` (``rint(y)``, ``y = fp * scale`` rounded) at ``near``, the rows where
+    ``y`` is close to a tie, to the half-even rounding of the exact ``(ip + fp) * scale``
+    (``ip`` the integer part, whose last digit decides a tie when ``scale`` is 1).
+
+    The exact product is ``hi * scale + lo * scale`` with ``fp = hi + lo`` split in
+    halves of 26 bits (Veltkamp; T. J. Dekker, Numer. Math. 18, 1971): each part is
+    exact, as ``scale`` (at most 10**6) has at most 14 significant bits. Its difference
+    from the tie ``k + 0.5`` is then ``(hi * scale - (k + 0.5)) + lo * scale``, whose
+    first term is exact (Sterbenz: two close numbers), so the sum's sign, which
+    rounding keeps, says on which side the exact product lies."""
+    x = fp[near]
+    t = _SPLIT * x
+    hi = t - (t - x)
+    lo = x - hi
+    k = np.floor(y[near])
+    side = (hi * scale - (k + 0.5)) + lo * scale
+    last = k + ip[near] if scale == 1 else k  # the digit a tie rounds to even
+    up = (side > 0.0) | ((side == 0.0) & (np.fmod(last, 2.0) == 1.0))
+    r[near] = np.where(up, k + 1.0, k)
+
+
 def _fixed(v: F64, d: int) -> tuple[U8, B]:
     """``f"{x:.{d}f}"`` of each value as a block of characters and the cells used
     (none for NaN)."""
     n = len(v)
     nan = np.isnan(v)
     a = np.abs(np.where(nan, 0.0, v))
+    if n and not (a < 2.0**53).all():
+        x = float(a[~(a < 2.0**53)][0])
+        raise ValueError(f"cannot write {x!r} to the CSV")
     ip = np.floor(a)
     fp = a - ip  # exact
     scale = 10 ** d
     y = fp * scale
     r = np.rint(y)  # half to even, as Python formats an exact tie
-    # within 1e-9 of a tie the product's rounding may decide: round exactly instead
-    # (and anything too large for int64 arithmetic)
-    amb = (np.abs(y - np.floor(y) - 0.5) < 1e-9) | (a >= 2.0**53) | ~np.isfinite(a)
-    if amb.any():
-        q = Decimal(1).scaleb(-d)
-        for k in np.flatnonzero(amb).tolist():
-            x = float(a[k])
-            if x != x or x in (float("inf"),) or x >= 2.0**53:
-                raise ValueError(f"cannot write {x!r} to the CSV")
-            exact = Decimal(x).quantize(q, rounding=ROUND_HALF_EVEN)
-            ip[k] = float(int(exact))
-            r[k] = float((exact - int(exact)).scaleb(d))
+    # within 1e-9 of a tie the product's rounding may decide: round the exact product
+    near = np.flatnonzero(np.abs(y - np.floor(y) - 0.5) < 1e-9)
+    if len(near):
+        _round_half_even(ip, fp, scale, y, r, near)
     ipi = ip.astype(np.int64)
     ri = r.astype(np.int64)
     carry = ri >= scale
@@ -166,15 +201,23 @@ def _fixed(v: F64, d: int) -> tuple[U8, B]:
     keep = np.zeros((n, width), dtype=np.bool_)
     chars[:, 0] = ord("-")
     keep[:, 0] = np.signbit(v) & ~nan
-    for k in range(w):
-        chars[:, 1 + k] = 48 + (ipi // 10 ** (w - 1 - k)) % 10
-        keep[:, 1 + k] = k >= w - nd
+    # digits last first: one division by 10 a digit (in 32 bits where the values fit)
+    q = ipi.astype(np.uint32) if w <= 9 else ipi
+    for k in range(w - 1, -1, -1):
+        nxt = q // 10
+        chars[:, 1 + k] = q - nxt * 10
+        q = nxt
+        keep[:, 1 + k] = nd > w - 1 - k
+    chars[:, 1:1 + w] += 48
     if d:
         chars[:, 1 + w] = ord(".")
-        keep[:, 1 + w] = True
-        for k in range(d):
-            chars[:, 2 + w + k] = 48 + (ri // 10 ** (d - 1 - k)) % 10
         keep[:, 1 + w:] = True
+        q = ri.astype(np.uint32)
+        for k in range(d - 1, -1, -1):
+            nxt = q // 10
+            chars[:, 2 + w + k] = q - nxt * 10
+            q = nxt
+        chars[:, 2 + w:] += 48
     keep[nan] = False
     return chars, keep
 
@@ -234,17 +277,19 @@ class StatesCsvWriter:
         p_cs = np.array([-1 if p is None else cid(p[0]) for p in prev], dtype=np.int32)
         p_num = np.array([[np.nan] * 6 if p is None else p[1:] for p in prev],
                          dtype=np.float64).reshape(-1, 6)
-        last = forward_fill(c.callsign >= 0, g)
+        groups = _Groups(g)
+        last = groups.last(c.callsign >= 0)
         cs = np.where(last >= 0, c.callsign[np.maximum(last, 0)], p_cs[g]).astype(np.int32)
         has_pos = air & ~np.isnan(c.lat) & ~np.isnan(c.lon)
         has_alt = air & ~np.isnan(c.alt_ft)
         has_vel = air & ~np.isnan(c.gs_kt) & ~np.isnan(c.trk_deg)
         filled: list[F64] = []
-        for has, col, k in ((has_pos, c.lat, 0), (has_pos, c.lon, 1), (has_alt, c.alt_ft, 2),
-                            (has_vel, c.gs_kt, 3), (has_vel, c.trk_deg, 4),
-                            (has_vel, c.vs_fpm, 5)):
-            last = forward_fill(has, g)
-            filled.append(np.where(last >= 0, col[np.maximum(last, 0)], p_num[g, k]))
+        for has, cols, k in ((has_pos, (c.lat, c.lon), 0), (has_alt, (c.alt_ft,), 2),
+                             (has_vel, (c.gs_kt, c.trk_deg, c.vs_fpm), 3)):
+            last = groups.last(has)  # one fill for the fields each kind of report sets
+            got = last >= 0
+            at = np.maximum(last, 0)
+            filled += [np.where(got, col[at], p_num[g, k + i]) for i, col in enumerate(cols)]
         # carry: each aircraft's values after its last row of this chunk
         last_row = np.full(len(c.idents), -1, dtype=np.int64)
         np.maximum.at(last_row, g, np.arange(m))

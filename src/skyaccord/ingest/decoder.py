@@ -511,8 +511,14 @@ class ModeSDecoder:
         registers = registers_all[sel]
         kind = kind_all[sel]
         m = len(sel)
-        uniq, g = np.unique(icao, return_inverse=True)
-        g = g.astype(np.int64).reshape(-1)
+        # rows by aircraft (one stable sort, kept for the forward fills below)
+        by_icao = np.argsort(icao, kind="stable")
+        sorted_icao = icao[by_icao]
+        new_ac = np.ones(m, dtype=np.bool_)
+        new_ac[1:] = sorted_icao[1:] != sorted_icao[:-1]
+        uniq = sorted_icao[new_ac]
+        g = np.empty(m, dtype=np.int64)
+        g[by_icao] = np.cumsum(new_ac) - 1
         states = [self.aircraft.get(a) for a in uniq.tolist()]
         known0 = np.array([s is not None for s in states], dtype=np.bool_)
         first = np.full(len(uniq), m, dtype=np.int64)
@@ -529,7 +535,8 @@ class ModeSDecoder:
         frame, t, g, kind = frame[live], t[live], g[live], kind[live]
         src = sel[live]  # rows of the kernel's arrays
         m = len(live)
-        order = np.argsort(g, kind="stable")
+        # the kept rows in the same sorted order, renumbered
+        order = (np.cumsum(known) - 1)[by_icao[known[by_icao]]]
         start = np.zeros(len(uniq), dtype=np.int64)
         counts = np.bincount(g, minlength=len(uniq))
         start[1:] = np.cumsum(counts)[:-1]

@@ -106,8 +106,30 @@ def rows_from_hex(hexes: list[str]) -> tuple[U8, npt.NDArray[np.int8]]:
     return rows, nbytes
 
 
+def _position_tables() -> U32:
+    """``[j][b]``: the CRC-24 of byte ``b`` followed by ``j`` zero bytes. The CRC has no
+    initial value or final XOR, so it is linear: a message's CRC is the XOR over its
+    bytes of each byte's CRC at its place (one table look-up a byte, no carried state)."""
+    out = np.zeros((14, 256), dtype=np.uint32)
+    c = np.arange(256, dtype=np.uint32)
+    for j in range(14):
+        out[j] = _crc_bytes(c, j)
+    return out
+
+
+def _crc_bytes(first: U32, zeros: int) -> U32:
+    crc: U32 = _TABLE[first & 0xFF].astype(np.uint32)  # the CRC after the first byte
+    for _ in range(zeros):
+        crc = ((crc << 8) & 0xFFFFFF) ^ _TABLE[(crc >> 16) & 0xFF]
+    return crc
+
+
+_AT: Final = _position_tables()
+
+
 def crc24_rows(rows: U8, n: int) -> U32:
-    """CRC-24 of the first ``n`` bytes of each row (table-driven, one byte a step).
+    """CRC-24 of the first ``n`` bytes of each row (``n`` at most 14): the XOR of each
+    byte's CRC at its place (:func:`_position_tables`).
 
     >>> crc24_rows(np.frombuffer(bytes.fromhex("8D4840D6202CC371C32CE0"), np.uint8)
     ...            .reshape(1, -1), 11).tolist() == [0x576098]
@@ -115,7 +137,7 @@ def crc24_rows(rows: U8, n: int) -> U32:
     """
     crc = np.zeros(len(rows), dtype=np.uint32)
     for k in range(n):
-        crc = ((crc << 8) & 0xFFFFFF) ^ _TABLE[((crc >> 16) ^ rows[:, k]) & 0xFF]
+        crc ^= _AT[n - 1 - k][rows[:, k]]
     return crc
 
 

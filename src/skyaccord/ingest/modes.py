@@ -631,6 +631,15 @@ def _hex_value() -> Any:
 
 
 _HEX_VALUE: Final = _hex_value()
+
+
+def _pow10() -> Any:
+    import numpy as np
+
+    return 10.0 ** np.arange(23)  # each exact in float64
+
+
+_POW10: Final = _pow10()
 BLOCK_BYTES: Final = 16 << 20
 
 
@@ -670,36 +679,125 @@ def _decimals(block: bytes, arr: Any, start: Any, stop: Any) -> Any:
     ``float``."""
     import numpy as np
 
-    n = len(start)
     lens = stop - start
-    w = int(lens.max()) if n else 0
+    w = int(lens.max()) if len(start) else 0
     if w == 0 or w > 24 or (lens <= 0).any():
         return np.array([float(block[a:b]) for a, b in zip(start.tolist(), stop.tolist(),
                                                            strict=True)])
     win = np.lib.stride_tricks.sliding_window_view(
         np.concatenate((arr, np.zeros(w, dtype=np.uint8))), w)
-    ch = win[start]
-    inside = np.arange(w) < lens[:, None]
-    neg = ch[:, 0] == 0x2D
-    digit = (ch >= 0x30) & (ch <= 0x39) & inside
-    dot = (ch == 0x2E) & inside
-    sign = np.zeros_like(inside)
-    sign[:, 0] = neg
-    plain = ((digit | dot | sign) == inside).all(axis=1) & (dot.sum(axis=1) <= 1)
-    nd = digit.sum(axis=1)
-    plain &= (nd >= 1) & (nd <= 16)
+    return _decimal_columns(block, np.ascontiguousarray(win[start].T), start, lens)
+
+
+def _decimal_columns(block: bytes, cols: Any, start: Any, lens: Any) -> Any:
+    """:func:`_decimals` of numbers given as columns of characters (``cols[j]`` is the
+    j-th character of each number; ``lens`` each one's length): one pass a column over
+    contiguous rows, instead of a per-row parse."""
+    import numpy as np
+
+    n = len(lens)
+    w = len(cols)
+    inside = np.arange(w)[:, None] < lens
+    ch = np.where(inside, cols, np.uint8(0x20))  # past the end: a blank, no digit
+    d = ch - np.uint8(0x30)
+    digit = d < 10
+    dot = ch == 0x2E
+    minus = ch == 0x2D
+    nd = digit.sum(axis=0)
+    # plain: digits, at most one dot, a minus only first; 1 to 16 digits
+    plain = ((digit | dot | minus) == inside).all(axis=0) & ~minus[1:].any(axis=0)
+    plain &= (dot.sum(axis=0) <= 1) & (nd >= 1) & (nd <= 16)
     m = np.zeros(n, dtype=np.int64)
-    d = ch.astype(np.int64) - 0x30
     for j in range(w):
-        m = np.where(digit[:, j], m * 10 + d[:, j], m)
+        m = np.where(digit[j], m * 10 + d[j], m)
     plain &= m < 2**53  # exact in float64
-    has_dot = dot.any(axis=1)
-    k = np.where(has_dot, lens - 1 - dot.argmax(axis=1), 0)
-    out = m.astype(np.float64) / 10.0 ** k
+    neg = minus[0]
+    # digits after the dot: all of them, less those before it
+    k = np.where(dot.any(axis=0), nd - (dot.argmax(axis=0) - neg), 0)
+    out = m.astype(np.float64) / _POW10[np.minimum(k, 22)]
     out = np.where(neg, -out, out)
     for i in np.flatnonzero(~plain).tolist():
-        out[i] = float(block[int(start[i]):int(stop[i])])
+        a = int(start[i])
+        out[i] = float(block[a:a + int(lens[i])])
     return out
+
+
+def _u64_view(padded: Any) -> Any:
+    """Each byte offset of ``padded`` as the little-endian 64-bit word of the 8 bytes
+    from there (an unaligned view, no copy): a gather of one word per line compares 8
+    characters at once."""
+    import numpy as np
+
+    return np.ndarray(shape=(len(padded) - 7,), dtype="<u8", buffer=padded, offset=0,
+                      strides=(1,))
+
+
+def _word(text: bytes) -> int:
+    return int.from_bytes(text, "little")
+
+
+_TS_KEY: Final = b'{"timestamp":'
+_FRAME_KEY: Final = b'"frame":'
+_NUM_SPAN: Final = 32  # a time longer than this many characters: the general reading
+
+
+def _json_lines(block: bytes, arr: Any, starts: Any, ends: Any) -> FrameBlock | None:
+    """:func:`_json_rows` for its common case, with fewer passes: each line's keys
+    compared as 64-bit words, the comma that ends the time and the quote that ends the
+    frame looked for at the line's own offsets (within :data:`_NUM_SPAN` characters of
+    the time; right after 14 or 28 hex digits), the hex turned into bytes by
+    ``bytes.fromhex``. Where it gives a result, it is :func:`_json_rows`' (tested); None
+    (then :func:`_json_rows` reads the block) on anything else."""
+    import numpy as np
+
+    n = len(starts)
+    if n == 0 or (ends - starts < 30).any():
+        return None
+    padded = np.concatenate((arr, np.zeros(64, dtype=np.uint8)))
+    u = _u64_view(padded)
+    if not ((u[starts] == _word(_TS_KEY[:8])).all()
+            and (u[starts + 5] == _word(_TS_KEY[5:])).all()):
+        return None
+    t0 = starts + len(_TS_KEY)
+    t0 = t0 + (arr[t0] == 0x20)
+    win = np.lib.stride_tricks.sliding_window_view(padded, _NUM_SPAN)
+    cols = np.ascontiguousarray(win[t0].T)
+    comma = cols == 0x2C
+    if not comma.any(axis=0).all():
+        return None
+    lens = comma.argmax(axis=0)
+    c = t0 + lens  # the first comma after the time's start, as _json_rows finds it
+    f0 = c + 1
+    f0 = f0 + (padded[f0] == 0x20)
+    if (f0 + len(_FRAME_KEY) + 2 >= ends).any() or \
+            not (u[f0] == _word(_FRAME_KEY)).all():
+        return None
+    h = f0 + len(_FRAME_KEY)
+    h = h + (arr[h] == 0x20)
+    if not (arr[h] == 0x22).all():
+        return None
+    h = h + 1
+    # the closing quote right after 14 or 28 digits (hex has no quote: it is the first)
+    short = padded[h + 14] == 0x22
+    e = np.where(short, h + 14, h + 28)
+    if not ((padded[e] == 0x22) & (e < ends)).all():
+        return None
+    digits = np.lib.stride_tricks.sliding_window_view(padded, 28)[h]
+    digits[short, 14:] = 0x30
+    try:  # bytes.fromhex skips blanks: a frame with one comes out short
+        raw = bytes.fromhex(digits.tobytes().decode("ascii"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if len(raw) != 14 * n:
+        return None
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(n, 14).copy()
+    try:
+        t = _decimal_columns(block, cols[:int(lens.max()) or 1], t0, lens)
+    except ValueError:
+        return None
+    lens_hex = e - h
+    return FrameBlock(t, _Slices(block, h, e), None, rows, lens_hex.astype(np.int64),
+                      np.ones(n, dtype=np.bool_))
 
 
 def _json_rows(block: bytes, arr: Any, starts: Any, ends: Any) -> FrameBlock | None:
@@ -783,25 +881,29 @@ def frame_blocks(fh: Any, stats: FeedStats, name: str = "",
         if not block.endswith(b"\n"):
             ends = np.append(ends, len(arr))
         n_lines = len(ends)
-        text = block.decode("utf-8", errors="replace")
         got: list[tuple[str, str]] | None = None
         starts = np.concatenate(([0], ends[:-1] + 1))
         filled = np.flatnonzero(ends > starts)
         # the fast reading needs every non-empty line to start with a visible character
-        # (else it may be blank, which the line-by-line reading skips)
-        if b"\r" not in block and text.isascii() and not blank[arr[starts[filled]]].any():
-            if text[:256].lstrip().startswith("{"):
+        # (else it may be blank, which the line-by-line reading skips); the text itself
+        # is made only when a block needs it (ASCII: the bytes' tests are the text's)
+        ascii_ = block.isascii()
+        if b"\r" not in block and ascii_ and not blank[arr[starts[filled]]].any():
+            if block[:256].lstrip(b"\n").startswith(b"{"):
                 # and each JSON line to end with its closing brace, one time key a line
                 if (arr[ends[filled] - 1] == 0x7D).all() and \
-                        text.count('"timestamp"') == len(filled):
-                    fast = _json_rows(block, arr, starts[filled], ends[filled])
+                        block.count(b'"timestamp"') == len(filled):
+                    s, e = starts[filled], ends[filled]
+                    fast = _json_lines(block, arr, s, e)
+                    if fast is None:
+                        fast = _json_rows(block, arr, s, e)
                     if fast is not None:
                         yield fast._replace(line=filled + line_no)
                         line_no += n_lines
                         continue
-                    got = _JSON_LINE.findall("\n" + text)
+                    got = _JSON_LINE.findall("\n" + block.decode("ascii"))
             else:
-                got = _TEXT_LINE.findall(text)
+                got = _TEXT_LINE.findall(block.decode("ascii"))
             if got is not None and len(got) != len(filled):
                 got = None
         if got is not None:
@@ -813,6 +915,7 @@ def frame_blocks(fh: Any, stats: FeedStats, name: str = "",
             yield FrameBlock(ts, [x[1] for x in got], filled + line_no)
         else:
             # universal newlines, as a text file reads
+            text = block.decode("utf-8", errors="replace")
             lines = io.StringIO(text, newline=None).readlines()
             n_lines = len(lines)
             frames = list(frames_from_lines(lines, stats, name, first=line_no))
