@@ -66,6 +66,7 @@ class Document:
         """``body`` is valid for ``status`` of ``method path``; a status the document does
         not list for it is an error, but for the few this DSS answers by its own choice
         (the DSS README), which must still be an ``ErrorResponse``."""
+        ANSWERED.add((path, method.upper(), status))
         ref = self.schema_ref(path, method, status)
         if ref is None:
             assert (method, status) in _OWN_CHOICES.get(path, ()), (
@@ -79,6 +80,9 @@ class Document:
         op = self.doc["paths"][path][method.lower()]
         return [frozenset(alt["Authority"]) for alt in op["security"]]
 
+
+#: (path template, method, status) of every answer checked in this session
+ANSWERED: set[tuple[str, str, int]] = set()
 
 #: Statuses this DSS answers that the document does not list (README: its choices)
 _OWN_CHOICES: dict[str, tuple[tuple[str, int], ...]] = {
@@ -106,7 +110,7 @@ class AbsentDocument(Document):
         pytest.skip(_ABSENT)
 
     def check(self, path: str, method: str, status: int, body: object) -> None:
-        return None
+        ANSWERED.add((path, method.upper(), status))
 
     def schema_ref(self, path: str, method: str, status: int) -> str | None:
         pytest.skip(_ABSENT)
@@ -286,3 +290,21 @@ SUB_VER = "/dss/v1/subscriptions/{subscriptionid}/{version}"
 SUB_QUERY = "/dss/v1/subscriptions/query"
 REPORTS = "/dss/v1/reports"
 AVAIL = "/dss/v1/uss_availability/{uss_id}"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """With ``SKYACCORD_DSS_COVERAGE=FILE``: write which of the document's (operation,
+    status) pairs the session's checked answers met, and which it did not."""
+    out = os.environ.get("SKYACCORD_DSS_COVERAGE")
+    p = document_path()
+    if not out or p is None:
+        return
+    doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    lines = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            if isinstance(op, dict) and "responses" in op:
+                for status in sorted(op["responses"]):
+                    met = (path, method.upper(), int(status)) in ANSWERED
+                    lines.append(f"{'met ' if met else 'MISS'} {method.upper()} {path} {status}")
+    Path(out).write_text("\n".join(lines) + "\n", encoding="utf-8")

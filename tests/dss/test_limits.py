@@ -24,8 +24,12 @@ from skyaccord.dss.service import Limits
 from tests.dss.conftest import (
     AUDIENCE,
     AVAIL,
+    CM,
     CMSA,
+    CR,
+    CR_OVN,
     OIR,
+    OIR_OVN,
     OIR_QUERY,
     SC,
     SUB,
@@ -162,10 +166,26 @@ def test_subscriptions_per_manager_are_bounded(limited: tuple[Client, FakeClock]
 def test_a_search_or_footprint_area_over_the_limit_is_413(client: Client) -> None:
     now = time.time()
     a = client.authority.headers("uss-a", SC)
+    cm = client.authority.headers("uss-a", CM)
     radius_m = math.sqrt(MAX_AREA_KM2 / math.pi) * 1000.0
     inside, outside = radius_m * 0.99, radius_m * 1.01
     assert client.call("POST", OIR_QUERY, a, {
         "area_of_interest": circle(LAT, LNG, inside, now, now + 600)})[0] == 200
+    # the updates of an intent and of a constraint too
+    oid, cid = new_id(), new_id()
+    _, out = client.call("PUT", OIR, a, intent(circle(LAT, LNG, 100, now + 60, now + 600)),
+                         entityid=oid)
+    oir_ovn = out["operational_intent_reference"]["ovn"]
+    cons = {"extents": [circle(LAT, LNG, 100, now + 60, now + 600)],
+            "uss_base_url": "https://a.test/utm"}
+    _, out = client.call("PUT", CR, cm, cons, entityid=cid)
+    cr_ovn = out["constraint_reference"]["ovn"]
+    big = circle(LAT, LNG, outside, now + 60, now + 600)
+    status, out = client.call("PUT", OIR_OVN, a, intent(big), entityid=oid, ovn=oir_ovn)
+    assert status == 413 and "km²" in out["message"]
+    status, out = client.call("PUT", CR_OVN, cm, {**cons, "extents": [big]}, entityid=cid,
+                              ovn=cr_ovn)
+    assert status == 413 and "km²" in out["message"]
     for template, body, params in (
             (OIR_QUERY, {"area_of_interest": circle(LAT, LNG, outside, now, now + 600)}, {}),
             (SUB_QUERY, {"area_of_interest": circle(LAT, LNG, outside, now, now + 600)}, {}),
@@ -275,3 +295,16 @@ def test_tokens_urls_and_ids_are_bounded(client: Client) -> None:
     status, out = client.call("GET", AVAIL, client.authority.headers("uss-a", CMSA),
                               uss_id="u" * 257)
     assert status == 400 and "256" in out["message"]
+
+
+def test_every_dss_endpoint_answers_429_past_the_rate(limited: tuple[Client, FakeClock]
+                                                      ) -> None:
+    """The document lists 429 for each operation: each one is rate limited."""
+    from tests.dss.test_auth import ENDPOINTS, send
+
+    client, clock = limited
+    for method, template in ENDPOINTS:
+        clock.t += 100.0  # a fresh bucket of 5 for each endpoint
+        headers = client.authority.headers("uss-a", SC, CMSA)
+        codes = [send(client, method, template, headers)[0] for _ in range(6)]
+        assert all(c != 429 for c in codes[:5]) and codes[5] == 429, (method, template, codes)

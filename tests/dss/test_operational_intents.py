@@ -274,6 +274,8 @@ def test_a_down_uss_may_not_accept_nor_delete(client: Client) -> None:
                                                      "availability": "Down"}, uss_id="uss-a")
     assert status == 200
     assert create(client, a, intent(circle(LAT + 1, LNG, 300, *window())))[0] == 412
+    assert client.call("PUT", OIR_OVN, a, intent(circle(LAT, LNG, 400, *window())),
+                       entityid=eid, ovn=ovn)[0] == 412
     assert client.call("DELETE", OIR_OVN, a, entityid=eid, ovn=ovn)[0] == 412
     status, got = client.call("GET", OIR, a, entityid=eid)
     assert got["operational_intent_reference"]["uss_availability"] == "Down"
