@@ -72,7 +72,7 @@ def published(client: Client, sub: str = "us") -> Published:
 
 def test_details_of_a_published_intent(client: Client, uss: tuple[TestClient, UssSide, Tick],
                                        document: Document) -> None:
-    http, side, tick = uss
+    http, side, _ = uss
     mine = published(client)
     side.record(mine)
     b = client.authority.headers("uss-b", SC, aud=USS_AUD)
