@@ -1,0 +1,218 @@
+"""Incursion prediction at the edges the airspace mutation run found untested (mutmut
+names in tests/mutation/README.md's airspace group): the empty result's fields, tracks
+that start exactly on a zone's boundary or reach it exactly at the look-ahead, zero-length
+and sub-metre edges, and the depth's building blocks against shapely: the distance from
+points to segments, and the time along a path equidistant from two segments.
+
+The expected values are worked by hand or measured by shapely (``shapely.distance``),
+which shares no code with the module's closed forms.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import shapely
+
+from skyaccord.airspace import Incursions, Zone, predict_incursions
+from skyaccord.airspace.crossing import _segment_dist2, _tie
+from skyaccord.geo import LocalPlane
+from skyaccord.protocol import default_accord
+from skyaccord.tactical.kinematics import plane_state
+from skyaccord.tracks import Tracks
+
+ACCORD = default_accord()
+PLANE = LocalPlane(35.0, 38.0)
+
+
+def plane_zone(ring: np.ndarray, zone_id: str = "z") -> Zone:
+    """A zone from a ring given in PLANE metres."""
+    lat, lon = PLANE.inverse(ring[:, 0], ring[:, 1])
+    return Zone(zone_id, "sy", "restricted", shapely.Polygon(np.column_stack([lon, lat])))
+
+
+def plane_tracks(rows: list[tuple[float, float, float, float]]) -> Tracks:
+    """Level tracks at plane (x, y) m flying plane bearing ``trk`` at ``speed`` m/s."""
+    x = np.array([r[0] for r in rows])
+    y = np.array([r[1] for r in rows])
+    lat, lon = PLANE.inverse(x, y)
+    conv = np.degrees(PLANE.factors(lat, lon).convergence_rad)
+    n = len(rows)
+    return Tracks(np.array([f"t{k}" for k in range(n)]), np.array(["ru"] * n),
+                  np.array(["manned"] * n), lat, lon, np.full(n, 20000.0),
+                  np.array([r[3] for r in rows]) * 3600 / 1852,
+                  (np.array([r[2] for r in rows]) + conv) % 360, np.zeros(n))
+
+
+def seg_distance(seg: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Distance from points to segments by shapely (rows of ``seg``: ax, ay, bx, by)."""
+    lines = shapely.linestrings(np.stack([seg[..., :2], seg[..., 2:]], axis=-2))
+    return np.asarray(shapely.distance(lines, shapely.points(x, y)))
+
+
+def test_every_field_of_an_empty_result_is_typed() -> None:
+    """No tracks: every field an empty array, indices of ``np.intp``, the rest float.
+
+    Mutations killed: ``Incursions.empty`` with ``np.zeros(1)`` for the floats
+    (mutmut_3), the indices without their dtype (6, 8), a field ``None`` (11, 13-18)."""
+    tracks = Tracks.from_rows([])
+    zone = plane_zone(np.array([[0.0, 0.0], [1e4, 0.0], [1e4, 1e4]]))
+    for inc in (predict_incursions(tracks, [zone], ACCORD), Incursions.empty()):
+        assert len(inc) == 0
+        for name in Incursions._fields:
+            field = getattr(inc, name)
+            assert isinstance(field, np.ndarray) and field.shape == (0,), name
+            kind = np.intp if name in ("track", "zone") else np.float64
+            assert field.dtype == kind, name
+        assert inc.inside_now.shape == (0,) and inc.duration_s.shape == (0,)
+
+
+def test_on_the_boundary_now_and_at_the_look_ahead() -> None:
+    """A 20 km square (plane metres) and tracks at 200 m/s:
+
+    - on its west edge now, flying east (in): inside now, out after 100 s, 10 km deep;
+    - on its west edge now, flying west (out): no incursion;
+    - 12 km west of it flying east with a 60 s look-ahead: the edge is reached exactly
+      at 60 s, which is not within the look-ahead ``[0, 60)``: no incursion; with 61 s,
+      in at 60 s, not out, as deep as 200 m;
+    - inside, reaching the east edge exactly at the look-ahead: the exit is not seen
+      (nan) and the track is as deep as it gets, 10 km at the centre.
+
+    Written for the crossing times' boundaries (``_crossings``' ``t_cross > 0`` and
+    ``< horizon``) and the pieces' (``_inside_pieces``, the incursions' ``lo <
+    horizon``, an exit at or past the horizon as nan)."""
+    zone = plane_zone(np.array([[0.0, -1e4], [2e4, -1e4], [2e4, 1e4], [0.0, 1e4]]))
+    tracks = plane_tracks([(0.0, 0.0, 90.0, 200.0), (0.0, 0.0, 270.0, 200.0),
+                           (-1.2e4, 5e3, 90.0, 200.0), (1e4, 0.0, 90.0, 50.0)])
+    s = plane_state(tracks, ACCORD, PLANE)
+    # (the plane's scale factor near its centre is 1 + 2e-6: plane times are that off)
+    inc = predict_incursions(tracks, [zone], ACCORD, lookahead_s=200.0, plane=PLANE)
+    assert inc.track.tolist() == [0, 2, 3]
+    assert inc.t_entry_s[0] == 0.0 and inc.t_entry_s[2] == 0.0
+    assert inc.t_exit_s[0] == pytest.approx(100.0, rel=1e-5)
+    assert inc.depth_m[0] == pytest.approx(1e4, rel=1e-5)
+    assert inc.t_entry_s[1] == pytest.approx(60.0, rel=1e-5)
+    assert inc.t_exit_s[1] == pytest.approx(160.0, rel=1e-5)
+    assert inc.t_exit_s[2] == pytest.approx(200.0, rel=1e-5)
+    # the look-ahead ending where track 2 reaches the edge (a hair before: a crossing
+    # exactly at it is a matter of rounding), or just as track 3 leaves
+    t_edge = 1.2e4 / float(np.hypot(s.vx[2], s.vy[2]))
+    t_exit = 1e4 / float(np.hypot(s.vx[3], s.vy[3]))
+    at_edge = predict_incursions(tracks, [zone], ACCORD, lookahead_s=t_edge * (1 - 1e-9),
+                                 plane=PLANE)
+    assert at_edge.track.tolist() == [0, 3]
+    assert math.isnan(at_edge.t_exit_s[1])
+    at_exit = predict_incursions(tracks, [zone], ACCORD, lookahead_s=t_exit * (1 - 1e-9),
+                                 plane=PLANE)
+    assert at_exit.track.tolist() == [0, 2, 3]
+    assert not math.isnan(at_exit.t_exit_s[1]) and math.isnan(at_exit.t_exit_s[2])
+    assert at_exit.depth_m[2] == pytest.approx(1e4, rel=1e-5)
+    past = predict_incursions(tracks, [zone], ACCORD, lookahead_s=t_exit * (1 + 1e-9),
+                              plane=PLANE)
+    assert past.t_exit_s[2] == pytest.approx(t_exit, rel=1e-12)
+    later = predict_incursions(tracks, [zone], ACCORD, lookahead_s=t_edge + 1.0, plane=PLANE)
+    assert later.track.tolist() == [0, 2, 3]
+    assert later.t_entry_s[1] == pytest.approx(t_edge, abs=1e-6)
+    assert math.isnan(later.t_exit_s[1])
+    assert later.depth_m[1] == pytest.approx(200.0, abs=1e-3)  # 1 s at 200 m/s
+
+
+def test_zero_length_and_sub_metre_edges() -> None:
+    """A square whose outline repeats a vertex (a zero-length edge) and has a 0.4 m
+    step in its north edge: the distance to a segment of no length is the distance to
+    its point, and a 0.4 m edge is a segment, not a point.
+
+    Mutations killed: ``_segment_dist2``'s ``ww > 0`` made ``>= 0`` (mutmut_43: 0/0,
+    nan) or ``> 1.0`` (44: a 0.4 m edge taken for its first point), the
+    degenerate foot ``None`` (39), and ``np.errstate`` without ``invalid`` (14, 16:
+    the warning 0/0 raises under the suite's warning filter)."""
+    seg = np.array([[0.0, 0.0, 0.0, 0.0], [100.0, 50.0, 100.0, 50.4],
+                    [10.0, 10.0, 30.0, 10.0]])
+    x = np.array([3.0, 100.3, 20.0, -4.0, 100.0])
+    y = np.array([4.0, 50.2, 13.0, 7.0, 51.0])
+    got = _segment_dist2(seg[:, None, :], x[None, :], y[None, :])
+    want = seg_distance(seg[:, None, :], x[None, :], y[None, :]) ** 2
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    # through predict_incursions: the same square with and without the extra vertices
+    plain = np.array([[0.0, -1e4], [2e4, -1e4], [2e4, 1e4], [0.0, 1e4]])
+    fancy = np.array([[0.0, -1e4], [2e4, -1e4], [2e4, -1e4], [2e4, 1e4], [1e4, 1e4],
+                      [1e4, 1e4 + 0.4], [0.0, 1e4 + 0.4]])
+    tracks = plane_tracks([(-5e3, 9e3, 90.0, 200.0), (-5e3, 0.0, 90.0, 200.0),
+                           (1e4, 2e4, 180.0, 200.0)])
+    a = predict_incursions(tracks, [plane_zone(plain)], ACCORD, plane=PLANE)
+    b = predict_incursions(tracks, [plane_zone(fancy)], ACCORD, plane=PLANE)
+    assert a.track.tolist() == b.track.tolist() == [0, 1, 2]
+    np.testing.assert_allclose(b.t_entry_s, a.t_entry_s, atol=0.01)
+    s = plane_state(tracks, ACCORD, PLANE)
+    # track 0 flies 1 km under the north edge: 1 km deep there (1.0004 km west of the
+    # step), track 2 crosses the step's corner going south
+    assert b.depth_m[0] * s.scale[0] == pytest.approx(1000.0 + 0.4, abs=1e-3)
+    assert b.depth_m[1] * s.scale[1] == pytest.approx(1e4, abs=1e-3)
+
+
+def _bracketed_cases(rng: np.random.Generator, n: int, axis_aligned: bool
+                     ) -> tuple[np.ndarray, ...]:
+    """Random segment pairs and paths with times ``a < b``, the path nearer ``sa`` at
+    ``a`` and nearer ``sb`` at ``b`` (by shapely, on a 1 s grid); axis-aligned ones too,
+    where the foot of the perpendicular does not move (a path at right angles to a
+    segment)."""
+    m = 8 * n
+    if axis_aligned:
+        c = rng.integers(-10, 10, (m, 6)).astype(float) * 1e3
+        sa = np.column_stack([c[:, 0], c[:, 1], c[:, 0], c[:, 1] + np.abs(c[:, 2]) + 1e3])
+        sb = np.column_stack([c[:, 3], c[:, 4], c[:, 3] + np.abs(c[:, 5]) + 1e3, c[:, 4]])
+        p0 = np.column_stack([np.full(m, -2e4), rng.integers(-10, 10, m) * 1e3])
+        v = np.column_stack([np.full(m, 200.0), np.zeros(m)])
+    else:
+        sa, sb = rng.uniform(-2e4, 2e4, (2, m, 4))
+        p0 = rng.uniform(-3e4, 3e4, (m, 2))
+        v = rng.normal(0, 150, (m, 2))
+    t = np.arange(301.0)
+    x, y = p0[:, :1] + v[:, :1] * t, p0[:, 1:] + v[:, 1:] * t
+    g = seg_distance(sa[:, None, :], x, y) - seg_distance(sb[:, None, :], x, y)
+    rows: list[tuple[int, float, float]] = []
+    for k in range(m):
+        near_a = np.flatnonzero(g[k] < -1.0)
+        if not len(near_a):
+            continue
+        ia = int(rng.choice(near_a))
+        after = np.flatnonzero(g[k, ia:] > 1.0) + ia
+        if not len(after):
+            continue
+        ib = int(after[0] if rng.random() < 0.5 else rng.choice(after))
+        rows.append((k, float(t[ia]), float(t[ib])))
+        if len(rows) == n:
+            break
+    assert len(rows) == n
+    idx = np.array([r[0] for r in rows], dtype=int)
+    return (sa[idx], sb[idx], p0[idx, 0], p0[idx, 1], v[idx, 0], v[idx, 1],
+            np.array([r[1] for r in rows]), np.array([r[2] for r in rows]))
+
+
+@pytest.mark.parametrize("axis_aligned", [False, True])
+def test_tie_is_equidistant_within_its_interval(axis_aligned: bool) -> None:
+    """``_tie`` returns a time in ``[a, b]`` where the path is as far from one segment as
+    from the other, to 1e-6 m, checked with shapely's distances (which know nothing of
+    the piecewise quadratic it solves). A wrong tie still lets the depth converge, but
+    in more rounds (up to its limit of 1,000, after which it is no longer exact): no
+    depth test sees it.
+
+    Mutations killed: the foot-of-perpendicular breaks computed wrong (``_tie``'s ``wx``
+    or ``wy`` from the wrong columns or signs, ``sv``, ``s0``, ``-s0 * sv``, ``+s0 /
+    sv``, the second break's terms: mutmut_26-60), the breaks not clipped below, or
+    nan where infinite (70, 77), the sign-change piece found with ``[:, :+1]`` (87),
+    the piece's width or middle wrong (109-114), the quadratic's coefficients
+    (117-124), its roots (148-160), the choice of root (169-173), the flat case
+    (174-179), the parameter not clipped to [0, 1] (184, 185, 201), and ``np.errstate``
+    without ``divide`` or ``invalid`` where a path is at right angles to a segment
+    (44-47)."""
+    rng = np.random.default_rng(20 + axis_aligned)
+    sa, sb, x0, y0, vx, vy, a, b = _bracketed_cases(rng, 150, axis_aligned)
+    t = _tie(sa, sb, x0, y0, vx, vy, a, b)
+    assert t.dtype == np.float64 and t.shape == a.shape
+    assert np.all((a <= t) & (t <= b))
+    x, y = x0 + vx * t, y0 + vy * t
+    da, db = seg_distance(sa, x, y), seg_distance(sb, x, y)
+    np.testing.assert_allclose(da, db, rtol=0, atol=1e-6)
