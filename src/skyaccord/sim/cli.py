@@ -53,6 +53,9 @@ def run_command(
         help="Simulated seconds per wall second (default: as fast as it goes).")] = None,
     start: Annotated[str | None, typer.Option(help="Run from this time (HH:MM UTC).")] = None,
     end: Annotated[str | None, typer.Option(help="Run until this time (HH:MM UTC).")] = None,
+    processes: Annotated[bool, typer.Option(
+        "--processes", help="One node process per party on loopback, driven over real "
+                            "HTTP (default: the nodes in this process).")] = False,
 ) -> None:
     """Run a scenario through one node per party; record everything in a run directory."""
     from skyaccord.sim.run import run_scenario
@@ -64,7 +67,8 @@ def run_command(
         progress, update = _progress()
         with progress:
             r = run_scenario(path, out, seed=seed, speed=speed,
-                             window=_window(s, start, end), progress=update)
+                             window=_window(s, start, end), progress=update,
+                             processes=processes)
     except SkyaccordError as exc:
         fail_with(exc)
     print(f"{r.out}: {r.t1 - r.t0:.0f} s simulated in {r.wall_s:.1f} s "

@@ -21,6 +21,7 @@ drawn from :class:`numpy.random.SeedSequence` streams of the seed; only message 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import math
@@ -31,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 from nacl.signing import SigningKey
 
@@ -39,11 +39,13 @@ from skyaccord.errors import InputError, SkyaccordError
 from skyaccord.geo import FT, NM, LocalPlane
 from skyaccord.protocol import Accord, accord_from_dict, default_accord, load_accord
 from skyaccord.sim.kinematics import Fleet, FlightPlan, plans
+from skyaccord.sim.node_process import SimClock
+from skyaccord.sim.nodes import LocalNode, ProcessNode, ProcessNodes, Response, free_ports
 from skyaccord.sim.scenario import Scenario, load_scenario
 from skyaccord.sim.toml_out import accord_toml
 
-__all__ = ["RUN_FILES", "RunResult", "SimClock", "accord_variant", "run_scenario",
-           "theatre_box", "window_text"]
+__all__ = ["RUN_FILES", "RunResult", "SimClock", "accord_variant", "read_scenario",
+           "run_scenario", "theatre_box", "window_text"]
 
 #: what a run directory holds
 RUN_FILES = {
@@ -59,16 +61,6 @@ RUN_FILES = {
     "operators.jsonl": "the scripted operators' requests and answers",
     "overdue.json": "each node's overdue list at the end",
 }
-
-
-class SimClock:
-    """The run's clock: the nodes read it; the run moves it."""
-
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def _key(seed: int, party: str) -> SigningKey:
@@ -91,43 +83,24 @@ def accord_variant(base: Accord, *, separation_nm: float | None = None,
     return accord_from_dict(tree, f"{base.id} (variant)")
 
 
-class _AppPeer:
-    """A peer reached through its app in-process (httpx's ASGI transport on the run's
-    event loop): the same route, no socket. The line delivers from a worker thread, as
-    its deliverer thread does in a node."""
-
-    def __init__(self, client: httpx.AsyncClient, loop: asyncio.AbstractEventLoop) -> None:
-        self.client, self.loop = client, loop
-
-    def deliver(self, envelope: dict[str, Any]) -> tuple[int, Any]:
-        from skyaccord.line.peer import DELIVER_PATH, envelope_bytes
-
-        post = self.client.post(DELIVER_PATH, content=envelope_bytes(envelope),
-                                headers={"content-type": "application/json"})
-        r = asyncio.run_coroutine_threadsafe(post, self.loop).result()
-        return r.status_code, r.json()
-
-    def close(self) -> None:
-        pass
-
-
 @dataclass
 class _Party:
+    """A party in the run: its node (in this process or not) and its operators' state."""
+
     party: str
-    node: Any
-    client: httpx.AsyncClient
-    headers: dict[str, str]
+    node: LocalNode | ProcessNode
     rng: np.random.Generator
     asked: set[tuple[str, str]] = field(default_factory=set)
     answers: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     warned: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
-    req_pos: int = 0
-    """the line log's position up to which received requests were seen"""
 
-    async def call(self, method: str, path: str, *, headers: dict[str, str] | None = None,
-                   **kw: Any) -> httpx.Response:
-        r = await self.client.request(method, path,
-                                      headers={**self.headers, **(headers or {})}, **kw)
+    async def call(self, method: str, path: str, *, json_body: Any = None,
+                   content: bytes | None = None) -> Response:
+        """The node's API with the run's operator token; a 5xx stops the run."""
+        if json_body is not None:
+            content = json.dumps(json_body, separators=(",", ":")).encode()
+        r = await self.node.request(method, path, {"content-type": "application/json"},
+                                    content or b"")
         if r.status_code >= 500:
             raise SkyaccordError(f"node {self.party}: {method} {path}: {r.status_code} "
                                  f"{r.text[:300]}")
@@ -228,7 +201,8 @@ def run_scenario(scenario: Scenario | str | Path, out: str | Path, *, seed: int 
                  speed: float | None = None, window: tuple[float, float] | None = None,
                  accord: Accord | None = None, overwrite: bool = False,
                  progress: Callable[[float, float], None] | None = None,
-                 on_ready: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
+                 on_ready: Callable[[dict[str, Any]], None] | None = None,
+                 processes: bool = False) -> RunResult:
     """Run ``scenario`` into the directory ``out`` and return its figures.
 
     ``seed`` defaults to the scenario's; ``speed`` paces the run at that many simulated
@@ -236,12 +210,15 @@ def run_scenario(scenario: Scenario | str | Path, out: str | Path, *, seed: int 
     part of the day (aircraft are flown from the scenario's start regardless);
     ``accord`` replaces the scenario's; ``progress(done, total)`` is called each step;
     ``on_ready`` gets the nodes (party → :class:`~skyaccord.node.service.OpenNode`) once
-    they run (``demo --serve`` uses it).
+    they run (``demo --serve`` uses it). ``processes``: one node process per party on
+    loopback, driven over real HTTP (:mod:`skyaccord.sim.nodes`); ``on_ready`` then gets
+    their :class:`~skyaccord.sim.nodes.ProcessNode` (pid, url). They are stopped when
+    the run ends, however it ends.
     """
     src: Path | None = None
     if not isinstance(scenario, Scenario):
         src = Path(scenario)
-        scenario = load_scenario(src)
+        scenario = read_scenario(src)
     s = scenario
     seed = s.seed if seed is None else seed
     out = Path(out)
@@ -283,10 +260,12 @@ def run_scenario(scenario: Scenario | str | Path, out: str | Path, *, seed: int 
     _write_zones(s, accord, out / "zones.geojson")
     wall0 = time.perf_counter()
     result = asyncio.run(_run(s, accord, out, seed, keys, parties, t0, t1, speed, progress,
-                              on_ready))
+                              on_ready, processes))
     wall = time.perf_counter() - wall0
     result.wall_s = wall
-    meta = {"scenario": s.name, "seed": seed, "t0": t0, "t1": t1, "step_s": s.step_s,
+    meta = {"scenario": s.name, "seed": seed,
+            "nodes": "processes" if processes else "in-process", "t0": t0, "t1": t1,
+            "step_s": s.step_s,
             "date": s.date.isoformat(), "centre": list(s.centre), "parties": parties,
             "accord": {"id": accord.id, "sha256": accord.sha256,
                        "response_deadline_s": accord.response_deadline_s},
@@ -310,12 +289,17 @@ def _write_zones(s: Scenario, accord: Accord, path: Path) -> None:
     """The shipped borders of the accord's parties cut to the theatre (what the nodes
     watch): the same lines near the theatre, a tenth of the vertices of a whole
     country, so that each tick's incursion prediction projects less."""
+    path.write_text(_zones_text(theatre_box(s), frozenset(p.id for p in accord.parties)))
+
+
+@functools.lru_cache(maxsize=8)
+def _zones_text(box_deg: tuple[float, float, float, float], parties: frozenset[str]) -> str:
+    """The zones file's text (the same for every run of a sweep: made once a process)."""
     import shapely
 
     from skyaccord.airspace.zones import theatre_borders
 
-    box = shapely.box(*theatre_box(s))
-    parties = {p.id for p in accord.parties}
+    box = shapely.box(*box_deg)
     features = []
     for z in theatre_borders():
         if z.owner not in parties:
@@ -326,16 +310,31 @@ def _write_zones(s: Scenario, accord: Accord, path: Path) -> None:
         features.append({"type": "Feature", "geometry": shapely.geometry.mapping(cut),
                          "properties": {"id": z.id, "name": z.name, "owner": z.owner,
                                         "kind": z.kind, "lower_ft": z.lower_ft}})
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return json.dumps({"type": "FeatureCollection", "features": features})
+
+
+_SCENARIOS: dict[tuple[str, int, int], Scenario] = {}
+
+
+def read_scenario(path: Path) -> Scenario:
+    """:func:`load_scenario`, kept for the process while the file is unchanged (a
+    sweep's runs read one file hundreds of times; a run never changes its scenario)."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _SCENARIOS:
+        _SCENARIOS.clear()
+        _SCENARIOS[key] = load_scenario(path)
+    return _SCENARIOS[key]
 
 
 async def _run(s: Scenario, accord: Accord, out: Path, seed: int,
                keys: dict[str, SigningKey], parties: list[str], t0: float, t1: float,
                speed: float | None, progress: Callable[[float, float], None] | None,
-               on_ready: Callable[[dict[str, Any]], None] | None) -> RunResult:
+               on_ready: Callable[[dict[str, Any]], None] | None,
+               processes: bool) -> RunResult:
     from base64 import b64encode
 
-    from skyaccord.node.auth import Role
+    from skyaccord.node.auth import Role, TokenStore
     from skyaccord.node.config import NodeSettings, write_owner_only
     from skyaccord.node.service import open_node
 
@@ -350,39 +349,60 @@ async def _run(s: Scenario, accord: Accord, out: Path, seed: int,
     nodes_dir.mkdir()
     rec = _Recorder(out)
     actors: dict[str, _Party] = {}
+    spawned = ProcessNodes()
     wall0 = time.perf_counter()
     steps = 0
     counts: dict[str, int] = {}
     filed: dict[str, int] = {}
     warnings_n = 0
     n_over = n_msgs = 0
+    failed = True
+    ports = free_ports(len(parties)) if processes else [8701 + k for k in range(len(parties))]
     try:
         for k, p in enumerate(parties):
             kf = nodes_dir / f"{p}.key"
             write_owner_only(kf, b64encode(bytes(keys[p])).decode() + "\n")
-            settings = NodeSettings(
-                party=p, key=kf, db=nodes_dir / f"{p}.db", port=8701 + k,
-                registry=str(out / "registry.db"), accord=out / "accord.toml",
-                tick_s=s.step_s, max_track_age_s=max(60.0, 3.0 * s.step_s),
-                tokens=nodes_dir / f"{p}-tokens.json", borders=False,
-                zones=out / "zones.geojson",
-                peers={q: f"http://{q}.sim.invalid" for q in parties if q != p})
-            node = open_node(settings, clock=clock)
-            token, _ = node.tokens.create("sim", Role.OPERATOR)
-            # no lifespan: the run ticks and delivers itself (no ticker, no deliverer)
-            app = node.app(tick=False, deliver=False)
-            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                       base_url=f"http://{p}.sim.invalid")
+            tokens_file = nodes_dir / f"{p}-tokens.json"
+            tokens = TokenStore(tokens_file)
+            token, _ = tokens.create("sim", Role.OPERATOR)
             seq = np.random.SeedSequence([seed, 2, k])
-            actors[p] = _Party(p, node, client, {"authorization": f"Bearer {token}"},
-                               np.random.default_rng(seq))
-        for p, a in actors.items():
-            a.node.runtime.line.peers = {q: _AppPeer(actors[q].client, loop)
-                                         for q in parties if q != p}
-            a.node.runtime.listeners.append(_listener(p, rec, counts))
+            if processes:
+                admin, _ = tokens.create("sim-admin", Role.ADMIN)
+                settings = {"party": p, "key": str(kf), "db": str(nodes_dir / f"{p}.db"),
+                            "port": ports[k], "registry": str(out / "registry.db"),
+                            "accord": str(out / "accord.toml"), "tick_s": s.step_s,
+                            "max_track_age_s": max(60.0, 3.0 * s.step_s),
+                            "tokens": str(tokens_file), "borders": False,
+                            "zones": str(out / "zones.geojson"),
+                            "peers": {q: f"http://127.0.0.1:{ports[j]}"
+                                      for j, q in enumerate(parties) if q != p}}
+                node: LocalNode | ProcessNode = spawned.start(
+                    p, settings, ports[k], t0, token, admin, nodes_dir)
+            else:
+                # no peers at opening (each would make an HTTP client and its TLS
+                # context for nothing): they are the peers' apps, connected below
+                local = open_node(NodeSettings(
+                    party=p, key=kf, db=nodes_dir / f"{p}.db", port=ports[k],
+                    registry=str(out / "registry.db"), accord=out / "accord.toml",
+                    tick_s=s.step_s, max_track_age_s=max(60.0, 3.0 * s.step_s),
+                    tokens=tokens_file, borders=False, zones=out / "zones.geojson"),
+                    clock=clock)
+                node = LocalNode(p, local, clock, token)
+            actors[p] = _Party(p, node, np.random.default_rng(seq))
+        if processes:
+            await spawned.wait_ready()
+        else:
+            local_nodes = {p: a.node for p, a in actors.items()
+                           if isinstance(a.node, LocalNode)}
+            for n in local_nodes.values():
+                n.connect(local_nodes, loop)
         if on_ready is not None:
-            on_ready({p: a.node for p, a in actors.items()})
+            on_ready({p: (a.node.node if isinstance(a.node, LocalNode) else a.node)
+                      for p, a in actors.items()})
         warning = (accord.warning_count or 10, accord.warning_window_s or 300.0)
+        # the nodes' alert levels by rank (rank 0: no level), as the tactical engine
+        # names them
+        levels = ("none", *(lv.name for lv in accord.levels))
         # intents in the order they are due (those due before the window: at its start)
         filings = _filings(s, fleet_plans, t0)
         fi = 0
@@ -393,12 +413,16 @@ async def _run(s: Scenario, accord: Accord, out: Path, seed: int,
         fleet.advance(t0)
         t = t0
         total = t1 - t0
+        nodes = [a.node for a in actors.values()]
         while t <= t1 + 1e-9:
             clock.t = t
+            if processes:
+                await asyncio.gather(*(n.set_clock(t) for n in nodes))
             while fi < len(filings) and filings[fi][0] <= t:
                 pl = filings[fi][1]
-                outcome = await _file_intent(actors[pl.party], pl, mission_count[pl.mission],
-                                             plane, cruise[pl.id], rec, parties)
+                outcome = await _file_intent(actors[pl.party], t, pl,
+                                             mission_count[pl.mission], plane, cruise[pl.id],
+                                             rec, parties)
                 filed[outcome] = filed.get(outcome, 0) + 1
                 fi += 1
             st = fleet.states()
@@ -406,15 +430,23 @@ async def _run(s: Scenario, accord: Accord, out: Path, seed: int,
                 lat, lon = plane.inverse(st.x_m, st.y_m)
                 _record_tracks(rec, t, st, lat, lon)
                 body = _track_rows(fleet_plans, st, lat, lon, t)
-                for a in actors.values():
-                    r = await a.call("POST", "/tracks", content=body,
-                                     headers={"content-type": "application/json"})
+                # every node's picture (separate processes: at once)
+                if processes:
+                    answers = await asyncio.gather(*(a.call("POST", "/tracks", content=body)
+                                                     for a in actors.values()))
+                else:
+                    answers = [await a.call("POST", "/tracks", content=body)
+                               for a in actors.values()]
+                for a, r in zip(actors.values(), answers, strict=True):
                     if r.status_code != 200:
                         raise SkyaccordError(f"node {a.party} refused tracks: {r.text[:300]}")
-            for a in actors.values():
-                a.node.runtime.tick(t)
-            for a in actors.values():
-                warnings_n += await _operate(a, t, s, rec, warning, actors)
+            ticks = (await asyncio.gather(*(n.tick(t) for n in nodes)) if processes
+                     else [await n.tick(t) for n in nodes])
+            for p, tick in zip(actors, ticks, strict=True):
+                _record_tick(p, tick, rec, counts)
+            for a, tick in zip(actors.values(), ticks, strict=True):
+                busy = bool(tick["conflicts"] or tick["incursions"])
+                warnings_n += await _operate(a, t, s, rec, warning, actors, busy, levels)
             await _deliver_all(actors)
             steps += 1
             if progress is not None:
@@ -426,31 +458,35 @@ async def _run(s: Scenario, accord: Accord, out: Path, seed: int,
             t += s.step_s
             fleet.advance(min(t, t1 + s.step_s))
         clock.t = t1
+        if processes:
+            await asyncio.gather(*(n.set_clock(t1) for n in nodes))
         overdue: dict[str, Any] = {}
         for p, a in actors.items():
             items = (await a.call("GET", "/line/overdue")).json()
             overdue[p] = items
             n_over += sum(1 for d in items if d["late_s"] >= 0)
         (out / "overdue.json").write_text(json.dumps(overdue, indent=1))
-        n_msgs = _dump_messages(out, actors)
+        n_msgs = await _dump_messages(out, actors)
+        failed = False
     finally:
-        for a in actors.values():
-            await a.client.aclose()
-            if on_ready is None:  # else whoever got the nodes (a server) closes them
-                a.node.runtime.line.close()
-        rec.close(fleet_plans)
+        try:
+            if processes:
+                await spawned.close(failed=failed)
+            elif on_ready is None:  # else whoever got the nodes (a server) closes them
+                for a in actors.values():
+                    await a.node.close()
+        finally:
+            rec.close(fleet_plans)
     return RunResult(out, t0, t1, time.perf_counter() - wall0, steps, len(fleet_plans),
                      counts, n_msgs, n_over, filed, warnings_n, fleet_plans)
 
 
 async def _deliver_all(actors: dict[str, _Party]) -> None:
-    """Each node's outbox to its peers (the deliverer's work, from a worker thread, while
-    this loop serves the peers' routes), then once more for what that caused."""
+    """Each node's outbox to its peers (the deliverer's work, while the peers serve
+    their routes), then once more for what that caused."""
     for _ in range(2):
-        pending = [a for a in actors.values() if any(
-            a.node.runtime.line.store.pending(q) for q in a.node.runtime.line.peers)]
-        for a in pending:
-            await asyncio.to_thread(a.node.runtime.line.deliver_once)
+        for a in actors.values():
+            await a.node.deliver()
 
 
 def _filings(s: Scenario, fleet_plans: list[FlightPlan], t0: float
@@ -471,12 +507,11 @@ def _filings(s: Scenario, fleet_plans: list[FlightPlan], t0: float
     return out
 
 
-async def _file_intent(a: _Party, pl: FlightPlan, count: int, plane: LocalPlane, cruise: float,
-                 rec: _Recorder, parties: list[str]) -> str:
+async def _file_intent(a: _Party, now: float, pl: FlightPlan, count: int, plane: LocalPlane,
+                       cruise: float, rec: _Recorder, parties: list[str]) -> str:
     """File the mission's intent (``POST /intents``) and give notice on the line."""
-    now = a.node.runtime.clock()
     body, start, end = _intent_body(pl, count, plane, cruise, now)
-    r = await a.call("POST", "/intents", json=body)
+    r = await a.call("POST", "/intents", json_body=body)
     outcome = "accepted" if r.status_code == 200 else (
         "refused" if r.status_code == 409 else "invalid")
     detail = r.json()
@@ -487,7 +522,7 @@ async def _file_intent(a: _Party, pl: FlightPlan, count: int, plane: LocalPlane,
     if outcome == "accepted":
         for q in parties:
             if q != a.party:
-                await a.call("POST", "/line/send", json={
+                await a.call("POST", "/line/send", json_body={
                     "to": q, "kind": "notice",
                     "body": {"start_s": start, "end_s": end, "intent_ids": [pl.mission],
                              "text": f"{pl.mission}: {count} x {pl.type} from "
@@ -524,37 +559,33 @@ def _track_rows(fleet_plans: list[FlightPlan], st: Any, lat: Any, lon: Any, t: f
     return json.dumps({"tracks": rows}, separators=(",", ":")).encode()
 
 
-def _listener(party: str, rec: _Recorder, counts: dict[str, int]
-              ) -> Callable[[dict[str, Any]], None]:
-    def listen(event: dict[str, Any]) -> None:
-        if event.get("type") != "tick":
-            return
-        t = event["t"]
-        alerts = event["alerts"]
-        for change in ("new", "changed"):
-            for a in alerts[change]:
-                rec.write("alerts.jsonl", {"node": party, "t": t, "change": change, **a})
-                if change == "new":
-                    counts[a["level"]] = counts.get(a["level"], 0) + 1
-        for key in alerts["cleared"]:
-            rec.write("alerts.jsonl", {"node": party, "t": t, "change": "cleared",
-                                       "key": key})
-    return listen
+def _record_tick(party: str, tick: dict[str, Any], rec: _Recorder,
+                 counts: dict[str, int]) -> None:
+    """A node's tick: the alerts that appeared, changed and cleared."""
+    t = tick["t"]
+    for change in ("new", "changed"):
+        for a in tick[change]:
+            rec.write("alerts.jsonl", {"node": party, "t": t, "change": change, **a})
+            if change == "new":
+                counts[a["level"]] = counts.get(a["level"], 0) + 1
+    for key in tick["cleared"]:
+        rec.write("alerts.jsonl", {"node": party, "t": t, "change": "cleared", "key": key})
 
 
-async def _operate(a: _Party, t: float, s: Scenario, rec: _Recorder, warning: tuple[int, float],
-             actors: dict[str, _Party]) -> int:
-    """The party's scripted operators at ``t``: ask, answer, warn. Returns warnings."""
-    rt = a.node.runtime
+async def _operate(a: _Party, t: float, s: Scenario, rec: _Recorder,
+                   warning: tuple[int, float], actors: dict[str, _Party], busy: bool,
+                   levels: tuple[str, ...]) -> int:
+    """The party's scripted operators at ``t``: ask, answer, warn. Returns warnings.
+
+    ``busy``: the node's last tick found conflicts or incursions (its alerts are read,
+    in the order of their keys, only then)."""
     conduct = s.conduct(a.party)
-    report = rt.last_tick
     warned = 0
-    alerts = rt.alerts if report is not None and (report.conflicts or report.incursions) \
-        else {}
+    alerts = sorted(await a.node.alerts(), key=lambda al: al["key"]) if busy else []
     # ask the other party to act on a conflict at the party's request level
-    if conduct.request_level is not None and conduct.request_level in rt.levels:
-        floor = rt.levels.index(conduct.request_level)
-        for al in alerts.values():
+    if conduct.request_level is not None and conduct.request_level in levels:
+        floor = levels.index(conduct.request_level)
+        for al in alerts:
             if al["type"] != "conflict" or al["rank"] < floor:
                 continue
             p1, p2 = al["party1"], al["party2"]
@@ -567,7 +598,7 @@ async def _operate(a: _Party, t: float, s: Scenario, rec: _Recorder, warning: tu
             if pair in a.asked:
                 continue
             a.asked.add(pair)
-            r = await a.call("POST", "/line/send", json={
+            r = await a.call("POST", "/line/send", json_body={
                 "to": other, "kind": "request",
                 "body": {"subject": f"conflict {pair[0]}/{pair[1]}",
                          "text": f"{al['level']}: {pair[0]} and {pair[1]} lose separation in "
@@ -577,7 +608,7 @@ async def _operate(a: _Party, t: float, s: Scenario, rec: _Recorder, warning: tu
                                           "status": r.status_code,
                                           "id": r.json().get("id")})
     # answer requests received: after a drawn delay, or never
-    for entry in _new_requests(a):
+    for entry in await a.node.new_requests():
         lo, hi = conduct.respond_delay_s
         delay = float(a.rng.uniform(lo, hi))
         answers = bool(a.rng.random() < conduct.respond_probability)
@@ -589,7 +620,7 @@ async def _operate(a: _Party, t: float, s: Scenario, rec: _Recorder, warning: tu
     due = [x for x in a.answers if x[0] <= t]
     a.answers = [x for x in a.answers if x[0] > t]
     for _, entry in due:
-        r = await a.call("POST", "/line/send", json={
+        r = await a.call("POST", "/line/send", json_body={
             "to": entry["from"], "kind": "response", "in_reply_to": entry["id"],
             "body": {"decision": "accept", "text": "acknowledged; acting"}})
         rec.write("operators.jsonl", {"t": t, "party": a.party, "action": "response",
@@ -599,7 +630,7 @@ async def _operate(a: _Party, t: float, s: Scenario, rec: _Recorder, warning: tu
     if conduct.guard_warnings:
         count, window = warning
         gap = window / count
-        for al in alerts.values():
+        for al in alerts:
             if al["type"] != "incursion" or al["owner"] != a.party or al["party"] == a.party:
                 continue
             key = (al["id"], al["zone"])
@@ -609,7 +640,7 @@ async def _operate(a: _Party, t: float, s: Scenario, rec: _Recorder, warning: tu
             if n == 0 and al["party"] in actors:
                 where = "is inside" if al["t_entry_s"] == 0 else "will enter"
                 # and ask the intruder's party, over the line, to turn it away
-                r = await a.call("POST", "/line/send", json={
+                r = await a.call("POST", "/line/send", json_body={
                     "to": al["party"], "kind": "request",
                     "body": {"subject": f"airspace {al['id']}/{al['zone']}",
                              "text": f"{al['id']} {where} {al['zone']} airspace; turn "
@@ -627,25 +658,13 @@ async def _operate(a: _Party, t: float, s: Scenario, rec: _Recorder, warning: tu
     return warned
 
 
-def _new_requests(a: _Party) -> list[dict[str, Any]]:
-    """Requests received since we last looked (the line's log, read once each)."""
-    store = a.node.runtime.line.store
-    out = []
-    for p, _d, _r, m in store.messages(after=a.req_pos, direction="received",
-                                       kinds=("request",)):
-        out.append({"id": m.id, "from": m.sender})
-        a.req_pos = max(a.req_pos, p)
-    return out
-
-
-def _dump_messages(out: Path, actors: dict[str, _Party]) -> int:
+async def _dump_messages(out: Path, actors: dict[str, _Party]) -> int:
+    """Each node's line log (messages, acknowledgements, checkpoints) into the run."""
     n = 0
     with (out / "messages.jsonl").open("w", encoding="utf-8") as f:
         for p, a in actors.items():
-            for pos, d, recorded, m in a.node.runtime.line.store.messages():
-                f.write(json.dumps({"node": p, "pos": pos, "direction": d,
-                                    "recorded_at": recorded, "message": m.to_dict()},
-                                   separators=(",", ":")) + "\n")
+            for entry in await a.node.log():
+                f.write(json.dumps({"node": p, **entry}, separators=(",", ":")) + "\n")
                 n += 1
     return n
 

@@ -66,10 +66,9 @@ def one_run(scenario: str, params: dict[str, float], seed: int, hours: float
     from skyaccord.analysis.conduct import summarize
     from skyaccord.analysis.rundata import load_run
     from skyaccord.protocol import default_accord, load_accord
-    from skyaccord.sim.run import accord_variant, run_scenario
-    from skyaccord.sim.scenario import load_scenario
+    from skyaccord.sim.run import accord_variant, read_scenario, run_scenario
 
-    s = load_scenario(scenario)
+    s = read_scenario(Path(scenario))
     base = load_accord(Path(scenario).parent / s.accord) if s.accord else default_accord()
     accord = accord_variant(base, **params)
     t0 = s.time(s.busiest[0]) if s.busiest else s.t_start
