@@ -197,3 +197,37 @@ def test_serve_flags_make_or_override_the_table(tmp_path: Path,
                             "--dss-public-key", str(tmp_path / "nope.pem")])
     assert r.exit_code == 2 and "nope.pem" in r.output
     assert files_of(config.parent) == before
+
+
+def test_a_dss_that_does_not_answer_stores_nothing(tmp_path: Path,
+                                                   authority: rsa.RSAPrivateKey) -> None:
+    """Publishing configured and the DSS down: the operator's intent is refused (503,
+    ``dss-unavailable``) and the registry keeps nothing: a plan the other F3548 parties
+    cannot see is not accepted."""
+    from tests.dss.processes import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    config = node_dir(tmp_path, authority, 'public_keys = ["authority.pem"]\n'
+                      f'publish_to = "{dead}"\nuss_base_url = "http://127.0.0.1:9"\n'
+                      f'signing_key = "us-uss.pem"\npublish_audience = "{AUD}"\n')
+    s = load_settings(config)
+    check_dss(s)
+    node = open_node(s)
+    admin = (config.parent / "admin.token").read_text().strip()
+    routers, publishing, closers = dss_parts(s)
+    try:
+        application = node.app(tick=False, deliver=False, routers=routers)
+        application.state.dss_publishing = publishing
+        with TestClient(application) as c:
+            now = time.time()
+            r = c.post("/intents", headers={"Authorization": f"Bearer {admin}"}, json={
+                "id": "sortie-9", "volumes": [{"circle": [36.0, 37.0, 1000.0],
+                                               "alt": [0.0, 5000.0],
+                                               "time": [now + 60, now + 3600]}]})
+            assert r.status_code == 503, r.text
+            assert r.json()["type"].endswith("dss-unavailable") and dead in r.json()["detail"]
+            assert c.get("/intents/sortie-9",
+                         headers={"Authorization": f"Bearer {admin}"}).status_code == 404
+    finally:
+        for part in closers:
+            part.close()

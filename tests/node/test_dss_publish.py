@@ -280,6 +280,8 @@ def test_a_node_and_other_f3548_software_deconflict_both_ways(
     check_request(document, "PutOperationalIntentDetailsParameters", told)
     r = http.post("/uss/v1/operational_intents", json=told, headers=b_uss)
     assert r.status_code == 204, r.text
+    assert f"F3548 notice from uss-b: operational intent {b_id} version 1" in \
+        setup["log"].read_text()
     stale = {**told, "operational_intent": {**told["operational_intent"], "details": {
         **told["operational_intent"]["details"], "priority": 5}}}
     r = http.post("/uss/v1/operational_intents", json=stale, headers=b_uss)
@@ -303,6 +305,13 @@ def test_a_node_and_other_f3548_software_deconflict_both_ways(
                   headers=operator)
     assert r.status_code == 409
     assert http.get("/intents/sortie-1", headers=operator).json()["version"] == 1
+    # an update naming a version that is not the current one: refused by the registry
+    # before the DSS is asked (the reference stays at version 1)
+    r = http.post("/intents", json=sortie("sortie-1", LAT, LNG + 0.05, t0, t1, 7),
+                  headers=operator)
+    assert r.status_code == 409 and r.json()["outcome"] == "stale", r.text
+    assert b("GET", "/dss/v1/operational_intent_references/{entityid}", entityid=rid
+             )[1]["operational_intent_reference"]["version"] == 1
     # an update that moves clear (4.5 km east, still under uss-b's subscription) goes
     # through: version 2; uss-b told again
     before = len(receiver.got)

@@ -117,6 +117,13 @@ def _with_dss_flags(s: NodeSettings, audience: str | None, public_keys: list[Pat
     return replace(s, dss=d)
 
 
+def _echo_notice(notice: dict[str, Any]) -> None:
+    """An F3548 notice from another USS, on the node's log (one line)."""
+    what = "deleted" if notice["deleted"] else f"version {notice['version']}"
+    typer.echo(f"F3548 notice from {notice['from']}: operational intent {notice['id']} "
+               f"{what}", err=True)
+
+
 def dss_parts(s: NodeSettings) -> tuple[list[Any], Any, list[Any]]:
     """What the ``[dss]`` table builds (checked already by :func:`check_dss`): the routers
     to mount (``/dss/v1`` when it serves, ``/uss/v1`` when it publishes), the
@@ -161,7 +168,8 @@ def dss_parts(s: NodeSettings) -> tuple[list[Any], Any, list[Any]]:
         closers.append(http)
         publisher = Publisher(http, lambda: signer.token(audience), d.manager or s.party,
                               d.uss_base_url)
-        side = UssSide(d.uss_base_url, signer, httpx.Client(timeout=5.0, verify=verify))
+        side = UssSide(d.uss_base_url, signer, httpx.Client(timeout=5.0, verify=verify),
+                       on_notice=_echo_notice)
         closers.append(side)
         uss_audience = urlsplit(d.uss_base_url).hostname or d.uss_base_url
         routers.append(uss_router(side, Authenticator(keys, uss_audience),

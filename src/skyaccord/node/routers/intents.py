@@ -166,8 +166,13 @@ def submit_intent(req: IntentIn, ctx: Ctx, _: Operator, request: Request) -> Any
                 previous = reg.get(intent.id)
             except IntentError:
                 previous = None
-            # refused there (IntentConflict, 409) or no DSS (503): nothing stored here
-            published = publishing.write(intent)
+            # a write the registry will refuse anyway (its version, an ended or another
+            # party's intent) goes no further than the registry
+            if (intent.version == 0 if previous is None else
+                    previous.version == intent.version and previous.party == party
+                    and previous.state != IntentState.ENDED):
+                # refused there (IntentConflict, 409) or no DSS (503): nothing stored here
+                published = publishing.write(intent)
     try:
         res = reg.submit(intent, key, request_id=req.request_id)
     except SkyaccordError:
