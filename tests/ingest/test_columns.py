@@ -7,7 +7,9 @@ from __future__ import annotations
 import gzip
 import io
 import itertools
+import math
 import random
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +166,16 @@ def test_decimal_times_read_as_float_reads_them() -> None:
     vals += [f"{rng.uniform(0, 1e6):.{rng.randrange(0, 9)}f}" for _ in range(5000)]
     vals += ["-0", "0", "-1.5", "1e400", "12345678901234567.5", "1720248993.3691158",
              "1.0000000000000002", "nan", "999999999999999", "9999999999999999"]
+    # 17 and 18 digits (jet1090's times), among them decimals a hair from the midpoint
+    # between two floats, on both sides, and next to powers of two
+    vals += [repr(rng.uniform(1.6e9, 1.8e9)) for _ in range(5000)]
+    for _ in range(3000):
+        x = math.ldexp(rng.random() + 1.0 if rng.random() < 0.9 else 1.0,
+                       rng.choice([30, 31, 40, 56, 0]))
+        mid = Decimal(x) + Decimal(math.ulp(x)) / 2 * rng.choice([1, -1])
+        for sig in (17, 18):
+            text = format(mid.quantize(Decimal(1).scaleb(mid.adjusted() - sig + 1)), "f")
+            vals.append(text if "." in text else text + ".0")
     block = (",".join(vals) + ",").encode()
     arr = np.frombuffer(block, dtype=np.uint8)
     ends = np.flatnonzero(arr == 0x2C)
@@ -192,17 +204,18 @@ def test_json_line_reader_gives_the_general_readers_frames() -> None:
         repr(round(1.72e9 + k * 0.37 + rng.random(), rng.randrange(0, 7))).encode(),
         ln.split(b'"frame":"')[1][:ln.split(b'"frame":"')[1].index(b'"')])
         for k, ln in enumerate(real)]
+    head, odd = spaced[:5], spaced[5]
     cases = {
         "jet1090 lines (17-digit times, more keys after the frame)": real,
         "rs1090's short form": spaced,
         "a negative and an exponent time": [spaced[0].replace(b": 1", b": -1"),
-                                            spaced[1].replace(b", ", b"e0, ", 1)] + spaced,
-        "a frame of 26 digits": spaced[:5] + [spaced[5].replace(b'"}', b'"}')[:-4] + b'"}'],
-        "a blank inside a frame": spaced[:5] + [spaced[5][:40] + b" " + spaced[5][41:]],
-        "a quote early in a frame": spaced[:5] + [spaced[5][:35] + b'"' + spaced[5][36:]],
-        "a time of 40 characters": spaced[:5] + [spaced[5].replace(b": ", b": " + b"0" * 30, 1)],
+                                            spaced[1].replace(b", ", b"e0, ", 1), *spaced],
+        "a frame of 26 digits": [*head, odd[:-4] + b'"}'],
+        "a blank inside a frame": [*head, odd[:40] + b" " + odd[41:]],
+        "a quote early in a frame": [*head, odd[:35] + b'"' + odd[36:]],
+        "a time of 40 characters": [*head, odd.replace(b": ", b": " + b"0" * 30, 1)],
         "no space after the comma": [ln.replace(b", ", b",") for ln in spaced],
-        "not hex": spaced[:5] + [spaced[5].replace(b'frame": "', b'frame": "z', 1)[:-3] + b'"}'],
+        "not hex": [*head, odd.replace(b'frame": "', b'frame": "z', 1)[:-3] + b'"}'],
     }
     fast_cases = 0
     for name, lines in cases.items():

@@ -653,20 +653,34 @@ class ModeSDecoder:
         rad = math.pi / 180.0
         floor = math.floor
         nl_of = _nl
+        local_max = _LOCAL_MAX_S
+        slack = _JUMP_SLACK_M
+        radius = EARTH_RADIUS_M
+        sin, cos, asin, sqrt = math.sin, math.cos, math.asin, math.sqrt
         surface_rows = p[kind[p] == K.SURFACE]
         emit[surface_rows] = True  # on the ground, with or without a position
+        # per row, ahead of the loop: the surface flag, the CPR words as fractions of a
+        # zone, the zone sizes, whether the altitude is impossible
+        kp = kind[p]
+        is_surface = kp == K.SURFACE
+        odd_p = odd[p]
+        span = np.where(is_surface, 90.0, 360.0)
+        dlat_p = span / (60 - odd_p.astype(np.int64))
+        hp = alt[p]
+        with np.errstate(invalid="ignore"):
+            bad_alt = ~is_surface & ~np.isnan(hp) & ~((hp >= -2_000.0) & (hp <= 200_000.0))
+        yz_p, xz_p = lat_cpr[p], lon_cpr[p]
         got_r: list[int] = []
         got_lat: list[float] = []
         got_lon: list[float] = []
-        for r, tt, gg, kk, yz, xz, o, h in zip(
-                p.tolist(), t[p].tolist(), g[p].tolist(), kind[p].tolist(),
-                lat_cpr[p].tolist(), lon_cpr[p].tolist(), odd[p].tolist(),
-                alt[p].tolist(), strict=True):
+        for r, tt, gg, surface, yz, xz, o, yzf, xzf, dlat, sp, high in zip(
+                p.tolist(), t[p].tolist(), g[p].tolist(), is_surface.tolist(),
+                yz_p.tolist(), xz_p.tolist(), odd_p.tolist(), (yz_p / _CPR_SCALE).tolist(),
+                (xz_p / _CPR_SCALE).tolist(), dlat_p.tolist(), span.tolist(),
+                bad_alt.tolist(), strict=True):
             ac = states[gg]
-            assert ac is not None
-            surface = kk == K.SURFACE
-            if yz < 0:
-                continue  # rs1090 gave no CPR words
+            if yz < 0 or ac is None:
+                continue  # rs1090 gave no CPR words (the state exists: known rows)
             word = (tt, yz, xz)
             if surface:
                 if o:
@@ -678,16 +692,12 @@ class ModeSDecoder:
             else:
                 ac.even = word
             pos = ac.pos
-            if pos is not None and tt - pos[0] <= _LOCAL_MAX_S:
+            if pos is not None and tt - pos[0] <= local_max:
                 # local decoding against the aircraft's own fix (Doc 9871 C.2.6.6)
-                i = 1 if o else 0
-                span = 90.0 if surface else 360.0
-                yzf, xzf = yz / _CPR_SCALE, xz / _CPR_SCALE
-                dlat = span / (60 - i)
                 ref_lat, ref_lon = pos[1], pos[2]
                 y = dlat * (floor(ref_lat / dlat) + floor((ref_lat % dlat) / dlat - yzf + 0.5)
                             + yzf)
-                dlon = span / max(nl_of(y) - i, 1)
+                dlon = sp / max(nl_of(y) - o, 1)
                 x = dlon * (floor(ref_lon / dlon) + floor((ref_lon % dlon) / dlon - xzf + 0.5)
                             + xzf)
                 x = (x + 180.0) % 360.0 - 180.0
@@ -702,18 +712,18 @@ class ModeSDecoder:
             reason = None
             if not (-90.0 <= y <= 90.0 and -180.0 <= x <= 180.0):
                 reason = "impossible position"
-            elif not surface and h == h and not -2_000.0 <= h <= 200_000.0:
+            elif high:
                 reason = "impossible altitude"
             elif pos is not None:
-                allowed = limit * max(tt - pos[0], 0.0) + _JUMP_SLACK_M
+                allowed = limit * max(tt - pos[0], 0.0) + slack
                 dy, dx = abs(y - pos[1]) * rad, abs(x - pos[2]) * rad
                 # the great-circle distance is at most R (|dlat| + |dlon|): the haversine
                 # only when that bound does not already clear the allowance
-                if EARTH_RADIUS_M * (dy + dx) > allowed:
+                if radius * (dy + dx) > allowed:
                     p1, p2 = pos[1] * rad, y * rad
-                    hv = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * \
-                        math.sin((x - pos[2]) * rad / 2) ** 2
-                    if 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(hv))) > allowed:
+                    hv = sin((p2 - p1) / 2) ** 2 + cos(p1) * cos(p2) * \
+                        sin((x - pos[2]) * rad / 2) ** 2
+                    if 2 * radius * asin(min(1.0, sqrt(hv))) > allowed:
                         reason = "position jump"
             if reason is not None:
                 fr = int(frame[r])

@@ -704,22 +704,66 @@ def _decimal_columns(block: bytes, cols: Any, start: Any, lens: Any) -> Any:
     dot = ch == 0x2E
     minus = ch == 0x2D
     nd = digit.sum(axis=0)
-    # plain: digits, at most one dot, a minus only first; 1 to 16 digits
+    # plain: digits, at most one dot, a minus only first; 1 to 18 digits (in int64)
     plain = ((digit | dot | minus) == inside).all(axis=0) & ~minus[1:].any(axis=0)
-    plain &= (dot.sum(axis=0) <= 1) & (nd >= 1) & (nd <= 16)
+    plain &= (dot.sum(axis=0) <= 1) & (nd >= 1) & (nd <= 18)
     m = np.zeros(n, dtype=np.int64)
     for j in range(w):
         m = np.where(digit[j], m * 10 + d[j], m)
-    plain &= m < 2**53  # exact in float64
     neg = minus[0]
     # digits after the dot: all of them, less those before it
-    k = np.where(dot.any(axis=0), nd - (dot.argmax(axis=0) - neg), 0)
-    out = m.astype(np.float64) / _POW10[np.minimum(k, 22)]
+    k = np.minimum(np.where(dot.any(axis=0), nd - (dot.argmax(axis=0) - neg), 0), 22)
+    out = m.astype(np.float64) / _POW10[k]  # exact when m < 2**53
+    wide = np.flatnonzero(plain & (m >= 2**53))
+    if len(wide):  # 17 or 18 digits (jet1090's times): the quotient rounded exactly
+        out[wide], sure = _rounded_quotient(m[wide], _POW10[k[wide]])
+        plain[wide[~sure]] = False
     out = np.where(neg, -out, out)
     for i in np.flatnonzero(~plain).tolist():
         a = int(start[i])
         out[i] = float(block[a:a + int(lens[i])])
     return out
+
+
+def _split(a: Any) -> tuple[Any, Any]:
+    """``a`` as ``hi + lo``, each of at most 26 significant bits (Veltkamp)."""
+    c = 134217729.0 * a
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def _rounded_quotient(m: Any, p: Any) -> tuple[Any, Any]:
+    """The float64 nearest ``m / p`` (integers ``2**53 <= m < 2**63``, ``p`` a power of
+    ten up to 1e22, exact in float64), as ``float`` gives it for the decimal text, and
+    where that is sure (elsewhere the caller asks ``float``).
+
+    ``m = hi + lo`` exactly (``hi = float(m)``); ``q = hi / p`` rounded; the remainder
+    ``r = m - q p`` is exact: ``q p = P + e`` exactly (Dekker's product, T. J. Dekker,
+    Numer. Math. 18, 1971), ``hi - P`` is exact (Sterbenz) and the small terms are
+    multiples of ``q``'s last place times ``p``'s. Then ``m / p = q + r / p`` lies within
+    a unit in the last place of ``q``: it rounds to ``q``, or to the next float either
+    way when ``|r|`` passes half a unit times ``p`` (ties to even)."""
+    import numpy as np
+
+    hi = m.astype(np.float64)
+    lo = (m - hi.astype(np.int64)).astype(np.float64)
+    q = hi / p
+    big = q * p
+    qh, ql = _split(q)
+    ph, pl = _split(p)
+    e = ((qh * ph - big) + qh * pl + ql * ph) + ql * pl
+    r = ((hi - big) - e) + lo
+    up_q = np.nextafter(q, np.inf)
+    down_q = np.nextafter(q, 0.0)
+    half = (up_q - q) * 0.5 * p  # exact: a power of two times p
+    even = (q.view(np.int64) & 1) == 0
+    out = np.where((r > half) | ((r == half) & ~even), up_q, q)
+    out = np.where((r < -half) | ((r == -half) & ~even), down_q, out)
+    # sure unless q sits on a power of two (the unit below differs) or r is outside the
+    # bound (it cannot be; checked all the same)
+    mant = q.view(np.int64) & ((1 << 52) - 1)
+    sure = (mant != 0) & (np.abs(r) < 3.0 * half)
+    return out, sure
 
 
 def _u64_view(padded: Any) -> Any:
