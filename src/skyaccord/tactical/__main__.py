@@ -10,23 +10,14 @@ one.
 
 from __future__ import annotations
 
-import io
 import time
 
 
 def main() -> None:
     t0 = time.perf_counter()
-    from skyaccord.protocol import default_accord
-    from skyaccord.tactical import _csv
-    from skyaccord.tactical.detect import conflict_table, detect, write_conflicts_csv
-    from skyaccord.tracks import Tracks
+    from skyaccord.tactical._warm import warm_kernels
 
-    accord = default_accord()
-    tracks = Tracks.from_rows([("a", "us", "manned", 35.0, 36.0, 30000, 480, 90, 0),
-                               ("b", "ru", "manned", 35.0, 36.2, 30000, 480, 270, 0)])
-    conflicts = detect(tracks, accord, engine="grid")  # the grid kernel
-    _csv.COMPILED_ROWS = 0  # (this process only) the compiled writer, for one row
-    write_conflicts_csv(conflict_table(tracks, conflicts, accord), io.BytesIO())
+    warm_kernels()
     print(f"tactical kernels compiled and cached ({time.perf_counter() - t0:.1f} s)")
 
 

@@ -8,6 +8,7 @@ this module to register it costs nothing. (``skyaccord demo`` is the simulator's
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -64,8 +65,11 @@ def detect_command(
         except ImportError:
             fail(f"{out}: writing Parquet needs pyarrow: pip install 'skyaccord[parquet]'")
     accord = load_accord_option(accord_file, lookahead)
+    warming = _warm_while_reading(tracks)
     with Progress(f"reading {tracks}"):
         read = read_picture_option(tracks, accord, skip_bad=skip_bad)
+    if warming is not None:
+        warming.join()
     if read.skipped:
         err_console.print(f"skipped {len(read.skipped)} bad row(s); first: {read.skipped[0]}",
                           highlight=False, markup=False)
@@ -96,6 +100,40 @@ def detect_command(
                 write_conflicts_csv(table, fh)
     except OSError as exc:
         fail(f"{out or 'stdout'}: cannot write: {exc}", 1)
+
+
+def _warm_while_reading(path: Path) -> threading.Thread | None:
+    """For a tracks CSV of at least :data:`~skyaccord.tactical.detect.COMPILED_FROM`
+    rows (the compiled engine's), a thread that loads numba and the cached kernels
+    while the file is read: most of that load (LLVM, file reads) and of pyarrow's
+    parsing runs outside the GIL, so on two cores they overlap. None otherwise."""
+    from skyaccord.tactical.detect import COMPILED_FROM
+
+    try:
+        with path.open("rb") as fh:
+            head = fh.readline(4096).decode("utf-8", errors="replace").lstrip("\ufeff")
+            cols = {c.strip().lower() for c in head.split(",")}
+            if not {"id", "party"} <= cols or "t" in cols:
+                return None  # a feed: its track count is not its line count
+            lines = 0
+            while lines < COMPILED_FROM and (chunk := fh.read(1 << 20)):
+                lines += chunk.count(b"\n")
+    except OSError:
+        return None  # the reader says what is wrong
+    if lines < COMPILED_FROM:
+        return None
+
+    def warm() -> None:
+        try:
+            from skyaccord.tactical._warm import warm_kernels
+
+            warm_kernels()
+        except Exception:  # the real call loads them, and says what fails
+            pass
+
+    thread = threading.Thread(target=warm, name="warm-kernels", daemon=True)
+    thread.start()
+    return thread
 
 
 def register(app: typer.Typer) -> None:
