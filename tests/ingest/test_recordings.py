@@ -9,7 +9,7 @@ import itertools
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -179,7 +179,10 @@ def test_beast_capture_positions_equal_rs1090() -> None:
     ours, stats = read_updates(BEAST)
     frames = _beast_frames()
     ref = rs1090.decode([f for _, f in frames], [t for t, _ in frames])
-    theirs = {(m["timestamp"], m["icao24"]): m for m in ref if "latitude" in m}
+    # rs1090's messages as plain dicts: its TypedDicts tell the position keys per kind
+    theirs: dict[tuple[Any, Any], dict[str, Any]] = {
+        (m["timestamp"], m["icao24"]): cast(dict[str, Any], m) for m in ref
+        if "latitude" in m}
     pos = {(u.t, u.icao24): u for u in ours if u.kind == "position"}
     assert stats.read == len(_beast_frames_by_hand(BEAST.read_bytes()))
     # six DF0/4/5 replies of 3981e4 come before its first DF11: not yet attributable
