@@ -577,16 +577,26 @@ def write_conflicts_parquet(conflicts: ConflictTable, path: str | Path) -> None:
                          "pip install 'skyaccord[parquet]'") from None
     t = conflicts
     ids = pa.array(t.ids)
+    numbers = ("t_in_s", "t_out_s", "tcpa_s", "dcpa_nm", "dz_ft")
+    # The strings as dictionaries of the ids (the writer keeps them, instead of hashing
+    # millions of strings to build its own); ``store_schema=False`` so that they read
+    # back as plain strings. No statistics on the id columns (min and max of millions
+    # of strings cost half the write) and no compression of the unrounded floats
+    # (snappy finds nothing in them).
     table = pa.table({
-        "id1": ids.take(pa.array(t.id1)), "id2": ids.take(pa.array(t.id2)),
-        "t_in_s": t.t_in_s, "t_out_s": t.t_out_s, "tcpa_s": t.tcpa_s,
-        "dcpa_nm": t.dcpa_nm, "dz_ft": t.dz_ft,
-        "level": pa.array(list(t.level_names)).take(pa.array(t.level.astype(np.int32))),
+        "id1": pa.DictionaryArray.from_arrays(pa.array(t.id1.astype(np.int32)), ids),
+        "id2": pa.DictionaryArray.from_arrays(pa.array(t.id2.astype(np.int32)), ids),
+        **{name: getattr(t, name) for name in numbers},
+        "level": pa.DictionaryArray.from_arrays(pa.array(t.level.astype(np.int32)),
+                                                pa.array(list(t.level_names))),
         "same_party": t.same_party,
     })
-    # Dictionary pages for the strings only: tried on millions of distinct floats, they
-    # cost a third of the write and are dropped anyway.
-    pq.write_table(table, str(path), use_dictionary=["id1", "id2", "level"])
+    pq.write_table(table, str(path), use_dictionary=["id1", "id2", "level"],
+                   write_statistics=[*numbers, "level", "same_party"],
+                   compression={**dict.fromkeys(numbers, "none"),
+                                **dict.fromkeys(("id1", "id2", "level", "same_party"),
+                                                "snappy")},
+                   store_schema=False)
 
 
 def _binary(out: TextIO | BinaryIO) -> BinaryIO:
