@@ -17,7 +17,19 @@ from skyaccord.dss import Authenticator, load_public_keys
 from skyaccord.dss.api import RateLimiter
 from skyaccord.dss.client import Published
 from skyaccord.dss.uss import UssSide, uss_router
-from tests.dss.conftest import CMSA, OIR, SC, Authority, Client, Document, circle, intent, new_id
+from tests.dss.conftest import (
+    ANSWERED,
+    CMSA,
+    OIR,
+    SC,
+    AbsentDocument,
+    Authority,
+    Client,
+    Document,
+    circle,
+    intent,
+    new_id,
+)
 
 DETAILS = "/uss/v1/operational_intents/{entityid}"
 NOTIFY = "/uss/v1/operational_intents"
@@ -54,10 +66,15 @@ def uss(tmp_path: Path, authority: Authority) -> Iterator[tuple[TestClient, UssS
 def call(http: TestClient, document: Document, method: str, template: str,
          headers: dict[str, str], body: object = None, **params: str) -> tuple[int, Any]:
     r = http.request(method, template.format(**params), headers=headers, json=body)
-    payload = None if r.status_code == 204 else r.json()
-    if r.status_code != 204:
-        document.check(template, method, r.status_code, payload)
-    return r.status_code, payload
+    if r.status_code == 204:  # the document's 204 has no body
+        assert r.content == b""
+        ANSWERED.add((template, method, 204))
+        if not isinstance(document, AbsentDocument):
+            assert "content" not in document.doc["paths"][template][method.lower()][
+                "responses"]["204"]
+        return 204, None
+    document.check(template, method, r.status_code, r.json())
+    return r.status_code, r.json()
 
 
 def published(client: Client, sub: str = "us") -> Published:
