@@ -785,13 +785,16 @@ _FRAME_KEY: Final = b'"frame":'
 _NUM_SPAN: Final = 32  # a time longer than this many characters: the general reading
 
 
-def _json_lines(block: bytes, arr: Any, starts: Any, ends: Any) -> FrameBlock | None:
+def _json_lines(block: bytes, arr: Any, starts: Any, ends: Any
+                ) -> tuple[FrameBlock, bool] | None:
     """:func:`_json_rows` for its common case, with fewer passes: each line's keys
     compared as 64-bit words, the comma that ends the time and the quote that ends the
     frame looked for at the line's own offsets (within :data:`_NUM_SPAN` characters of
     the time; right after 14 or 28 hex digits), the hex turned into bytes by
-    ``bytes.fromhex``. Where it gives a result, it is :func:`_json_rows`' (tested); None
-    (then :func:`_json_rows` reads the block) on anything else."""
+    ``bytes.fromhex``. Where it gives a result, it is :func:`_json_rows`' (tested), and
+    whether every line ends right after its frame (``"}``: then each holds one
+    ``"timestamp"``, as the time has no quote); None (then :func:`_json_rows` reads the
+    block) on anything else."""
     import numpy as np
 
     n = len(starts)
@@ -841,7 +844,7 @@ def _json_lines(block: bytes, arr: Any, starts: Any, ends: Any) -> FrameBlock | 
         return None
     lens_hex = e - h
     return FrameBlock(t, _Slices(block, h, e), None, rows, lens_hex.astype(np.int64),
-                      np.ones(n, dtype=np.bool_))
+                      np.ones(n, dtype=np.bool_)), bool((ends == e + 2).all())
 
 
 def _json_rows(block: bytes, arr: Any, starts: Any, ends: Any) -> FrameBlock | None:
@@ -935,17 +938,19 @@ def frame_blocks(fh: Any, stats: FeedStats, name: str = "",
         if b"\r" not in block and ascii_ and not blank[arr[starts[filled]]].any():
             if block[:256].lstrip(b"\n").startswith(b"{"):
                 # and each JSON line to end with its closing brace, one time key a line
-                if (arr[ends[filled] - 1] == 0x7D).all() and \
-                        block.count(b'"timestamp"') == len(filled):
-                    s, e = starts[filled], ends[filled]
-                    fast = _json_lines(block, arr, s, e)
-                    if fast is None:
-                        fast = _json_rows(block, arr, s, e)
-                    if fast is not None:
-                        yield fast._replace(line=filled + line_no)
-                        line_no += n_lines
-                        continue
-                    got = _JSON_LINE.findall("\n" + block.decode("ascii"))
+                s, e = starts[filled], ends[filled]
+                if (arr[e - 1] == 0x7D).all():
+                    parsed = _json_lines(block, arr, s, e)
+                    # lines that end at their frame hold one time key each: no count
+                    if (parsed is not None and parsed[1]) or \
+                            block.count(b'"timestamp"') == len(filled):
+                        fast = parsed[0] if parsed is not None else \
+                            _json_rows(block, arr, s, e)
+                        if fast is not None:
+                            yield fast._replace(line=filled + line_no)
+                            line_no += n_lines
+                            continue
+                        got = _JSON_LINE.findall("\n" + block.decode("ascii"))
             else:
                 got = _TEXT_LINE.findall(block.decode("ascii"))
             if got is not None and len(got) != len(filled):
