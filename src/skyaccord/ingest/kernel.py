@@ -26,6 +26,7 @@ Bit layouts (bit 1 is the first bit sent):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final, NamedTuple
 
 import numpy as np
@@ -279,6 +280,17 @@ class Fields(NamedTuple):
     chars: U8          #: (n, 8) six-bit callsign codes (TC 1-4 rows)
 
 
+def _me_bits(rows: U8) -> Callable[[int, int], npt.NDArray[np.int64]]:
+    """``f(a, b)``: bits ``a`` to ``b`` (1-based, inclusive) of each row's ME field."""
+    me = _be(rows, 4, 11)
+
+    def f(a: int, b: int) -> npt.NDArray[np.int64]:
+        return ((me >> np.uint64(56 - b)) & np.uint64((1 << (b - a + 1)) - 1)).astype(
+            np.int64)
+
+    return f
+
+
 def decode_fields(rows: U8, nbytes: npt.NDArray[np.int8]) -> Fields:
     """Decode a batch of frames (``rows`` of 14 bytes, ``nbytes`` 7 or 14 each).
 
@@ -302,17 +314,19 @@ def decode_fields(rows: U8, nbytes: npt.NDArray[np.int8]) -> Fields:
     lon_cpr = np.zeros(n, dtype=np.int32)
     odd = np.zeros(n, dtype=np.bool_)
     chars = np.zeros((n, 8), dtype=np.uint8)
-    r32 = rows.astype(np.uint32)
-    aa = (r32[:, 1] << 16) | (r32[:, 2] << 8) | r32[:, 3]
+    def r32(k: int) -> U32:  # byte k of each frame, widened (one column at a time)
+        return rows[:, k].astype(np.uint32)
+
+    aa = (r32(1) << 16) | (r32(2) << 8) | r32(3)
 
     # short replies (56 bits): address from the parity of the first 32 bits; a short
     # format sent as 112 bits is read from its first 56, as rs1090 reads it
     short = df < 16
-    parity_s = (r32[:, 4] << 16) | (r32[:, 5] << 8) | r32[:, 6]
-    parity_l = (r32[:, 11] << 16) | (r32[:, 12] << 8) | r32[:, 13]
+    parity_s = (r32(4) << 16) | (r32(5) << 8) | r32(6)
+    parity_l = (r32(11) << 16) | (r32(12) << 8) | r32(13)
     icao = np.where(short & (df != 11), crc24_rows(rows, 4) ^ parity_s, aa)
     crc_l = crc24_rows(rows, 11) ^ parity_l
-    code13 = ((r32[:, 2] & 0x1F) << 8) | r32[:, 3]  # bits 20-32
+    code13 = ((r32(2) & 0x1F) << 8) | r32(3)  # bits 20-32
     longr = long_ & (df >= 16)
     icao = np.where(longr & (df != 17) & (df != 18), crc_l, icao).astype(np.uint32)
 
@@ -339,51 +353,52 @@ def decode_fields(rows: U8, nbytes: npt.NDArray[np.int8]) -> Fields:
     es &= _USED_TC[tc]
     status[es & (crc_l != 0)] = CRC
     es &= crc_l == 0
-    me = _be(rows, 4, 11)
-
-    def f(a: int, b: int) -> npt.NDArray[np.int64]:  # ME bits a..b (1-based, inclusive)
-        return ((me >> np.uint64(56 - b)) & np.uint64((1 << (b - a + 1)) - 1)).astype(
-            np.int64)
-
-    s = es & (tc >= 1) & (tc <= 4)
-    status[s], kind[s] = OK, IDENTITY
+    # each kind of message decoded on its own rows only
+    idx = np.flatnonzero(es & (tc >= 1) & (tc <= 4))
+    f = _me_bits(rows[idx])
+    status[idx], kind[idx] = OK, IDENTITY
     for k in range(8):
-        chars[s, k] = f(9 + 6 * k, 14 + 6 * k)[s]
-    pos = es & (tc >= 5) & (tc <= 18)
-    lat_cpr[pos], lon_cpr[pos] = f(23, 39)[pos], f(40, 56)[pos]
-    odd[pos] = f(22, 22)[pos] == 1
-    s = es & (tc >= 5) & (tc <= 8)
+        chars[idx, k] = f(9 + 6 * k, 14 + 6 * k)
+    idx = np.flatnonzero(es & (tc >= 5) & (tc <= 18))
+    f = _me_bits(rows[idx])
+    lat_cpr[idx], lon_cpr[idx] = f(23, 39), f(40, 56)
+    odd[idx] = f(22, 22) == 1
+    surface = tc[idx] <= 8
+    s = idx[surface]
     status[s], kind[s] = OK, SURFACE
-    gs[s] = _MOVEMENT[f(6, 12)[s]]
-    trk[s] = np.where(f(13, 13)[s] == 1, f(14, 20)[s] * (360.0 / 128.0), np.nan)
-    s = es & (tc >= 9) & (tc <= 18)
+    gs[s] = _MOVEMENT[f(6, 12)[surface]]
+    trk[s] = np.where(f(13, 13)[surface] == 1, f(14, 20)[surface] * (360.0 / 128.0),
+                      np.nan)
+    s = idx[~surface]
     status[s], kind[s] = OK, AIR_POSITION
     # 12-bit altitude: the 13-bit AC layout without its M bit
-    c12 = f(9, 20)
+    c12 = f(9, 20)[~surface]
     c13 = ((c12 >> 6) << 7) | (c12 & 0x3F)
     a, unsure = ac13_altitude_ft(c13)
     # Gillham (Q = 0) altitudes in ADS-B, used only above 50,175 ft, and 25 ft codes
     # above 50,000 ft: rs1090 refuses some of those frames outright, so it decides
     unsure |= (((c12 & 0x10) == 0) & (c12 != 0)) | (a > 50_000.0)
-    status[s & unsure] = SLOW
-    s &= ~unsure
-    alt[s] = a[s]
+    status[s[unsure]] = SLOW
+    alt[s[~unsure]] = a[~unsure]
     # velocity: subtype 1 (subsonic ground speed) with both components available;
     # subtypes 3/4 (air speed) carry no ground velocity; the rest go to rs1090
-    s = es & (tc == 19)
+    idx = np.flatnonzero(es & (tc == 19))
+    f = _me_bits(rows[idx])
     st = f(6, 8)
     vew, vns, vr = f(15, 24), f(26, 35), f(38, 46)
-    air = s & ((st == 3) | (st == 4))
+    air = idx[(st == 3) | (st == 4)]
     status[air], kind[air] = OK, NOTHING
-    s &= (st == 1) & (vew > 0) & (vns > 0)
-    vx = ((vew - 1) * (1 - 2 * f(14, 14))).astype(np.float64)
-    vy = ((vns - 1) * (1 - 2 * f(25, 25))).astype(np.float64)
+    v = (st == 1) & (vew > 0) & (vns > 0)
+    vx = ((vew[v] - 1) * (1 - 2 * f(14, 14)[v])).astype(np.float64)
+    vy = ((vns[v] - 1) * (1 - 2 * f(25, 25)[v])).astype(np.float64)
+    s = idx[v]
     status[s], kind[s] = OK, VELOCITY
-    gs[s] = np.sqrt(vx[s] * vx[s] + vy[s] * vy[s])
-    t = np.degrees(np.arctan2(vx[s], vy[s]))
+    gs[s] = np.sqrt(vx * vx + vy * vy)
+    t = np.degrees(np.arctan2(vx, vy))
     trk[s] = np.where(t < 0.0, t + 360.0, t)
     # in integers: a zero rate going down is 0, not -0.0 (rs1090 gives the integer 0)
-    vs[s] = np.where(vr[s] > 0, ((vr[s] - 1) * 64 * (1 - 2 * f(37, 37)[s])).astype(
+    rate = vr[v]
+    vs[s] = np.where(rate > 0, ((rate - 1) * 64 * (1 - 2 * f(37, 37)[v])).astype(
         np.float64), np.nan)
     registers = (status == OK) & ((df == 11) | (df == 17))
     return Fields(status, df, icao, registers, kind, alt, squawk, gs, trk, vs, lat_cpr,
