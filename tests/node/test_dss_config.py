@@ -231,3 +231,54 @@ def test_a_dss_that_does_not_answer_stores_nothing(tmp_path: Path,
     finally:
         for part in closers:
             part.close()
+
+
+def test_on_postgresql_the_dss_sits_in_the_registrys_schema(
+        tmp_path: Path, authority: rsa.RSAPrivateKey) -> None:
+    import os
+
+    base = os.environ.get("SKYACCORD_PG_URL")
+    if not base:
+        pytest.skip("SKYACCORD_PG_URL is not set")
+    import psycopg
+
+    schema = "dsscfg_" + uuid.uuid4().hex[:8]
+    config = node_dir(tmp_path, authority, f'audience = "{AUD}"\n'
+                      'public_keys = ["authority.pem"]\n')
+    text = config.read_text(encoding="utf-8").replace(
+        'db = "us.db"', f'db = "{base}?skyaccord_schema={schema}"')
+    config.write_text(text, encoding="utf-8")
+    try:
+        s = load_settings(config)
+        assert s.dss_db.endswith(f"skyaccord_schema={schema}_registry")
+        check_dss(s)
+        node = open_node(s)
+        routers, _, closers = dss_parts(s)
+        try:
+            with TestClient(node.app(tick=False, deliver=False, routers=routers)) as c:
+                now = time.time()
+                body = {"extents": [{"volume": {"outline_circle": {
+                    "center": {"lat": 36.0, "lng": 37.0},
+                    "radius": {"value": 300, "units": "M"}},
+                    "altitude_lower": {"value": 0, "reference": "W84", "units": "M"},
+                    "altitude_upper": {"value": 100, "reference": "W84", "units": "M"}},
+                    "time_start": {"value": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                          time.gmtime(now + 60)),
+                                   "format": "RFC3339"},
+                    "time_end": {"value": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                        time.gmtime(now + 3600)),
+                                 "format": "RFC3339"}}],
+                    "state": "Accepted", "uss_base_url": "https://b.test", "key": []}
+                r = c.put(f"/dss/v1/operational_intent_references/{uuid.uuid4()}",
+                          json=body, headers=bearer(authority, "uss-b", AUD, SC))
+                assert r.status_code == 201, r.text
+        finally:
+            for part in closers:
+                part.close()
+        with psycopg.connect(base) as db:
+            n = db.execute(f'SELECT COUNT(*) FROM "{schema}_registry".dss_entities').fetchone()
+            assert n is not None and n[0] == 1
+    finally:
+        with psycopg.connect(base, autocommit=True) as db:
+            for name in (schema, f"{schema}_registry"):
+                db.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
