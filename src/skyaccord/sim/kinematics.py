@@ -6,16 +6,21 @@ standard rate or slower where its bank limit says so (``ω = min(3 °/s, g·tan(
 anticipates fly-by waypoints by ``R·tan(Δ/2)`` (Δ at most 90°) so that it rolls out on the next leg,
 corrects its heading for the wind, climbs and descends at its type's rates and changes
 speed at its acceleration. A racetrack is a loop of four waypoints flown until its time.
-All state is struct-of-arrays; a step is a handful of numpy operations over all aircraft.
-Nothing here is random: the plans are (seeded start jitter is drawn in :func:`plans`).
+All state is struct-of-arrays. :meth:`Fleet.advance` flies the sub-steps in a compiled
+loop (numba, :func:`_fly`: a sweep's run flies hours before its window, and a step of
+numpy operations over a few dozen aircraft costs its calls, not its arithmetic);
+:meth:`Fleet._step`, the same step as numpy operations over all aircraft, is the
+reference it is tested against. Nothing here is random: the plans are (seeded start
+jitter is drawn in :func:`plans`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -222,17 +227,36 @@ class Fleet:
         self.started[new] = True
         self.active[new] = True
 
-    def advance(self, t_to: float, dt: float = 2.0) -> None:
-        """Fly every aircraft forward to ``t_to`` in sub-steps of at most ``dt``."""
+    def advance(self, t_to: float, dt: float = 2.0, *, compiled: bool = True) -> None:
+        """Fly every aircraft forward to ``t_to`` in sub-steps of at most ``dt``
+        (``compiled`` False: with :meth:`_step`, the numpy reference)."""
         if not math.isfinite(self.t):
             self.t = t_to
             self._start(t_to)
             return
         while self.t < t_to - 1e-9:
+            if compiled:
+                # the sub-steps until one would start an aircraft, in one compiled call
+                waiting = self.t_start[~self.started]
+                self.t = _fly(*self._state(), self.t, t_to, dt,  # type: ignore[call-arg]
+                              float(waiting.min()) if waiting.size else math.inf, -1)
+                if self.t >= t_to - 1e-9:
+                    break
             h = min(dt, t_to - self.t)
-            self.t += h
-            self._start(self.t)
-            self._step(h)
+            self._start(self.t + h)
+            if compiled:  # that one sub-step (the same time arithmetic as below)
+                self.t = _fly(*self._state(), self.t, t_to, dt,  # type: ignore[call-arg]
+                              math.inf, 1)
+            else:
+                self.t += h
+                self._step(h)
+
+    def _state(self) -> tuple[Any, ...]:
+        """What :func:`_fly` reads and moves (the arrays are updated in place)."""
+        return (self.x, self.y, self.z, self.hdg, self.tas, self.vz, self.wp, self.active,
+                self.wp_xyz, self.wp_v, self.n_wp, self.bank, self.accel, self.climb,
+                self.descent, self.ceiling, self.loop_first, self.loop_last,
+                self.loop_until, self.wind[0], self.wind[1])
 
     def _step(self, dt: float) -> None:
         # Whole arrays, inactive rows masked at the end: cheaper than gathering the
@@ -297,3 +321,67 @@ class Fleet:
     def done(self) -> bool:
         """Every aircraft has flown its plan."""
         return bool(self.started.all() and not self.active.any())
+
+
+_STANDARD_RATE_RAD_S = math.radians(STANDARD_RATE_DEG_S)
+
+
+@numba.njit(cache=True, nogil=True)
+def _fly(x: Any, y: Any, z: Any, hdg: Any, tas: Any, vz: Any, wp: Any, active: Any,
+         wp_xyz: Any, wp_v: Any, n_wp: Any, bank: Any, accel: Any, climb: Any,
+         descent: Any, ceiling: Any, loop_first: Any, loop_last: Any, loop_until: Any,
+         wx: float, wy: float, t: float, t_to: float, dt: float, t_stop: float,
+         max_steps: int) -> float:  # pragma: no cover - compiled; tested against _step
+    """:meth:`Fleet._step` aircraft by aircraft, for every sub-step from ``t`` towards
+    ``t_to`` whose end is before ``t_stop`` (when an aircraft starts: the caller starts
+    it), at most ``max_steps`` (negative: no limit). Returns the time reached. The same
+    operations in the same order as the numpy step, so the same numbers."""
+    pi = math.pi
+    steps = 0
+    while t < t_to - 1e-9 and steps != max_steps:
+        h = min(dt, t_to - t)
+        if t + h >= t_stop:
+            break
+        t += h
+        steps += 1
+        for i in range(x.shape[0]):
+            if not active[i]:
+                continue
+            w = wp[i]
+            tx, ty, tz = wp_xyz[i, w, 0], wp_xyz[i, w, 1], wp_xyz[i, w, 2]
+            dx, dy = tx - x[i], ty - y[i]
+            dist = math.hypot(dx, dy)
+            brg = math.atan2(dx, dy)
+            v0 = tas[i]
+            cross = wx * math.cos(brg) - wy * math.sin(brg)
+            ratio = min(max(cross / max(v0, 1.0), -0.9), 0.9)
+            want = brg - math.asin(ratio)
+            err = (want - hdg[i] + pi) % (2 * pi) - pi
+            omega = min(_STANDARD_RATE_RAD_S,
+                        G * math.tan(math.radians(bank[i])) / max(v0, 1.0))
+            new_hdg = hdg[i] + min(max(err, -omega * h), omega * h)
+            v = v0 + min(max(wp_v[i, w] - v0, -accel[i] * h), accel[i] * h)
+            z_t = min(tz, ceiling[i])
+            new_vz = min(max((z_t - z[i]) / h, -descent[i]), climb[i])
+            vx, vy = v * math.sin(new_hdg) + wx, v * math.cos(new_hdg) + wy
+            hdg[i], tas[i], vz[i] = new_hdg, v, new_vz
+            z[i] = z[i] + new_vz * h
+            x[i] = x[i] + vx * h
+            y[i] = y[i] + vy * h
+            looped = w == loop_last[i] and t < loop_until[i]
+            nxt = loop_first[i] if looped else min(w + 1, n_wp[i] - 1)
+            leg = math.atan2(wp_xyz[i, nxt, 0] - tx, wp_xyz[i, nxt, 1] - ty)
+            delta = abs((leg - brg + pi) % (2 * pi) - pi)
+            radius = v / omega
+            lead = radius * math.tan(min(delta, math.radians(90.0)) / 2.0)
+            gs = math.hypot(vx, vy)
+            rem = math.hypot(tx - x[i], ty - y[i])
+            unreachable = dist < 0.95 * 2.0 * radius * abs(math.sin(err))
+            if rem <= max(lead, gs * h) or unreachable:
+                if looped:
+                    wp[i] = loop_first[i]
+                elif w + 1 >= n_wp[i]:
+                    active[i] = False  # landed, or left the theatre
+                else:
+                    wp[i] = w + 1
+    return t
