@@ -40,6 +40,9 @@ against a brute-force sampling instead.
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -354,6 +357,14 @@ def predict_incursions(
         if not eligible.any():
             continue
         outline = _Outline.of(zone, plane)
+        # A path whose box misses the zone's box neither crosses an edge nor has a point
+        # inside (the pieces' midpoints lie between the path's ends): left out, so that
+        # a zone far from every track costs no tree and no polygon.
+        xmin, ymin, xmax, ymax = outline.bounds
+        eligible &= ((np.minimum(x0, x1) <= xmax) & (np.maximum(x0, x1) >= xmin)
+                     & (np.minimum(y0, y1) <= ymax) & (np.maximum(y0, y1) >= ymin))
+        if not eligible.any():
+            continue
         ti, t_cross = _crossings(outline, state, paths, np.flatnonzero(eligible & moving),
                                  horizon)
         p_track, p_lo, p_hi = _inside_pieces(outline, state, np.flatnonzero(eligible), ti,
@@ -372,22 +383,112 @@ def predict_incursions(
     return _incursions(parts, state, plane, horizon)
 
 
-class _Outline(NamedTuple):
-    """A zone in the plane: its polygon (prepared), its edges and their search tree."""
+class _Shape:
+    """A zone's outline in degrees, what no plane changes: every vertex (in shapely's
+    coordinate order) and the two vertices of each ring edge; and the zone's outlines
+    in the last few planes it was projected onto."""
 
-    polygon: BaseGeometry
-    edges: FloatArray
-    """(m, 4): x_a, y_a, x_b, y_b of each boundary edge"""
-    tree: shapely.STRtree
+    def __init__(self, geom: BaseGeometry, ref: weakref.ref[BaseGeometry]) -> None:
+        coords = shapely.get_coordinates(geom)
+        self.geometry = ref  # (not the geometry: the cache must not keep it alive)
+        self.lon = np.ascontiguousarray(coords[:, 0])
+        self.lat = np.ascontiguousarray(coords[:, 1])
+        first: list[IntArray] = []
+        at = 0
+        for poly in shapely.get_parts(geom):
+            for ring in (poly.exterior, *poly.interiors):
+                k = len(ring.coords)
+                first.append(np.arange(at, at + k - 1))
+                at += k
+        self.a = np.concatenate(first)
+        self.b = self.a + 1
+        self.planes: OrderedDict[LocalPlane, _Outline] = OrderedDict()
+
+
+_PLANES_KEPT = 4  # outlines kept per zone (planes): a node's tick, a command's calls
+_SHAPES: dict[int, tuple[weakref.ref[BaseGeometry], _Shape]] = {}
+_SHAPES_LOCK = threading.Lock()
+
+
+def _forget(key: int) -> None:
+    with _SHAPES_LOCK:
+        _SHAPES.pop(key, None)
+
+
+def _shape(geom: BaseGeometry) -> _Shape:
+    """The :class:`_Shape` of a geometry, built once for the life of the geometry object
+    (keyed on its identity; shapely geometries are immutable)."""
+    key = id(geom)
+    with _SHAPES_LOCK:
+        hit = _SHAPES.get(key)
+    if hit is not None and hit[0]() is geom:
+        return hit[1]
+    ref = weakref.ref(geom, lambda _, key=key: _forget(key))  # type: ignore[misc]
+    shape = _Shape(geom, ref)
+    with _SHAPES_LOCK:
+        _SHAPES[key] = (ref, shape)
+    return shape
+
+
+class _Outline:
+    """A zone in a plane: its vertices and box; its polygon (prepared), edges and their
+    search tree, built when first asked for. The same values as projecting the zone's
+    geometry (:func:`project_geometry`) and taking its ring edges."""
+
+    def __init__(self, shape: _Shape, plane: LocalPlane) -> None:
+        x, y = plane.forward(shape.lat, shape.lon)
+        self._shape = shape
+        self.xy = np.column_stack([x, y])
+        self.bounds = (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
+        self._polygon: BaseGeometry | None = None
+        self._edges: FloatArray | None = None
+        self._tree: shapely.STRtree | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def of(cls, zone: Zone, plane: LocalPlane) -> _Outline:
-        proj = project_geometry(zone.geometry, plane)
-        shapely.prepare(proj)
-        edges = _edges(proj)
-        tree = shapely.STRtree(np.asarray(shapely.linestrings(
-            np.stack([edges[:, :2], edges[:, 2:]], axis=1))))
-        return cls(proj, edges, tree)
+        """The zone's outline in ``plane``, from the cache when it was asked for lately."""
+        shape = _shape(zone.geometry)
+        with _SHAPES_LOCK:
+            hit = shape.planes.get(plane)
+            if hit is not None:
+                shape.planes.move_to_end(plane)
+                return hit
+        outline = cls(shape, plane)
+        with _SHAPES_LOCK:
+            shape.planes[plane] = outline
+            while len(shape.planes) > _PLANES_KEPT:
+                shape.planes.popitem(last=False)
+        return outline
+
+    @property
+    def polygon(self) -> BaseGeometry:
+        with self._lock:
+            if self._polygon is None:
+                xy = self.xy
+                geom = self._shape.geometry()  # alive: the caller's zone holds it
+                assert geom is not None
+                proj = shapely.transform(geom, lambda _: xy)
+                shapely.prepare(proj)
+                self._polygon = proj
+            return self._polygon
+
+    @property
+    def edges(self) -> FloatArray:
+        """(m, 4): x_a, y_a, x_b, y_b of each boundary edge"""
+        with self._lock:
+            if self._edges is None:
+                self._edges = np.hstack([self.xy[self._shape.a], self.xy[self._shape.b]])
+            return self._edges
+
+    @property
+    def tree(self) -> shapely.STRtree:
+        edges = self.edges
+        with self._lock:
+            if self._tree is None:
+                self._tree = shapely.STRtree(np.asarray(shapely.linestrings(
+                    np.stack([edges[:, :2], edges[:, 2:]], axis=1))))
+            return self._tree
 
 
 class _Part(NamedTuple):
