@@ -92,13 +92,29 @@ def volume4d(lat: float, lng: float, radius_m: float, alt0_m: float, alt1_m: flo
 
 
 class Receiver:
-    """uss-b's ``POST /uss/v1/operational_intents``: records what it is told."""
+    """uss-b's USS: ``POST /uss/v1/operational_intents`` records what it is told, ``GET
+    /uss/v1/operational_intents/{id}`` answers the details it was given (and records
+    who asked)."""
 
     def __init__(self) -> None:
         self.got: list[tuple[dict[str, Any], str]] = []
+        self.details: dict[str, dict[str, Any]] = {}
+        self.asked: list[tuple[str, str]] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                eid = self.path.rsplit("/", 1)[-1]
+                outer.asked.append((eid, self.headers.get("authorization", "")))
+                op = outer.details.get(eid)
+                data = json.dumps({"operational_intent": op} if op else
+                                  {"message": "not found"}).encode()
+                self.send_response(200 if op else 404)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self) -> None:
                 n = int(self.headers.get("content-length", "0"))
                 body = json.loads(self.rfile.read(n))
@@ -280,6 +296,7 @@ def test_a_node_and_other_f3548_software_deconflict_both_ways(
     check_request(document, "PutOperationalIntentDetailsParameters", told)
     r = http.post("/uss/v1/operational_intents", json=told, headers=b_uss)
     assert r.status_code == 204, r.text
+    receiver.details[b_id] = told["operational_intent"]
     assert f"F3548 notice from uss-b: operational intent {b_id} version 1" in \
         setup["log"].read_text()
     stale = {**told, "operational_intent": {**told["operational_intent"], "details": {
@@ -299,6 +316,12 @@ def test_a_node_and_other_f3548_software_deconflict_both_ways(
     problem = r.json()
     assert [m["id"] for m in problem["dss_missing"]] == [b_id]
     assert problem["dss_missing"][0]["manager"] == "uss-b" and b_id in problem["detail"]
+    # (the node asked uss-b's USS for the details, with its own token for uss-b's host:
+    # they meet its intent, so it did not write over them)
+    asked, auth = receiver.asked[-1]
+    assert asked == b_id
+    assert jwt.decode(auth.removeprefix("Bearer "), public_pem(setup["node_key"]),
+                      algorithms=["RS256"], audience="127.0.0.1")["sub"] == "us"
     assert http.get("/intents/sortie-2", headers=operator).status_code == 404
     # an update of sortie-1 that would cross it: refused, the registry keeps version 1
     r = http.post("/intents", json=sortie("sortie-1", LAT + 0.004, LNG, t0, t1, 1),
@@ -325,6 +348,28 @@ def test_a_node_and_other_f3548_software_deconflict_both_ways(
     indices = {s["subscription_id"]: s["notification_index"] for s in notice["subscriptions"]}
     assert indices[b_sub] == 3 and indices[b_ref["subscription_id"]] == 2
 
+    # 3b. a reference whose extents (in the DSS) meet the node's next intent while the
+    # volumes its USS details do not (as a DSS answering by coarse cells would name it):
+    # the node reads the details, sees them clear, and writes with that OVN
+    b2 = str(uuid.uuid4())
+    b2_plan = {"extents": [volume4d(LAT - 0.05, LNG, 3000, 0, 2000, t0, t1)], "key": [],
+               "state": "Accepted", "uss_base_url": receiver.url}
+    status, out = b("PUT", "/dss/v1/operational_intent_references/{entityid}", b2_plan,
+                    entityid=b2)
+    assert status == 201, out
+    receiver.details[b2] = {"reference": out["operational_intent_reference"], "details": {
+        "volumes": [volume4d(LAT - 0.07, LNG, 500, 0, 2000, t0, t1)],
+        "off_nominal_volumes": [], "priority": 0}}
+    r = http.post("/intents", json=sortie("sortie-3", LAT - 0.035, LNG, t0, t1),
+                  headers=operator)
+    assert r.status_code == 200, r.text
+    assert receiver.asked[-1][0] == b2
+    # and with the details meeting it, the same is refused
+    receiver.details[b2]["details"]["volumes"] = b2_plan["extents"]
+    r = http.post("/intents", json=sortie("sortie-4", LAT - 0.036, LNG, t0, t1),
+                  headers=operator)
+    assert r.status_code == 409 and [m["id"] for m in r.json()["dss_missing"]] == [b2]
+
     # 4. restarted, the node still withdraws its reference when the intent ends
     node.stop()
     node.__init__(setup["config"], setup["port"], setup["log"])  # type: ignore[misc]
@@ -336,4 +381,5 @@ def test_a_node_and_other_f3548_software_deconflict_both_ways(
              )[0] == 404
     notice, _ = wait_for(lambda: len(receiver.got) > before and receiver.got[-1])
     assert notice["operational_intent_id"] == rid and "operational_intent" not in notice
-    assert notice["subscriptions"] == [{"subscription_id": b_sub, "notification_index": 4}]
+    # b_sub: the node's create, b_id, the update, b2, sortie-3, and now this deletion
+    assert notice["subscriptions"] == [{"subscription_id": b_sub, "notification_index": 6}]

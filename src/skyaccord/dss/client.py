@@ -7,9 +7,12 @@ one, or the ASGI test client): for each intent it reads the references already i
 extents, keys its write with the OVNs it knows (its own, which the DSS shows to their
 manager, and any given to it, e.g. learnt from the other USSs' details), and creates,
 updates or deletes the reference. A write the DSS refuses for want of other managers'
-OVNs raises :class:`~skyaccord.errors.IntentConflict` naming those references: in F3548
-a USS then reads their details (and OVNs) from the managing USSs, which this publisher
-does not do (skyaccord nodes exchange plans over the line instead).
+OVNs: given ``peer_token`` (a token for another USS, by its host name), the publisher
+does what F3548 has a USS do: it reads each reference's details from its manager's USS
+(``GET {uss_base_url}/uss/v1/operational_intents/{id}``) and, when none of their volumes
+meets ours (a DSS that answers by coarse cells names references that do not), writes again
+with their OVNs; otherwise (or without ``peer_token``, or when a USS does not answer) it
+raises :class:`~skyaccord.errors.IntentConflict` naming the references that conflict.
 
 The OVNs of its own references are kept in memory and, when unknown (after a restart),
 read back from the DSS (which shows a reference's OVN to its manager). A DSS that does not
@@ -28,6 +31,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -35,7 +39,10 @@ from skyaccord.errors import IntentConflict, SkyaccordError
 from skyaccord.strategic.codec import intent_to_f3548
 from skyaccord.strategic.volumes import Intent, IntentState
 
-__all__ = ["DssUnavailable", "Published", "Publisher", "reference_id"]
+__all__ = ["MAX_DETAILS", "DssUnavailable", "Published", "Publisher", "reference_id"]
+
+#: Most references whose details a refused write asks their USSs for
+MAX_DETAILS = 20
 
 _STATES = {IntentState.ACCEPTED: "Accepted", IntentState.ACTIVATED: "Activated",
            IntentState.NONCONFORMING: "Nonconforming",
@@ -84,11 +91,14 @@ class Publisher:
     bearer token ``token()`` gives (scope ``utm.strategic_coordination``)."""
 
     def __init__(self, http: httpx.Client, token: Callable[[], str], party: str,
-                 uss_base_url: str) -> None:
+                 uss_base_url: str, *, peer_token: Callable[[str], str] | None = None,
+                 peers: httpx.Client | None = None) -> None:
         self.http = http
         self.token = token
         self.party = party
         self.uss_base_url = uss_base_url
+        self.peer_token = peer_token
+        self.peers = peers
         self.ovns: dict[str, str] = {}  # reference id -> the OVN of our last write
         self._lock = threading.Lock()
 
@@ -151,6 +161,13 @@ class Publisher:
         old = self.current_ovn(rid)
         path = f"/dss/v1/operational_intent_references/{rid}"
         status, out = self._call("PUT", path if old is None else f"{path}/{old}", body)
+        if (status == 409 and out.get("missing_operational_intents")
+                and not out.get("missing_constraints") and self.peer_token is not None):
+            learnt = self._clear_of(out["missing_operational_intents"], extents)
+            if learnt is not None:  # none of them meets ours: write again with their OVNs
+                body["key"] = sorted(key | set(learnt))
+                status, out = self._call("PUT", path if old is None else f"{path}/{old}",
+                                         body)
         if status == 409 and "missing_operational_intents" in out:
             missing = [*out.get("missing_operational_intents", []),
                        *out.get("missing_constraints", [])]
@@ -172,6 +189,42 @@ class Publisher:
         self.ovns[rid] = ref["ovn"]
         return Published(rid, int(ref["version"]), ref["ovn"], out.get("subscribers", []),
                          ref, extents)
+
+    def _clear_of(self, missing: list[Any], extents: list[dict[str, Any]]
+                  ) -> list[str] | None:
+        """The OVNs of ``missing`` (references the DSS named) read from their managers'
+        USSs when none of their volumes meets ``extents``; None when one does, or cannot
+        be read (at most :data:`MAX_DETAILS` of them are asked)."""
+        from .geometry import intersects, parse_volumes
+
+        assert self.peer_token is not None
+        if len(missing) > MAX_DETAILS:
+            return None
+        ours = parse_volumes(extents, "extents")
+        peers = self.peers or self.http
+        ovns = []
+        for m in missing:
+            url = str(m.get("uss_base_url", "")) if isinstance(m, dict) else ""
+            if not url.startswith(("http://", "https://")):
+                return None
+            host = urlsplit(url).hostname or url
+            try:
+                r = peers.get(f"{url}/uss/v1/operational_intents/{m['id']}", headers={
+                    "Authorization": f"Bearer {self.peer_token(host)}"}, timeout=5.0)
+                if r.status_code != 200:
+                    return None
+                op = r.json()["operational_intent"]
+                ref, details = op["reference"], op["details"]
+                theirs = [*details.get("volumes", []),
+                          *details.get("off_nominal_volumes", [])]
+                if ref["id"] != m["id"] or not isinstance(ref.get("ovn"), str):
+                    return None
+                if intersects(parse_volumes(theirs, "details"), ours):
+                    return None
+            except (httpx.HTTPError, ValueError, KeyError, TypeError, SkyaccordError):
+                return None
+            ovns.append(ref["ovn"])
+        return ovns
 
     def _withdraw(self, rid: str) -> Published | None:
         old = self.current_ovn(rid)

@@ -166,10 +166,10 @@ def dss_parts(s: NodeSettings) -> tuple[list[Any], Any, list[Any]]:
         audience = d.publish_audience or d.audience or ""
         http = httpx.Client(base_url=d.publish_to, timeout=10.0, verify=verify)
         closers.append(http)
+        peers = httpx.Client(timeout=5.0, verify=verify)  # other USSs (closed by side)
         publisher = Publisher(http, lambda: signer.token(audience), d.manager or s.party,
-                              d.uss_base_url)
-        side = UssSide(d.uss_base_url, signer, httpx.Client(timeout=5.0, verify=verify),
-                       on_notice=_echo_notice)
+                              d.uss_base_url, peer_token=signer.token, peers=peers)
+        side = UssSide(d.uss_base_url, signer, peers, on_notice=_echo_notice)
         closers.append(side)
         uss_audience = urlsplit(d.uss_base_url).hostname or d.uss_base_url
         routers.append(uss_router(side, Authenticator(keys, uss_audience),
