@@ -63,3 +63,43 @@ def test_publish_update_conflict_and_withdraw(client: Client) -> None:
     gone = pub.publish(replace(ours, state=IntentState.ENDED))
     assert gone is not None and client.call("GET", OIR, other, entityid=first.id)[0] == 404
     assert pub.publish(replace(ours, state=IntentState.ENDED)) is None
+
+
+def test_answers_are_read_up_to_a_bound() -> None:
+    """A hostile server's endless answer is cut at the bound, not read whole."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+
+    from skyaccord.dss.client import bounded_json
+
+    sent: list[int] = []
+
+    class Endless(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            try:
+                for _ in range(4096):  # up to 256 MiB, unless the reader hangs up
+                    self.wfile.write(b" " * 65536)
+                    sent.append(1)
+            except OSError:
+                pass
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with httpx.Client() as http:
+            status, out = bounded_json(http, "GET",
+                                       f"http://127.0.0.1:{server.server_address[1]}/x",
+                                       1024 * 1024)
+        assert status == 200 and "over 1048576 bytes" in out["message"]
+        assert len(sent) < 1024  # far less than the 256 MiB offered was sent
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -26,6 +26,7 @@ feet to metres W84); ``ended`` deletes the reference.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -43,6 +44,28 @@ __all__ = ["MAX_DETAILS", "DssUnavailable", "Published", "Publisher", "reference
 
 #: Most references whose details a refused write asks their USSs for
 MAX_DETAILS = 20
+#: Largest answer read from a DSS (a query naming thousands of references fits), and
+#: from another USS (one intent's details)
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+MAX_DETAILS_BYTES = 4 * 1024 * 1024
+
+
+def bounded_json(http: httpx.Client, method: str, url: str, limit: int, **kw: Any
+                 ) -> tuple[int, Any]:
+    """(status, JSON) of a request, reading at most ``limit`` bytes of the answer (a
+    hostile server's endless body is cut: ``{"message": ...}``, as is one not JSON)."""
+    with http.stream(method, url, **kw) as r:
+        chunks, size = [], 0
+        for chunk in r.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                return r.status_code, {"message": f"the answer is over {limit} bytes"}
+            chunks.append(chunk)
+    data = b"".join(chunks)
+    try:
+        return r.status_code, json.loads(data)
+    except ValueError:
+        return r.status_code, {"message": data[:200].decode("utf-8", "replace")}
 
 _STATES = {IntentState.ACCEPTED: "Accepted", IntentState.ACTIVATED: "Activated",
            IntentState.NONCONFORMING: "Nonconforming",
@@ -104,18 +127,15 @@ class Publisher:
 
     def _call(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
         try:
-            r = self.http.request(method, path, json=body,
-                                  headers={"Authorization": f"Bearer {self.token()}"})
+            status, payload = bounded_json(
+                self.http, method, path, MAX_ANSWER_BYTES, json=body,
+                headers={"Authorization": f"Bearer {self.token()}"})
         except httpx.HTTPError as exc:
             raise DssUnavailable(f"the DSS at {self.http.base_url} did not answer: {exc}"
                                  ) from exc
-        try:
-            payload = r.json()
-        except ValueError:
-            payload = {"message": r.text[:200]}
         if not isinstance(payload, dict):
             payload = {"message": str(payload)[:200]}
-        return r.status_code, payload
+        return status, payload
 
     def current_ovn(self, rid: str) -> str | None:
         """The OVN of our reference ``rid``: as last written, else as the DSS shows it to
@@ -209,11 +229,13 @@ class Publisher:
                 return None
             host = urlsplit(url).hostname or url
             try:
-                r = peers.get(f"{url}/uss/v1/operational_intents/{m['id']}", headers={
-                    "Authorization": f"Bearer {self.peer_token(host)}"}, timeout=5.0)
-                if r.status_code != 200:
+                status, answer = bounded_json(
+                    peers, "GET", f"{url}/uss/v1/operational_intents/{m['id']}",
+                    MAX_DETAILS_BYTES, timeout=5.0,
+                    headers={"Authorization": f"Bearer {self.peer_token(host)}"})
+                if status != 200:
                     return None
-                op = r.json()["operational_intent"]
+                op = answer["operational_intent"]
                 ref, details = op["reference"], op["details"]
                 theirs = [*details.get("volumes", []),
                           *details.get("off_nominal_volumes", [])]
