@@ -652,7 +652,8 @@ class ModeSDecoder:
         limit = KT_MAX * KT
         rad = math.pi / 180.0
         floor = math.floor
-        nl_of = _nl
+        bisect_right = bisect.bisect_right
+        edges = _NL_EDGES
         local_max = _LOCAL_MAX_S
         slack = _JUMP_SLACK_M
         radius = EARTH_RADIUS_M
@@ -697,7 +698,11 @@ class ModeSDecoder:
                 ref_lat, ref_lon = pos[1], pos[2]
                 y = dlat * (floor(ref_lat / dlat) + floor((ref_lat % dlat) / dlat - yzf + 0.5)
                             + yzf)
-                dlon = sp / max(nl_of(y) - o, 1)
+                # NL(y) as _nl gives it, inline (the loop's most frequent call)
+                ay = y if y >= 0.0 else -y
+                zones = (59 - bisect_right(edges, ay) if ay < 87.0 else
+                         2 if ay == 87.0 else 1) - o
+                dlon = sp / (zones if zones > 1 else 1)
                 x = dlon * (floor(ref_lon / dlon) + floor((ref_lon % dlon) / dlon - xzf + 0.5)
                             + xzf)
                 x = (x + 180.0) % 360.0 - 180.0
@@ -715,7 +720,8 @@ class ModeSDecoder:
             elif high:
                 reason = "impossible altitude"
             elif pos is not None:
-                allowed = limit * max(tt - pos[0], 0.0) + slack
+                since = tt - pos[0]
+                allowed = limit * (since if since > 0.0 else 0.0) + slack
                 dy, dx = abs(y - pos[1]) * rad, abs(x - pos[2]) * rad
                 # the great-circle distance is at most R (|dlat| + |dlon|): the haversine
                 # only when that bound does not already clear the allowance
