@@ -33,17 +33,18 @@ def plane_zone(ring: np.ndarray, zone_id: str = "z") -> Zone:
     return Zone(zone_id, "sy", "restricted", shapely.Polygon(np.column_stack([lon, lat])))
 
 
-def plane_tracks(rows: list[tuple[float, float, float, float]]) -> Tracks:
-    """Level tracks at plane (x, y) m flying plane bearing ``trk`` at ``speed`` m/s."""
+def plane_tracks(rows: list[tuple[float, float, float, float]], party: str = "ru",
+                 alt_ft: float = 20000.0, vs_fpm: float = 0.0) -> Tracks:
+    """Tracks at plane (x, y) m flying plane bearing ``trk`` at ``speed`` m/s."""
     x = np.array([r[0] for r in rows])
     y = np.array([r[1] for r in rows])
     lat, lon = PLANE.inverse(x, y)
     conv = np.degrees(PLANE.factors(lat, lon).convergence_rad)
     n = len(rows)
-    return Tracks(np.array([f"t{k}" for k in range(n)]), np.array(["ru"] * n),
-                  np.array(["manned"] * n), lat, lon, np.full(n, 20000.0),
+    return Tracks(np.array([f"t{k}" for k in range(n)]), np.array([party] * n),
+                  np.array(["manned"] * n), lat, lon, np.full(n, alt_ft),
                   np.array([r[3] for r in rows]) * 3600 / 1852,
-                  (np.array([r[2] for r in rows]) + conv) % 360, np.zeros(n))
+                  (np.array([r[2] for r in rows]) + conv) % 360, np.full(n, vs_fpm))
 
 
 def seg_distance(seg: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -216,3 +217,126 @@ def test_tie_is_equidistant_within_its_interval(axis_aligned: bool) -> None:
     x, y = x0 + vx * t, y0 + vy * t
     da, db = seg_distance(sa, x, y), seg_distance(sb, x, y)
     np.testing.assert_allclose(da, db, rtol=0, atol=1e-6)
+
+
+SQUARE = np.array([[0.0, -1e4], [2e4, -1e4], [2e4, 1e4], [0.0, 1e4]])  # 20 km, plane m
+
+
+def test_entry_and_exit_points_by_hand() -> None:
+    """Entry and exit positions are the track's plane positions at the entry and exit
+    times, back on WGS84: a track flying north-east through the square (in across its
+    west edge, out across its north edge), and one that does not leave (exit nan).
+
+    Mutations killed: ``_incursions``' entry ``y0 - vy t`` (mutmut_37), exit ``x0 - vx
+    t`` or ``y0 - vy t`` (50, 52), ``gone = None`` (54: a position where there is no
+    exit) and the exit's ``np.where`` with ``None`` (75-77, 81-83)."""
+    speed = 200.0
+    tracks = plane_tracks([(-5e3, 0.0, 45.0, speed), (1e4, 0.0, 180.0, 10.0)])
+    s = plane_state(tracks, ACCORD, PLANE)
+    inc = predict_incursions(tracks, [plane_zone(SQUARE)], ACCORD, plane=PLANE)
+    assert inc.track.tolist() == [0, 1]
+    # in at x = 0 (5 km flown east and north), out at y = 10 km (x = 5 km)
+    for k, t, (x, y) in ((0, inc.t_entry_s[0], (0.0, 5e3)), (0, inc.t_exit_s[0], (5e3, 1e4))):
+        assert float(s.x[k] + s.vx[k] * t) == pytest.approx(x, abs=1e-3)
+        assert float(s.y[k] + s.vy[k] * t) == pytest.approx(y, abs=1e-3)
+    want = PLANE.inverse(np.array([0.0, 5e3]), np.array([5e3, 1e4]))
+    np.testing.assert_allclose([inc.entry_lat[0], inc.exit_lat[0]], want[0], atol=1e-8)
+    np.testing.assert_allclose([inc.entry_lon[0], inc.exit_lon[0]], want[1], atol=1e-8)
+    # inside now and not leaving within 300 s at 10 m/s: entry where it is, exit nan
+    assert inc.entry_lat[1] == pytest.approx(float(tracks.lat[1]), abs=1e-9)
+    assert inc.entry_lon[1] == pytest.approx(float(tracks.lon[1]), abs=1e-9)
+    assert inc.exit_lat.dtype == inc.exit_lon.dtype == np.float64
+    assert math.isnan(inc.t_exit_s[1]) and math.isnan(inc.exit_lat[1])
+    assert math.isnan(inc.exit_lon[1])
+
+
+def test_active_windows_near_now_and_the_default_now() -> None:
+    """Zones whose active window starts half a second from now (``t_now_s`` defaults to
+    0), or ends half a second from now: a track inside both is in the first from 0.5 s
+    on, and in the second for its first 0.5 s.
+
+    Mutations killed: ``predict_incursions``' default ``t_now_s = 1.0`` (mutmut_1) and a
+    window ending within 1 s taken for none (``w_end > 1``, mutmut_78)."""
+    tracks = plane_tracks([(1e4, 0.0, 0.0, 100.0)])
+    soon = Zone("soon", "sy", "restricted", plane_zone(SQUARE).geometry, active_from_s=0.5)
+    ending = Zone("ending", "sy", "restricted", plane_zone(SQUARE).geometry,
+                  active_until_s=0.5)
+    inc = predict_incursions(tracks, [soon, ending], ACCORD, plane=PLANE)
+    assert inc.zone.tolist() == [0, 1]
+    assert inc.t_entry_s.tolist() == [0.5, 0.0]
+    assert inc.t_exit_s[0] == pytest.approx(100.0, rel=1e-5)
+    assert inc.t_exit_s[1] == 0.5
+    later = predict_incursions(tracks, [soon, ending], ACCORD, plane=PLANE, t_now_s=1.0)
+    assert later.zone.tolist() == [0] and later.t_entry_s[0] == 0.0
+
+
+def test_a_zone_nobody_may_enter_does_not_end_the_search() -> None:
+    """Zones are checked one by one: one that no track can intrude into (its own
+    party's) comes first, and the next is still checked; a track of the first zone's
+    party flying right through it intrudes into neither.
+
+    Mutations killed: ``continue`` made ``break`` for a zone without eligible tracks
+    (``predict_incursions`` mutmut_80), and crossings computed for tracks that are not
+    eligible (``eligible | moving``, mutmut_98: the own-party track's crossings then
+    make an incursion of their own)."""
+    own = Zone("own", "us", "restricted", plane_zone(SQUARE).geometry)
+    other = Zone("other", "sy", "restricted", plane_zone(SQUARE + np.array([0.0, 3e4])).geometry)
+    us = plane_tracks([(-5e3, 0.0, 90.0, 200.0)], party="us")
+    inc = predict_incursions(us, [own, other], ACCORD, plane=PLANE)
+    assert len(inc) == 0
+    ru = plane_tracks([(-5e3, 3e4, 90.0, 200.0)])
+    inc = predict_incursions(ru, [own, other], ACCORD, plane=PLANE)
+    assert inc.zone.tolist() == [1]
+    assert inc.t_entry_s[0] == pytest.approx(25.0, rel=1e-5)
+
+
+def test_leaving_the_outline_before_reaching_the_band() -> None:
+    """A track climbing at 2,000 fpm from 9,000 ft crosses a zone whose band starts at
+    10,000 ft: through the outline from 25 s to 125 s, in the band only from 30 s on,
+    so in from 30 s to 125 s; with the band from 13,000 ft (reached at 120 s) in from
+    120 s to 125 s; from 14,000 ft (reached at 150 s, after it left) never in.
+
+    Mutations killed: ``live = (lo < hi) | (lo < horizon)`` (predict_incursions
+    mutmut_124: a piece that ends before the band begins kept as an incursion)."""
+    tracks = plane_tracks([(-5e3, 0.0, 90.0, 200.0)], alt_ft=9000.0, vs_fpm=2000.0)
+    geom = plane_zone(SQUARE).geometry
+    zones = [Zone(f"from{f}", "sy", "restricted", geom, lower_ft=f, upper_ft=40000.0)
+             for f in (10000.0, 13000.0, 14000.0)]
+    inc = predict_incursions(tracks, zones, ACCORD, plane=PLANE)
+    assert inc.zone.tolist() == [0, 1]
+    np.testing.assert_allclose(inc.t_entry_s, [30.0, 120.0], rtol=1e-5)
+    np.testing.assert_allclose(inc.t_exit_s, [125.0, 125.0], rtol=1e-5)
+
+
+def test_slowly_climbing_track_stays_in_its_band() -> None:
+    """A track climbing at 100 fpm (0.5 m/s) inside a zone's 10,000 to 20,000 ft band
+    from 15,000 ft stays in the band for 50 minutes: inside now, for the look-ahead.
+
+    Mutation killed: ``_vertical_window``'s ``climbing = vz > 1`` (mutmut_17: a track
+    climbing slower than 1 m/s taken for a descending one, whose window is then
+    empty)."""
+    tracks = plane_tracks([(1e4, 0.0, 0.0, 10.0)], alt_ft=15000.0, vs_fpm=100.0)
+    zone = Zone("band", "sy", "restricted", plane_zone(SQUARE).geometry,
+                lower_ft=10000.0, upper_ft=20000.0)
+    inc = predict_incursions(tracks, [zone], ACCORD, plane=PLANE)
+    assert len(inc) == 1 and inc.t_entry_s[0] == 0.0 and math.isnan(inc.t_exit_s[0])
+
+
+def test_through_a_reflex_vertex_is_one_incursion() -> None:
+    """An L-shaped zone (a 20 km square less its north-east quarter) crossed diagonally
+    through its reflex corner: inside on both sides of the corner, so one incursion
+    from the west edge to the south edge, whatever the corner's crossing times.
+
+    Mutations killed: the joining of touching inside pieces (``_inside_pieces``'
+    ``p_track[:+1]``, ``p_lo[1:] < p_hi[:-1]``: mutmut_56, 59)."""
+    ell = np.array([[0.0, 0.0], [2e4, 0.0], [2e4, 1e4], [1e4, 1e4], [1e4, 2e4],
+                    [0.0, 2e4]])
+    # the ownship of the picture's second track flies through the same corner: its
+    # pieces must not be joined to the first track's
+    tracks = plane_tracks([(-1e3, 2.1e4, 135.0, 200.0), (-1e3, 2.1e4, 135.0, 150.0)])
+    inc = predict_incursions(tracks, [plane_zone(ell)], ACCORD, plane=PLANE)
+    assert inc.track.tolist() == [0, 1]
+    d = math.hypot(1e3, 1e3)  # to the west edge (x = 0, y = 20 km)
+    for k, speed in enumerate((200.0, 150.0)):
+        assert inc.t_entry_s[k] == pytest.approx(d / speed, rel=1e-5)
+        assert inc.t_exit_s[k] == pytest.approx(21 * d / speed, rel=1e-5)
