@@ -340,3 +340,43 @@ def test_through_a_reflex_vertex_is_one_incursion() -> None:
     for k, speed in enumerate((200.0, 150.0)):
         assert inc.t_entry_s[k] == pytest.approx(d / speed, rel=1e-5)
         assert inc.t_exit_s[k] == pytest.approx(21 * d / speed, rel=1e-5)
+
+
+def test_depth_in_many_dented_stars_against_brute_force() -> None:
+    """The depth of every incursion of tracks crossing concave stars (5 to 11 points,
+    dents up to 70 %, some with a hole) in every direction, against the Lipschitz brute
+    force of test_depth.py: more pieces of the distance's envelope per path than the
+    hypothesis cases there, so that an interval closed too early shows.
+
+    Written for ``_depth``'s tests of a settled interval (``tol_b`` grown to the whole
+    distance, mutmut_59) and of its Lipschitz bound (``fa - fb``, mutmut_70)."""
+    from .test_depth import check_against_brute_force
+
+    rng = np.random.default_rng(59)
+    for _ in range(6):
+        points = int(rng.integers(5, 12))
+        k = np.arange(2 * points)
+        radius = rng.uniform(8e3, 20e3)
+        r = radius * np.where(k % 2 == 0, 1.0, 1.0 - rng.uniform(0.2, 0.7))
+        a = k * np.pi / points + rng.uniform(0, np.pi)
+        ring = np.column_stack([r * np.sin(a), r * np.cos(a)])
+        shell = PLANE.inverse(ring[:, 0], ring[:, 1])
+        holes = []
+        if rng.random() < 0.5:
+            h = 0.15 * radius * np.column_stack([np.sin(a[::2]), np.cos(a[::2])])
+            lat, lon = PLANE.inverse(h[:, 0], h[:, 1])
+            holes.append(np.column_stack([lon, lat]))
+        zone = Zone("star", "sy", "restricted",
+                    shapely.Polygon(np.column_stack([shell[1], shell[0]]), holes))
+        rows = []
+        for _ in range(10):
+            b = rng.uniform(0, 2 * np.pi)
+            off = rng.uniform(-0.8, 0.8) * radius
+            start = -1.3 * radius * np.array([np.sin(b), np.cos(b)])
+            side = off * np.array([np.cos(b), -np.sin(b)])
+            rows.append((float(start[0] + side[0]), float(start[1] + side[1]),
+                         math.degrees(b), float(rng.uniform(150, 300))))
+        tracks = plane_tracks(rows)
+        inc = predict_incursions(tracks, [zone], ACCORD, lookahead_s=300.0, plane=PLANE)
+        assert len(inc) >= 8
+        check_against_brute_force(tracks, [zone], inc, 300.0, PLANE)
