@@ -308,3 +308,21 @@ def test_every_dss_endpoint_answers_429_past_the_rate(limited: tuple[Client, Fak
         headers = client.authority.headers("uss-a", SC, CMSA)
         codes = [send(client, method, template, headers)[0] for _ in range(6)]
         assert all(c != 429 for c in codes[:5]) and codes[5] == 429, (method, template, codes)
+
+
+def test_dss_serve_refuses_bad_limits_and_creates_nothing(tmp_path: Path,
+                                                          authority: Authority) -> None:
+    from typer.testing import CliRunner
+
+    from skyaccord.cli import app
+
+    key_file = tmp_path / "authority.pem"
+    key_file.write_bytes(authority.public_pem)
+    for flags, words in ((["--rate-per-s", "0"], "rate"), (["--rate-burst", "0.5"], "burst"),
+                         (["--max-subscriptions-per-manager", "0"],
+                          "max_subscriptions_per_manager")):
+        r = CliRunner().invoke(app, ["dss", "serve", "--db", str(tmp_path / "dss.db"),
+                                     "--public-key", str(key_file), "--audience", AUDIENCE,
+                                     *flags])
+        assert r.exit_code == 2 and words in r.output, (flags, r.output)
+        assert not (tmp_path / "dss.db").exists()
