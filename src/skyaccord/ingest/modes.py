@@ -903,10 +903,11 @@ def frame_blocks(fh: Any, stats: FeedStats, name: str = "",
                  block_bytes: int = BLOCK_BYTES) -> Iterator[FrameBlock]:
     """The frames of a binary stream of text or JSON lines, a block of lines at a time.
 
-    Lines in the common forms (:data:`_JSON_LINE`, :data:`_TEXT_LINE`) are read by one
-    regular expression over the block; a block with any other non-blank line (AVR, bad
-    lines, carriage returns, odd spacing) is read line by line by
-    :func:`frames_from_lines`, with the same results.
+    JSON lines are read with numpy (:func:`_json_lines`, else :func:`_json_rows`), or
+    by one regular expression over the block (:data:`_JSON_LINE`), text lines by one
+    (:data:`_TEXT_LINE`); a block with any other non-blank line (AVR, bad lines,
+    carriage returns, odd spacing) is read line by line by :func:`frames_from_lines`,
+    with the same results.
     """
     import numpy as np
 
