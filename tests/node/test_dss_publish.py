@@ -297,6 +297,13 @@ def test_a_node_and_other_f3548_software_deconflict_both_ways(
     r = http.post("/uss/v1/operational_intents", json=told, headers=b_uss)
     assert r.status_code == 204, r.text
     receiver.details[b_id] = told["operational_intent"]
+    # the operators see what they were told, and what the node told (viewer and up)
+    seen = http.get("/f3548/notices", headers=operator).json()
+    assert [(n["from"], n["id"], n["version"]) for n in seen["received"]] == [
+        ("uss-b", b_id, 1)]
+    assert {(n["to"], n["id"], n["outcome"]) for n in seen["sent"]} == {
+        (receiver.url, rid, "204")}
+    assert http.get("/f3548/notices").status_code == 401
     assert f"F3548 notice from uss-b: operational intent {b_id} version 1" in \
         setup["log"].read_text()
     stale = {**told, "operational_intent": {**told["operational_intent"], "details": {

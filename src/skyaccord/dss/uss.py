@@ -185,6 +185,11 @@ class UssSide:
             except SkyaccordError:
                 log.exception("the notice of %s could not be passed on", eid)
 
+    def notices(self) -> dict[str, list[dict[str, Any]]]:
+        """What other USSs told us and what we told them, oldest first."""
+        with self._lock:
+            return {"received": list(self.received), "sent": list(self.sent)}
+
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=False)
         self.http.close()

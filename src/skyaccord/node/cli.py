@@ -124,9 +124,32 @@ def _echo_notice(notice: dict[str, Any]) -> None:
                f"{what}", err=True)
 
 
+def _notices_router(side: Any) -> Any:
+    """``GET /f3548/notices`` (viewer): what other USSs told this node and what it told
+    them, newest last (the last 1,000 each). Mounted only when the node publishes."""
+    from typing import get_args
+
+    from fastapi import APIRouter
+
+    from skyaccord.node.deps import Viewer
+
+    # the viewer role's dependency itself (this module's annotations are strings, which
+    # FastAPI would resolve in the module, where Viewer is not)
+    viewer = get_args(Viewer)[1]
+    router = APIRouter(tags=["f3548"])
+
+    @router.get("/f3548/notices", summary="F3548 notices received and sent",
+                dependencies=[viewer])
+    def notices() -> dict[str, Any]:
+        return dict(side.notices())
+
+    return router
+
+
 def dss_parts(s: NodeSettings) -> tuple[list[Any], Any, list[Any]]:
     """What the ``[dss]`` table builds (checked already by :func:`check_dss`): the routers
-    to mount (``/dss/v1`` when it serves, ``/uss/v1`` when it publishes), the
+    to mount (``/dss/v1`` when it serves, ``/uss/v1`` and ``/f3548/notices`` when it
+    publishes), the
     :class:`skyaccord.dss.uss.Publishing` of the node's intents (or None), and what to
     close at the end."""
     d = s.dss
@@ -174,6 +197,7 @@ def dss_parts(s: NodeSettings) -> tuple[list[Any], Any, list[Any]]:
         uss_audience = urlsplit(d.uss_base_url).hostname or d.uss_base_url
         routers.append(uss_router(side, Authenticator(keys, uss_audience),
                                   limiter=limiter, max_body_bytes=d.max_body_bytes))
+        routers.append(_notices_router(side))
         publishing = Publishing(publisher, side)
     return routers, publishing, closers
 
