@@ -103,3 +103,42 @@ def test_answers_are_read_up_to_a_bound() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_publishing_puts_a_reference_back_when_the_registry_refuses(client: Client) -> None:
+    """``Publishing.undo``: a new reference is deleted, an updated one written back as it
+    was (its old extents found again, the new ones not); its details follow."""
+    from skyaccord.dss.uss import Publishing, UssSide
+
+    pub = Publisher(client.http, lambda: client.authority.token("us", SC), "us",
+                    "https://us-node.test.example/utm")
+    side = UssSide("https://us-node.test.example/utm")
+    publishing = Publishing(pub, side)
+    other = client.authority.headers("other-uss", SC)
+    now = time.time()
+    t0, t1 = now + 600, now + 4200
+
+    def at(lat: float, version: int = 0) -> Intent:
+        return Intent("sortie-8", "us", (Volume(Circle(lat, LNG, 1000.0), 0.0, 3000.0,
+                                                t0, t1),), version=version)
+
+    def found(lat: float) -> list[str]:
+        _, got = client.call("POST", OIR_QUERY, other, {
+            "area_of_interest": circle(lat, LNG, 10, t0, t1, 100, 200)})
+        return [r["id"] for r in got["operational_intent_references"]]
+
+    rid = reference_id("us", "sortie-8")
+    first = publishing.write(at(LAT))
+    publishing.undo(None, at(LAT))
+    assert found(LAT) == [] and first.id == rid
+    publishing.done(publishing.write(at(LAT)))
+    moved = publishing.write(at(LAT + 0.1, 1))
+    assert found(LAT + 0.1) == [rid] and found(LAT) == []
+    publishing.undo(at(LAT, 1), at(LAT + 0.1, 1))
+    assert found(LAT) == [rid] and found(LAT + 0.1) == []
+    ref = client.call("GET", OIR, other, entityid=rid)[1]["operational_intent_reference"]
+    assert ref["version"] == moved.version + 1
+    details = side.details[rid]["details"]["volumes"][0]["volume"]["outline_circle"]
+    assert details["center"]["lat"] == LAT
+    side.close()
