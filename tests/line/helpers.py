@@ -85,3 +85,34 @@ def rechain_signed(db: Path, kept: list[LogEntry], key: SigningKey, party: str) 
         conn.execute("UPDATE line_head SET count=?, hash=?, sig=?",
                      (len(kept), prev, sign_with(key, head_bytes(party, len(kept), prev))))
     conn.close()
+
+
+def accord_version(keys: dict[str, SigningKey], *, parties: tuple[str, ...] = PARTIES,
+                   version: int = 1, effective_at: float | None = None,
+                   unmanned: tuple[float, float] | None = None,
+                   deadline_s: float | None = None) -> str:
+    """The shipped accord's text with the keys of ``parties`` (the others' entries
+    removed), another ``version`` and effective time, and optionally the unmanned pair's
+    minima (NM, ft) or the response deadline changed: the versions a negotiation needs."""
+    import re
+
+    from skyaccord.timeutil import format_rfc3339
+    from tests.support.local_nodes import accord_text_with_keys
+
+    text = accord_text_with_keys({p: keys[p] for p in parties})
+    for p in PARTIES:
+        if p not in parties:
+            text, n = re.subn(rf'\[\[parties\]\]\nid = "{p}"\n(?:[a-z_]+ = .*\n)*', "", text)
+            assert n == 1, p
+    text = re.sub(r"(?m)^version = 1$", f"version = {version}", text, count=1)
+    effective = "" if effective_at is None else f'effective = "{format_rfc3339(effective_at)}"'
+    text = re.sub(r'(?m)^effective = ".*"$', effective, text, count=1)
+    if unmanned is not None:
+        old = 'classes = ["unmanned", "unmanned"]\nhorizontal_nm = 1.0\nvertical_ft = 500.0'
+        assert old in text
+        text = text.replace(old, f'classes = ["unmanned", "unmanned"]\nhorizontal_nm = '
+                            f"{unmanned[0]}\nvertical_ft = {unmanned[1]}")
+    if deadline_s is not None:
+        text = re.sub(r"(?m)^response_deadline_s = .*$", f"response_deadline_s = {deadline_s}",
+                      text)
+    return text

@@ -17,10 +17,13 @@ from skyaccord.errors import LineError, MessageRefused, SignatureError
 from skyaccord.line import KINDS, generate_key, load_key, make_message, parse_message
 from skyaccord.line.keys import public_key_b64, save_key
 from skyaccord.line.messages import signing_bytes
+from skyaccord.protocol import default_accord
 from tests.line.helpers import T0
 
 ACCORD = "a" * 64
 RID = "b" * 32
+NEW_TEXT = default_accord().canonical_json()
+NEW_SHA = hashlib.sha256(NEW_TEXT.encode()).hexdigest()
 VALID: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "notice": ({"start_s": T0, "end_s": T0 + 3600, "intent_ids": ["i1"]}, {}),
     "request": ({"text": "q"}, {"due_at": T0 + 180}),
@@ -28,10 +31,12 @@ VALID: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "ack": ({"digest": "c" * 64, "received_at": T0}, {"in_reply_to": RID}),
     "conflict": ({"source": "tactical", "id1": "a", "id2": "b", "t_in_s": 12.0,
                   "level": "warning", "t_out_s": None}, {}),
-    "distress": ({"lat": 35.4, "lon": 35.9, "frequency_mhz": 243.0}, {}),
-    "proposal": ({"text": "v2", "accord_sha256": "d" * 64}, {}),
-    "acceptance": ({"text": "agreed"}, {"in_reply_to": RID}),
-    "suspension": ({"reason": "Shayrat"}, {}),
+    "distress": ({"lat": 35.4, "lon": 35.9, "frequency_mhz": 243.0}, {"due_at": T0 + 60}),
+    "proposal": ({"text": "v2", "accord_text": NEW_TEXT, "accord_sha256": NEW_SHA,
+                  "effective_at": T0 + 3600}, {"due_at": T0 + 180}),
+    "acceptance": ({"text": "agreed", "accord_sha256": NEW_SHA, "decision": "accept"},
+                   {"in_reply_to": RID}),
+    "suspension": ({"reason": "Shayrat", "accord_sha256": ACCORD}, {}),
     "text": ({"text": "hello"}, {}),
     "checkpoint": ({"log_count": 12, "log_head": "e" * 64}, {}),
 }
@@ -81,7 +86,42 @@ def test_signature_independently_checked() -> None:
      {}, "body.source"),
     ("distress", {"lat": 35.0, "lon": 200.0, "frequency_mhz": 121.5}, {}, "body.lon"),
     ("distress", {"lat": 35.0, "lon": 36.0}, {}, "body.frequency_mhz"),
-    ("suspension", {"reason": "  "}, {}, "body.reason"),
+    ("suspension", {"reason": "  ", "accord_sha256": ACCORD}, {}, "body.reason"),
+    ("suspension", {"reason": "x"}, {}, "body.accord_sha256"),
+    ("suspension", {"reason": "x", "accord_sha256": "A" * 64}, {}, "body.accord_sha256"),
+    ("suspension", {"reason": "x" * 201, "accord_sha256": ACCORD}, {}, "body.reason"),
+    ("distress", {"lat": 35.0, "lon": 36.0, "frequency_mhz": 121.5}, {"due_at": None},
+     "due_at"),
+    ("distress", {"lat": 35.0, "lon": 36.0, "frequency_mhz": 0.0}, {}, "body.frequency_mhz"),
+    ("distress", {"lat": 35.0, "lon": 36.0, "frequency_mhz": 121.5, "nature": ""}, {},
+     "body.nature"),
+    ("distress", {"lat": 35.0, "lon": 36.0, "frequency_mhz": 121.5, "callsign": "x" * 201},
+     {}, "body.callsign"),
+    ("distress", {"lat": 35.0, "lon": 36.0, "frequency_mhz": 121.5, "alt_ft": 1e9}, {},
+     "body.alt_ft"),
+    ("distress", {"lat": 35.0, "lon": 36.0, "frequency_mhz": 121.5, "mayday": True}, {},
+     "body.mayday"),
+    ("proposal", {"text": "v2", "accord_text": NEW_TEXT, "accord_sha256": NEW_SHA,
+                  "effective_at": T0}, {"due_at": None}, "due_at"),
+    ("proposal", {"text": "v2", "accord_text": NEW_TEXT, "accord_sha256": "d" * 64,
+                  "effective_at": T0}, {}, "body.accord_sha256"),
+    ("proposal", {"text": "v2", "accord_text": NEW_TEXT, "accord_sha256": NEW_SHA},
+     {}, "body.effective_at"),
+    ("proposal", {"text": "v2", "accord_text": NEW_TEXT, "accord_sha256": NEW_SHA,
+                  "effective_at": -5.0}, {}, "body.effective_at"),
+    ("proposal", {"text": "v2", "accord_text": 7, "accord_sha256": NEW_SHA,
+                  "effective_at": T0}, {}, "body.accord_text"),
+    ("proposal", {"text": "v2", "accord_text": "x" * 50_000,
+                  "accord_sha256": hashlib.sha256(b"x" * 50_000).hexdigest(),
+                  "effective_at": T0}, {}, "body.accord_text"),
+    ("acceptance", {"text": "ok", "accord_sha256": NEW_SHA}, {}, "body.decision"),
+    ("acceptance", {"text": "ok", "accord_sha256": NEW_SHA, "decision": "standby"}, {},
+     "body.decision"),
+    ("acceptance", {"text": "", "accord_sha256": NEW_SHA, "decision": "accept"}, {},
+     "body.text"),
+    ("acceptance", {"text": "ok", "accord_sha256": NEW_SHA, "decision": "accept"},
+     {"in_reply_to": None}, "in_reply_to"),
+    ("response", {"text": "a", "priority": False}, {}, "body.priority"),
     ("text", {"text": "x", "nan": float("nan")}, {}, "body"),
     ("text", {"text": "x" * 70_000}, {}, "body"),
 ])

@@ -114,6 +114,9 @@ def send(
     from skyaccord.line.node import Node
     from skyaccord.line.store import LineStore
 
+    if kind in ("proposal", "acceptance", "suspension"):
+        fail(f"--kind {kind}: the accord's messages go through the running node, which "
+             "keeps the accord's state: skyaccord accord propose|answer|suspend")
     try:
         cfg = load_settings(config) if config else None
         party = party or (cfg.party if cfg else None)

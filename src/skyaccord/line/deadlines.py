@@ -48,7 +48,8 @@ class Debt:
 
     msg_id: str
     what: str
-    """``response`` or ``ack``"""
+    """``response`` (a request), ``answer`` (a proposal), ``acknowledgement`` (a distress
+    call) or ``ack`` (the line's receipt)"""
     debtor: str
     creditor: str
     subject: str
@@ -73,41 +74,66 @@ def escalation_level(late_s: float,
     return name
 
 
+def _subject(m: Message) -> str:
+    b = m.body
+    if m.kind == "proposal":
+        return f"proposal {str(b.get('accord_sha256', ''))[:12]}: {b.get('text', '')}"[:80]
+    if m.kind == "distress":
+        who = b.get("callsign") or "aircraft"
+        return f"DISTRESS {who} {b.get('nature') or ''}".strip()[:80]
+    return str(b.get("subject") or b.get("text", ""))[:80]
+
+
+#: what settles a debt of each kind: the answering kinds, from the party asked
+_SETTLES = {"request": ("response",), "distress": ("response",), "proposal": ("acceptance",)}
+_OWED = {"request": "response", "distress": "acknowledgement", "proposal": "answer"}
+
+
 def debts(messages: Iterable[Message], now: float, response_deadline_s: float, *,
           unacked: Iterable[tuple[Message, float]] = (),
           levels: Sequence[tuple[str, float]] = ESCALATION,
           include_pending: bool = True) -> list[Debt]:
     """Open debts among ``messages`` (a node's log, any order) at UTC time ``now``.
 
-    A request is due at the later of its ``due_at`` (creation + the deadline) and its
-    receipt + the deadline, as the receiver's acknowledgement states (``received_at``,
-    when ``messages`` hold the ack): a request queued through an outage does not arrive
-    already overdue, and both parties' logs give the same due time. ``unacked`` gives
-    (message, time stored) of messages still in the outbox. Sorted most late first.
+    Requests, proposals and distress calls are owed an answer (a ``response``, an
+    ``acceptance`` with its decision, a ``response`` acknowledging the call) from the
+    party they went to. Each is due at the later of its ``due_at`` (creation + its
+    deadline) and its receipt + the same deadline, as the receiver's acknowledgement
+    states (``received_at``, when ``messages`` hold the ack): one queued through an
+    outage does not arrive already overdue, and both parties' logs give the same due
+    time. A proposal is no longer owed once its effective time has passed (it can no
+    longer take effect). ``unacked`` gives (message, time stored) of messages still in
+    the outbox. Sorted most late first. ``response_deadline_s`` is kept for callers;
+    each debt's deadline is its own message's (``due_at`` - ``created_at``).
     """
     ordered = sorted(messages, key=lambda m: m.created_at)
-    requests = {m.id: m for m in ordered if m.kind == "request" and m.due_at is not None}
+    requests = {m.id: m for m in ordered if m.kind in _SETTLES and m.due_at is not None}
     due = {rid: float(m.due_at or 0.0) for rid, m in requests.items()}
     settled: set[str] = set()
     for m in ordered:
-        req = requests.get(m.in_reply_to or "") if m.kind in ("response", "ack") else None
+        req = requests.get(m.in_reply_to or "") if m.kind in (
+            "response", "ack", "acceptance") else None
         if req is None or m.sender != req.recipient:
             continue  # only the party asked can answer or stand by
+        deadline = float(req.due_at or 0.0) - req.created_at
         if m.kind == "ack":  # the debt runs from the receiver's (signed) time of receipt
             received = m.body.get("received_at")
             if isinstance(received, int | float):
-                due[req.id] = max(due[req.id], float(received) + response_deadline_s)
-        elif m.body.get("decision") == "standby":
-            due[req.id] = max(due[req.id], m.created_at + response_deadline_s)
+                due[req.id] = max(due[req.id], float(received) + deadline)
+        elif m.kind not in _SETTLES[req.kind]:
+            continue
+        elif m.body.get("decision") == "standby" and req.kind == "request":
+            due[req.id] = max(due[req.id], m.created_at + deadline)
         else:
             settled.add(req.id)
     out = []
     for rid, req in requests.items():
         if rid in settled:
             continue
+        if req.kind == "proposal" and now >= float(req.body.get("effective_at", 0.0)):
+            continue  # lapsed: nothing can make it take effect now
         late = now - due[rid]
-        out.append(Debt(rid, "response", req.recipient, req.sender,
-                        str(req.body.get("subject") or req.body.get("text", ""))[:80],
+        out.append(Debt(rid, _OWED[req.kind], req.recipient, req.sender, _subject(req),
                         due[rid], late, escalation_level(late, levels)))
     for m, stored_at in unacked:
         late = now - (stored_at + ACK_TIMEOUT_S)
@@ -122,7 +148,8 @@ def debts(messages: Iterable[Message], now: float, response_deadline_s: float, *
 def store_debts(store: LineStore, response_deadline_s: float, now: float, *,
                 include_pending: bool = True) -> list[Debt]:
     """:func:`debts` over a node's log and outbox."""
-    logged = [m for _, _, _, m in store.messages(kinds=("request", "response", "ack"))]
+    logged = [m for _, _, _, m in store.messages(
+        kinds=("request", "response", "ack", "proposal", "acceptance", "distress"))]
     stored = {e.msg_id: e.recorded_at for e in store.entries()}
     unacked = [(o.message, stored[o.msg_id]) for o in store.outbox() if o.delivered_at is None]
     return debts(logged, now, response_deadline_s, unacked=unacked,

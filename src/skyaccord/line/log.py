@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from skyaccord.errors import InputError, SkyaccordError, StoreError
 from skyaccord.line.keys import verify
-from skyaccord.line.messages import Message, canonical, parse_message
+from skyaccord.line.messages import Message, canonical, lane, parse_message
 from skyaccord.protocol import Accord, accord_from_dict
 
 if TYPE_CHECKING:
@@ -266,7 +266,7 @@ def verify_log(path: str | Path, accord: Accord | None = None) -> VerifyReport:
                 (msg.sender if e.direction == "received" else msg.recipient) != e.peer):
             problems.append(f"entry {e.pos}: direction/peer do not match the message")
         if msg.seq > 0:
-            stream = (msg.sender, msg.recipient)
+            stream = (msg.sender, lane(msg))  # the priority lane counts apart
             last = streams.get(stream, 0)
             if msg.seq != last + 1:
                 problems.append(f"entry {e.pos}: {msg.sender}->{msg.recipient} seq {msg.seq} "

@@ -18,21 +18,31 @@ kind       body fields (required; *optional*)                      links
 ========== ======================================================= ===================
 notice     start_s, end_s, intent_ids (list); *text*, *volumes*    where/when we fly
 request    text; *subject*                                         ``due_at`` required
-response   text; *decision* (accept, reject, standby)              ``in_reply_to``
+response   text; *decision* (accept, reject, standby);             ``in_reply_to``
+           *priority* (true: answers a distress, in its lane)
 ack        digest (sha256 of the acked message), received_at;    ``in_reply_to``
            *log_pos*, *log_hash* (the receiver's log entry of the
            message: a signed checkpoint of the receiver's log)
 conflict   source (tactical, strategic, airspace), id1, id2,   (airspace: id1 the
            t_in_s, level;                                          track, id2 the zone)
            *t_out_s*, *tcpa_s*, *dcpa_nm*, *dz_ft*, *text*
-distress   lat, lon, frequency_mhz; *alt_ft*, *callsign*, *text*
-proposal   text; *accord_sha256*                                   new accord version
-acceptance text                                                    ``in_reply_to``
-suspension reason                                                  the accord suspended
+distress   lat, lon, frequency_mhz; *alt_ft*, *callsign*, *nature*,    ``due_at`` required;
+           *text*                                                  the priority lane
+proposal   text, accord_text (the new accord's canonical JSON),    ``due_at`` required
+           accord_sha256 (its sha256), effective_at (UTC s)
+acceptance text (the reason), accord_sha256, decision (accept,     ``in_reply_to``: the
+           reject): the answer to a proposal, sent to every party  proposal received
+suspension reason, accord_sha256 (the accord in force, suspended)
 text       text
 checkpoint log_count, log_head: the sender's log length and head   each party keeps
            hash when it made the message (its signed log state)    the other's
 ========== ======================================================= ===================
+
+Requests, proposals and distress calls carry ``due_at``: the receiver checks it against
+the accord in force when the message was made (:mod:`skyaccord.line.accords`). A
+distress call, and a response with ``priority``, travel in their own *priority lane*: a
+second sequence of numbers per sender and recipient (:func:`lane`), delivered before
+the ordinary stream, so that a long queue never holds a distress call back.
 """
 
 from __future__ import annotations
@@ -52,10 +62,14 @@ from skyaccord.errors import MessageRefused
 from skyaccord.line.keys import SigningKey, sign, verify
 
 __all__ = [
+    "DUE_KINDS",
     "KINDS",
+    "PRIORITY_SUFFIX",
     "REPLY_KINDS",
     "Message",
     "canonical",
+    "is_priority",
+    "lane",
     "make_message",
     "parse_envelope_bytes",
     "parse_message",
@@ -67,6 +81,12 @@ _TAG = b"skyaccord-line/1\n"
 KINDS: Final = ("notice", "request", "response", "ack", "conflict", "distress", "proposal",
                 "acceptance", "suspension", "text", "checkpoint")
 REPLY_KINDS: Final = frozenset({"response", "ack", "acceptance"})
+#: kinds that carry ``due_at`` (an answer is owed by then)
+DUE_KINDS: Final = frozenset({"request", "proposal", "distress"})
+#: what a stream's recipient is suffixed with for its priority lane (not a party id)
+PRIORITY_SUFFIX: Final = "#priority"
+#: the largest accord text a proposal carries (the canonical JSON, UTF-8 bytes)
+MAX_ACCORD_BYTES: Final = 48 * 1024
 _FIELDS: Final = ("v", "id", "kind", "from", "to", "seq", "created_at", "accord",
                   "in_reply_to", "due_at", "body", "sig")
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -120,6 +140,19 @@ class Message:
     def verify(self, public_key: str) -> None:
         """Raise :class:`~skyaccord.errors.SignatureError` unless the sender signed it."""
         verify(public_key, signing_bytes(self), self.sig, who=f"party {self.sender!r}")
+
+
+def is_priority(message: Message) -> bool:
+    """Whether ``message`` travels in the priority lane: a distress call, or a response
+    flagged ``priority`` (the acknowledgement of a distress call)."""
+    return message.kind == "distress" or (message.kind == "response"
+                                          and message.body.get("priority") is True)
+
+
+def lane(message: Message) -> str:
+    """The stream's recipient key of ``message``: the recipient, or the recipient with
+    :data:`PRIORITY_SUFFIX` for the priority lane (its own sequence numbers)."""
+    return message.recipient + PRIORITY_SUFFIX if is_priority(message) else message.recipient
 
 
 def signing_bytes(message: Message) -> bytes:
@@ -209,20 +242,20 @@ _BODY_REQUIRED: Final[dict[str, tuple[str, ...]]] = {
     "ack": ("digest", "received_at"),
     "conflict": ("source", "id1", "id2", "t_in_s", "level"),
     "distress": ("lat", "lon", "frequency_mhz"),
-    "proposal": ("text",),
-    "acceptance": ("text",),
-    "suspension": ("reason",),
+    "proposal": ("text", "accord_text", "accord_sha256", "effective_at"),
+    "acceptance": ("text", "accord_sha256", "decision"),
+    "suspension": ("reason", "accord_sha256"),
     "text": ("text",),
     "checkpoint": ("log_count", "log_head"),
 }
 _BODY_OPTIONAL: Final[dict[str, tuple[str, ...]]] = {
     "notice": ("text", "volumes"),
     "request": ("subject",),
-    "response": ("decision",),
+    "response": ("decision", "priority"),
     "ack": ("log_pos", "log_hash"),
     "conflict": ("t_out_s", "tcpa_s", "dcpa_nm", "dz_ft", "text", "same_party"),
-    "distress": ("alt_ft", "callsign", "text"),
-    "proposal": ("accord_sha256",),
+    "distress": ("alt_ft", "callsign", "nature", "text"),
+    "proposal": (),
     "acceptance": (),
     "suspension": (),
     "text": (),
@@ -257,13 +290,14 @@ def _validate(d: Mapping[str, Any]) -> None:
     if kind in REPLY_KINDS and reply is None:
         raise _bad("in_reply_to", f"a {kind} must name the message it answers")
     due = d["due_at"]
-    if kind == "request":
+    if kind in DUE_KINDS:
         if due is None:
-            raise _bad("due_at", "a request must carry its due time")
+            raise _bad("due_at", f"a {kind} must carry its due time")
         if _number(due, "due_at", 0.0, 1e11) < created:
             raise _bad("due_at", "due before it was created")
     elif due is not None:
-        raise _bad("due_at", f"only requests carry a due time, not a {kind}")
+        raise _bad("due_at", f"only {', '.join(sorted(DUE_KINDS))} carry a due time, "
+                   f"not a {kind}")
     body = d["body"]
     if not isinstance(body, Mapping):
         raise _bad("body", "must be a JSON object")
@@ -285,9 +319,15 @@ def _validate(d: Mapping[str, Any]) -> None:
 
 
 def _validate_body(kind: str, body: Mapping[str, Any]) -> None:
-    for f in ("text", "subject", "reason", "callsign", "id1", "id2", "level"):
+    for f in ("text", "subject", "reason", "callsign", "id1", "id2", "level", "nature"):
         if f in body:
             _text(body[f], f"body.{f}")
+    for f in ("callsign", "nature", "reason"):
+        if f in body and len(body[f]) > 200:
+            raise _bad(f"body.{f}", f"{len(body[f])} characters, at most 200")
+    if "accord_sha256" in body and (not isinstance(body["accord_sha256"], str)
+                                    or not _HEX64.match(body["accord_sha256"])):
+        raise _bad("body.accord_sha256", "must be a sha256 (64 lowercase hex digits)")
     if kind == "notice":
         start = _number(body["start_s"], "body.start_s", 0.0, 1e11)
         if _number(body["end_s"], "body.end_s", 0.0, 1e11) <= start:
@@ -298,6 +338,26 @@ def _validate_body(kind: str, body: Mapping[str, Any]) -> None:
     elif kind == "response":
         if "decision" in body and body["decision"] not in ("accept", "reject", "standby"):
             raise _bad("body.decision", "must be accept, reject or standby")
+        if "priority" in body and body["priority"] is not True:
+            raise _bad("body.priority", "must be true when given (the acknowledgement of "
+                       "a distress call)")
+    elif kind == "acceptance":
+        if body["decision"] not in ("accept", "reject"):
+            raise _bad("body.decision", f"must be accept or reject, got "
+                       f"{_short(body['decision'])}")
+    elif kind == "proposal":
+        text = body["accord_text"]
+        if not isinstance(text, str) or not text:
+            raise _bad("body.accord_text", "must be the new accord's canonical JSON (a "
+                       "string)")
+        size = len(text.encode("utf-8"))
+        if size > MAX_ACCORD_BYTES:
+            raise _bad("body.accord_text", f"{size} bytes, at most {MAX_ACCORD_BYTES}")
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if digest != body["accord_sha256"]:
+            raise _bad("body.accord_sha256", f"{body['accord_sha256'][:12]}... does not "
+                       f"match the accord text (its sha256 is {digest[:12]}...)")
+        _number(body["effective_at"], "body.effective_at", 0.0, 1e11)
     elif kind == "ack":
         if not isinstance(body["digest"], str) or not _HEX64.match(body["digest"]):
             raise _bad("body.digest", "must be a sha256 (64 lowercase hex digits)")
@@ -331,10 +391,6 @@ def _validate_body(kind: str, body: Mapping[str, Any]) -> None:
                        f"{_short(count)}")
         if not isinstance(body["log_head"], str) or not _HEX64.match(body["log_head"]):
             raise _bad("body.log_head", "must be a sha256 (64 lowercase hex digits)")
-    elif kind == "proposal" and "accord_sha256" in body and (
-            not isinstance(body["accord_sha256"], str)
-            or not _HEX64.match(body["accord_sha256"])):
-        raise _bad("body.accord_sha256", "must be a sha256 (64 lowercase hex digits)")
 
 
 # -- the wire ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ with the original acknowledgement (200, ``duplicate``) and recorded as a replay.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -24,24 +25,32 @@ from typing import Any
 
 from skyaccord.errors import (
     AccordMismatch,
+    InputError,
     LineError,
     MessageRefused,
+    NotFound,
+    ProtocolError,
     SequenceError,
     SignatureError,
     SkyaccordError,
 )
+from skyaccord.line.accords import ACCORD_KINDS, AccordBook, due_after_s
 from skyaccord.line.keys import SigningKey, public_key_b64, sign, verify
 from skyaccord.line.messages import (
+    DUE_KINDS,
     MAX_SEQ,
+    PRIORITY_SUFFIX,
     Message,
     canonical,
+    is_priority,
+    lane,
     make_message,
     parse_envelope_bytes,
     parse_message,
 )
 from skyaccord.line.peer import Transport
 from skyaccord.line.store import LineStore
-from skyaccord.protocol import Accord
+from skyaccord.protocol import Accord, accord_from_dict
 
 __all__ = ["BACKOFF_INITIAL_S", "BACKOFF_MAX_S", "DEFAULT_SKEW_S", "Deliverer", "Node",
            "RefusalLimiter", "resync_bytes", "transmit_bytes"]
@@ -144,12 +153,16 @@ class Node:
                                  f"{accord.id!r}")
         for peer in peers or {}:
             accord.party(peer)
-        self.party, self.key, self.accord, self.store = party, key, accord, store
+        self.party, self.key, self.store = party, key, store
         self.peers: dict[str, Transport] = dict(peers or {})
         self.clock, self.skew_s = clock, skew_s
         self.checkpoint_interval_s = CHECKPOINT_INTERVAL_S
-        if not store.readonly:
-            store.record_accord(accord.sha256, accord.canonical_json())
+        self._accord_lock = threading.RLock()
+        self.book = self._open_book(accord)
+        """the accords of this node's log: the version in force at any time"""
+        self.listeners: list[Callable[[Message, float], None]] = []
+        """called with each message accepted from a peer (after it is logged)"""
+        self._priority = threading.Event()  # a priority message waits: deliver it first
         self._backoff: dict[str, tuple[float, float]] = {}  # peer -> (next try, delay)
         self.wake = threading.Event()
         self.refusal_limiter = RefusalLimiter()
@@ -158,29 +171,201 @@ class Node:
         self.internal_errors = 0
         """envelopes that hit a bug (answered 500, never raised)"""
 
+    # -- the accord ------------------------------------------------------------------
+    def _open_book(self, accord: Accord) -> AccordBook:
+        """The accord's state from this log: the accord it began under (recorded at its
+        first opening), folded with the proposals, answers and suspensions logged since.
+        An accord given now that the log never agreed to is refused: a node runs only
+        versions its parties accepted."""
+        store = self.store
+        meta = store.meta("accord")
+        first = meta.get("accord_genesis")
+        genesis = accord
+        if first is not None and f"accord:{first}" in meta and first != accord.sha256:
+            try:
+                genesis = accord_from_dict(json.loads(meta[f"accord:{first}"]),
+                                           f"the accord recorded in {store.where}")
+            except (ValueError, ProtocolError) as exc:
+                raise AccordMismatch(f"{store.where}: the accord this log began under is "
+                                     f"unreadable: {exc}") from None
+        book = AccordBook(genesis).fold(
+            m for _, _, _, m in store.messages(kinds=ACCORD_KINDS))
+        if accord.sha256 not in book.accords:
+            raise AccordMismatch(
+                f"{store.where}: this log runs {book.describe(book.at(self.clock()).sha256)}"
+                f" (it began under {book.describe(genesis.sha256)}); the accord given, "
+                f"{accord.id} v{accord.version} ({accord.sha256[:12]}), was never agreed on "
+                "this line: a new version takes effect through a proposal all its parties "
+                "accept (skyaccord accord propose)")
+        if not store.readonly:
+            if first is None:
+                store.set_meta("accord_genesis", genesis.sha256)
+            store.record_accord(genesis.sha256, genesis.canonical_json())
+        return book
+
+    def _fold(self, message: Message) -> None:
+        """Apply a logged accord message to the book; a version now accepted by all is
+        recorded (``line_meta``), so that ``line verify`` knows its keys."""
+        self.book.apply(message)
+        p = self.book.proposals.get(str(message.body.get("accord_sha256")))
+        if message.kind == "acceptance" and p is not None and p.accepted:
+            self.store.record_accord(p.sha256, p.accord.canonical_json())
+
+    @property
+    def accord(self) -> Accord:
+        """The accord in force now (:meth:`AccordBook.at` of this node's clock)."""
+        return self.book.at(self.clock())
+
+    @accord.setter
+    def accord(self, value: Accord) -> None:
+        # run ``value`` from now on, as if this log had begun under it (tests, tools)
+        with self._accord_lock:
+            self.book = AccordBook(value).fold(
+                m for _, _, _, m in self.store.messages(kinds=ACCORD_KINDS))
+
+    def record_switch(self, old: Accord, new: Accord, at: float) -> None:
+        """Record in this node's log database that ``new`` replaced ``old`` at ``at``
+        (``line_meta`` ``switch:...``; the accord itself as ``accord:<sha256>``, which
+        ``line verify`` reads). Idempotent: a switch is recorded once."""
+        if self.store.readonly:
+            return
+        self.store.record_accord(new.sha256, new.canonical_json())
+        self.store.set_meta(f"switch:{new.sha256}", canonical(
+            {"from": old.sha256, "from_version": old.version, "to": new.sha256,
+             "version": new.version, "effective_at": self.book.history()[-1]["effective_at"]
+             if self.book.history()[-1]["sha256"] == new.sha256 else None,
+             "switched_at": at}))
+
+    def switches(self) -> list[dict[str, Any]]:
+        """The switches this node recorded, oldest first."""
+        out = [json.loads(v) for v in self.store.meta("switch:").values()]
+        return sorted(out, key=lambda d: float(d.get("switched_at") or 0.0))
+
     # -- sending ---------------------------------------------------------------------
     def send(self, to: str, kind: str, body: Mapping[str, Any], *,
              in_reply_to: str | None = None) -> Message:
-        """Sign, log and queue a message to party ``to``; requests get their due time."""
-        if kind == "ack":
-            raise MessageRefused("acknowledgements are made by the receiving node only")
-        self.accord.party(to)
-        if kind in ANSWER_KINDS and in_reply_to is not None:
-            found = self.store.find(in_reply_to)
-            if found is None or found[0] != "received" or found[1].sender != to:
-                raise MessageRefused(f"a {kind} to {to!r} must answer a message received "
-                                     f"from {to!r}; {in_reply_to} is not one")
+        """Sign, log and queue a message to party ``to``; requests, proposals and
+        distress calls get their due time; accord messages are checked against the
+        accord's state (:class:`~skyaccord.line.accords.AccordBook`) first."""
+        return self.send_group([(to, kind, body, in_reply_to)])[0]
+
+    def send_group(self, items: Sequence[tuple[str, str, Mapping[str, Any], str | None]]
+                   ) -> list[Message]:
+        """:meth:`send` of several ``(to, kind, body, in_reply_to)`` in one transaction:
+        all or none (a proposal to each party, an answer to each, a distress call to
+        everyone)."""
         now = self.clock()
-        due = now + self.accord.response_deadline_s if kind == "request" else None
+        accord = self.book.at(now)
+        builds = []
+        priority = False
+        for to, kind, body, in_reply_to in items:
+            if kind == "ack":
+                raise MessageRefused("acknowledgements are made by the receiving node only")
+            accord.party(to)
+            if kind in ANSWER_KINDS and kind != "acceptance" and in_reply_to is not None:
+                found = self.store.find(in_reply_to)
+                if found is None or found[0] != "received" or found[1].sender != to:
+                    raise MessageRefused(f"a {kind} to {to!r} must answer a message "
+                                         f"received from {to!r}; {in_reply_to} is not one")
+                if body.get("priority") is True and found[1].kind != "distress":
+                    raise MessageRefused("body.priority: only the acknowledgement of a "
+                                         f"distress call is a priority response; "
+                                         f"{in_reply_to} is a {found[1].kind}")
+            after = due_after_s(kind, accord)
+            due = None if after is None else now + after
 
-        def build(seq: int) -> Message:
-            return make_message(self.key, kind=kind, sender=self.party, recipient=to,
-                                seq=seq, created_at=now, accord=self.accord.sha256,
-                                body=body, in_reply_to=in_reply_to, due_at=due)
+            def build(seq: int, to: str = to, kind: str = kind,
+                      body: Mapping[str, Any] = body, in_reply_to: str | None = in_reply_to,
+                      due: float | None = due) -> Message:
+                m = make_message(self.key, kind=kind, sender=self.party, recipient=to,
+                                 seq=seq, created_at=now, accord=accord.sha256, body=body,
+                                 in_reply_to=in_reply_to, due_at=due)
+                if kind in ACCORD_KINDS:
+                    self.book.check(m, own_party=self.party)
+                return m
 
-        message = self.store.record_outgoing(to, build, now)
+            fast = kind == "distress" or (kind == "response" and body.get("priority") is True)
+            priority |= fast
+            builds.append((to + PRIORITY_SUFFIX if fast else to, build))
+        with self._accord_lock:
+            messages = self.store.record_outgoing_many(builds, now)
+            for m in messages:
+                if m.kind in ACCORD_KINDS:
+                    self._fold(m)
+        if priority:
+            self._priority.set()
         self.wake.set()
-        return message
+        return messages
+
+    # -- the accord's life: propose, answer, suspend; distress ----------------------
+    def _reachable(self, parties: Sequence[str], what: str) -> None:
+        missing = [p for p in parties if p not in self.peers]
+        if missing:
+            raise InputError(f"{what} goes to {', '.join(parties)}, but no peer is "
+                             f"configured for {', '.join(missing)} ([peers] has "
+                             f"{', '.join(sorted(self.peers)) or 'none'})")
+
+    def propose(self, new: Accord, text: str, effective_at: float,
+                to: Sequence[str] | None = None) -> list[Message]:
+        """Propose ``new`` to every other party it names, to take effect at
+        ``effective_at`` (UTC s) once all have accepted; ``to``, when given, must be
+        exactly those parties. Proposing is this party's acceptance."""
+        now = self.clock()
+        current = self.book.at(now)
+        names = [p.id for p in new.parties]
+        if self.party not in names:
+            raise InputError(f"the proposed accord does not name this party {self.party!r}")
+        others = [p for p in names if p != self.party]
+        if to is not None and sorted(set(to)) != others:
+            raise InputError(f"--to: the proposed accord names {', '.join(names)}; every "
+                             f"other party must accept it, so it goes to {', '.join(others)}"
+                             f" (given {', '.join(to) or 'none'})")
+        strangers = [p for p in others if p not in {q.id for q in current.parties}]
+        if strangers:
+            raise InputError(f"{', '.join(strangers)} not a party of the accord in force "
+                             f"({current.id} v{current.version}): the line cannot reach a "
+                             "new party before it joins")
+        self._reachable(others, "the proposal")
+        if not math.isfinite(effective_at) or effective_at <= now:
+            raise InputError(f"effective: {effective_at:.3f} is not after now ({now:.3f})")
+        body = {"text": text, "accord_text": new.canonical_json(),
+                "accord_sha256": new.sha256, "effective_at": float(effective_at)}
+        return self.send_group([(p, "proposal", body, None) for p in others])
+
+    def answer(self, sha256: str, decision: str, text: str) -> list[Message]:
+        """Accept or reject proposal ``sha256`` with a reason: the signed answer goes to
+        the proposer and to every other party of the proposed version."""
+        p = self.book.proposals.get(sha256)
+        if p is None:
+            raise NotFound(f"no proposal {sha256[:12]} is known to this node")
+        if p.proposer == self.party:
+            raise InputError(f"this party proposed {sha256[:12]}: proposing was its "
+                             "acceptance")
+        if decision not in ("accept", "reject"):
+            raise InputError(f"decision: accept or reject, not {decision!r}")
+        others = [q for q in p.parties if q != self.party]
+        self._reachable(others, "the answer")
+        body = {"text": text, "accord_sha256": sha256, "decision": decision}
+        return self.send_group([(q, "acceptance", body, p.messages.get(self.party))
+                                for q in others])
+
+    def suspend(self, reason: str) -> list[Message]:
+        """Suspend the accord in force, with a reason, to every other party (its
+        automatic messages stop on every node until a new version takes effect)."""
+        accord = self.accord
+        others = [p.id for p in accord.parties if p.id != self.party]
+        self._reachable(others, "the suspension")
+        body = {"reason": reason, "accord_sha256": accord.sha256}
+        return self.send_group([(p, "suspension", body, None) for p in others])
+
+    def distress(self, body: Mapping[str, Any]) -> list[Message]:
+        """A distress call to every party with a configured peer at once, in the
+        priority lane, due within the accord's tightest deadline."""
+        others = [p.id for p in self.accord.parties if p.id != self.party
+                  and p.id in self.peers]
+        if not others:
+            raise InputError("no other party's peer is configured: nobody to call")
+        return self.send_group([(p, "distress", body, None) for p in others])
 
     def send_many(self, items: Sequence[tuple[str, str, Mapping[str, Any]]]
                   ) -> list[Message]:
@@ -190,14 +375,16 @@ class Node:
         now = self.clock()
         builds = []
         for to, kind, body in items:
-            if kind in ANSWER_KINDS or kind in ("ack", "request"):
+            if (kind in ANSWER_KINDS or kind in DUE_KINDS or kind in ACCORD_KINDS
+                    or kind == "ack"):
                 raise MessageRefused(f"send_many is for notices; send a {kind} with send()")
-            self.accord.party(to)
+            accord = self.book.at(now)
+            accord.party(to)
 
             def build(seq: int, to: str = to, kind: str = kind,
-                      body: Mapping[str, Any] = body) -> Message:
+                      body: Mapping[str, Any] = body, sha: str = accord.sha256) -> Message:
                 return make_message(self.key, kind=kind, sender=self.party, recipient=to,
-                                    seq=seq, created_at=now, accord=self.accord.sha256,
+                                    seq=seq, created_at=now, accord=sha,
                                     body=body, in_reply_to=None, due_at=None)
 
             builds.append((to, build))
@@ -285,26 +472,33 @@ class Node:
     def deliver_once(self) -> int:
         """Try each peer whose back-off has expired; returns how many were delivered."""
         delivered = 0
-        for peer, transport in self.peers.items():
-            next_try, delay = self._backoff.get(peer, (0.0, 0.0))
-            if time.monotonic() < next_try:
-                continue
-            for message in self.store.pending(peer):
-                try:
-                    self._deliver(transport, message)
-                except _Resent:
-                    self.wake.set()  # the peer asked for earlier messages: go again now
-                    break
-                except Exception as exc:  # a peer's reply must not stop the deliverer
-                    reason = str(exc) if isinstance(exc, SkyaccordError) else (
-                        f"{peer}: unusable reply ({type(exc).__name__})")
-                    self.store.delivery_failed(message.id, reason, self.clock())
-                    delay = min(max(delay * 2, BACKOFF_INITIAL_S), BACKOFF_MAX_S)
-                    self._backoff[peer] = (time.monotonic() + delay, delay)
-                    self._warn_if_stuck(peer, message)
-                    break
-                delivered += 1
-                self._backoff.pop(peer, None)
+        self._priority.clear()
+        # every peer's priority lane first (distress calls), then the ordinary streams; a
+        # priority message queued meanwhile ends the round, so the next begins with it
+        for fast in (True, False):
+            for peer, transport in self.peers.items():
+                next_try, delay = self._backoff.get(peer, (0.0, 0.0))
+                if time.monotonic() < next_try:
+                    continue
+                for message in self.store.pending(peer + PRIORITY_SUFFIX if fast else peer):
+                    if not fast and self._priority.is_set():
+                        self.wake.set()
+                        return delivered
+                    try:
+                        self._deliver(transport, message)
+                    except _Resent:
+                        self.wake.set()  # the peer asked for earlier messages: go again
+                        break
+                    except Exception as exc:  # a peer's reply must not stop the deliverer
+                        reason = str(exc) if isinstance(exc, SkyaccordError) else (
+                            f"{peer}: unusable reply ({type(exc).__name__})")
+                        self.store.delivery_failed(message.id, reason, self.clock())
+                        delay = min(max(delay * 2, BACKOFF_INITIAL_S), BACKOFF_MAX_S)
+                        self._backoff[peer] = (time.monotonic() + delay, delay)
+                        self._warn_if_stuck(lane(message), message)
+                        break
+                    delivered += 1
+                    self._backoff.pop(peer, None)
         return delivered
 
     def next_retry_in(self) -> float | None:
@@ -388,10 +582,11 @@ class Node:
         now = self.clock()
         if abs(now - at) > self.skew_s:
             raise SignatureError(f"{peer}: resync statement outside the clock-skew window")
-        verify(self._key_of(peer), resync_bytes(self.party, peer, expected, at), sig,
+        stream = lane(message)  # the peer, or its priority lane
+        verify(self._key_of(peer), resync_bytes(self.party, stream, expected, at), sig,
                who=f"resync statement of {peer!r}")
         if expected < message.seq:
-            if self.store.rewind(peer, expected, now, why=error):
+            if self.store.rewind(stream, expected, now, why=error):
                 raise _Resent(f"{peer} asked again from seq {expected}")
         elif expected > message.seq:
             self.store.record_incident(
@@ -450,9 +645,9 @@ class Node:
             verify(key, transmit_bytes(message.id, message.recipient, sent_at), transmit_sig,
                    who=f"transmission by {message.sender!r}")
             sender = message.sender  # authenticated from here on
-            if message.accord != self.accord.sha256:
-                raise AccordMismatch(f"message is under accord {message.accord[:12]}, this "
-                                     f"node under {self.accord.sha256[:12]}")
+            # under the accord in force when it was made (one made before a switch is
+            # still good after it); else refused naming both versions
+            self.book.check_accord_hash(message)
             if abs(now - sent_at) > self.skew_s:
                 raise SignatureError(f"outside the clock-skew window: transmitted "
                                      f"{now - sent_at:+.1f} s from this node's clock, window "
@@ -467,7 +662,15 @@ class Node:
                                     body={"digest": message.digest, "received_at": now,
                                           "log_pos": pos, "log_hash": log_hash})
 
-            status, ack = self.store.accept_incoming(message, make_ack, now)
+            if message.kind in ACCORD_KINDS:
+                with self._accord_lock:  # checked against the book, logged, then folded
+                    if self.store.find(message.id) is None:  # (a duplicate: its old ack)
+                        self.book.check(message, own_party=self.party)
+                    status, ack = self.store.accept_incoming(message, make_ack, now)
+                    if status == "accepted":
+                        self._fold(message)
+            else:
+                status, ack = self.store.accept_incoming(message, make_ack, now)
         except SequenceError as exc:
             code, reply = self._refused(exc, source=source, raw=raw, envelope=envelope,
                                         sender=sender, msg_id=msg_id)
@@ -485,6 +688,12 @@ class Node:
                                  msg_id=msg_id, status=500)
         if status == "accepted" and message.kind == "checkpoint":
             self._check_checkpoint(message, now)
+        if status == "accepted":
+            for listener in list(self.listeners):
+                try:
+                    listener(message, now)
+                except Exception:  # a listener's failure is not the sender's
+                    _log.exception("line: listener failed on %s", message.id)
         if status == "duplicate":
             self._record_refusal(now, f"replay of accepted message {message.id} (seq "
                                  f"{message.seq}): answered with the original "
@@ -514,7 +723,7 @@ class Node:
                                            detail=detail)
             except Exception:
                 self.refusal_write_failures += 1
-        sig = sign(self.key, resync_bytes(message.sender, self.party, expected, now))
+        sig = sign(self.key, resync_bytes(message.sender, lane(message), expected, now))
         return {"expected": expected, "resync": {"expected": expected, "at": now, "sig": sig}}
 
     def _refused(self, exc: SkyaccordError, *, source: str | None, raw: bytes | None = None,
@@ -564,18 +773,24 @@ class Node:
             raise MessageRefused(f"message field 'created_at': {message.created_at:.3f} is "
                                  f"{message.created_at - now:.0f} s in this node's future "
                                  f"(window ±{self.skew_s:g} s)")
-        if message.kind == "request":
-            due = message.created_at + self.accord.response_deadline_s
+        accord = self.book.at(message.created_at)
+        after = due_after_s(message.kind, accord)
+        if after is not None:
+            due = message.created_at + after
+            what = ("response_deadline_s" if message.kind != "distress"
+                    else "tightest deadline")
             if message.due_at is None or abs(message.due_at - due) > 1e-3:
                 raise MessageRefused(
-                    f"message field 'due_at': a request is due the accord's "
-                    f"response_deadline_s ({self.accord.response_deadline_s:g} s) after "
-                    f"created_at, {due:.3f}, not {message.due_at}")
+                    f"message field 'due_at': a {message.kind} is due the accord's "
+                    f"{what} ({after:g} s) after created_at, {due:.3f}, not "
+                    f"{message.due_at}")
 
     def _check_answer(self, message: Message) -> None:
         """A response or acceptance must answer a message this node sent to its sender:
         only the party a request was addressed to can settle it or stand by."""
         if message.kind not in ANSWER_KINDS or message.in_reply_to is None:
+            return
+        if message.kind == "acceptance":  # answers a proposal: the book checks it
             return
         found = self.store.find(message.in_reply_to)
         if found is None or found[0] != "sent":
@@ -586,6 +801,9 @@ class Node:
                                  f"{message.in_reply_to}, which was addressed to "
                                  f"{found[1].recipient!r}: only {found[1].recipient!r} may "
                                  "answer it or stand by")
+        if is_priority(message) and found[1].kind != "distress":
+            raise MessageRefused(f"body.priority: {message.in_reply_to} is a "
+                                 f"{found[1].kind}, not a distress call")
 
     def _key_of(self, party: str) -> str:
         for p in self.accord.parties:

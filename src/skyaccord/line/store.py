@@ -25,7 +25,7 @@ from skyaccord.errors import SequenceError, StoreError
 from skyaccord.line.keys import SigningKey, sign
 from skyaccord.line.log import GENESIS, LogEntry, entry_hash, head_bytes
 from skyaccord.line.logstore import LogDB, LogTxn, SQLiteLogDB, open_log_db
-from skyaccord.line.messages import Message, parse_message
+from skyaccord.line.messages import Message, lane, parse_message
 
 __all__ = ["Incident", "LineStore", "OutboxItem", "Refusal"]
 
@@ -169,6 +169,19 @@ class LineStore:
         with self.transaction() as c:
             c.execute("INSERT INTO line_meta VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
                       (key, canonical_json))
+
+    def meta(self, prefix: str) -> dict[str, str]:
+        """``line_meta`` rows whose key starts with ``prefix`` (key -> value)."""
+        rows = self._read("SELECT key, value FROM line_meta WHERE substr(key, 1, ?) = ?",
+                          (len(prefix), prefix))
+        return {str(k): str(v) for k, v in rows}
+
+    def set_meta(self, key: str, value: str, *, overwrite: bool = False) -> None:
+        """Write one ``line_meta`` row (kept as it is unless ``overwrite``)."""
+        conflict = "DO UPDATE SET value = excluded.value" if overwrite else "DO NOTHING"
+        with self.transaction() as c:
+            c.execute(f"INSERT INTO line_meta VALUES (?, ?) ON CONFLICT (key) {conflict}",
+                      (key, value))
 
     def close(self) -> None:
         self._db.close()
@@ -347,12 +360,16 @@ class LineStore:
     def _enqueue(self, c: LogTxn, recipient: str,
                  build: Callable[[int], Message], now: float) -> Message:
         """Inside a transaction: the stream's next sequence number to ``build``, then the
-        message logged and queued for ``recipient``."""
+        message logged and queued for ``recipient``. ``recipient`` may name the party's
+        priority lane (``ru#priority``: its own sequence numbers and outbox queue)."""
         row = c.execute("SELECT last_seq FROM line_streams WHERE sender=? AND recipient=?",
                         (self.party, recipient)).fetchone()
         seq = (row[0] if row else 0) + 1
         message = build(seq)
-        self._append(c, "sent", recipient, message, now)
+        if lane(message) != recipient:
+            raise StoreError(f"message {message.id} ({message.kind}) belongs to stream "
+                             f"{lane(message)!r}, not {recipient!r}")
+        self._append(c, "sent", message.recipient, message, now)
         self._set_last_seq(c, self.party, recipient, seq)
         c.execute("INSERT INTO line_outbox (msg_id, peer, seq) VALUES (?,?,?)",
                   (message.id, recipient, seq))
@@ -497,8 +514,9 @@ class LineStore:
                 ack = c.execute("SELECT message FROM line_log WHERE kind = 'ack' AND "
                                 "in_reply_to = ?", (message.id,)).fetchone()
                 return "duplicate", parse_message(json.loads(ack[0]))
+            stream = lane(message)  # the recipient, or its priority lane
             last = c.execute("SELECT last_seq FROM line_streams WHERE sender=? AND recipient=?",
-                             (message.sender, message.recipient)).fetchone()
+                             (message.sender, stream)).fetchone()
             expected = (last[0] if last else 0) + 1
             if message.seq < expected:
                 raise SequenceError(f"replay: {message.sender} seq {message.seq} was already "
@@ -510,7 +528,7 @@ class LineStore:
             pos, h = self._append(c, "received", message.sender, message, now)
             ack = make_ack(pos, h)
             self._append(c, "sent", message.sender, ack, now)
-            self._set_last_seq(c, message.sender, message.recipient, message.seq)
+            self._set_last_seq(c, message.sender, stream, message.seq)
             c.execute("UPDATE line_incidents SET resolved_at = ? WHERE kind = 'gap' AND "
                       "peer = ? AND resolved_at IS NULL AND expected <= ?",
                       (now, message.sender, message.seq))

@@ -1,0 +1,367 @@
+"""The accord's life on the line: which version is in force, when, and why.
+
+Versions are proposed, answered and suspended in signed messages (``proposal``,
+``acceptance`` with a ``decision``, ``suspension``: :mod:`skyaccord.line.messages`), so
+the state of the accord is a fold over a node's own log — :class:`AccordBook` — and not
+whatever file a node was started with. The rules, the same on every node:
+
+- A **proposal** carries the new accord's canonical JSON, its sha256 and the time it
+  would take effect (``effective_at``). Its proposer and each recipient must be parties
+  of the new version, its version must be above the one in force, and it must take
+  effect after it is made. Its proposer has accepted it by proposing.
+- Every other party the new version names **answers** it once (``accept`` or ``reject``,
+  with a reason), to the proposer (``in_reply_to`` its proposal) and to every other party
+  of the new version, so that each node learns every answer. An acceptance made after
+  ``effective_at`` is refused: a proposal whose effective time passes before all
+  accepted never takes effect (status ``lapsed``); one rejection ends it (``rejected``).
+- A proposal accepted by all takes effect **at its effective time**, on every node the
+  same (each has the same signed answers, made before that time); a version not above
+  the one then in force never does (``superseded``). A message is checked against the
+  accord in force at its ``created_at`` (:meth:`AccordBook.at`), so one made just before
+  a switch is still good when it arrives after it.
+- A **suspension** by any party of the accord in force stops the automatic messages that
+  accord governs; a new version taking effect ends it (resumption is a new proposal).
+
+Pure: no I/O, no clock. :class:`~skyaccord.line.node.Node` keeps a book, checks each
+accord message against it before it is logged (sent or received) and applies it after.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from skyaccord.errors import AccordMismatch, MessageRefused, ProtocolError
+from skyaccord.line.messages import Message
+from skyaccord.protocol import Accord, accord_from_dict
+
+__all__ = ["ACCORD_KINDS", "AccordBook", "Answer", "Proposal", "Suspension",
+           "distress_deadline_s", "due_after_s", "parse_accord_text"]
+
+#: the kinds an :class:`AccordBook` folds
+ACCORD_KINDS = ("proposal", "acceptance", "suspension")
+
+
+def parse_accord_text(text: str, sha256: str | None = None) -> Accord:
+    """The accord in a proposal's ``accord_text`` (its canonical JSON), or
+    :class:`MessageRefused` naming what is wrong: not JSON, not a valid accord, not in
+    canonical form, or another sha256 than ``sha256``."""
+    try:
+        tree = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise MessageRefused(f"body.accord_text: not JSON: {str(exc)[:100]}") from None
+    if not isinstance(tree, Mapping):
+        raise MessageRefused("body.accord_text: must be a JSON object (an accord)")
+    try:
+        accord = accord_from_dict(tree, "proposed accord")
+    except ProtocolError as exc:
+        raise MessageRefused(f"body.accord_text: not a valid accord: {exc}") from None
+    if accord.canonical_json() != text:
+        raise MessageRefused("body.accord_text: not the accord's canonical JSON (sorted "
+                             "keys, no spaces, numbers as the schema types them)")
+    if sha256 is not None and accord.sha256 != sha256:
+        raise MessageRefused(f"body.accord_sha256: {sha256[:12]}... is not the accord's "
+                             f"sha256 ({accord.sha256[:12]}...)")
+    return accord
+
+
+def distress_deadline_s(accord: Accord) -> float:
+    """The tightest deadline the accord sets: a distress call's acknowledgement is due
+    within it (the response deadline, or the shortest alert level's time if shorter)."""
+    return min([accord.response_deadline_s, *(lv.time_s for lv in accord.levels)])
+
+
+def due_after_s(kind: str, accord: Accord) -> float | None:
+    """How long after its creation a message of ``kind`` is due (None: not due)."""
+    if kind in ("request", "proposal"):
+        return accord.response_deadline_s
+    if kind == "distress":
+        return distress_deadline_s(accord)
+    return None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A party's signed answer to a proposal."""
+
+    party: str
+    decision: str
+    """``accept`` or ``reject``"""
+    text: str
+    at: float
+    """the answer's ``created_at``"""
+    msg_ids: tuple[str, ...]
+    recipients: tuple[str, ...] = ()
+    """who was sent this answer (one message each)"""
+
+
+@dataclass
+class Proposal:
+    """A proposed version and the answers this node knows of."""
+
+    sha256: str
+    accord: Accord
+    proposer: str
+    proposed_at: float
+    effective_at: float
+    text: str
+    base_sha256: str
+    """the accord in force when it was proposed (the message's ``accord``)"""
+    messages: dict[str, str] = field(default_factory=dict)
+    """recipient -> the id of the proposal message sent to it"""
+    answers: dict[str, Answer] = field(default_factory=dict)
+
+    @property
+    def parties(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self.accord.parties)
+
+    @property
+    def awaited(self) -> tuple[str, ...]:
+        """Parties whose answer is still missing."""
+        return tuple(p for p in self.parties if p != self.proposer and p not in self.answers)
+
+    @property
+    def rejected_by(self) -> tuple[str, ...]:
+        return tuple(p for p, a in self.answers.items() if a.decision == "reject")
+
+    @property
+    def accepted(self) -> bool:
+        """Every party the new version names has accepted (before its effective time)."""
+        return not self.awaited and not self.rejected_by
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "id": self.accord.id, "version": self.accord.version,
+                "title": self.accord.title, "proposer": self.proposer,
+                "proposed_at": self.proposed_at, "effective_at": self.effective_at,
+                "text": self.text, "base_sha256": self.base_sha256,
+                "parties": list(self.parties), "messages": dict(self.messages),
+                "answers": {p: {"decision": a.decision, "text": a.text, "at": a.at,
+                                "msg_ids": list(a.msg_ids)}
+                            for p, a in sorted(self.answers.items())},
+                "awaited": list(self.awaited)}
+
+
+@dataclass(frozen=True)
+class Suspension:
+    party: str
+    sha256: str
+    reason: str
+    at: float
+    msg_id: str
+
+
+class AccordBook:
+    """The accords a node knows: the one it began under (``genesis``), the proposals,
+    answers and suspensions in its log, and so the version in force at any time."""
+
+    def __init__(self, genesis: Accord) -> None:
+        self.genesis = genesis
+        self.accords: dict[str, Accord] = {genesis.sha256: genesis}
+        """every accord text seen (genesis and proposed), by sha256"""
+        self.proposals: dict[str, Proposal] = {}
+        self.suspensions: list[Suspension] = []
+        self._times: list[float] = [-math.inf]
+        self._in_force: list[Accord] = [genesis]
+        self._taken: list[tuple[float, Proposal]] = []
+
+    # -- the version in force ----------------------------------------------------------
+    def _rebuild(self) -> None:
+        """The switches, from the proposals accepted by all, in effective-time order
+        (ties by version): each takes effect if its version is above the one then in
+        force."""
+        times, in_force, taken = [-math.inf], [self.genesis], []
+        for p in sorted((p for p in self.proposals.values() if p.accepted),
+                        key=lambda p: (p.effective_at, p.accord.version, p.sha256)):
+            if p.accord.version > in_force[-1].version:
+                times.append(p.effective_at)
+                in_force.append(p.accord)
+                taken.append((p.effective_at, p))
+        self._times, self._in_force, self._taken = times, in_force, taken
+
+    def at(self, t: float) -> Accord:
+        """The accord in force at UTC time ``t`` (a version takes effect at its time)."""
+        return self._in_force[bisect.bisect_right(self._times, t) - 1]
+
+    def next_switch_after(self, t: float) -> float | None:
+        """When the next accepted version takes effect after ``t`` (None: none is due)."""
+        k = bisect.bisect_right(self._times, t)
+        return self._times[k] if k < len(self._times) else None
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every version that takes or took effect: genesis first, with its time."""
+        out = [{"sha256": self.genesis.sha256, "version": self.genesis.version,
+                "id": self.genesis.id, "effective_at": None, "proposer": None}]
+        for t, p in self._taken:
+            out.append({"sha256": p.sha256, "version": p.accord.version, "id": p.accord.id,
+                        "effective_at": t, "proposer": p.proposer})
+        return out
+
+    def status(self, sha256: str, now: float) -> str:
+        """``pending``, ``accepted`` (takes effect later), ``in force``, ``replaced``,
+        ``rejected``, ``lapsed`` (its time passed before all accepted) or ``superseded``
+        (accepted, but its version was not above the one in force at its time)."""
+        p = self.proposals[sha256]
+        if p.rejected_by:
+            return "rejected"
+        if not p.accepted:
+            return "lapsed" if now >= p.effective_at else "pending"
+        if all(q is not p for _, q in self._taken):
+            return "superseded"
+        if now < p.effective_at:
+            return "accepted"
+        return "in force" if self.at(now).sha256 == sha256 else "replaced"
+
+    def suspended(self, sha256: str) -> list[Suspension]:
+        """The suspensions of the accord ``sha256`` (it is suspended while any stands)."""
+        return [s for s in self.suspensions if s.sha256 == sha256]
+
+    def known(self, sha256: str) -> Accord | None:
+        return self.accords.get(sha256)
+
+    def describe(self, sha256: str) -> str:
+        a = self.accords.get(sha256)
+        return f"{a.id} v{a.version} ({sha256[:12]})" if a else f"unknown accord {sha256[:12]}"
+
+    # -- checks ------------------------------------------------------------------------
+    def check_accord_hash(self, message: Message) -> None:
+        """:class:`AccordMismatch` unless ``message`` names the accord in force at its
+        ``created_at``: the reason names both versions."""
+        want = self.at(message.created_at)
+        if message.accord == want.sha256:
+            return
+        have = self.accords.get(message.accord)
+        if have is None:
+            why = "a version no party has accepted (unknown to this node)"
+        elif any(p.sha256 == message.accord for _, p in self._taken) or (
+                message.accord == self.genesis.sha256):
+            why = (f"{self.describe(message.accord)}, superseded"
+                   if have.version < want.version else f"{self.describe(message.accord)}, "
+                   "not yet in force then")
+        else:
+            why = f"{self.describe(message.accord)}, a version that never took effect"
+        raise AccordMismatch(f"{message.kind} {message.id} from {message.sender} made at "
+                             f"{message.created_at:.3f} is under {why} "
+                             f"[{message.accord[:12]}]; the accord in force then is "
+                             f"{want.id} v{want.version} [{want.sha256[:12]}]")
+
+    def check(self, message: Message, *, own_party: str) -> None:
+        """Raise :class:`MessageRefused` unless ``message`` (an accord kind, sent or
+        received by ``own_party``'s node) follows the rules of the module docstring."""
+        kind, body, sender = message.kind, message.body, message.sender
+        if kind == "proposal":
+            sha = str(body["accord_sha256"])
+            accord = parse_accord_text(str(body["accord_text"]), sha)
+            names = {p.id for p in accord.parties}
+            for who, role in ((sender, "proposer"), (message.recipient, "recipient")):
+                if who not in names:
+                    raise MessageRefused(f"proposal {sha[:12]}: its {role} {who!r} is not a "
+                                         "party of the proposed accord "
+                                         f"({', '.join(sorted(names))})")
+            effective = float(body["effective_at"])
+            if accord.effective is not None:
+                # the accord's own time, RFC 3339 normalised by skyaccord.protocol
+                own = datetime.fromisoformat(accord.effective).timestamp()
+                if abs(own - effective) > 1e-3:
+                    raise MessageRefused(f"body.effective_at: {effective:.3f} is not the "
+                                         f"accord's own effective time {accord.effective}")
+            if effective <= message.created_at:
+                raise MessageRefused(f"body.effective_at: a version takes effect after it "
+                                     f"is proposed ({effective:.3f} <= created_at "
+                                     f"{message.created_at:.3f})")
+            base = self.at(message.created_at)
+            if accord.version <= base.version:
+                raise MessageRefused(f"proposal {sha[:12]}: version {accord.version} is not "
+                                     f"above the version in force, {base.id} "
+                                     f"v{base.version}: versions only increase")
+            if sha in self.accords and sha not in self.proposals:
+                raise MessageRefused(f"proposal {sha[:12]}: that accord is already known "
+                                     "here (it is in force or was)")
+            old = self.proposals.get(sha)
+            if old is not None and (old.proposer != sender or old.effective_at != effective
+                                    or message.recipient in old.messages):
+                raise MessageRefused(f"proposal {sha[:12]} was already made by "
+                                     f"{old.proposer} (to {', '.join(sorted(old.messages))}, "
+                                     f"effective {old.effective_at:.3f})")
+        elif kind == "acceptance":
+            sha = str(body["accord_sha256"])
+            p = self.proposals.get(sha)
+            if p is None:
+                raise MessageRefused(f"{sender}'s answer names proposal {sha[:12]}, which "
+                                     "this node does not know")
+            if sender not in p.parties:
+                raise MessageRefused(f"{sender} is not a party of proposal {sha[:12]} "
+                                     f"({', '.join(p.parties)}): its answer does not count")
+            if sender == p.proposer:
+                raise MessageRefused(f"{sender} proposed {sha[:12]}: proposing is its "
+                                     "acceptance")
+            if message.recipient not in p.parties:
+                raise MessageRefused(f"an answer to proposal {sha[:12]} goes to its parties, "
+                                     f"not to {message.recipient!r}")
+            prev = p.answers.get(sender)
+            if prev is not None and message.id not in prev.msg_ids and (
+                    prev.decision != body["decision"] or prev.at != message.created_at
+                    or message.recipient in prev.recipients):
+                raise MessageRefused(f"{sender} already answered proposal {sha[:12]} "
+                                     f"({prev.decision} at {prev.at:.3f}): one answer each")
+            if body["decision"] == "accept" and message.created_at > p.effective_at:
+                raise MessageRefused(f"proposal {sha[:12]} was to take effect at "
+                                     f"{p.effective_at:.3f}; an acceptance made at "
+                                     f"{message.created_at:.3f} is too late: it never takes "
+                                     "effect")
+            if message.recipient == p.proposer and message.in_reply_to != p.messages.get(sender):
+                raise MessageRefused(f"{sender}'s answer to {p.proposer} must reply to the "
+                                     f"proposal {p.proposer} sent it "
+                                     f"({p.messages.get(sender)}), not {message.in_reply_to}")
+        elif kind == "suspension":
+            sha = str(body["accord_sha256"])
+            want = self.at(message.created_at)
+            if sha != want.sha256:
+                raise MessageRefused(f"a suspension suspends the accord in force "
+                                     f"({want.id} v{want.version} [{want.sha256[:12]}]), not "
+                                     f"{self.describe(sha)}")
+            if sender not in {p.id for p in want.parties}:
+                raise MessageRefused(f"{sender!r} is not a party of {want.id} v{want.version}")
+
+    # -- applying ------------------------------------------------------------------------
+    def apply(self, message: Message) -> None:
+        """Fold one logged accord message (already checked) into the book."""
+        body = message.body
+        if message.kind == "proposal":
+            sha = str(body["accord_sha256"])
+            p = self.proposals.get(sha)
+            if p is None:
+                accord = parse_accord_text(str(body["accord_text"]), sha)
+                self.accords[sha] = accord
+                p = Proposal(sha, accord, message.sender, message.created_at,
+                             float(body["effective_at"]), str(body["text"]), message.accord)
+                self.proposals[sha] = p
+            p.messages[message.recipient] = message.id
+        elif message.kind == "acceptance":
+            p = self.proposals.get(str(body["accord_sha256"]))
+            if p is None:
+                return
+            prev = p.answers.get(message.sender)
+            if prev is not None and message.id in prev.msg_ids:
+                return
+            ids = (() if prev is None else prev.msg_ids) + (message.id,)
+            to = (() if prev is None else prev.recipients) + (message.recipient,)
+            p.answers[message.sender] = Answer(message.sender, str(body["decision"]),
+                                               str(body["text"]), message.created_at,
+                                               ids, to)
+            self._rebuild()
+        elif message.kind == "suspension":
+            self.suspensions.append(Suspension(message.sender, str(body["accord_sha256"]),
+                                               str(body["reason"]), message.created_at,
+                                               message.id))
+
+    def fold(self, messages: Iterable[Message]) -> AccordBook:
+        """Apply ``messages`` (a log's accord messages, in log order); returns self."""
+        for m in messages:
+            if m.kind in ACCORD_KINDS:
+                self.apply(m)
+        return self
