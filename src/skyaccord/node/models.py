@@ -113,6 +113,10 @@ class AlertsOut(BaseModel):
     stuck: list[dict[str, Any]] = Field(
         description="streams of the line that cannot progress (peer down or refusing, "
                     "messages lost): an operator must act")
+    accord: list[dict[str, Any]] = Field(
+        default_factory=list, description="the accord's state that needs attention: "
+        "suspensions of the version in force, and messages refused in the last hour "
+        "because they were under another version (each names both)")
 
 
 class AccordOut(BaseModel):
@@ -122,6 +126,17 @@ class AccordOut(BaseModel):
     sha256: str
     effective: str | None
     accord: dict[str, Any] = Field(description="the accord's canonical form")
+    suspended: list[dict[str, Any]] = Field(
+        default_factory=list, description="suspensions of this version (its automatic "
+        "messages stop while any stands)")
+    withheld: int = Field(0, description="automatic messages not sent while suspended")
+    history: list[dict[str, Any]] = Field(
+        default_factory=list, description="the versions that took or take effect, the "
+        "first the log began under")
+    switches: list[dict[str, Any]] = Field(
+        default_factory=list, description="the switches this node recorded")
+    next_switch_at: float | None = Field(
+        None, description="when an accepted version takes effect next (UTC s)")
 
 
 class HealthOut(BaseModel):

@@ -17,6 +17,8 @@ is written in the same transaction as the outbox, so it is the truth.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 import threading
 import time
@@ -403,9 +405,12 @@ class NodeRuntime:
                  zones: Sequence[Zone] = (), rules: PartyRules | None = None,
                  registry: Any = None, clock: Callable[[], float] = time.time,
                  max_track_age_s: float = 60.0, episode_gap_s: float = EPISODE_GAP_S,
-                 tick_s: float = 1.0) -> None:
+                 tick_s: float = 1.0,
+                 zones_for: Callable[[Accord], Sequence[Zone]] | None = None) -> None:
         self.party, self.accord, self.line = party, accord, line
         self.zones = list(zones)
+        self.zones_for = zones_for
+        """the zones a node watches under an accord (a new version may change them)"""
         self.registry = registry
         self.clock, self.tick_s = clock, tick_s
         self.picture = Picture(max_age_s=max_track_age_s, rules=rules)
@@ -433,6 +438,12 @@ class NodeRuntime:
         self._known: set[str] = set()
         self._line_pos = 0
         self._parties = {p.id for p in accord.parties} - {party}
+        self.suspensions: list[Any] = []
+        """the suspensions of the accord in force (its automatic messages stop)"""
+        self.withheld = 0
+        """automatic messages not sent because the accord in force is suspended"""
+        self._sync_accord(self.clock(), initial=True)
+        line.listeners.append(self._on_line_message)
         self._seed_episodes()
 
     def warm_up(self) -> None:
@@ -455,6 +466,75 @@ class NodeRuntime:
                     built.update((a["key"], a) for a in table.alerts(range(len(table))))
                 self._alerts = built
             return self._alerts
+
+    # -- the accord in force --------------------------------------------------------
+    def _sync_accord(self, t: float, *, initial: bool = False) -> None:
+        """Follow the line's accord: at a version's effective time switch the derived
+        state (levels, notification rules, zones, parties) and record the switch in the
+        log; keep the suspensions of the version in force. In memory (the line's
+        :class:`~skyaccord.line.accords.AccordBook`): no database read per tick.
+
+        ``initial``: at start, take the version the log has in force whatever file the
+        node was given, and record the switches that happened while it was down."""
+        book = self.line.book
+        now = book.at(t)
+        if initial:
+            if now.sha256 != self.accord.sha256:
+                self._apply_accord(now)
+            history = book.history()
+            for before, h in itertools.pairwise(history):
+                if h["effective_at"] is not None and h["effective_at"] <= t:
+                    old, new = book.accords[before["sha256"]], book.accords[h["sha256"]]
+                    with contextlib.suppress(SkyaccordError):
+                        self.line.record_switch(old, new, t)
+        elif now.sha256 != self.accord.sha256:
+            old = self.accord
+            self._apply_accord(now)
+            # a failed record (a full disk: health shows it) does not undo the switch,
+            # which every node derives from the same signed answers
+            with contextlib.suppress(SkyaccordError):
+                self.line.record_switch(old, now, t)
+            self._publish({"type": "accord", "event": "switch", "t": t,
+                           "from": {"sha256": old.sha256, "version": old.version},
+                           "accord": {"id": now.id, "version": now.version,
+                                      "sha256": now.sha256, "title": now.title}})
+        self.suspensions = book.suspended(self.accord.sha256) if book.suspensions else []
+
+    def _apply_accord(self, accord: Accord) -> None:
+        with self.lock:
+            self.accord = accord
+            self.levels = level_names(accord)
+            self.notify_rank = (self.levels.index(accord.notify.level)
+                                if accord.notify.level is not None else 1)
+            self._parties = {p.id for p in accord.parties} - {self.party}
+            if self.zones_for is not None:
+                self.zones = list(self.zones_for(accord))
+                self._reach = _Reach(self.zones)
+            self._episodes.clear()  # told under the old version: the new one tells again
+
+    def refresh_suspensions(self) -> None:
+        """Take a suspension this node just sent into account now (not at the next
+        tick)."""
+        self.suspensions = self.line.book.suspended(self.accord.sha256)
+
+    def publish_distress(self, message: Message) -> None:
+        """Show a distress call this node just sent on the picture at once."""
+        self._publish({"type": "distress", "received_at": None,
+                       "message": message.to_dict()})
+
+    def _on_line_message(self, message: Message, received_at: float) -> None:
+        """A peer's message was logged: distress calls and the accord's messages go to
+        the picture at once (not at the next tick)."""
+        if message.kind == "distress":
+            self._publish({"type": "distress", "received_at": received_at,
+                           "message": message.to_dict()})
+        elif message.kind in ("proposal", "acceptance", "suspension"):
+            if message.kind == "suspension":
+                self.refresh_suspensions()
+            self._publish({"type": "accord", "event": message.kind,
+                           "received_at": received_at, "message": {
+                               k: v for k, v in message.to_dict().items() if k != "body"},
+                           "sha256": message.body.get("accord_sha256")})
 
     # -- episodes ------------------------------------------------------------------
     def _seed_episodes(self) -> None:
@@ -492,6 +572,9 @@ class NodeRuntime:
         at this level or higher."""
         if to not in self._parties:
             return  # not a party of the accord (e.g. "unknown"): nobody to tell
+        if self.suspensions:  # the accord that governs these messages is suspended
+            self.withheld += 1
+            return
         ep = self._episodes.get(key)
         if ep is not None:
             ep.last_seen = t
@@ -555,6 +638,8 @@ class NodeRuntime:
         wall0 = time.perf_counter()
         with self.lock:
             t = self.clock() if t is None else t
+        self._sync_accord(t)
+        with self.lock:
             self.picture.drop_stale(t)
             snap = self.picture.snapshot(t)
             dirty, self._dirty = self._dirty, set()
@@ -720,6 +805,9 @@ class NodeRuntime:
         """Tell the owners of the lower-priority intents an accepted write displaced."""
         from skyaccord.line.conflict_messages import strategic_conflict_bodies
 
+        if self.suspensions:
+            self.withheld += 1
+            return []
         sent = []
         for to, body in strategic_conflict_bodies(intent, conflicts, self.clock()):
             try:

@@ -126,7 +126,9 @@ def open_node(s: NodeSettings, *, clock: Callable[[], float] = time.time) -> Ope
             registry = Registry(open_store(s.registry_url), accord)
         runtime = NodeRuntime(s.party, accord, line, zones=zones, rules=rules,
                               registry=registry, clock=clock,
-                              max_track_age_s=s.max_track_age_s, tick_s=s.tick_s)
+                              max_track_age_s=s.max_track_age_s, tick_s=s.tick_s,
+                              zones_for=lambda a: node_zones(a, borders=s.borders,
+                                                             extra=s.zones))
     except SkyaccordError:
         store.close()
         raise

@@ -32,6 +32,13 @@ def get_alerts(ctx: Ctx, _: Viewer) -> dict[str, Any]:
     now = rt.clock()
     overdue = [d.__dict__ for d in store_debts(ctx.line.store,
                                                ctx.line.accord.response_deadline_s, now)]
+    in_force = ctx.line.book.at(now)
+    accord = [{"type": "suspension", **s.__dict__}
+              for s in ctx.line.book.suspended(in_force.sha256)]
+    accord += [{"type": "refused", "at": r.at, "peer": r.peer, "msg_id": r.msg_id,
+                "reason": r.reason}
+               for r in ctx.line.store.refusals(limit=200)
+               if r.kind == "accord-mismatch" and r.at >= now - 3600.0]
     return {"t": t, "conflicts": conflicts, "incursions": incursions,
             "line": rt.line_alerts(now), "overdue": overdue,
-            "stuck": ctx.line.stuck_streams()}
+            "stuck": ctx.line.stuck_streams(), "accord": accord}
