@@ -504,6 +504,11 @@
       if (S.selected) renderAircraft(false);
     } else if (msg.type === "line") {
       refreshLine();
+    } else if (msg.type === "distress") {
+      showDistress(msg.message, msg.received_at);
+      refreshLine();
+    } else if (msg.type === "accord") {
+      refreshStatic();
     }
     S.dirty = true;
     schedule();
@@ -819,6 +824,12 @@
         ["parties", (a.accord.parties || []).map((p) => p.id).join(", ")]].map(([k, v]) =>
         `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("");
       $("accord-json").textContent = JSON.stringify(a.accord, null, 1);
+      const susp = a.suspended || [];
+      $("accord-suspended").hidden = !susp.length;
+      $("accord-suspended").textContent = susp.map((x) =>
+        `SUSPENDED by ${x.party}: ${x.reason} — automatic messages stopped until a new version takes effect`).join("\n");
+      refreshProposals();
+      refreshDistress();
       const sel = $("send-to"), cur = sel.value;
       sel.innerHTML = S.parties.filter((p) => p !== S.party).map((p) => `<option>${esc(p)}</option>`).join("");
       if (cur) sel.value = cur;
@@ -829,6 +840,82 @@
       else S.map.once("load", () => S.map.getSource("zones").setData(z));
     } catch (e) { console.warn("zones:", e.message); }
     refreshIntents();
+  }
+
+  // ---- the accord's proposals: difference, answers, accept or reject ------------------------
+  async function refreshProposals() {
+    let ps;
+    try { ps = await api("/accord/proposals"); } catch (e) { console.warn("proposals:", e.message); return; }
+    S.proposals = ps;
+    $("proposal-list").innerHTML = ps.map((p) => {
+      const answers = Object.entries(p.answers).map(([who, a]) =>
+        `${esc(who)} ${esc(a.decision)}: ${esc(a.text)}`).join("; ") || "none yet";
+      const mine = p.proposer !== S.party && p.status === "pending" && !(S.party in p.answers);
+      const form = mine ? `<div class="answer"><label>Reason <input class="reason"
+        aria-label="Reason for proposal v${esc(p.version)}" value=""></label>
+        <button type="button" class="accept" data-sha="${esc(p.sha256)}">Accept</button>
+        <button type="button" class="reject" data-sha="${esc(p.sha256)}">Reject</button></div>` : "";
+      return `<li class="proposal" data-sha="${esc(p.sha256)}">
+        <div><strong>v${esc(p.version)}</strong> by ${esc(p.proposer)} —
+          <span class="status">${esc(p.status)}</span>, takes effect
+          ${esc(new Date(p.effective_at * 1000).toISOString().replace(".000", ""))}</div>
+        <div>${esc(p.text)}</div>
+        <pre class="diff">${esc(p.diff_text)}</pre>
+        <div>answers: ${answers}; awaited: ${esc(p.awaited.join(", ") || "-")}</div>${form}</li>`;
+    }).join("") || "<li>none</li>";
+  }
+  $("proposal-list").addEventListener("click", async (ev) => {
+    const b = ev.target.closest("button");
+    if (!b) return;
+    const li = b.closest("li");
+    const reason = li.querySelector(".reason").value.trim();
+    if (!reason) { li.querySelector(".reason").focus(); return; }
+    try {
+      await api(`/accord/proposals/${b.dataset.sha}/answer`, { method: "POST",
+        body: { decision: b.classList.contains("accept") ? "accept" : "reject", text: reason } });
+    } catch (e) { alert("Not sent: " + e.message); }
+    refreshProposals();
+  });
+
+  // ---- distress: shown at once, over the map, until acknowledged -----------------------------
+  S.distress = new Map();
+  function showDistress(m, receivedAt) {
+    S.distress.set(m.id, { m, receivedAt, ours: m.from === S.party });
+    renderDistress();
+  }
+  function renderDistress() {
+    const open = [...S.distress.values()].filter((d) => !d.acked);
+    $("distress").hidden = !open.length;
+    $("distress").innerHTML = open.map(({ m, ours }) => {
+      const b = m.body;
+      const what = `${esc(b.callsign || "aircraft")} ${esc(b.nature || "")} at ${Number(b.lat).toFixed(4)},
+        ${Number(b.lon).toFixed(4)}${b.alt_ft != null ? `, ${Math.round(b.alt_ft)} ft` : ""} on
+        ${esc(b.frequency_mhz)} MHz`;
+      const head = ours ? `DISTRESS sent to ${esc(m.to)}:` : `DISTRESS from ${esc(m.from)}:`;
+      const ack = ours ? "" : `<button type="button" data-id="${esc(m.id)}">Acknowledge</button>`;
+      return `<div class="call" data-id="${esc(m.id)}"><span>${head} ${what}</span>${ack}</div>`;
+    }).join("");
+  }
+  $("distress").addEventListener("click", async (ev) => {
+    const b = ev.target.closest("button");
+    if (!b) return;
+    try {
+      await api(`/distress/${b.dataset.id}/ack`, { method: "POST", body: { text: "received, acting" } });
+      const d = S.distress.get(b.dataset.id);
+      if (d) d.acked = true;
+      renderDistress();
+    } catch (e) { alert("Not sent: " + e.message); }
+  });
+  async function refreshDistress() {
+    let calls;
+    try { calls = await api("/distress"); } catch (e) { return; }
+    for (const c of calls) {
+      if (c.direction !== "received") continue;
+      const answered = c.answers.some((a) => a.direction === "sent");
+      if (!S.distress.has(c.message.id)) S.distress.set(c.message.id, { m: c.message, receivedAt: c.logged_at, ours: false });
+      S.distress.get(c.message.id).acked = answered;
+    }
+    renderDistress();
   }
 
   function circlePoly(lat, lon, r) {
