@@ -54,6 +54,9 @@ COMMANDS: dict[str, CommandEntry] = {
                           "Run this party's node: picture, alerts each tick, intents, the "
                           "line, the API."),
     "accord": CommandEntry("skyaccord.protocol_cli", "Check and show accord files."),
+    "distress": CommandEntry("skyaccord.protocol_cli",
+                             "Call distress to every party at once, ahead of anything "
+                             "queued."),
     "airspace": CommandEntry("skyaccord.airspace.cli",
                              "Sovereign and restricted airspace: incursions, warnings."),
     "keys": CommandEntry("skyaccord.line.cli", "Ed25519 keys of a party's node."),
