@@ -49,6 +49,10 @@ def encode_texts(values: Sequence[str] | npt.NDArray[np.str_]
     """``values`` as CSV fields (quoted where the csv module would quote them): the
     fields, and their UTF-8 concatenated (bytes, ``len + 1`` start offsets, the widest
     one's length)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "U" and len(values) >= 1000:
+        fast = _ascii_texts(values)
+        if fast is not None:
+            return fast
     items = [str(v) for v in values]
     joined = "".join(items)
     if any(c in joined for c in ',"\r\n'):
@@ -64,6 +68,27 @@ def encode_texts(values: Sequence[str] | npt.NDArray[np.str_]
     np.cumsum(lengths, out=start[1:])
     data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
     return items, data, start, int(lengths.max()) if len(lengths) else 0
+
+
+_NEEDS_QUOTES = np.frombuffer(b',"\r\n', dtype=np.uint8)
+
+
+def _ascii_texts(values: npt.NDArray[np.str_]
+                 ) -> tuple[list[str], npt.NDArray[np.uint8], npt.NDArray[np.int64], int] | None:
+    """:func:`encode_texts` of many ASCII strings none of which needs quotes, by whole
+    arrays (a Python loop over 100,000 ids costs a tenth of a second); None otherwise."""
+    try:
+        raw = values.astype(np.bytes_)
+    except UnicodeEncodeError:
+        return None
+    width = raw.dtype.itemsize
+    lengths = np.char.str_len(raw).astype(np.int64)
+    data = raw.view(np.uint8).reshape(len(raw), width)[np.arange(width) < lengths[:, None]]
+    if np.isin(data, _NEEDS_QUOTES).any():
+        return None
+    start = np.zeros(len(raw) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=start[1:])
+    return values.tolist(), np.ascontiguousarray(data), start, int(lengths.max())
 
 
 Column = TextColumn | tuple[npt.NDArray[np.float64], int]
