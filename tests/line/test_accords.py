@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from skyaccord.errors import InputError, MessageRefused
-from skyaccord.line import LineStore, Message, Node, store_debts, verify_log
+from skyaccord.line import LineStore, Message, Node, generate_key, store_debts, verify_log
 from skyaccord.line.accord_diff import accord_diff, diff_text
 from skyaccord.line.accords import AccordBook, distress_deadline_s
 from skyaccord.line.keys import SigningKey, sign
@@ -245,7 +245,15 @@ def test_forged_proposals_and_answers_are_refused(trio: Trio, keys: dict[str, An
             "effective_at": E}
     # signed by ru's key but claiming to come from us: the signature fails
     status, reply = forged(trio, "us", "tr", "proposal", body, key=keys["ru"])
-    assert status == 403
+    assert status == 403 and "signature" in reply["error"]
+    # a party that is no party of the accord (its own key): unknown sender
+    stranger = generate_key()
+    status, reply = forged(trio, "iq", "ru", "proposal", body, key=stranger)
+    assert status == 403 and "unknown sender 'iq'" in reply["error"]
+    status, reply = forged(trio, "iq", "us", "acceptance", {
+        "text": "yes", "accord_sha256": new.sha256, "decision": "accept"}, key=stranger,
+        in_reply_to="a" * 32)
+    assert status == 403 and "unknown sender 'iq'" in reply["error"]
     # a proposal to a party the new version does not name
     status, reply = forged(trio, "us", "tr", "proposal", body)
     assert status == 400 and "recipient 'tr' is not a party" in reply["error"]
@@ -381,3 +389,17 @@ def test_book_fold_is_the_same_from_the_log(trio: Trio, keys: dict[str, Any]) ->
             m for _, _, _, m in n.store.messages(kinds=("proposal", "acceptance")))
         assert again.history() == n.book.history()
         assert [h["effective_at"] for h in again.history()] == [None, E]
+
+
+def test_line_send_leaves_the_accords_messages_to_the_node(files: Path) -> None:
+    from typer.testing import CliRunner
+
+    from skyaccord.cli import app
+
+    config = files / "us.toml"
+    config.write_text('[node]\nparty = "us"\nkey = "us.key"\ndb = "us.db"\n'
+                      'accord = "accord.toml"\nport = 8701\n[peers]\nru = "http://127.0.0.1:1"\n')
+    r = CliRunner().invoke(app, ["line", "send", "--config", str(config), "--to", "ru",
+                                 "--kind", "suspension", "--body", '{"reason": "x"}'])
+    assert r.exit_code == 2 and "skyaccord accord propose|answer|suspend" in r.output
+    assert not (files / "us.db").exists()
