@@ -116,7 +116,10 @@ def test_publishing_mounts_the_uss_routes(tmp_path: Path, authority: rsa.RSAPriv
     check_dss(s)
     routers, publishing, closers = dss_parts(s)
     try:
-        assert [r.prefix for r in routers] == ["/uss/v1"] and publishing is not None
+        paths = {getattr(route, "path", "") for r in routers for route in r.routes}
+        assert paths == {"/uss/v1/operational_intents/{entityid}",
+                         "/uss/v1/operational_intents", "/f3548/notices"}
+        assert publishing is not None
         assert publishing.publisher.uss_base_url == "https://us-node.test/utm"
         claims = jwt.decode(publishing.publisher.token(), pem_public(authority),
                             algorithms=["RS256"], audience="dss.elsewhere.test")

@@ -15,6 +15,7 @@ back as it was. An ended intent's reference is deleted.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
@@ -33,6 +34,8 @@ from skyaccord.strategic import Circle, Intent, IntentState, Polygon, Volume
 from skyaccord.strategic.views import opaque_ref
 
 __all__ = ["router"]
+
+log = logging.getLogger("skyaccord.node.intents")
 
 router = APIRouter(tags=["intents"])
 
@@ -113,6 +116,15 @@ def _registry(ctx: Ctx) -> Any:
     return ctx.registry
 
 
+def _undo(publishing: Any, previous: Intent | None, intent: Intent) -> None:
+    """Put the DSS's reference back after the registry refused (a race); a DSS that fails
+    now leaves the reference to expire, and the registry's refusal stands."""
+    try:
+        publishing.undo(previous, intent)
+    except SkyaccordError:
+        log.exception("intent %s: the DSS's reference could not be put back", intent.id)
+
+
 def _publishing(request: Request) -> Any:
     """The node's F3548 publishing (None when ``[dss] publish_to`` is not configured)."""
     return getattr(request.app.state, "dss_publishing", None)
@@ -161,7 +173,8 @@ def submit_intent(req: IntentIn, ctx: Ctx, _: Operator, request: Request) -> Any
     if key is None or publishing is not None:
         checked = reg.check(intent)
         key = checked.key if key is None else key
-        if publishing is not None and not checked.conflicts.any_blocking:
+        if (publishing is not None and not checked.conflicts.any_blocking
+                and not checked.conflicts.missed(key)):
             try:
                 previous = reg.get(intent.id)
             except IntentError:
@@ -177,10 +190,10 @@ def submit_intent(req: IntentIn, ctx: Ctx, _: Operator, request: Request) -> Any
         res = reg.submit(intent, key, request_id=req.request_id)
     except SkyaccordError:
         if published is not None:
-            publishing.undo(previous, intent)
+            _undo(publishing, previous, intent)
         raise
     if published is not None and not res.accepted:
-        publishing.undo(previous, intent)
+        _undo(publishing, previous, intent)
     body = {"outcome": str(res.outcome), "intent": _own(res.intent),
             "conflicts": _conflicts(res.conflicts, party), "missed": dict(res.missed),
             "replayed": res.replayed}
