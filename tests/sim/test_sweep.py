@@ -51,3 +51,24 @@ def test_one_worker_and_two_give_the_same_results(tmp_path: Path) -> None:
             assert st[m]["ci95"] == pytest.approx(half, rel=1e-6, abs=1e-12)
     for name in ("results.csv", "summary.json", "sweep.png"):
         assert (tmp_path / "two" / name).stat().st_size > 0
+
+
+def test_an_existing_scheduler_runs_the_same_tasks(tmp_path: Path) -> None:
+    """``--scheduler tcp://HOST:PORT``: a Dask cluster started apart (here, one worker
+    process on loopback) runs the sweep's tasks; each row is the run done here."""
+    from distributed import LocalCluster
+
+    from skyaccord.sim.sweep import one_run
+
+    path = tmp_path / "pass.yaml"
+    path.write_text(_scenario())
+    with LocalCluster(n_workers=1, threads_per_worker=1,  # type: ignore[no-untyped-call]
+                      processes=True, host="127.0.0.1", dashboard_address=":0",
+                      scheduler_kwargs={"dashboard": False}) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://127.0.0.1:")
+        res = run_sweep(path, {"separation_nm": [5.0]}, runs=2, hours=0.1,
+                        scheduler=address)
+    here = [one_run(str(path), {"separation_nm": 5.0}, seed, 0.1) for seed in (11, 12)]
+    strip = [{k: v for k, v in r.items() if k != "wall_s"} for r in res.rows]
+    assert strip == [{k: v for k, v in r.items() if k != "wall_s"} for r in here]

@@ -156,9 +156,11 @@ def run_sweep(scenario: str | Path, grid: dict[str, list[float]], *, runs: int,
     wall0 = time.perf_counter()
     cluster = None
     if scheduler is None:
+        # no dashboard, and the scheduler's HTTP server on a free port (8787 may be
+        # another cluster's); the cluster's start and stop are not news
         cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-            silence_logs=logging.ERROR)  # the cluster's start and stop are not news
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+            scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR)
         client = Client(cluster)  # type: ignore[no-untyped-call]
     else:
         client = Client(scheduler)  # type: ignore[no-untyped-call]
