@@ -355,12 +355,12 @@ class ModeSDecoder:
         ok = f.status == K.OK
         slow = np.flatnonzero(f.status == K.SLOW)
         # per-frame events (OK frames from the kernel, SLOW ones from rs1090)
-        icao = f.icao.copy()
-        registers = f.registers.copy()
-        kind = f.kind.copy()
-        alt, gs, trk, vs = f.alt_ft.copy(), f.gs_kt.copy(), f.trk_deg.copy(), f.vs_fpm.copy()
-        squawk = f.squawk.copy()
-        lat_cpr, lon_cpr, odd = f.lat_cpr.copy(), f.lon_cpr.copy(), f.odd.copy()
+        # the kernel's own arrays (fresh, this call's alone): the rs1090 events go in
+        # place, and _apply reads them by gathers (copies)
+        icao, registers, kind = f.icao, f.registers, f.kind
+        alt, gs, trk, vs = f.alt_ft, f.gs_kt, f.trk_deg, f.vs_fpm
+        squawk = f.squawk
+        lat_cpr, lon_cpr, odd = f.lat_cpr, f.lon_cpr, f.odd
         cs_of: dict[int, str] = {}
         ident = np.flatnonzero(ok & (kind == K.IDENTITY))
         for j, c in zip(ident.tolist(), K.callsign_text(f.chars[ident]), strict=True):
