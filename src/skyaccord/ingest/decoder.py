@@ -655,6 +655,7 @@ class ModeSDecoder:
         bisect_right = bisect.bisect_right
         edges = _NL_EDGES
         local_max = _LOCAL_MAX_S
+        pair_max = _PAIR_MAX_S
         slack = _JUMP_SLACK_M
         radius = EARTH_RADIUS_M
         sin, cos, asin, sqrt = math.sin, math.cos, math.asin, math.sqrt
@@ -707,6 +708,12 @@ class ModeSDecoder:
                             + xzf)
                 x = (x + 180.0) % 360.0 - 180.0
             else:
+                if ref is None and (pos is None if surface else (
+                        (other := ac.even if o else ac.odd) is None
+                        or abs(tt - other[0]) > pair_max)):
+                    # what _acquire would say, without the call: no reference to place
+                    # a surface pair, or no airborne pair yet (the common waits)
+                    continue
                 fix = self._acquire(ac, surface, o, word, pos, ref)
                 if fix is None:
                     continue
