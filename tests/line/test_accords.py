@@ -372,6 +372,19 @@ def test_distress_overtakes_the_queue_in_its_own_lane(trio: Trio) -> None:
         d for d in store_debts(us.store, 180.0, trio.clock()) if d.debtor == "tr"]
     with pytest.raises(MessageRefused, match="priority"):
         ru.send("us", "response", {"text": "x", "priority": True}, in_reply_to=queued[0].id)
+    # a gap in the priority lane is asked again and resolved like the ordinary stream's
+    trio.links[("us", "ru")].down = True
+    first = us.distress({"lat": 35.0, "lon": 36.0, "frequency_mhz": 121.5})[0]
+    second = us.distress({"lat": 35.1, "lon": 36.1, "frequency_mhz": 121.5})[0]
+    assert (first.seq, second.seq) == (2, 3)
+    status, reply = ru.receive(us.envelope(second))
+    assert status == 409 and reply["expected"] == 2
+    (gap,) = [i for i in ru.store.incidents(open_only=True) if i.kind == "gap"]
+    assert gap.stream == "us->ru#priority"
+    trio.links[("us", "ru")].down = False
+    trio.deliver()
+    assert [i for i in ru.store.incidents(open_only=True) if i.kind == "gap"] == []
+    assert ru.store.find(second.id) is not None
     for n in (us, ru):
         report = verify_log(n.store.path)
         assert report.ok, report.problems

@@ -718,7 +718,7 @@ class Node:
         if message.seq != expected:
             try:
                 self.store.record_incident(kind, message.sender,
-                                           f"{message.sender}->{self.party}",
+                                           f"{message.sender}->{lane(message)}",
                                            expected=expected, got=message.seq, now=now,
                                            detail=detail)
             except Exception:

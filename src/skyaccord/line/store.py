@@ -530,8 +530,8 @@ class LineStore:
             self._append(c, "sent", message.sender, ack, now)
             self._set_last_seq(c, message.sender, stream, message.seq)
             c.execute("UPDATE line_incidents SET resolved_at = ? WHERE kind = 'gap' AND "
-                      "peer = ? AND resolved_at IS NULL AND expected <= ?",
-                      (now, message.sender, message.seq))
+                      "peer = ? AND stream = ? AND resolved_at IS NULL AND expected <= ?",
+                      (now, message.sender, f"{message.sender}->{stream}", message.seq))
             return "accepted", ack
 
     def refuse(self, now: float, reason: str, *, peer: str | None = None,
