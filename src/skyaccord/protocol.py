@@ -52,7 +52,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import partial
+from functools import cached_property, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -330,9 +330,11 @@ class Accord:
         """Sorted keys, no whitespace, numbers as floats where the schema says float."""
         return canonical_json(self.to_dict())
 
-    @property
+    @cached_property
     def sha256(self) -> str:
-        """Hex SHA-256 of :meth:`canonical_json` (UTF-8): the accord's identity."""
+        """Hex SHA-256 of :meth:`canonical_json` (UTF-8): the accord's identity (computed
+        once per accord: the line names it in every message, the node compares it every
+        tick; the dataclass is frozen, so it cannot go stale)."""
         return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
 
 

@@ -487,7 +487,7 @@ class NodeRuntime:
                     old, new = book.accords[before["sha256"]], book.accords[h["sha256"]]
                     with contextlib.suppress(SkyaccordError):
                         self.line.record_switch(old, new, t)
-        elif now.sha256 != self.accord.sha256:
+        elif now is not self.accord and now.sha256 != self.accord.sha256:
             old = self.accord
             self._apply_accord(now)
             # a failed record (a full disk: health shows it) does not undo the switch,
