@@ -708,8 +708,9 @@ def _decimal_columns(block: bytes, cols: Any, start: Any, lens: Any) -> Any:
     plain = ((digit | dot | minus) == inside).all(axis=0) & ~minus[1:].any(axis=0)
     plain &= (dot.sum(axis=0) <= 1) & (nd >= 1) & (nd <= 18)
     m = np.zeros(n, dtype=np.int64)
-    for j in range(w):
-        m = np.where(digit[j], m * 10 + d[j], m)
+    for j in range(w):  # in place, where this column holds a digit
+        np.multiply(m, 10, out=m, where=digit[j])
+        np.add(m, d[j], out=m, where=digit[j])
     neg = minus[0]
     # digits after the dot: all of them, less those before it
     k = np.minimum(np.where(dot.any(axis=0), nd - (dot.argmax(axis=0) - neg), 0), 22)
@@ -782,7 +783,7 @@ def _word(text: bytes) -> int:
 
 _TS_KEY: Final = b'{"timestamp":'
 _FRAME_KEY: Final = b'"frame":'
-_NUM_SPAN: Final = 32  # a time longer than this many characters: the general reading
+_NUM_SPAN: Final = 24  # a time longer than this many characters: the general reading
 
 
 def _json_lines(block: bytes, arr: Any, starts: Any, ends: Any
@@ -837,7 +838,7 @@ def _json_lines(block: bytes, arr: Any, starts: Any, ends: Any
         return None
     if len(raw) != 14 * n:
         return None
-    rows = np.frombuffer(raw, dtype=np.uint8).reshape(n, 14).copy()
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(n, 14)  # read-only: only read
     try:
         t = _decimal_columns(block, cols[:int(lens.max()) or 1], t0, lens)
     except ValueError:
