@@ -271,23 +271,57 @@ def test_active_windows_near_now_and_the_default_now() -> None:
 
 
 def test_a_zone_nobody_may_enter_does_not_end_the_search() -> None:
-    """Zones are checked one by one: one that no track can intrude into (its own
-    party's) comes first, and the next is still checked; a track of the first zone's
-    party flying right through it intrudes into neither.
+    """Zones are checked one by one: one that no track may intrude into (every track is
+    of its party) comes first, and the next is still checked. A track of a zone's party
+    flying right through it (in and out within the look-ahead) does not intrude into
+    it, beside a track of another party that is eligible there.
 
     Mutations killed: ``continue`` made ``break`` for a zone without eligible tracks
     (``predict_incursions`` mutmut_80), and crossings computed for tracks that are not
-    eligible (``eligible | moving``, mutmut_98: the own-party track's crossings then
+    eligible (``eligible | moving``, mutmut_98: the own-party track's two crossings then
     make an incursion of their own)."""
-    own = Zone("own", "us", "restricted", plane_zone(SQUARE).geometry)
+    ru_zone = Zone("ru", "ru", "restricted", plane_zone(SQUARE).geometry)
     other = Zone("other", "sy", "restricted", plane_zone(SQUARE + np.array([0.0, 3e4])).geometry)
-    us = plane_tracks([(-5e3, 0.0, 90.0, 200.0)], party="us")
-    inc = predict_incursions(us, [own, other], ACCORD, plane=PLANE)
-    assert len(inc) == 0
     ru = plane_tracks([(-5e3, 3e4, 90.0, 200.0)])
-    inc = predict_incursions(ru, [own, other], ACCORD, plane=PLANE)
+    inc = predict_incursions(ru, [ru_zone, other], ACCORD, plane=PLANE)
     assert inc.zone.tolist() == [1]
     assert inc.t_entry_s[0] == pytest.approx(25.0, rel=1e-5)
+    # a us track through the us zone (in at 25 s, out at 125 s) beside a ru track far
+    # to its south, which crosses nothing but is eligible there
+    us_zone = Zone("us", "us", "restricted", plane_zone(SQUARE).geometry)
+    us = plane_tracks([(-5e3, 0.0, 90.0, 200.0)], party="us")
+    far = plane_tracks([(-5e3, -5e4, 90.0, 200.0)])
+    both = Tracks(np.array(["us", "ru"]), *(np.concatenate([getattr(us, f), getattr(far, f)])
+                                            for f in ("party", "aircraft_class", "lat", "lon",
+                                                      "alt_ft", "gs_kt", "trk_deg",
+                                                      "vs_fpm")))
+    assert len(predict_incursions(both, [us_zone], ACCORD, plane=PLANE)) == 0
+    assert predict_incursions(both, [us_zone], ACCORD, plane=PLANE,
+                              exclude_own=False).track.tolist() == [0]
+
+
+def test_touching_inside_pieces_are_one_incursion() -> None:
+    """``_inside_pieces`` merges inside pieces that touch (a crossing at a vertex seen
+    twice, say): two tracks flying east through the 20 km square (in at 25 s, out at
+    125 s), each given an extra breakpoint while inside, the second track's at a time
+    seen twice; each gets one piece, from its entry to its exit.
+
+    Mutations killed: ``p_track[:+1]`` (mutmut_56: the pieces of any track but the first
+    never joined) and ``p_lo[1:] < p_hi[:-1]`` (59: touching pieces not joined)."""
+    from skyaccord.airspace.crossing import _inside_pieces, _Outline
+
+    zone = plane_zone(SQUARE)
+    tracks = plane_tracks([(-5e3, 0.0, 90.0, 200.0), (-5e3, 5e3, 90.0, 200.0)])
+    state = plane_state(tracks, ACCORD, PLANE)
+    outline = _Outline.of(zone, PLANE)
+    speed = np.hypot(state.vx, state.vy)
+    t_in, t_out = 5e3 / speed, 2.5e4 / speed
+    ti = np.array([0, 0, 0, 1, 1, 1, 1])
+    tc = np.array([t_in[0], 60.0, t_out[0], t_in[1], 70.0, 70.0, t_out[1]])
+    track, lo, hi = _inside_pieces(outline, state, np.array([0, 1]), ti, tc, 300.0)
+    assert track.tolist() == [0, 1]
+    np.testing.assert_allclose(lo, t_in, rtol=1e-12)
+    np.testing.assert_allclose(hi, t_out, rtol=1e-12)
 
 
 def test_leaving_the_outline_before_reaching_the_band() -> None:
