@@ -157,7 +157,8 @@ def cpr_surface_global(lat_even: int, lon_even: int, lat_odd: int, lon_odd: int,
     return lat, best
 
 
-@dataclass
+# slots: thousands of aircraft in the CPR loop, read and written per position frame
+@dataclass(slots=True)
 class _Aircraft:
     callsign: str | None = None
     squawk: int = -1
