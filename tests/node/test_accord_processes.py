@@ -237,7 +237,8 @@ def test_suspension_stops_conflict_messages_until_a_new_version(duo: World) -> N
     n = duo.nodes
     for p in ("us", "ru"):
         n.start(p)
-    n.post("ru", "/accord/suspend", {"reason": "strike on Shayrat"})
+    r = cli(n, "ru", "accord", "suspend", "--reason", "strike on Shayrat")
+    assert r.exit_code == 0 and "told 1 parties" in r.output, r.output
     wait_for(lambda: n.get("us", "/accord")["suspended"], what="the suspension at us")
     assert n.get("us", "/accord")["suspended"][0]["party"] == "ru"
     (shown,) = n.get("us", "/alerts")["accord"]
@@ -279,9 +280,10 @@ def test_distress_overtakes_two_thousand_queued_notices(trio: World) -> None:
     with connect(url) as ws:
         assert json.loads(ws.recv(timeout=10))["type"] == "hello"
         posted = time.time()
-        sent = n.post("us", "/distress", {"lat": 35.4, "lon": 35.9, "frequency_mhz": 243.0,
-                                          "callsign": "SHARK 21", "nature": "ejection"})
-        assert [m["to"] for m in sent["sent"]] == ["ru", "tr"]
+        r = cli(n, "us", "distress", "--lat", "35.4", "--lon", "35.9", "--frequency", "243",
+                "--callsign", "SHARK 21", "--nature", "ejection")
+        assert r.exit_code == 0, r.output
+        assert [ln.split()[3].rstrip(",") for ln in r.output.splitlines()] == ["ru", "tr"]
         while not any(e["type"] == "distress" for e in events):
             events.append(json.loads(ws.recv(timeout=10)))
         shown = next(e for e in events if e["type"] == "distress")
