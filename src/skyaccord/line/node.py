@@ -6,10 +6,16 @@ No HTTP here: :mod:`skyaccord.line.app` exposes :meth:`Node.receive` and friends
 
 Refusal order on receipt (each refusal is recorded with its reason, see
 :meth:`LineStore.refusals`): malformed (400) → not addressed to this node (400) → unknown
-sender or no key (403) → bad message or transmission signature (403) → other accord
-(409) → transmitted outside the clock-skew window (403) → id known with other content,
+sender or no key (403) → bad message or transmission signature (403) → not under the
+accord in force at its ``created_at`` (409, naming both versions) → transmitted outside
+the clock-skew window (403) → a due time other than the accord's, an answer to what this
+node did not send, an accord message that breaks the accord's rules
+(:meth:`~skyaccord.line.accords.AccordBook.check`, 400) → id known with other content,
 sequence already used (replay) or a gap (409). The very same message again is answered
 with the original acknowledgement (200, ``duplicate``) and recorded as a replay.
+
+The accord in force is not fixed: :attr:`Node.accord` is the version the log's
+proposals and answers put in force now (:class:`~skyaccord.line.accords.AccordBook`).
 """
 
 from __future__ import annotations
