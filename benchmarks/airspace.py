@@ -104,6 +104,37 @@ def brute(tracks: Tracks, zones: list, times: np.ndarray) -> np.ndarray:  # type
     return out
 
 
+def node_ticks(tracks: Tracks, zones: list, ticks: int = 12) -> dict[str, float]:  # type: ignore[type-arg]
+    """A node's ticks: 300 tracks, no depth, the plane moving a little each tick (it is
+    centred on the picture), medians in ms; the zones' outlines from the cache (built
+    per plane only for a zone some path's box meets) against the former way (every zone
+    projected, its edges and tree built, on every call; the tests' copy of it)."""
+    import time
+
+    from skyaccord.airspace import crossing
+    from tests.airspace.test_incursions_columnar import _FormerOutline
+
+    accord = default_accord()
+    part = tracks.take(np.arange(300))
+    lat0, lon0 = picture_centre(part.lat, part.lon)
+    out: dict[str, float] = {}
+    for name, outline in (("former", _FormerOutline), ("cached", crossing._Outline)):
+        saved = crossing._Outline
+        crossing._Outline = outline  # type: ignore[misc,assignment]
+        try:
+            times = []
+            for k in range(ticks):
+                plane = LocalPlane(lat0 + 1e-4 * k, lon0)
+                t0 = time.perf_counter()
+                predict_incursions(part, zones, accord, depth=False, plane=plane)
+                times.append(time.perf_counter() - t0)
+        finally:
+            crossing._Outline = saved  # type: ignore[misc]
+        out[f"node_tick_{name}_ms"] = float(np.median(times)) * 1e3
+    print(out)
+    return out
+
+
 def main() -> None:
     accord = default_accord()
     zones = theatre_borders()
@@ -147,7 +178,7 @@ def main() -> None:
             "brute 1 s steps s", "ratio", "agree", "depth ms", "sampled depth ms",
             "depth ratio", "depth >= sampled", "max gain m"],
            rows, {"peak_rss_mib": peak_rss_mib(), "lookahead_s": HORIZON,
-                  "brute_tracks_timed": BRUTE_N})
+                  "brute_tracks_timed": BRUTE_N, **node_ticks(tracks, zones)})
 
 
 if __name__ == "__main__":

@@ -20,10 +20,13 @@ t_in = T as a conflict, we do not).
 The whole command (``--command``, the default part of a run): what a user runs, ``skyaccord
 detect TRACKS.csv --out FILE`` (CSV, then Parquet), each a fresh process timed from
 outside (wall time, peak RSS from ``os.wait4``), alternated in the same run with
-BlueSky's compiled ``cstatebased.detect`` called alone on the same traffic (read from the
-same file, in its own process; only the call is timed). ``skyaccord --help`` is timed
-the same way. ``--profile`` adds where the command's time goes: the command's own steps
-run in one child with a timer (wall and CPU) around each, and cProfile's top functions.
+skyaccord's own ``detect`` call alone (the kernel: its own process, kernels loaded and
+warmed first, only the call timed; ``whole_over_kernel`` is the command's wall over it,
+a ratio that a loaded machine shifts less than either time) and with BlueSky's compiled
+``cstatebased.detect`` called alone on the same traffic (read from the same file, in
+its own process; only the call is timed). ``skyaccord --help`` is timed the same way.
+``--profile`` adds where the command's time goes: the command's own steps run in one
+child with a timer (wall and CPU) around each, and cProfile's top functions.
 
 Run ``python -m benchmarks.tactical [--quick] [--kernel] [--command] [--profile]``;
 BlueSky comes with ``pip install -e '.[bench]'`` and is skipped (and said so) when absent.

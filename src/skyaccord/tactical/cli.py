@@ -66,10 +66,12 @@ def detect_command(
             fail(f"{out}: writing Parquet needs pyarrow: pip install 'skyaccord[parquet]'")
     accord = load_accord_option(accord_file, lookahead)
     warming = _warm_while_reading(tracks)
-    with Progress(f"reading {tracks}"):
-        read = read_picture_option(tracks, accord, skip_bad=skip_bad)
-    if warming is not None:
-        warming.join()
+    try:
+        with Progress(f"reading {tracks}"):
+            read = read_picture_option(tracks, accord, skip_bad=skip_bad)
+    finally:  # also before exiting on a bad file: no thread left inside LLVM at exit
+        if warming is not None:
+            warming.join()
     if read.skipped:
         err_console.print(f"skipped {len(read.skipped)} bad row(s); first: {read.skipped[0]}",
                           highlight=False, markup=False)
