@@ -1,12 +1,14 @@
 """A scenario run: one party's node per party, driven through the node's own API.
 
 Each party gets a real node (:func:`skyaccord.node.service.open_node`: its line log,
-keys, tokens, zones, the shared intents registry) on a simulated clock, and its FastAPI
-app in-process (starlette's ``TestClient``): every simulated step posts the surveillance
-picture to ``POST /tracks`` of each node, runs the node's tick (:meth:`NodeRuntime.tick`,
-what its ticker thread does), and delivers each outbox through the peer's
-``POST /line/messages`` route, so messages are signed, acknowledged, hash-chained and
-refused exactly as between real nodes. Intents are filed with ``POST /intents`` and
+keys, tokens, zones, the shared intents registry) on a simulated clock, in this process
+or as a process of its own on loopback (:mod:`skyaccord.sim.nodes`): every simulated
+step posts the surveillance picture to ``POST /tracks`` of each node, runs the node's
+tick (:meth:`NodeRuntime.tick`, what its ticker thread does), and delivers each outbox
+through the peer's ``POST /line/messages`` route, so messages are signed, acknowledged,
+hash-chained and refused exactly as between real nodes. The steps are the same either
+way, in the same order (a node's operators read its alerts in the order of their keys),
+so both give the same records. Intents are filed with ``POST /intents`` and
 announced with a ``notice`` on the line; the parties' scripted operators ask
 (``request``) when one of their aircraft reaches the party's ``request_level`` against
 another party's, answer requests after a delay drawn from the scenario (or never, so
