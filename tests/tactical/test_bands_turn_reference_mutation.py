@@ -139,6 +139,22 @@ def converging(seed: int, lat0: float, lon0: float, trk0: float, n: int = 8) -> 
                   np.r_[0.0, rng.choice([0.0, 0.0, 1500.0, -1500.0], n - 1)])
 
 
+def close_quarters(seed: int, trk0: float = 90.0, n: int = 3) -> Tracks:
+    """The ownship at 35.2 N 37.9 E on ``trk0`` at 420 kt, FL300; ``n - 1`` manned
+    intruders 10.5 to 16 km away (just outside 5 NM), heading back towards it give or
+    take 40 degrees, within 600 ft of its level: losses begin during the turns."""
+    lat0, lon0 = 35.2, 37.9
+    rng = np.random.default_rng(seed)
+    az = rng.uniform(0, 360, n - 1)
+    lon, lat, back = GEOD.fwd(np.full(n - 1, lon0), np.full(n - 1, lat0), az,
+                              rng.uniform(10.5e3, 16e3, n - 1))
+    trk = (np.asarray(back) + rng.uniform(-40, 40, n - 1)) % 360
+    return Tracks(np.array([f"T{i:02d}" for i in range(n)]), np.array(["us"] + ["ru"] * (n - 1)),
+                  np.array(["manned"] * n), np.r_[lat0, lat], np.r_[lon0, lon],
+                  np.r_[30000.0, 30000.0 + rng.choice([-600, 0, 0, 500], n - 1)],
+                  np.r_[420.0, rng.uniform(250, 480, n - 1)], np.r_[trk0, trk], np.zeros(n))
+
+
 def compare(tracks: Tracks, rate: float, stride: int = 3,
             plane: LocalPlane | None = None) -> dict[int, int]:
     """Every ``stride``-th candidate heading from the current one (so whole multiples of
@@ -174,29 +190,43 @@ def test_turning_bands_against_geodesic_flight(seed: int, rate: float) -> None:
     assert decided.get(FREE, 0) > 5 and sum(v for c, v in decided.items() if c >= 0) > 10
 
 
-def test_exactly_opposite_turns_right() -> None:
+@pytest.mark.parametrize("seed", [1, 4, 7])
+def test_turning_bands_at_close_quarters(seed: int) -> None:
+    """An intruder just outside 5 NM: whether and when separation is lost is decided
+    during the turn itself, along the chords that stand for the arc.
+
+    Written for the chords' velocities (``_Arc.chords``: ``span = end + start``,
+    ``(xb - xa) * span``, ``(yb - ya) * span``: mutmut_12, 14, 16)."""
+    decided = compare(close_quarters(seed), 3.0, stride=2)
+    assert sum(decided.values()) > 90
+    assert decided.get(FREE, 0) > 10 and sum(v for c, v in decided.items() if c >= 0) > 10
+
+
+@pytest.mark.parametrize("trk0", [0.0, 37.0, 90.0, 143.0, 200.0, 271.0, 315.0, 352.0])
+def test_exactly_opposite_turns_right(trk0: float) -> None:
     """The candidate exactly opposite the current track is reached by turning right.
-    The ownship flies north at 420 kt with an intruder 14 km to its east flying north at
-    300 kt: turning right (through east) brings it within 5 NM of the intruder, turning
-    left (through west) takes it away.
+    The ownship flies ``trk0`` at 420 kt with an intruder 14 km off its right wing (100
+    degrees right of its track) flying the same track at 300 kt: turning right brings
+    it within 5 NM of the intruder, turning left takes it away. Whether the plane's
+    turn of 180 degrees comes out of the arithmetic as +pi or -pi depends on the
+    headings' rounding, hence several headings.
 
     Mutations killed: ``_turn_plan``'s ``np.where(None, ...)`` and ``np.isclose(turn,
     +math.pi)`` (mutmut_14, 24: a turn of exactly -180 degrees left as it is, so the
     ownship turns left)."""
     lat0, lon0 = 35.0, 38.0
-    lon1, lat1, _ = GEOD.fwd(lon0, lat0, 100.0, 14e3)
+    lon1, lat1, _ = GEOD.fwd(lon0, lat0, trk0 + 100.0, 14e3)
     tracks = Tracks(np.array(["own", "b"]), np.array(["us", "ru"]), np.array(["manned"] * 2),
                     np.array([lat0, lat1]), np.array([lon0, lon1]), np.array([30000.0] * 2),
-                    np.array([420.0, 300.0]), np.array([0.0, 0.0]),
-                    np.zeros(2))
+                    np.array([420.0, 300.0]), np.array([trk0, trk0]), np.zeros(2))
     kin = kinematic_track_bands(tracks, ACCORD, 0)
-    want = reference_codes(tracks, np.array([180.0, 179.0, 181.0]), 3.0)
-    k180 = int(np.flatnonzero(kin.values == 180.0)[0])
-    assert want[0] is not None and want[0] != FREE
-    assert int(kin.codes[k180]) == want[0]
-    # 179 degrees is reached turning right, in conflict; 181 turning left, free
-    assert want[1] is not None and want[1] != FREE and int(kin.codes[k180 - 1]) == want[1]
-    assert want[2] == FREE and int(kin.codes[k180 + 1]) == FREE
+    back, right, left = (trk0 + 180.0) % 360, (trk0 + 179.0) % 360, (trk0 + 181.0) % 360
+    want = reference_codes(tracks, np.array([back, right, left]), 3.0)
+    code = {float(v): int(c) for v, c in zip(kin.values, kin.codes, strict=True)}
+    assert want[0] is not None and want[0] != FREE and code[back] == want[0]
+    # 179 degrees to the right is in conflict; 179 to the left (181 right) free
+    assert want[1] is not None and want[1] != FREE and code[right] == want[1]
+    assert want[2] == FREE and code[left] == FREE
 
 
 def test_slow_turn_lasting_the_whole_look_ahead() -> None:
