@@ -202,6 +202,21 @@ def test_turning_bands_at_close_quarters(seed: int) -> None:
     assert decided.get(FREE, 0) > 10 and sum(v for c, v in decided.items() if c >= 0) > 10
 
 
+def test_alert_levels_of_left_turns_at_close_quarters() -> None:
+    """Two intruders just outside 5 NM; turning left towards one of them loses 3 NM
+    within a minute (the warning level) during the turn itself.
+
+    Mutations killed: ``_raise_to_levels`` looking for the levels' tighter minima along
+    the right turn's shared chords twice and never along the left turn's (``(1.0,
+    +1.0)``, ``(1.0, -2.0)``: mutmut_75, 76)."""
+    tracks = close_quarters(2)
+    decided = compare(tracks, 3.0, stride=1)
+    assert decided.get(3, 0) > 90
+    kin = kinematic_track_bands(tracks, ACCORD, 0)
+    left = (kin.values > 180.0) & (kin.values < 270.0)  # 90 to 180 degrees left
+    assert (kin.codes[left] == 3).all()
+
+
 @pytest.mark.parametrize("trk0", [0.0, 37.0, 90.0, 143.0, 200.0, 271.0, 315.0, 352.0])
 def test_exactly_opposite_turns_right(trk0: float) -> None:
     """The candidate exactly opposite the current track is reached by turning right.
