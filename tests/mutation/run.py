@@ -2,13 +2,16 @@
 
 Not part of the test suite or CI (minutes to hours): run by hand, one group at a time::
 
-    python tests/mutation/run.py GROUP [--workdir DIR] [--max-children N]
+    python tests/mutation/run.py GROUP [--workdir DIR] [--max-children N] [--commit REV]
     python tests/mutation/run.py GROUP --recheck [-k EXPR]
 
-
 A group names the modules to mutate and the tests that should kill their mutants
-(:data:`GROUPS`). The script copies ``src/``, ``tests/`` and ``pyproject.toml`` into
-``DIR`` (default ``/tmp/skyaccord-mutation/GROUP``), writes mutmut's configuration there
+(:data:`GROUPS`). The script copies ``src/`` and ``pyproject.toml`` as committed at ``REV``
+(default ``HEAD``: other sessions may be editing the working tree's sources; the commit
+is printed and kept in ``DIR/COMMIT``) and the working tree's ``tests/`` into ``DIR``
+(default ``/tmp/skyaccord-mutation/GROUP``), pins hypothesis there (a profile with
+``derandomize=True`` and no example database, so that mutmut's first pass and every
+mutant see the same drawn cases), writes mutmut's configuration there
 (every other module listed in ``do_not_mutate``), runs ``mutmut run`` with the editable
 install's ``src`` taken off ``sys.path`` (so the tests import the mutants), and prints
 the killed, survived and timed-out counts, the kill rate and each survivor; ``mutmut
@@ -50,22 +53,32 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "detect": (["tactical/detect.py"],
                ["tests/tactical/test_reference.py", "tests/tactical/test_detect.py",
                 "tests/tactical/test_detect_edges.py", "tests/tactical/test_cli.py",
+                "tests/tactical/test_detect_pruning_mutation.py",
+                "tests/tactical/test_detect_pruning_cells_mutation.py",
                 "-k", "not pruned and not coarse"]),
     # the bands against detect re-run, a simulated turn and the plain reference
     "bands": (["tactical/bands.py"], ["tests/tactical/test_bands.py",
                                       "tests/tactical/test_bands_reference.py",
-                                      "tests/tactical/test_bands_edges.py"]),
-    # (the star-polygon property test's brute force gave up on a drawn case in mutmut's
-    # first pass, "too many open intervals": left out until that reference is fixed)
+                                      "tests/tactical/test_bands_edges.py",
+                                      "tests/tactical/test_bands_turn_reference_mutation.py"]),
+    # (the star-polygon brute force no longer gives up where the distance is flat at its
+    # maximum, and hypothesis is pinned in the copy: the whole module and its tests run)
     "airspace": (["airspace/crossing.py"],
                  ["tests/airspace/test_crossing.py", "tests/airspace/test_depth.py",
-                  "-k", "not test_star_polygons_against_brute_force"]),
+                  "tests/airspace/test_crossing_mutation.py"]),
     # (test_verify_bad_path exits 1, not 2, against mutmut's trampolined copy only: its
     # failure in mutmut's first pass would stop the run)
     "line": (["line/keys.py", "line/messages.py", "line/log.py", "line/deadlines.py"],
              ["tests/line/test_messages.py", "tests/line/test_log.py",
               "tests/line/test_deadlines.py", "tests/line/test_adversarial.py",
               "-k", "not test_verify_bad_path"]),
+    # the same modules against the line's unit tests only (test_adversarial's real
+    # processes cost up to a minute a mutant): the run over all their functions, where
+    # the group above was run on its critical functions
+    "line-units": (["line/keys.py", "line/messages.py", "line/log.py", "line/deadlines.py"],
+                   ["tests/line/test_messages.py", "tests/line/test_log.py",
+                    "tests/line/test_deadlines.py", "tests/line/test_deadlines_edges.py",
+                    "-k", "not test_verify_bad_path"]),
 }
 
 _MUTMUT = ("import sys\n"
@@ -79,19 +92,44 @@ def _toml_list(items: list[str]) -> str:
     return "[\n" + "".join(f'    "{i}",\n' for i in items) + "]"
 
 
-def prepare(group: str, workdir: Path) -> None:
-    """A fresh copy of the project in ``workdir`` with mutmut's configuration."""
+_PIN_HYPOTHESIS = ("\n\n# added by tests/mutation/run.py: the same drawn cases in every run\n"
+                   "from hypothesis import settings as _mutation_settings\n\n"
+                   "_mutation_settings.register_profile('mutation', derandomize=True, "
+                   "database=None)\n"
+                   "_mutation_settings.load_profile('mutation')\n")
+
+
+def copy_tests(dest: Path) -> None:
+    """The working tree's ``tests/`` into ``dest``, hypothesis pinned (module doc)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(ROOT / "tests", dest,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis"))
+    conftest = dest / "conftest.py"
+    conftest.write_text(conftest.read_text() + _PIN_HYPOTHESIS)
+
+
+def resolve(rev: str) -> str:
+    return subprocess.run(["git", "rev-parse", rev], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def prepare(group: str, workdir: Path, commit: str) -> None:
+    """A fresh copy of the project in ``workdir`` with mutmut's configuration: the
+    sources and ``pyproject.toml`` of ``commit``, the working tree's tests."""
     modules, tests = GROUPS[group]
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
-    shutil.copytree(ROOT / "src", workdir / "src", ignore=ignore)
-    shutil.copytree(ROOT / "tests", workdir / "tests", ignore=ignore)
+    archive = subprocess.run(["git", "archive", commit, "src", "pyproject.toml"], cwd=ROOT,
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(workdir)], input=archive, check=True)
+    (workdir / "COMMIT").write_text(commit + "\n")
+    copy_tests(workdir / "tests")
     targets = {f"src/skyaccord/{m}" for m in modules}
     others = sorted(str(p.relative_to(workdir)) for p in (workdir / "src").rglob("*.py")
                     if str(p.relative_to(workdir)) not in targets)
-    config = (ROOT / "pyproject.toml").read_text()
+    config = (workdir / "pyproject.toml").read_text()
     config += ("\n[tool.mutmut]\n"
                'source_paths = ["src/skyaccord/"]\n'
                f"do_not_mutate = {_toml_list(others)}\n"
@@ -131,25 +169,34 @@ _PYTEST = ("import sys\n"
 
 
 def recheck(group: str, workdir: Path, survivors: list[str], extra: list[str],
-            timeout_s: float = 600.0) -> list[str]:
-    """The survivors that the current tests kill (see the module doc)."""
+            tests: list[str] | None = None, timeout_s: float = 600.0) -> list[str]:
+    """The survivors that the current tests kill (see the module doc). The tests must
+    pass first with no mutant switched on: a test that fails on the run's sources (one
+    written for a later version of them, say) would count every mutant killed."""
     mutants = workdir / "mutants"
-    shutil.rmtree(mutants / "tests")
-    shutil.copytree(ROOT / "tests", mutants / "tests",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis"))
-    tests = GROUPS[group][1]
-    killed = []
-    for line in survivors:
-        name = line.rpartition(": ")[0]
+    copy_tests(mutants / "tests")
+    tests = tests or GROUPS[group][1]
+
+    def run(name: str) -> bool:
         env = {**os.environ, "MUTANT_UNDER_TEST": name}
         try:
             r = subprocess.run([sys.executable, "-c", _PYTEST, "-x", "-q", "-p",
                                 "no:cacheprovider", "-p", "no:randomly", *tests, *extra],
                                cwd=mutants, env=env, capture_output=True, text=True,
                                timeout=timeout_s, check=False)
-            dead = r.returncode != 0
         except subprocess.TimeoutExpired:
-            dead = False
+            print(f"  {name}: timeout ({timeout_s:.0f} s, counted alive)", flush=True)
+            return False
+        if not name and r.returncode != 0:
+            sys.exit("the tests fail on the run's sources with no mutant: no recheck\n"
+                     + r.stdout[-3000:])
+        return r.returncode != 0
+
+    run("")
+    killed = []
+    for line in survivors:
+        name = line.rpartition(": ")[0]
+        dead = run(name)
         print(f"  {name}: {'killed' if dead else 'alive'}", flush=True)
         if dead:
             killed.append(name)
@@ -160,6 +207,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("group", choices=sorted(GROUPS))
     ap.add_argument("--workdir", type=Path)
+    ap.add_argument("--commit", default="HEAD",
+                    help="the commit whose sources are mutated (default HEAD)")
     ap.add_argument("--max-children", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--mutants", nargs="+", metavar="GLOB",
                     help="run only these mutants (mutmut names, * wildcards), e.g. "
@@ -170,13 +219,23 @@ def main() -> None:
     ap.add_argument("--recheck", action="store_true",
                     help="run a finished run's survivors again against the current tests")
     ap.add_argument("-k", dest="keyword", help="with --recheck: a pytest -k expression")
+    ap.add_argument("--tests", nargs="+", metavar="PATH",
+                    help="with --recheck: these test files (and pytest arguments) instead "
+                         "of the group's")
+    ap.add_argument("--timeout-s", type=float, default=600.0,
+                    help="with --recheck: seconds a mutant's tests may take (a mutant that "
+                         "makes them hang is counted alive, as mutmut's timeouts are here)")
     ap.add_argument("--only", help="with --recheck: a regular expression the mutants' "
                                    "names must match")
     a = ap.parse_args()
     workdir = a.workdir or Path("/tmp/skyaccord-mutation") / a.group
     if not (a.report_only or a.recheck):
-        prepare(a.group, workdir)
+        commit = resolve(a.commit)
+        print(f"{a.group}: mutating the sources of commit {commit}", flush=True)
+        prepare(a.group, workdir, commit)
         mutmut(workdir, "run", "--max-children", str(a.max_children), *(a.mutants or []))
+    if (workdir / "COMMIT").exists():
+        print(f"sources of commit {(workdir / 'COMMIT').read_text().strip()}")
     counts, survivors = summary(workdir)
     # a run restricted with --mutants leaves the others "not checked": not counted
     unchecked = counts.pop("not checked", 0)
@@ -191,7 +250,8 @@ def main() -> None:
         print(f"kill rate {100.0 * killed / total:.1f} %")
     if a.recheck:
         chosen = [s for s in survivors if re.search(a.only or "", s)]
-        now = recheck(a.group, workdir, chosen, ["-k", a.keyword] if a.keyword else [])
+        now = recheck(a.group, workdir, chosen, ["-k", a.keyword] if a.keyword else [],
+                      a.tests, a.timeout_s)
         survivors = [s for s in survivors if s.rpartition(": ")[0] not in now]
         killed += len(now)
         print(f"{a.group} with the current tests: {killed} of {total} killed, "
