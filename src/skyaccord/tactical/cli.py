@@ -102,6 +102,17 @@ def detect_command(
                 write_conflicts_csv(table, fh)
     except OSError as exc:
         fail(f"{out or 'stdout'}: cannot write: {exc}", 1)
+    if len(table) >= _FREEZE_FROM:
+        # The command is done and the process about to end: the interpreter's last
+        # collection would walk every object numba and the result made (a quarter of a
+        # second after a large run) to free memory the exit frees anyway.
+        import gc
+
+        gc.freeze()
+
+
+#: conflicts from which ``detect`` skips the interpreter's final garbage collection
+_FREEZE_FROM = 100_000
 
 
 def _warm_while_reading(path: Path) -> threading.Thread | None:
