@@ -1,7 +1,8 @@
 """The accord panel and the distress display in a real browser (Playwright, Debian's
 headless chromium) against real node processes (us and ru): ru's operator reads us's
 proposal with its difference and accepts it with a reason; a distress call from us is
-shown on ru's picture at once and acknowledged from it."""
+shown on ru's picture at once and acknowledged from it; a suspension by us is shown on
+ru's picture (header and accord panel) as soon as it arrives."""
 
 from __future__ import annotations
 
@@ -107,3 +108,12 @@ def test_distress_is_shown_at_once_and_acknowledged(ru_page: Any, nodes: LocalNo
                        if d["message"]["id"] == call)["answers"]
         time.sleep(0.1)
     assert answers and answers[0]["from"] == "ru"
+
+
+def test_a_suspension_is_shown_at_once(ru_page: Any, nodes: LocalNodes) -> None:
+    pg = ru_page
+    assert pg.is_hidden("#accord-state")
+    nodes.post("us", "/accord/suspend", {"reason": "strike on Shayrat"})
+    pg.wait_for_selector("#accord-state:has-text('ACCORD v1 SUSPENDED by us')")
+    pg.click("#tab-accord")
+    assert "strike on Shayrat" in pg.inner_text("#accord-suspended")

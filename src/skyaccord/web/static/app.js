@@ -826,6 +826,8 @@
       $("accord-json").textContent = JSON.stringify(a.accord, null, 1);
       const susp = a.suspended || [];
       $("accord-suspended").hidden = !susp.length;
+      $("accord-state").hidden = !susp.length;
+      $("accord-state").textContent = susp.length ? `ACCORD v${a.version} SUSPENDED by ${susp.map((x) => x.party).join(", ")}` : "";
       $("accord-suspended").textContent = susp.map((x) =>
         `SUSPENDED by ${x.party}: ${x.reason} — automatic messages stopped until a new version takes effect`).join("\n");
       refreshProposals();
