@@ -315,7 +315,15 @@ def _read_arrow(text: str, classes: Sequence[str] | None) -> Tracks | None:
         return None
     numbers: list[npt.NDArray[np.float64]] = []
     for c in _NUMERIC:
-        column = np.asarray(table.column(names[at[c]]).to_numpy(), dtype=np.float64)
+        # The doubles straight from Arrow's buffers: ``to_numpy`` would import pandas
+        # and pyarrow.compute (a third of a second) where pandas is installed.
+        parts = []
+        for chunk in table.column(names[at[c]]).chunks:
+            if chunk.null_count:
+                return None
+            parts.append(np.frombuffer(chunk.buffers()[1], dtype=np.float64,
+                                       count=len(chunk), offset=chunk.offset * 8))
+        column = np.concatenate(parts) if parts else np.zeros(0)
         lo, hi = TRACK_RANGES[c]
         if not (np.isfinite(column).all() and ((column >= lo) & (column <= hi)).all()):
             return None
