@@ -45,3 +45,28 @@ def test_parquet_rows_types_and_statistics(tmp_path: Path) -> None:
     t_in = stats["t_in_s"]
     assert t_in is not None and t_in.has_min_max
     assert t_in.max == pytest.approx(float(np.max(table.t_in_s)))
+
+
+_PROBE = """
+import sys
+from skyaccord.protocol import default_accord
+from skyaccord.tactical.detect import conflict_table, detect, write_conflicts_parquet
+from tests.tactical.test_detect import random_picture
+accord = default_accord()
+tracks = random_picture(300, 3, 30.0, mixed=True)
+write_conflicts_parquet(conflict_table(tracks, detect(tracks, accord), accord), sys.argv[1])
+print(sorted(m for m in ("pandas", "pyarrow.compute") if m in sys.modules))
+"""
+
+
+def test_parquet_writer_leaves_pandas_unimported(tmp_path: Path) -> None:
+    """Arrays from numpy's buffers: ``pa.array`` would import pandas and pyarrow.compute
+    (a third of a second of a 100k run) wherever pandas is installed."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "c.parquet"
+    done = subprocess.run([sys.executable, "-c", _PROBE, str(out)], capture_output=True,
+                          text=True, timeout=120, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert pq.read_table(out).num_rows > 0
