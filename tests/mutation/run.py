@@ -78,6 +78,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "line-units": (["line/keys.py", "line/messages.py", "line/log.py", "line/deadlines.py"],
                    ["tests/line/test_messages.py", "tests/line/test_log.py",
                     "tests/line/test_deadlines.py", "tests/line/test_deadlines_edges.py",
+                    "tests/line/test_deadlines_subject_mutation.py",
                     "-k", "not test_verify_bad_path"]),
 }
 
