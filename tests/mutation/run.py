@@ -49,13 +49,17 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                  ["tests/tactical/test_reference.py", "tests/tactical/test_kinematics.py",
                   "tests/tactical/test_detect.py", "-k", "not pruned and not coarse"]),
     # with the pair-search edges, chunks and records of test_detect_edges.py and the
-    # CSV writer through the CLI
-    "detect": (["tactical/detect.py"],
+    # CSV writer through the CLI; the compiled grid run as Python (_UNJIT), against the
+    # all-pairs reference on pictures of up to 1,000 tracks (the 3,000-track ones left
+    # out), the columnar table and writers
+    "detect": (["tactical/detect.py", "tactical/_grid.py"],
                ["tests/tactical/test_reference.py", "tests/tactical/test_detect.py",
                 "tests/tactical/test_detect_edges.py", "tests/tactical/test_cli.py",
                 "tests/tactical/test_detect_pruning_mutation.py",
                 "tests/tactical/test_detect_pruning_cells_mutation.py",
-                "-k", "not pruned and not coarse"]),
+                "tests/tactical/test_columns.py", "tests/tactical/test_columnar_parquet.py",
+                "tests/tactical/test_columnar_texts.py",
+                "-k", "not (pruned and 3000) and not (cell_engine and (2500 or 2000))"]),
     # the bands against detect re-run, a simulated turn and the plain reference
     "bands": (["tactical/bands.py"], ["tests/tactical/test_bands.py",
                                       "tests/tactical/test_bands_reference.py",
@@ -81,6 +85,13 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                     "tests/line/test_deadlines_subject_mutation.py",
                     "-k", "not test_verify_bad_path"]),
 }
+
+#: modules whose numba kernels are run as plain Python in the copy: mutmut leaves
+#: decorated functions alone, and a mutant of a compiled kernel would cost numba's
+#: compilation (about 12 s for the grid's) on every run; the decorators are taken off
+#: (the Python semantics numba compiles: same operations, same float64 results)
+_UNJIT = {"tactical/_grid.py"}
+_NJIT = re.compile(r"^@numba\.njit\(.*\)\n", re.MULTILINE)
 
 _MUTMUT = ("import sys\n"
            "sys.path = [p for p in sys.path if not p.rstrip('/').endswith('/src')]\n"
@@ -127,6 +138,9 @@ def prepare(group: str, workdir: Path, commit: str) -> None:
     subprocess.run(["tar", "-x", "-C", str(workdir)], input=archive, check=True)
     (workdir / "COMMIT").write_text(commit + "\n")
     copy_tests(workdir / "tests")
+    for m in set(modules) & _UNJIT:
+        module = workdir / "src/skyaccord" / m
+        module.write_text(_NJIT.sub("", module.read_text()))
     targets = {f"src/skyaccord/{m}" for m in modules}
     others = sorted(str(p.relative_to(workdir)) for p in (workdir / "src").rglob("*.py")
                     if str(p.relative_to(workdir)) not in targets)
