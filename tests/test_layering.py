@@ -24,6 +24,7 @@ PKG = SRC / "skyaccord"
 
 _E, _G, _C, _T, _F = ("skyaccord.errors", "skyaccord.geo", "skyaccord.canonical",
                       "skyaccord.timeutil", "skyaccord.textfiles")
+_P = "skyaccord.parquetfile"
 
 #: What each unit (a top-level module or a package) may import of skyaccord: a name
 #: allows that module and everything under it. Packages' entries equal their README's.
@@ -37,16 +38,17 @@ LAYERS: dict[str, frozenset[str]] = {
     _T: frozenset({_E}),
     _G: frozenset({_E}),
     _F: frozenset(),
+    _P: frozenset({_E}),
     "skyaccord.protocol": frozenset({_E, _G, _C, _T, _F}),
     "skyaccord.tracks": frozenset({_E, _G}),
     "skyaccord.picture": frozenset({_E, _G, "skyaccord.tracks"}),
-    "skyaccord.tactical": frozenset({_E, _G, "skyaccord.protocol", "skyaccord.tracks"}),
+    "skyaccord.tactical": frozenset({_E, _G, _P, "skyaccord.protocol", "skyaccord.tracks"}),
     "skyaccord.airspace": frozenset({_E, _G, _T, _F, "skyaccord.protocol", "skyaccord.tracks",
                                      "skyaccord.tactical.kinematics"}),
     "skyaccord.store": frozenset({_E}),
     "skyaccord.strategic": frozenset({_E, _G, _C, _F, "skyaccord.protocol",
                                       "skyaccord.store"}),
-    "skyaccord.ingest": frozenset({_E, _G, _T, "skyaccord.protocol", "skyaccord.tracks",
+    "skyaccord.ingest": frozenset({_E, _G, _T, _P, "skyaccord.protocol", "skyaccord.tracks",
                                    "skyaccord.picture", "skyaccord.tactical"}),
     "skyaccord.line": frozenset({_E, _C, "skyaccord.protocol", "skyaccord.tracks",
                                  "skyaccord.tactical", "skyaccord.strategic",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import numpy as np
+import numpy.typing as npt
 import typer
 
 from skyaccord.airspace.crossing import Incursions, predict_incursions
@@ -44,7 +45,7 @@ from skyaccord.tracks import Tracks
 if TYPE_CHECKING:
     from skyaccord.protocol import Accord
 
-__all__ = ["register", "write_incursion_columns"]
+__all__ = ["register", "write_incursion_columns", "write_incursion_parquet"]
 
 FormatOption = Annotated[str, typer.Option(
     "--format", help="csv, or geojson (entry points, for QGIS or geojson.io).")]
@@ -61,7 +62,9 @@ def check_command(
     lookahead: LookaheadOption = None,
     t_now: Annotated[float, typer.Option(
         "--time", help="UTC seconds of the picture (for zones' active windows).")] = 0.0,
-    out: Annotated[Path | None, typer.Option("--out", help="Write the CSV here.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write the CSV here; a name ending in .parquet writes Parquet "
+                      "(needs the parquet extra: pyarrow).")] = None,
     warnings_file: Annotated[Path | None, typer.Option(
         "--warnings", help="Also write the warning sequences (JSON lines) here.")] = None,
     fmt: FormatOption = "csv",
@@ -70,6 +73,11 @@ def check_command(
     GeoJSON entry points)."""
     _check_format(fmt)
     check_output_paths(out, warnings_file)
+    parquet = out is not None and out.suffix.lower() == ".parquet"
+    if out is not None and parquet:
+        if fmt == "geojson":
+            fail(f"{out}: Parquet holds the CSV's columns; give a .geojson name for GeoJSON")
+        _require_parquet(out)
     accord = load_accord_option(accord_file, lookahead)
     picture = read_picture_option(tracks, accord).tracks
     try:
@@ -88,6 +96,8 @@ def check_command(
     try:
         if out is None:
             write(sys.stdout)
+        elif parquet:  # whole or not at all, as the CSV
+            write_incursion_parquet(picture, zones, inc, out)
         else:
             with atomic_output(out, newline="") as fh:
                 write(fh)
@@ -97,8 +107,55 @@ def check_command(
             with atomic_output(warnings_file) as fh:
                 for m in msgs:
                     fh.write(json.dumps(m._asdict()) + "\n")
+    except SkyaccordError as exc:
+        fail_with(exc)
     except OSError as exc:
         fail(f"cannot write: {exc}", 1)
+
+
+def _require_parquet(out: Path) -> None:
+    """Before the work: a missing ``parquet`` extra is an error of the command line."""
+    from skyaccord.parquetfile import require_pyarrow
+
+    try:
+        require_pyarrow(out)
+    except SkyaccordError as exc:
+        fail_with(exc)
+
+
+def _incursion_order(tracks: Tracks, zones: Sequence[Zone],
+                     incursions: Incursions) -> npt.NDArray[np.intp]:
+    """The order of the rows: by ``(t_entry_s, id, zone)``, one ``np.lexsort`` on the
+    entry time and the ids' and zones' ranks (ids compared as strings)."""
+    id_rank = np.empty(len(tracks), dtype=np.intp)
+    id_rank[np.argsort(tracks.id, kind="stable")] = np.arange(len(tracks))
+    zone_rank = np.empty(len(zones), dtype=np.intp)
+    zone_rank[np.argsort(np.array([z.id for z in zones], dtype=np.str_),
+                         kind="stable")] = np.arange(len(zones))
+    return np.lexsort((zone_rank[incursions.zone], id_rank[incursions.track],
+                       incursions.t_entry_s))
+
+
+def write_incursion_parquet(tracks: Tracks, zones: Sequence[Zone], incursions: Incursions,
+                            path: Path) -> None:
+    """The ``airspace check`` rows as Parquet at ``path`` (whole or not at all): the
+    CSV's columns in its order, numbers unrounded (float64; ``t_exit_s`` null where the
+    CSV is empty), ``id``, ``zone`` and ``owner`` strings. Needs pyarrow (the
+    ``parquet`` extra)."""
+    from skyaccord.parquetfile import Strings, write_parquet
+
+    order = _incursion_order(tracks, zones, incursions)
+    track, zone = incursions.track[order], incursions.zone[order]
+    # the ids that appear, as a dictionary (not the whole picture's)
+    used, code = np.unique(track, return_inverse=True)
+    write_parquet({
+        "id": Strings(tracks.id[used].tolist(), code),
+        "zone": Strings([z.id for z in zones], zone),
+        "owner": Strings([z.owner for z in zones], zone),
+        "t_entry_s": incursions.t_entry_s[order],
+        "t_exit_s": incursions.t_exit_s[order],
+        "depth_nm": incursions.depth_m[order] / NM,
+    }, path)
 
 
 def write_incursion_columns(tracks: Tracks, zones: Sequence[Zone], incursions: Incursions,
@@ -109,14 +166,8 @@ def write_incursion_columns(tracks: Tracks, zones: Sequence[Zone], incursions: I
     the ids' and zones' ranks, each column formatted as a whole, each distinct string
     quoted (as the csv module quotes it) once."""
     n = len(incursions)
-    id_rank = np.empty(len(tracks), dtype=np.intp)
-    id_rank[np.argsort(tracks.id, kind="stable")] = np.arange(len(tracks))
     zone_ids = [z.id for z in zones]
-    zone_rank = np.empty(len(zones), dtype=np.intp)
-    zone_rank[np.argsort(np.array(zone_ids, dtype=np.str_), kind="stable")] = np.arange(
-        len(zones))
-    order = np.lexsort((zone_rank[incursions.zone], id_rank[incursions.track],
-                        incursions.t_entry_s))
+    order = _incursion_order(tracks, zones, incursions)
     track, zone = incursions.track[order], incursions.zone[order]
     used = np.unique(track)
     names = dict(zip(used.tolist(), _csv_fields(tracks.id[used].tolist()), strict=True))

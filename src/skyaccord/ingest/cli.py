@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated
 
 import typer
 
@@ -54,7 +54,9 @@ def decode_command(
     file: Annotated[Path, typer.Argument(help="Recorded feed (raw frames, Beast, SBS, "
                                               "OpenSky, traffic, tracks).")],
     fmt: Annotated[str, typer.Option("--format", help=_FORMAT_HELP)] = "auto",
-    out: Annotated[Path | None, typer.Option("--out", help="Write the CSV here.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write the CSV here; a name ending in .parquet writes Parquet "
+                      "(needs the parquet extra: pyarrow).")] = None,
     reference: Annotated[str | None, typer.Option(
         "--reference", help="Receiver LAT,LON: decode lone CPR frames locally and "
         "place surface positions.")] = None,
@@ -64,10 +66,13 @@ def decode_command(
 ) -> None:
     """Decoded state updates as CSV:
     t,icao24,callsign,lat,lon,alt_ft,gs_kt,trk_deg,vs_fpm,on_ground."""
-    from skyaccord.ingest.columns import StatesCsvWriter
+    from skyaccord.ingest.columns import StatesCsvWriter, StatesParquetWriter
     from skyaccord.ingest.feed import open_columns
 
     check_output_paths(out)
+    parquet = out is not None and out.suffix.lower() == ".parquet"
+    if out is not None and parquet:
+        _require_parquet(out)
     if workers is not None and workers > _MAX_WORKERS:
         fail(f"--workers {workers}: at most {_MAX_WORKERS} (this machine's cores)")
     stats = FeedStats(file.name)
@@ -75,8 +80,7 @@ def decode_command(
 
     written = [0]
 
-    def write(fh: BinaryIO) -> None:
-        w = StatesCsvWriter(fh)
+    def write(w: StatesCsvWriter | StatesParquetWriter) -> None:
         with Progress(f"decoding {file.name}") as progress:
             for chunk in open_columns(file, fmt, stats, reference=ref, workers=workers):
                 w.write(chunk)
@@ -85,16 +89,29 @@ def decode_command(
 
     try:
         if out is None:
-            write(sys.stdout.buffer)
+            write(StatesCsvWriter(sys.stdout.buffer))
             sys.stdout.buffer.flush()
+        elif parquet:  # whole or not at all, as the CSV
+            with StatesParquetWriter(out) as pw:
+                write(pw)
         else:  # whole or not at all: no half-written file, nor a temporary, is left
             with atomic_binary_output(out) as fh:
-                write(fh)
+                write(StatesCsvWriter(fh))
     except SkyaccordError as exc:
         fail_with(exc)
     except OSError as exc:
         fail(f"{out}: cannot write: {exc}", 1)
     _summary(stats, written[0])
+
+
+def _require_parquet(out: Path) -> None:
+    """Before the work: a missing ``parquet`` extra is an error of the command line."""
+    from skyaccord.parquetfile import require_pyarrow
+
+    try:
+        require_pyarrow(out)
+    except SkyaccordError as exc:
+        fail_with(exc)
 
 
 _LIVE_PORTS = {30003: "sbs", 30002: "raw", 30005: "beast"}  # dump1090/readsb defaults

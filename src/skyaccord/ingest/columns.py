@@ -14,14 +14,17 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from typing import BinaryIO, Final, NamedTuple
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from skyaccord.ingest.states import StateUpdate
 
-__all__ = ["KINDS", "STATE_COLUMNS", "StateColumns", "StatesCsvWriter", "forward_fill"]
+__all__ = ["KINDS", "STATE_COLUMNS", "StateColumns", "StateRowMaker", "StateRows",
+           "StatesCsvWriter", "StatesParquetWriter", "forward_fill"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -240,24 +243,45 @@ def _const(n: int, text: bytes) -> tuple[U8, B]:
     return np.broadcast_to(row, (n, len(row))), np.ones((n, len(row)), dtype=np.bool_)
 
 
-class StatesCsvWriter:
-    """Writes :data:`STATE_COLUMNS` rows of successive :class:`StateColumns` chunks to a
-    binary stream, carrying each aircraft's last airborne values from chunk to chunk."""
+class StateRows(NamedTuple):
+    """Rows of ``decode``'s output (:data:`STATE_COLUMNS`) as columns: ``ident`` indexes
+    ``idents``, ``callsign`` indexes ``callsigns`` (-1 = none); NaN = empty."""
 
-    def __init__(self, out: BinaryIO) -> None:
-        self.out = out
-        self.rows = 0
+    t: F64
+    ident: I32
+    idents: list[str]
+    callsign: I32
+    callsigns: list[str]
+    lat: F64
+    lon: F64
+    alt_ft: F64
+    gs_kt: F64
+    trk_deg: F64
+    vs_fpm: F64
+    on_ground: B
+
+    @property
+    def values(self) -> list[F64]:
+        """The number columns from ``lat`` to ``vs_fpm``."""
+        return [self.lat, self.lon, self.alt_ft, self.gs_kt, self.trk_deg, self.vs_fpm]
+
+
+class StateRowMaker:
+    """The output rows of successive :class:`StateColumns` chunks (what ``decode``
+    writes, as CSV or Parquet), carrying each aircraft's last airborne values from
+    chunk to chunk and dropping a row that repeats the aircraft's previous one."""
+
+    def __init__(self) -> None:
         self._last: dict[str, tuple[str | None, float, float, float, float, float,
                                     float]] = {}
         #: each aircraft's last written row (its values, for dropping a repeat of it)
         self._written: dict[str, tuple[object, ...]] = {}
-        out.write((",".join(STATE_COLUMNS) + "\n").encode())
 
-    def write(self, c: StateColumns) -> int:
-        """Write the rows of one chunk; how many."""
+    def rows(self, c: StateColumns) -> StateRows | None:
+        """The rows of one chunk (None: none)."""
         m = len(c.t)
         if m == 0:
-            return 0
+            return None
         g = c.ident.astype(np.int64)
         ground = c.kind == _GND
         air = ~ground
@@ -301,7 +325,7 @@ class StatesCsvWriter:
                                            vs)
         rows = np.flatnonzero(np.isin(c.kind, (_POS, _VEL, _STATE, _GND)))
         if len(rows) == 0:
-            return 0
+            return None
         gr = ground[rows]
         own = (c.lat, c.lon, c.alt_ft, c.gs_kt, c.trk_deg, c.vs_fpm)
         vals = [np.where(gr, o[rows], f[rows]) for o, f in zip(own, filled, strict=True)]
@@ -309,25 +333,8 @@ class StatesCsvWriter:
         if not keep.all():
             rows, gr = rows[keep], gr[keep]
             vals = [v[keep] for v in vals]
-        if any(_CSV_SPECIAL & set(s) for s in (*c.idents, *calls)):
-            self._write_csv(c.t[rows], [c.idents[i] for i in g[rows].tolist()],
-                            [calls[i] if i >= 0 else "" for i in cs[rows].tolist()],
-                            vals, gr)
-        else:
-            n = len(rows)
-            parts = [_fixed(c.t[rows], 6), _const(n, b","),
-                     _strings(c.idents, c.ident[rows]), _const(n, b","),
-                     _strings(calls, cs[rows])]
-            for col, d in zip(vals, (6, 6, 0, 1, 2, 0), strict=True):
-                parts += [_const(n, b","), _fixed(col, d)]
-            parts += [_const(n, b","), (np.where(gr, 49, 48).astype(np.uint8)[:, None],
-                                        np.ones((n, 1), dtype=np.bool_)),
-                      _const(n, b"\n")]
-            chars = np.concatenate([p[0] for p in parts], axis=1)
-            keep = np.concatenate([p[1] for p in parts], axis=1)
-            self.out.write(chars[keep].tobytes())
-        self.rows += len(rows)
-        return len(rows)
+        return StateRows(c.t[rows], c.ident[rows], c.idents, cs[rows], calls, vals[0],
+                         vals[1], vals[2], vals[3], vals[4], vals[5], gr)
 
     def _not_repeated(self, c: StateColumns, calls: list[str], rows: npt.NDArray[np.intp],
                       ident: npt.NDArray[np.int64], cs: npt.NDArray[np.int32],
@@ -365,6 +372,44 @@ class StatesCsvWriter:
                 self._written[c.idents[i]] = row(k)
         return ~same
 
+
+class StatesCsvWriter:
+    """Writes :data:`STATE_COLUMNS` rows of successive :class:`StateColumns` chunks to a
+    binary stream (:class:`StateRowMaker`'s rows, formatted by columns)."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.rows = 0
+        self._maker = StateRowMaker()
+        out.write((",".join(STATE_COLUMNS) + "\n").encode())
+
+    def write(self, c: StateColumns) -> int:
+        """Write the rows of one chunk; how many."""
+        r = self._maker.rows(c)
+        if r is None:
+            return 0
+        vals, gr = r.values, r.on_ground
+        calls = r.callsigns
+        if any(_CSV_SPECIAL & set(s) for s in (*r.idents, *calls)):
+            self._write_csv(r.t, [r.idents[i] for i in r.ident.tolist()],
+                            [calls[i] if i >= 0 else "" for i in r.callsign.tolist()],
+                            vals, gr)
+        else:
+            n = len(r.t)
+            parts = [_fixed(r.t, 6), _const(n, b","),
+                     _strings(r.idents, r.ident), _const(n, b","),
+                     _strings(calls, r.callsign)]
+            for col, d in zip(vals, (6, 6, 0, 1, 2, 0), strict=True):
+                parts += [_const(n, b","), _fixed(col, d)]
+            parts += [_const(n, b","), (np.where(gr, 49, 48).astype(np.uint8)[:, None],
+                                        np.ones((n, 1), dtype=np.bool_)),
+                      _const(n, b"\n")]
+            chars = np.concatenate([p[0] for p in parts], axis=1)
+            keep = np.concatenate([p[1] for p in parts], axis=1)
+            self.out.write(chars[keep].tobytes())
+        self.rows += len(r.t)
+        return len(r.t)
+
     def _write_csv(self, t: F64, ids: list[str], cs: list[str], vals: list[F64],
                    ground: B) -> None:
         """Rows with names that need CSV quoting: through the csv module."""
@@ -380,3 +425,93 @@ class StatesCsvWriter:
                         cell(cols[2][k], 0), cell(cols[3][k], 1), cell(cols[4][k], 2),
                         cell(cols[5][k], 0), "1" if ground[k] else "0"])
         self.out.write(buf.getvalue().encode("utf-8"))
+
+
+class StatesParquetWriter:
+    """Writes the rows :class:`StatesCsvWriter` writes to a Parquet file (pyarrow: the
+    ``parquet`` extra), whole or not at all: a ``with`` block puts it at ``path`` when
+    it ends without error. The CSV's columns, names and units: numbers as float64,
+    unrounded, null where the CSV is empty; ``icao24`` and ``callsign`` strings
+    (``callsign`` null where none); ``on_ground`` bool.
+
+    Rows are gathered into row groups of :data:`ROW_GROUP_ROWS`; the strings go in as
+    one dictionary of every aircraft (and callsign) met so far."""
+
+    #: rows gathered before a row group is written (a decode chunk gives fewer)
+    ROW_GROUP_ROWS: Final = 1 << 20
+
+    def __init__(self, path: str | Path) -> None:
+        from skyaccord.parquetfile import ParquetColumnsWriter
+
+        self.rows = 0
+        self._maker = StateRowMaker()
+        self._file = ParquetColumnsWriter(
+            path, {name: _PARQUET_KINDS.get(name, "float") for name in STATE_COLUMNS})
+        self._idents: dict[str, int] = {}
+        self._calls: dict[str, int] = {}
+        self._held: list[StateRows] = []
+        self._held_rows = 0
+
+    def write(self, c: StateColumns) -> int:
+        """Add the rows of one chunk; how many."""
+        r = self._maker.rows(c)
+        if r is None or len(r.t) == 0:
+            return 0
+        # the chunk's string tables renumbered into the file's (-1, the last entry of
+        # the callsigns' map, stays -1)
+        ident = _codes(self._idents, r.idents)[r.ident]
+        call = np.append(_codes(self._calls, r.callsigns), np.int32(-1))[r.callsign]
+        self._held.append(r._replace(ident=ident, callsign=call))
+        self._held_rows += len(r.t)
+        self.rows += len(r.t)
+        if self._held_rows >= self.ROW_GROUP_ROWS:
+            self._flush()
+        return len(r.t)
+
+    def _flush(self) -> None:
+        from skyaccord.parquetfile import Strings
+
+        if not self._held:
+            return
+        held, self._held, self._held_rows = self._held, [], 0
+
+        def cat(name: str) -> Any:
+            return np.concatenate([getattr(h, name) for h in held])
+
+        idents, calls = list(self._idents), list(self._calls)
+        self._file.write({
+            "t": cat("t"), "icao24": Strings(idents, cat("ident")),
+            "callsign": Strings(calls, cat("callsign")),
+            **{name: cat(name) for name in STATE_COLUMNS[3:-1]},
+            "on_ground": cat("on_ground")})
+
+    def close(self) -> None:
+        """Write what is held and put the file at its path."""
+        try:
+            self._flush()
+        except BaseException:
+            self._file.abort()
+            raise
+        self._file.close()
+
+    def abort(self) -> None:
+        """Drop the file (nothing appears at the path)."""
+        self._file.abort()
+
+    def __enter__(self) -> StatesParquetWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+
+_PARQUET_KINDS: Final = {"icao24": "string", "callsign": "string", "on_ground": "bool"}
+
+
+def _codes(table: dict[str, int], names: list[str]) -> I32:
+    """The codes of ``names`` in ``table``, new names added at its end."""
+    return np.array([table.setdefault(s, len(table)) for s in names], dtype=np.int32)

@@ -25,7 +25,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, TextIO, cast
+from typing import BinaryIO, NamedTuple, TextIO, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -567,59 +567,22 @@ def write_conflicts_csv(conflicts: ConflictTable | Sequence[ConflictRecord],
 
 def write_conflicts_parquet(conflicts: ConflictTable, path: str | Path) -> None:
     """Write conflicts to ``path`` as Parquet: the CSV's columns, numbers unrounded
-    (float64), ``level`` by name, plus ``same_party`` (bool). Needs pyarrow (the
-    ``parquet`` extra); without it raises :class:`InputError` saying so."""
-    try:
-        import pyarrow as pa  # type: ignore[import-untyped,import-not-found,unused-ignore]
-        import pyarrow.parquet as pq  # type: ignore[import-untyped,import-not-found,unused-ignore]
-    except ImportError:
-        raise InputError(f"{path}: writing Parquet needs pyarrow: "
-                         "pip install 'skyaccord[parquet]'") from None
+    (float64), ``level`` by name, plus ``same_party`` (bool); whole or not at all (a
+    temporary renamed). Needs pyarrow (the ``parquet`` extra); without it raises
+    :class:`InputError` saying so."""
+    from skyaccord.parquetfile import Strings, write_parquet
+
     t = conflicts
-    numbers = ("t_in_s", "t_out_s", "tcpa_s", "dcpa_nm", "dz_ft")
-    # Arrays made from numpy's buffers (``pa.array`` would import pandas and
-    # pyarrow.compute, a third of a second, where pandas is installed). The strings as
-    # dictionaries of the ids (the writer keeps them, instead of hashing millions of
-    # strings to build its own); ``store_schema=False`` so that they read back as plain
-    # strings. No statistics on the id columns (min and max of millions of strings cost
-    # half the write) and no compression of the unrounded floats (snappy finds nothing).
-    ids = _arrow_strings(pa, t.ids.tolist())
-
-    def codes(values: npt.NDArray[np.integer], names: object) -> object:
-        index = np.ascontiguousarray(values, dtype=np.int32)
-        return pa.DictionaryArray.from_arrays(
-            pa.Array.from_buffers(pa.int32(), len(index), [None, pa.py_buffer(index)]), names)
-
-    def floats(values: FloatArray) -> object:
-        v = np.ascontiguousarray(values, dtype=np.float64)
-        return pa.Array.from_buffers(pa.float64(), len(v), [None, pa.py_buffer(v)])
-
-    same = np.packbits(np.asarray(t.same_party, dtype=bool), bitorder="little")
-    table = pa.table({
-        "id1": codes(t.id1, ids), "id2": codes(t.id2, ids),
-        **{name: floats(getattr(t, name)) for name in numbers},
-        "level": codes(t.level, _arrow_strings(pa, list(t.level_names))),
-        "same_party": pa.Array.from_buffers(pa.bool_(), len(t), [None, pa.py_buffer(same)]),
-    })
-    pq.write_table(table, str(path), use_dictionary=["id1", "id2", "level"],
-                   write_statistics=[*numbers, "level", "same_party"],
-                   compression={**dict.fromkeys(numbers, "none"),
-                                **dict.fromkeys(("id1", "id2", "level", "same_party"),
-                                                "snappy")},
-                   store_schema=False)
-
-
-def _arrow_strings(pa: Any, values: list[str]) -> Any:
-    """A pyarrow string array of ``values`` from its UTF-8 bytes and offsets."""
-    encoded = [v.encode("utf-8") for v in values]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)),
-              out=offsets[1:])
-    large = offsets[-1] >= 2**31
-    kind = pa.large_string() if large else pa.string()
-    offsets = offsets if large else offsets.astype(np.int32)
-    return pa.Array.from_buffers(kind, len(encoded), [None, pa.py_buffer(offsets),
-                                                      pa.py_buffer(b"".join(encoded))])
+    # The ids go in as dictionaries of the picture's ids (the writer keeps them, instead
+    # of hashing millions of strings to build its own), with no statistics (min and max
+    # of millions of strings cost half the write).
+    ids = t.ids.tolist()
+    write_parquet({
+        "id1": Strings(ids, t.id1), "id2": Strings(ids, t.id2),
+        **{name: getattr(t, name) for name in CONFLICT_COLUMNS[2:-1]},
+        "level": Strings(t.level_names, t.level),
+        "same_party": np.asarray(t.same_party, dtype=bool),
+    }, path, no_statistics=("id1", "id2"))
 
 
 def _binary(out: TextIO | BinaryIO) -> BinaryIO:
