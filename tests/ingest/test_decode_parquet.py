@@ -132,17 +132,19 @@ def test_no_rows_is_a_file_of_the_columns(tmp_path: Path) -> None:
     assert table.num_rows == 0 and table.schema.names == list(STATE_COLUMNS)
 
 
-def test_a_failure_leaves_what_was_there(tmp_path: Path) -> None:
+def test_a_failure_leaves_what_was_there(tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "d.parquet"
     out.write_bytes(b"old")
     # in the command: a recording that cannot be read, once the file is open
     r = runner.invoke(app, ["decode", str(tmp_path / "missing.jsonl"), "--out", str(out)])
     assert r.exit_code == 2
-    # in the writer: a failure after a chunk was written
+    # in the writer: a failure after row groups were written to the temporary file
+    monkeypatch.setattr(StatesParquetWriter, "ROW_GROUP_ROWS", 100)
     with pytest.raises(RuntimeError), StatesParquetWriter(out) as pw:
         for c in chunks(DATA / "full_flight_takeoff.jsonl.gz", 200):
             pw.write(c)
-        pw._flush()  # a row group in the temporary file
+        assert len(list(tmp_path.iterdir())) == 2  # the old file and the temporary
         raise RuntimeError("disk gone")
     assert out.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.parquet"]  # no temporary
