@@ -4,6 +4,9 @@ One self-contained ``index.html`` (plots embedded as PNG) beside ``summary.json`
 number the page shows) and the plots as files: a map of the tracks and encounters over
 the borders, separation against time for the worst encounters, conduct per party, and
 the line's timeline. Plots by matplotlib (PSF-style licence) on its Agg backend.
+
+A replay's run (``skyaccord replay --record``) has no line: the page says so in place of
+the timeline, and the conduct figures that need the line read "n/a".
 """
 
 from __future__ import annotations
@@ -115,7 +118,9 @@ def _map(run: Run, summary: Summary, out: Path) -> str:
 
 
 def _separation(run: Run, summary: Summary, out: Path, n: int = 4) -> str | None:
-    worst = sorted((e for e in summary.encounters if e["party1"] != e["party2"]),
+    # between parties; in a replay every pair (a feed's traffic is mostly of no party)
+    worst = sorted((e for e in summary.encounters
+                    if e["party1"] != e["party2"] or summary.kind == "replay"),
                    key=lambda e: e["ratio"])[:n]
     if not worst:
         return None
@@ -172,8 +177,18 @@ def _table(rows: list[list[Any]], head: list[str]) -> str:
     return f"<table><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _fmt_s(v: float | None) -> str:
+def _fmt_s(v: float | None, line: bool = True) -> str:
+    if not line:
+        return _NA
     return "—" if v is None else f"{v / 60:.0f} min"
+
+
+#: a figure that does not apply (the line's, in a replay): not zero
+_NA = "n/a"
+
+
+def _na(v: object) -> object:
+    return _NA if v is None else v
 
 
 def write_report(run_dir: str | Path, out: str | Path) -> Summary:
@@ -186,19 +201,27 @@ def write_report(run_dir: str | Path, out: str | Path) -> Summary:
     images = {"map": _map(run, summary, out), "separation": _separation(run, summary, out),
               "line": _timeline(summary, out)}
     conduct_rows = [[c.party, c.aircraft, c.los_involved, c.los_caused, c.incursions,
-                     f"{c.incursion_s:.0f}", c.warnings_received, c.warnings_ignored,
-                     c.requests_received, c.responses_on_time, c.responses_late,
-                     c.responses_never, c.intents_filed, c.intents_refused, c.notices_sent,
-                     _fmt_s(c.notice_lead_min_s), _fmt_s(c.notice_lead_mean_s),
-                     c.notices_short]
+                     f"{c.incursion_s:.0f}",
+                     *[_na(v) for v in (c.warnings_received, c.warnings_ignored,
+                                        c.requests_received, c.responses_on_time,
+                                        c.responses_late, c.responses_never, c.intents_filed,
+                                        c.intents_refused, c.notices_sent)],
+                     _fmt_s(c.notice_lead_min_s, c.has_line),
+                     _fmt_s(c.notice_lead_mean_s, c.has_line), _na(c.notices_short)]
                     for c in summary.conduct.values()]
     enc_rows = [[e["id1"], e["id2"], _hhmm(e["t_cpa"]), f"{e['h_miss_nm']:.2f}",
                  f"{e['v_miss_ft']:.0f}", f"{e['angle_deg']:.0f}", f"{e['closure_kt']:.0f}",
                  f"{e['los_s']:.0f}", e["severity"], e["eurocontrol"], e["icao"],
                  e.get("caused_by", "")]
                 for e in summary.encounters if e["los_s"] > 0 or e["ratio"] < 2]
-    alert_rows = [[p, *[v.get(lv, 0) for lv in sorted(summary.alerts_by_level)]]
-                  for p, v in summary.alerts_by_party.items()]
+    levels = sorted(summary.alerts_by_level)
+    if summary.kind == "replay":  # one observer: each party's, then all of them
+        alert_rows = [[p, *[c.alerts.get(lv, 0) for lv in levels]]
+                      for p, c in summary.conduct.items()]
+        alert_rows.append(["all", *[summary.alerts_by_level[lv] for lv in levels]])
+    else:
+        alert_rows = [[p, *[v.get(lv, 0) for lv in levels]]
+                      for p, v in summary.alerts_by_party.items()]
     inc_rows = [[i["id"], i["party"], i["zone"], i["owner"], _hhmm(i.get("t_in", i["t"])),
                  f"{i.get('inside_s', 0):.0f}", i.get("warnings_before", 0)]
                 for i in summary.incursions]
@@ -209,36 +232,54 @@ def write_report(run_dir: str | Path, out: str | Path) -> Summary:
             "<p>(nothing to plot)</p>"
 
     sev = ", ".join(f"{k}: {v}" for k, v in summary.severity.items())
+    esc = html.escape
+    if summary.kind == "replay":
+        fmt = run.meta.get("format")
+        title = f"Replay of {esc(summary.source or summary.scenario)}" + (
+            f" ({esc(str(fmt))})" if fmt else "")
+        line_text = ("No line in a replay: not applicable (a surveillance feed carries "
+                     "no messages between the parties).")
+        alerts_by = "as the replay found them, by the parties of the aircraft in them"
+    else:
+        title = f"{esc(summary.scenario)} — seed {summary.seed}"
+        line_text = (f"Messages sent: {sum(summary.messages.values())}; overdue at the "
+                     f"end: {summary.overdue}.")
+        alerts_by = "by each party's own node"
+    pairs = "" if summary.kind == "replay" else " between parties"
+    line_section = img("line") if summary.has_line else (
+        "<p>No line in a replay: a recorded surveillance feed carries no messages between "
+        "the parties, so there is no timeline, and the conduct figures that need the line "
+        "(warnings, requests and responses, intents and notices) are not applicable "
+        "(n/a), not zero.</p>")
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>skyaccord report: {html.escape(summary.scenario)}</title>
+<title>skyaccord report: {esc(summary.scenario)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}}
 table{{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}}
 td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}th{{background:#eee}}
 img{{max-width:100%}}</style></head><body>
-<h1>{html.escape(summary.scenario)} — seed {summary.seed}</h1>
+<h1>{title}</h1>
 <p>{_hhmm(summary.t0)}–{_hhmm(summary.t1)} UTC, {summary.aircraft} aircraft; accord
-{html.escape(run.accord.id)} (sha256 {run.accord.sha256[:16]}…). Encounters within 10 NM:
-{len(summary.encounters)}; by severity {sev}. Messages sent: {sum(summary.messages.values())};
-overdue at the end: {summary.overdue}.</p>
+{esc(run.accord.id)} (sha256 {run.accord.sha256[:16]}…). Encounters within 10 NM:
+{len(summary.encounters)}; by severity {sev}. {line_text}</p>
 <h2>Map</h2>{img("map")}
 <h2>Encounters</h2>
 {_table(enc_rows, ["aircraft 1", "aircraft 2", "closest (UTC)", "NM", "ft", "angle °",
                    "relative kt", "LoS s", "class", "EUROCONTROL", "ICAO AIRPROX",
                    "caused by"])}
-<h2>Separation against time (worst encounters between parties)</h2>{img("separation")}
+<h2>Separation against time (worst encounters{pairs})</h2>{img("separation")}
 <h2>Conduct per party</h2>
 {_table(conduct_rows, ["party", "aircraft", "LoS involved", "LoS caused", "incursions",
                        "s inside", "warnings received", "warnings ignored",
                        "requests received", "answered on time", "late", "never",
                        "intents filed", "intents refused", "notices sent", "lead min",
                        "lead mean", "under the accord's lead"])}
-<h2>Alerts (distinct, highest level, by each party's own node)</h2>
-{_table(alert_rows, ["node", *sorted(summary.alerts_by_level)])}
+<h2>Alerts (distinct, highest level, {alerts_by})</h2>
+{_table(alert_rows, ["party" if summary.kind == "replay" else "node", *levels])}
 <h2>Incursions</h2>
 {_table(inc_rows, ["aircraft", "party", "zone", "owner", "entered (UTC)", "s inside",
                    "warnings before"])}
-<h2>The line</h2>{img("line")}
+<h2>The line</h2>{line_section}
 <p>Severity rule: see <code>skyaccord.analysis.severity</code>; conduct rules:
 <code>skyaccord.analysis.conduct</code>.</p>
 </body></html>

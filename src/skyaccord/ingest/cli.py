@@ -163,15 +163,27 @@ def replay_command(
     max_retries: Annotated[int | None, typer.Option(
         "--max-retries", help="Live feeds: give up after this many failed reconnections "
                               "in a row (default: never).")] = None,
+    record: Annotated[Path | None, typer.Option(
+        "--record", metavar="RUN", help="Also write a run directory (new) that "
+        "'skyaccord report RUN --out DIR' reads: the tracks played, the alerts and "
+        "incursions found; a replay has no line.")] = None,
 ) -> None:
     """Play a feed through the picture and detection; new alerts as CSV."""
+    import time
+
     from rich.progress import BarColumn, Progress, TextColumn
 
+    from skyaccord.analysis.rundata import check_new_run_dir
     from skyaccord.ingest.feed import read_updates
     from skyaccord.ingest.replay import replay, write_alerts_csv
     from skyaccord.picture import PartyRules, Picture
 
     check_output_paths(out)
+    if record is not None:
+        try:  # before any work, as the outputs above
+            check_new_run_dir(record)
+        except SkyaccordError as exc:
+            fail_with(exc)
     accord = load_accord_option(accord_file)
     for name, value, (lo, hi) in (("--step", step, _STEP_S), ("--max-age", max_age, _AGE_S),
                                   ("--speed", speed, _SPEED)):
@@ -191,14 +203,30 @@ def replay_command(
             feed = _live_feed(source, fmt, _reference(reference), max_retries)
             chunks, stats = feed, feed.stats
             t0, span = 0.0, None
+            played = feed.kind
         else:
             updates, stats = read_updates(Path(source), fmt, _reference(reference))
             chunks = [updates]
             t0 = updates[0].t if updates else 0.0
             span = (updates[-1].t - t0) if updates else 0.0
+            played = fmt
     except SkyaccordError as exc:
         fail_with(exc)
     picture = Picture(max_age, party_rules)
+    recorder = None
+    if record is not None:
+        from skyaccord.ingest.record_cli import ReplayRecorder, feed_format
+        from skyaccord.node.service import node_zones
+
+        try:
+            if not live:
+                played = feed_format(Path(source), fmt)
+            recorder = ReplayRecorder(accord, picture, node_zones(accord))
+        except SkyaccordError as exc:
+            fail_with(exc)
+        except OSError as exc:
+            fail(f"{source}: cannot read: {exc}", 1)
+    wall0 = time.perf_counter()
     n = 0
     error: str | None = None
     with Progress(TextColumn("replay"), BarColumn(), TextColumn("{task.description}"),
@@ -212,7 +240,8 @@ def replay_command(
                 bar.update(task, completed=min(t - t0, span), description=f"{ticks} ticks")
 
         alerts = replay(chunks, accord, picture=picture, step_s=step, speed=speed,
-                        progress=progress)
+                        progress=progress,
+                        on_tick=None if recorder is None else recorder.tick)
         try:
             if out is None:
                 n = write_alerts_csv(alerts, sys.stdout, flush=live)
@@ -232,6 +261,20 @@ def replay_command(
     err_console.print(f"{n} alert(s); {len(picture)} track(s) in the picture at the end; "
                       f"{picture.merged} report(s) merged by association",
                       highlight=False, markup=False)
+    if recorder is not None and record is not None:
+        # what was played, also when a live feed was stopped or lost: whole, or nothing
+        try:
+            recorder.write(record, source=source, fmt=played, step_s=step,
+                           max_age_s=max_age, wall_s=time.perf_counter() - wall0,
+                           feed={"read": stats.read, "updates": stats.updates,
+                                 "rejected": dict(stats.rejected)})
+        except SkyaccordError as exc:
+            fail_with(exc)
+        except OSError as exc:
+            fail(f"{record}: cannot write the run directory: {exc}", 1)
+        err_console.print(f"{record}: {recorder.ticks} ticks, {len(recorder.ids)} "
+                          "aircraft recorded (skyaccord report "
+                          f"{record} --out DIR)", highlight=False, markup=False)
     if error is not None:
         fail(error, 1)
 

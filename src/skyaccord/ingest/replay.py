@@ -4,6 +4,8 @@ Every ``step_s`` of feed time the picture is extrapolated to the tick and
 :func:`skyaccord.tactical.detect` runs on that snapshot; an :class:`Alert` is emitted for
 each pair that is in conflict now and was not at the previous tick, or whose alert level
 rose. ``speed`` paces the replay against the wall clock (2.0: twice real time).
+``on_tick`` sees each tick whole (the snapshot and every conflict in it): what
+``skyaccord replay --record`` writes into a run directory.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from skyaccord.errors import InputError
 from skyaccord.ingest.states import StateUpdate
 from skyaccord.picture import Picture
 from skyaccord.protocol import Accord
-from skyaccord.tactical.detect import conflict_records, detect
+from skyaccord.tactical.detect import ConflictRecord, conflict_records, detect
 from skyaccord.tactical.levels import level_names
+from skyaccord.tracks import Tracks
 
 __all__ = ["ALERT_COLUMNS", "Alert", "replay", "write_alerts_csv"]
 
@@ -42,11 +45,14 @@ def replay(chunks: Iterable[Iterable[StateUpdate]], accord: Accord, *,
            speed: float | None = None,
            progress: Callable[[float, int], None] | None = None,
            sleep: Callable[[float], None] = time.sleep,
-           wall: Callable[[], float] = time.monotonic) -> Iterator[Alert]:
+           wall: Callable[[], float] = time.monotonic,
+           on_tick: Callable[[float, Tracks, list[ConflictRecord]], None] | None = None,
+           ) -> Iterator[Alert]:
     """Alerts of a feed replayed tick by tick (ticks at multiples of ``step_s``, from
     the first at or after the first report; a tick sees every report up to its time).
 
-    ``progress(t, ticks)`` is called after each tick.
+    ``progress(t, ticks)`` is called after each tick; ``on_tick(t, snapshot, conflicts)``
+    before it, with the tick's snapshot and all its conflicts (new or not).
     """
     if not (step_s > 0.0):
         raise InputError(f"step must be > 0 s, got {step_s}")
@@ -68,13 +74,16 @@ def replay(chunks: Iterable[Iterable[StateUpdate]], accord: Accord, *,
         snap = pic.snapshot(t)
         now: dict[tuple[str, str], int] = {}
         out = []
-        if len(snap) > 1:
-            for r in conflict_records(snap, detect(snap, accord), accord):
-                key = (r.id1, r.id2)
-                now[key] = rank[r.level]
-                if key not in active or active[key] < now[key]:
-                    out.append(Alert(t, r.id1, r.id2, r.t_in_s, r.level))
+        records = (conflict_records(snap, detect(snap, accord), accord) if len(snap) > 1
+                   else [])
+        for r in records:
+            key = (r.id1, r.id2)
+            now[key] = rank[r.level]
+            if key not in active or active[key] < now[key]:
+                out.append(Alert(t, r.id1, r.id2, r.t_in_s, r.level))
         active = now
+        if on_tick is not None:
+            on_tick(t, snap, records)
         if progress is not None:
             progress(t, ticks)
         return out

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from nacl.signing import SigningKey
 
+from skyaccord.analysis.rundata import TRACK_COLUMNS, write_tracks
 from skyaccord.errors import InputError, SkyaccordError
 from skyaccord.geo import FT, NM, LocalPlane
 from skyaccord.protocol import Accord, accord_from_dict, default_accord, load_accord
@@ -137,8 +138,7 @@ class _Recorder:
         self.out = out
         self.files = {name: (out / name).open("w", encoding="utf-8") for name in (
             "alerts.jsonl", "intents.jsonl", "warnings.jsonl", "operators.jsonl")}
-        self.cols: dict[str, list[Any]] = {k: [] for k in (
-            "t", "row", "x_m", "y_m", "lat", "lon", "alt_ft", "gs_kt", "trk_deg", "vs_fpm")}
+        self.cols: dict[str, list[Any]] = {k: [] for k in TRACK_COLUMNS}
 
     def write(self, name: str, item: dict[str, Any]) -> None:
         self.files[name].write(json.dumps(item, separators=(",", ":")) + "\n")
@@ -147,18 +147,9 @@ class _Recorder:
         for f in self.files.values():
             f.close()
         arrays = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in self.cols.items()}
-        arrays["row"] = arrays["row"].astype(np.int32)
-        np.savez_compressed(self.out / "tracks.npz", **arrays)  # type: ignore[arg-type]
-        # the same states as a tracks CSV with times: ``skyaccord replay RUN/tracks.csv
-        # --format tracks`` plays the run through a picture and detection again
-        with (self.out / "tracks.csv").open("w", encoding="utf-8") as f:
-            f.write("t,id,party,class,lat,lon,alt_ft,gs_kt,trk_deg,vs_fpm\n")
-            for k in range(len(arrays["t"])):
-                pl = fleet_plans[int(arrays["row"][k])]
-                f.write(f"{arrays['t'][k]:.1f},{pl.id},{pl.party},{pl.aircraft_class},"
-                        f"{arrays['lat'][k]:.6f},{arrays['lon'][k]:.6f},"
-                        f"{arrays['alt_ft'][k]:.1f},{arrays['gs_kt'][k]:.1f},"
-                        f"{arrays['trk_deg'][k]:.2f},{arrays['vs_fpm'][k]:.0f}\n")
+        # tracks.npz and tracks.csv, written as a replay's record writes them
+        write_tracks(self.out, arrays,
+                     [(pl.id, pl.party, pl.aircraft_class) for pl in fleet_plans])
 
 
 def _intent_body(plan: FlightPlan, count: int, plane: LocalPlane, cruise_m_s: float,
