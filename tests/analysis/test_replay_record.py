@@ -360,3 +360,36 @@ def test_a_failed_write_exits_1_and_leaves_nothing(tmp_path: Path,
 def test_report_of_a_missing_run_exits_2(tmp_path: Path) -> None:
     r = skyaccord("report", tmp_path / "nothing", "--out", tmp_path / "rep")
     assert r.returncode == 2 and "not a readable run directory" in r.stderr
+
+
+def test_a_live_feed_is_recorded_as_its_file_is(tmp_path: Path) -> None:
+    """``replay tcp://...`` of the real frames served by a local socket that then hangs
+    up (exit 1: the feed is lost): the run directory is still made, whole, with the
+    tracks the same file gives replayed from disk (up to the tick the feed ended in)."""
+    from typer.testing import CliRunner
+
+    from skyaccord.cli import app
+    from tests.ingest.test_tcp import serve
+
+    sample = DATA / "short_flights.csv"
+    data = "".join(f"{t} {f}\n" for t, f in (line.split(",") for line in
+                                              sample.read_text().splitlines())).encode()
+    live, disk = tmp_path / "live", tmp_path / "disk"
+    with serve([data], hold_last=False) as port:
+        res = CliRunner().invoke(app, ["replay", f"tcp://127.0.0.1:{port}", "--format",
+                                       "modes", "--max-retries", "0", "--record", str(live)])
+    assert res.exit_code == 1, res.output
+    r = skyaccord("replay", sample, "--record", disk)
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((live / "run.json").read_text())
+    assert meta["kind"] == "replay" and meta["format"] == "raw"
+    assert meta["source"] == f"tcp://127.0.0.1:{port}"
+    assert json.loads((disk / "run.json").read_text())["format"] == "modes"
+    live_rows = (live / "tracks.csv").read_text().splitlines()
+    disk_rows = (disk / "tracks.csv").read_text().splitlines()
+    last = disk_rows[-1].split(",")[0]
+    assert len(live_rows) > 100
+    assert live_rows in (disk_rows, [r for r in disk_rows if not r.startswith(last + ",")])
+    assert _left(tmp_path) == ["disk", "live"]
+    r = skyaccord("report", live, "--out", tmp_path / "report")
+    assert r.returncode == 0, r.stderr

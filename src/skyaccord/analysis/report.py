@@ -113,7 +113,8 @@ def _map(run: Run, summary: Summary, out: Path) -> str:
     ax.set_ylabel("latitude (°N)")
     ax.set_title(f"{summary.scenario}: tracks {_hhmm(summary.t0)}–{_hhmm(summary.t1)} UTC; "
                  "o losses of separation (colour = severity), x incursions")
-    ax.legend(loc="lower right", fontsize=8)
+    if seen:  # no track (an empty replay): no legend
+        ax.legend(loc="lower right", fontsize=8)
     return _save(fig, out, "map.png")
 
 

@@ -211,7 +211,8 @@ class ReplayRecorder:
         parties = sorted({p.id for p in accord.parties} | {p for p, _ in self.labels})
         t0 = self.t0 if self.t0 is not None else 0.0
         t1 = self.t1 if self.t1 is not None else t0
-        meta = {"kind": "replay", "scenario": f"replay of {Path(source).name}",
+        name = source if "://" in source else Path(source).name  # a live feed: its URL
+        meta = {"kind": "replay", "scenario": f"replay of {name}",
                 "source": source, "format": fmt, "seed": None, "line": False,
                 "observer": OBSERVER, "t0": t0, "t1": t1, "step_s": step_s,
                 "max_age_s": max_age_s,
