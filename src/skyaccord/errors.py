@@ -15,6 +15,8 @@ occur, so that a caller can catch one tree::
      ├── StoreError                store-failed       503     1   the store could not read/write
      ├── LineError                 line-failed        400     2   the line refused or failed
      │    ├── SignatureError       bad-signature      403     2   a signature did not verify
+     │    ├── AccordUndecided      accord-undecided   503     1   held: which version is in
+     │    │                                                     force is not known yet
      │    └── MessageRefused       message-refused    400     2   a message was malformed
      │         ├── AccordMismatch  accord-mismatch    409     2   sent under another accord
      │         └── SequenceError   sequence-conflict  409     2   replayed, out of order, reused id
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 __all__ = [
     "AccordMismatch",
+    "AccordUndecided",
     "AirspaceError",
     "FeedError",
     "InputError",
@@ -136,6 +139,23 @@ class SignatureError(LineError):
 
     kind = "bad-signature"
     http_status = 403
+
+
+class AccordUndecided(LineError):
+    """Held, not refused for good: a proposal's effective time has passed and this node
+    does not yet know whether every party accepted it in time, so it does not know which
+    version is in force. A message signed under a guess would be refused for good by the
+    nodes that know (a stream is ordered: one refused message stalls it), so ordinary
+    messages are neither signed nor accepted until the outcome is known; try again later
+    (a peer's answer, or any later message of the party not heard from, decides it).
+
+    ``details``: ``proposals``, each with its ``sha256``, ``version``, ``effective_at``
+    and the parties ``awaiting`` word from.
+    """
+
+    kind = "accord-undecided"
+    http_status = 503
+    exit_code = 1  # a state that passes, not the caller's input
 
 
 class MessageRefused(LineError):

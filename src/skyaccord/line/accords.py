@@ -21,6 +21,23 @@ whatever file a node was started with. The rules, the same on every node:
   a switch is still good when it arrives after it.
 - A **suspension** by any party of the accord in force stops the automatic messages that
   accord governs; a new version taking effect ends it (resumption is a new proposal).
+- **Undecided** (a node cut off from an answer until after the effective time): once a
+  proposal's time has passed, a node that holds neither every acceptance nor a rejection
+  does not know which version is in force — unless it knows some missing party did not
+  accept in time: it is that party itself (it never answered), or it has received, on
+  that party's ordinary stream to it, a message made after ``effective_at``. Answers go to
+  every party in the same ordered stream as everything else, and a party's acceptance is
+  made (and logged, :meth:`~skyaccord.line.node.Node.send_group`) before its time, so
+  it would have come first: none came, so the proposal ``lapsed``. While a proposal is
+  undecided (:meth:`AccordBook.undecided`) and its outcome changes the version in force,
+  a node neither signs nor accepts ordinary messages made after its time
+  (:class:`~skyaccord.errors.AccordUndecided`, held and tried again); ``checkpoint``
+  messages and the priority lane (distress calls and their acknowledgements), which
+  govern nothing, are signed under the version in force as far as the node knows and
+  accepted under any version that is, was or may be in force when they were made
+  (:meth:`AccordBook.plausible`) — so the checkpoints every node sends after an effective
+  time (:meth:`~skyaccord.line.node.Node.checkpoint_due`) decide the others, and a
+  distress call is never held.
 
 Pure: no I/O, no clock. :class:`~skyaccord.line.node.Node` keeps a book, checks each
 accord message against it before it is logged (sent or received) and applies it after.
@@ -36,8 +53,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from skyaccord.errors import AccordMismatch, MessageRefused, ProtocolError
-from skyaccord.line.messages import Message
+from skyaccord.errors import AccordMismatch, AccordUndecided, MessageRefused, ProtocolError
+from skyaccord.line.messages import Message, is_priority
 from skyaccord.protocol import Accord, accord_from_dict
 
 __all__ = ["ACCORD_KINDS", "AccordBook", "Answer", "Proposal", "Suspension",
@@ -159,8 +176,13 @@ class AccordBook:
     """The accords a node knows: the one it began under (``genesis``), the proposals,
     answers and suspensions in its log, and so the version in force at any time."""
 
-    def __init__(self, genesis: Accord) -> None:
+    def __init__(self, genesis: Accord, party: str | None = None) -> None:
         self.genesis = genesis
+        self.party = party
+        """the node's own party (it knows its own answers), None for a reader"""
+        self.heard: dict[str, float] = {}
+        """party -> the latest ``created_at`` of a message received from it in its
+        ordinary stream to this node (:meth:`hear`): what decides a lapsed proposal"""
         self.accords: dict[str, Accord] = {genesis.sha256: genesis}
         """every accord text seen (genesis and proposed), by sha256"""
         self.proposals: dict[str, Proposal] = {}
@@ -170,18 +192,22 @@ class AccordBook:
         self._taken: list[tuple[float, Proposal]] = []
 
     # -- the version in force ----------------------------------------------------------
-    def _rebuild(self) -> None:
-        """The switches, from the proposals accepted by all, in effective-time order
-        (ties by version): each takes effect if its version is above the one then in
-        force."""
+    def _timeline(self, accepted: Iterable[Proposal]
+                  ) -> tuple[list[float], list[Accord], list[tuple[float, Proposal]]]:
+        """The switches if ``accepted`` are the proposals accepted by all, in
+        effective-time order (ties by version): each takes effect if its version is above
+        the one then in force."""
         times, in_force, taken = [-math.inf], [self.genesis], []
-        for p in sorted((p for p in self.proposals.values() if p.accepted),
-                        key=lambda p: (p.effective_at, p.accord.version, p.sha256)):
+        for p in sorted(accepted, key=lambda p: (p.effective_at, p.accord.version, p.sha256)):
             if p.accord.version > in_force[-1].version:
                 times.append(p.effective_at)
                 in_force.append(p.accord)
                 taken.append((p.effective_at, p))
-        self._times, self._in_force, self._taken = times, in_force, taken
+        return times, in_force, taken
+
+    def _rebuild(self) -> None:
+        self._times, self._in_force, self._taken = self._timeline(
+            p for p in self.proposals.values() if p.accepted)
 
     def at(self, t: float) -> Accord:
         """The accord in force at UTC time ``t`` (a version takes effect at its time)."""
@@ -203,18 +229,103 @@ class AccordBook:
 
     def status(self, sha256: str, now: float) -> str:
         """``pending``, ``accepted`` (takes effect later), ``in force``, ``replaced``,
-        ``rejected``, ``lapsed`` (its time passed before all accepted) or ``superseded``
-        (accepted, but its version was not above the one in force at its time)."""
+        ``rejected``, ``lapsed`` (its time passed before all accepted), ``undecided``
+        (its time passed and this node does not know yet whether all accepted in time:
+        :meth:`outcome`) or ``superseded`` (accepted, but its version was not above the
+        one in force at its time)."""
         p = self.proposals[sha256]
         if p.rejected_by:
             return "rejected"
         if not p.accepted:
-            return "lapsed" if now >= p.effective_at else "pending"
+            return self.outcome(p, now)[0]
         if all(q is not p for _, q in self._taken):
             return "superseded"
         if now < p.effective_at:
             return "accepted"
         return "in force" if self.at(now).sha256 == sha256 else "replaced"
+
+    # -- undecided proposals -------------------------------------------------------------
+    def hear(self, party: str, created_at: float) -> None:
+        """A message ``party`` made at ``created_at`` was logged from its ordinary stream
+        to this node (every earlier message of that stream is logged before it)."""
+        if created_at > self.heard.get(party, -math.inf):
+            self.heard[party] = created_at
+
+    def outcome(self, p: Proposal, t: float, extra: tuple[str, float] | None = None
+                ) -> tuple[str, tuple[str, ...]]:
+        """(state, parties awaited) of ``p`` as this node knows it at ``t``: ``pending``
+        (its time has not come), ``accepted``, ``rejected``, ``lapsed`` (a missing party
+        is this node's own, or was heard from after its time without its answer) or
+        ``undecided`` (the parties not heard from since). ``extra``: a message of
+        (party, created_at) counted as heard (the one being received)."""
+        if p.rejected_by:
+            return "rejected", ()
+        if p.accepted:
+            return "accepted", ()
+        if t < p.effective_at:
+            return "pending", p.awaited
+        missing = p.awaited
+        if self.party is not None and self.party in missing:
+            return "lapsed", ()  # this node never answered: it cannot have accepted
+        for x in missing:
+            last = self.heard.get(x, -math.inf)
+            if extra is not None and extra[0] == x:
+                last = max(last, extra[1])
+            if last > p.effective_at:
+                # x's acceptance, made before that time, would have come first in x's
+                # stream: x did not accept in time
+                return "lapsed", ()
+        return "undecided", missing
+
+    def _possible(self, t: float, extra: tuple[str, float] | None
+                  ) -> tuple[list[tuple[Proposal, tuple[str, ...]]], set[str]]:
+        """The undecided proposals that took effect by ``t`` (if accepted), and the
+        versions that may be in force at ``t`` (one when it is known)."""
+        proposals = list(self.proposals.values())  # a snapshot: receipts fold meanwhile
+        open_ = [(p, w) for p in proposals if p.effective_at <= t
+                 for state, w in [self.outcome(p, t, extra)] if state == "undecided"]
+        if not open_:
+            return [], {self.at(t).sha256}
+        if len(open_) > 6:  # 2**k outcomes: beyond a handful, assume each matters
+            return open_, {self.at(t).sha256, *(p.sha256 for p, _ in open_)}
+        base = [p for p in proposals if p.accepted]
+        seen: set[str] = set()
+        for mask in range(1 << len(open_)):
+            times, in_force, _ = self._timeline(
+                base + [p for i, (p, _) in enumerate(open_) if mask >> i & 1])
+            seen.add(in_force[bisect.bisect_right(times, t) - 1].sha256)
+        return open_, seen
+
+    def undecided(self, t: float, extra: tuple[str, float] | None = None
+                  ) -> list[tuple[Proposal, tuple[str, ...]]]:
+        """The proposals whose outcome this node does not know yet and on which the
+        version in force at ``t`` depends, each with the parties not heard from since
+        its effective time (empty: :meth:`at` is the version in force, for certain)."""
+        open_, possible = self._possible(t, extra)
+        return open_ if len(possible) > 1 else []
+
+    def plausible(self, t: float, extra: tuple[str, float] | None = None) -> set[str]:
+        """The versions that are, were or may be in force by ``t``: the one this log
+        began under, and every proposal taken effect by then that is accepted by all or
+        undecided. What a checkpoint or a priority message may be made under."""
+        return {self.genesis.sha256} | {
+            p.sha256 for p in list(self.proposals.values()) if p.effective_at <= t
+            and self.outcome(p, t, extra)[0] in ("accepted", "undecided")}
+
+    def undecided_error(self, open_: list[tuple[Proposal, tuple[str, ...]]], what: str
+                        ) -> AccordUndecided:
+        """The :class:`AccordUndecided` that holds ``what``, naming each proposal and the
+        parties not heard from since its effective time."""
+        parts = [f"proposal {p.accord.id} v{p.accord.version} [{p.sha256[:12]}] by "
+                 f"{p.proposer}, effective {p.effective_at:.3f}: no word from "
+                 f"{', '.join(w)} since then" for p, w in open_]
+        return AccordUndecided(
+            f"{what} is held: the accord in force is not known here yet ("
+            + "; ".join(parts) + "). Whether every party accepted in time is decided by "
+            "their answer or by any later message of theirs; it is tried again then",
+            details={"proposals": [{"sha256": p.sha256, "version": p.accord.version,
+                                    "effective_at": p.effective_at, "awaiting": list(w)}
+                                   for p, w in open_]})
 
     def suspended(self, sha256: str) -> list[Suspension]:
         """The suspensions of the accord ``sha256`` (it is suspended while any stands)."""
@@ -230,10 +341,29 @@ class AccordBook:
     # -- checks ------------------------------------------------------------------------
     def check_accord_hash(self, message: Message) -> None:
         """:class:`AccordMismatch` unless ``message`` names the accord in force at its
-        ``created_at``: the reason names both versions."""
-        want = self.at(message.created_at)
-        if message.accord == want.sha256:
-            return
+        ``created_at`` (the reason names both versions). A checkpoint or a priority
+        message (distress call, its acknowledgement) governs nothing: any version that
+        is, was or may be in force then will do (:meth:`plausible`). An ordinary message
+        made while the version in force is undecided here (:meth:`undecided`) is held,
+        :class:`AccordUndecided`, when it is under a version that may be in force then.
+
+        The message itself counts as heard from its sender (in its ordinary stream): it
+        is logged only if it is the next of that stream, so all before it are here."""
+        t = message.created_at
+        extra = None if is_priority(message) else (message.sender, t)
+        if message.kind == "checkpoint" or is_priority(message):
+            if message.accord in self.plausible(t, extra):
+                return
+        else:
+            open_, possible = self._possible(t, extra)
+            if len(possible) > 1:
+                if message.accord in possible:
+                    raise self.undecided_error(
+                        open_, f"{message.kind} {message.id} from {message.sender} made "
+                        f"at {t:.3f} under {self.describe(message.accord)}")
+            elif message.accord == self.at(t).sha256:
+                return
+        want = self.at(t)
         have = self.accords.get(message.accord)
         if have is None:
             why = "a version no party has accepted (unknown to this node)"
@@ -245,7 +375,7 @@ class AccordBook:
         else:
             why = f"{self.describe(message.accord)}, a version that never took effect"
         raise AccordMismatch(f"{message.kind} {message.id} from {message.sender} made at "
-                             f"{message.created_at:.3f} is under {why} "
+                             f"{t:.3f} is under {why} "
                              f"[{message.accord[:12]}]; the accord in force then is "
                              f"{want.id} v{want.version} [{want.sha256[:12]}]")
 

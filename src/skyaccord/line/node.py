@@ -7,15 +7,21 @@ No HTTP here: :mod:`skyaccord.line.app` exposes :meth:`Node.receive` and friends
 Refusal order on receipt (each refusal is recorded with its reason, see
 :meth:`LineStore.refusals`): malformed (400) → not addressed to this node (400) → unknown
 sender or no key (403) → bad message or transmission signature (403) → not under the
-accord in force at its ``created_at`` (409, naming both versions) → transmitted outside
-the clock-skew window (403) → a due time other than the accord's, an answer to what this
-node did not send, an accord message that breaks the accord's rules
-(:meth:`~skyaccord.line.accords.AccordBook.check`, 400) → id known with other content,
-sequence already used (replay) or a gap (409). The very same message again is answered
-with the original acknowledgement (200, ``duplicate``) and recorded as a replay.
+accord in force at its ``created_at`` (409, naming both versions; 503 held while this
+node does not know which version is in force then; but a gap before it first, 409, see
+:meth:`Node._gap_first`) → transmitted outside the clock-skew window (403) → a due time
+other than the accord's, an answer to what this node did not send, an accord message
+that breaks the accord's rules (:meth:`~skyaccord.line.accords.AccordBook.check`, 400) →
+id known with other content, sequence already used (replay) or a gap (409). The very
+same message again is answered with the original acknowledgement (200, ``duplicate``)
+and recorded as a replay.
 
 The accord in force is not fixed: :attr:`Node.accord` is the version the log's
 proposals and answers put in force now (:class:`~skyaccord.line.accords.AccordBook`).
+While a proposal's outcome is undecided here (its time passed, an answer is missing
+and its party has not been heard from since), ordinary messages made after that time
+are neither signed nor accepted but held (:class:`~skyaccord.errors.AccordUndecided`,
+503); checkpoints and the priority lane go on (see the accords module).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any
 
 from skyaccord.errors import (
     AccordMismatch,
+    AccordUndecided,
     InputError,
     LineError,
     MessageRefused,
@@ -40,7 +47,7 @@ from skyaccord.errors import (
     SignatureError,
     SkyaccordError,
 )
-from skyaccord.line.accords import ACCORD_KINDS, AccordBook, due_after_s
+from skyaccord.line.accords import ACCORD_KINDS, AccordBook, Proposal, due_after_s
 from skyaccord.line.keys import SigningKey, public_key_b64, sign, verify
 from skyaccord.line.messages import (
     DUE_KINDS,
@@ -194,8 +201,7 @@ class Node:
             except (ValueError, ProtocolError) as exc:
                 raise AccordMismatch(f"{store.where}: the accord this log began under is "
                                      f"unreadable: {exc}") from None
-        book = AccordBook(genesis).fold(
-            m for _, _, _, m in store.messages(kinds=ACCORD_KINDS))
+        book = self._fold_log(genesis)
         if accord.sha256 not in book.accords:
             raise AccordMismatch(
                 f"{store.where}: this log runs {book.describe(book.at(self.clock()).sha256)}"
@@ -207,6 +213,30 @@ class Node:
             if first is None:
                 store.set_meta("accord_genesis", genesis.sha256)
             store.record_accord(genesis.sha256, genesis.canonical_json())
+        return book
+
+    def _fold_log(self, genesis: Accord) -> AccordBook:
+        """The book of this log from ``genesis``: its accord messages folded, and, for
+        the proposals whose outcome the answers do not settle, the last message each
+        awaited party sent in its ordinary stream here (:meth:`AccordBook.hear`)."""
+        book = AccordBook(genesis, self.party)
+        first: dict[str, int] = {}
+        for pos, _, _, m in self.store.messages(kinds=ACCORD_KINDS):
+            book.apply(m)
+            if m.kind == "proposal":
+                first.setdefault(str(m.body["accord_sha256"]), pos)
+        since: dict[str, int] = {}  # party -> log position from which to look
+        for p in book.proposals.values():
+            if not p.accepted and not p.rejected_by:
+                for x in p.awaited:
+                    if x != self.party:
+                        since[x] = min(since.get(x, first[p.sha256]), first[p.sha256])
+        for x, pos in since.items():
+            # its word after an effective time follows the proposal in this log (this
+            # node answered it, so it held it before that time)
+            for _, _, _, m in self.store.messages(direction="received", peer=x, after=pos):
+                if m.kind != "ack" and not is_priority(m):
+                    book.hear(x, m.created_at)
         return book
 
     def _fold(self, message: Message) -> None:
@@ -226,8 +256,7 @@ class Node:
     def accord(self, value: Accord) -> None:
         # run ``value`` from now on, as if this log had begun under it (tests, tools)
         with self._accord_lock:
-            self.book = AccordBook(value).fold(
-                m for _, _, _, m in self.store.messages(kinds=ACCORD_KINDS))
+            self.book = self._fold_log(value)
 
     def record_switch(self, old: Accord, new: Accord, at: float) -> None:
         """Record in this node's log database that ``new`` replaced ``old`` at ``at``
@@ -241,6 +270,20 @@ class Node:
              "version": new.version, "effective_at": self.book.history()[-1]["effective_at"]
              if self.book.history()[-1]["sha256"] == new.sha256 else None,
              "switched_at": at}))
+
+    def undecided(self, now: float | None = None) -> list[tuple[Proposal, tuple[str, ...]]]:
+        """The proposals whose outcome this node does not know yet and on which the
+        version in force now depends, each with the parties not heard from since its
+        effective time (:meth:`AccordBook.undecided`); empty in the normal case."""
+        return self.book.undecided(self.clock() if now is None else now)
+
+    def _require_decided(self, now: float, what: str) -> None:
+        """Raise :class:`AccordUndecided` unless the version in force at ``now`` is
+        known: a message signed under a guess would be refused for good by the nodes that
+        know, and would stall this node's stream to them (it is ordered)."""
+        open_ = self.book.undecided(now)
+        if open_:
+            raise self.book.undecided_error(open_, what)
 
     def switches(self) -> list[dict[str, Any]]:
         """The switches this node recorded, oldest first."""
@@ -267,6 +310,9 @@ class Node:
         for to, kind, body, in_reply_to in items:
             if kind == "ack":
                 raise MessageRefused("acknowledgements are made by the receiving node only")
+            fast = kind == "distress" or (kind == "response" and body.get("priority") is True)
+            if not fast:  # the priority lane is never held (accepted under any version)
+                self._require_decided(now, f"a {kind} to {to}")
             accord.party(to)
             if kind in ANSWER_KINDS and kind != "acceptance" and in_reply_to is not None:
                 found = self.store.find(in_reply_to)
@@ -288,9 +334,19 @@ class Node:
                                  in_reply_to=in_reply_to, due_at=due)
                 if kind in ACCORD_KINDS:
                     self.book.check(m, own_party=self.party)
+                if kind == "acceptance" and body.get("decision") == "accept":
+                    # inside the log's write lock: an acceptance is logged only while its
+                    # proposal's time has not passed, so every message made after that
+                    # time is logged after it and follows it in each stream (what lets
+                    # the others decide a lapse from a party's later messages)
+                    p = self.book.proposals.get(str(body.get("accord_sha256")))
+                    if p is not None and self.clock() > p.effective_at:
+                        raise MessageRefused(f"proposal {p.sha256[:12]} took effect at "
+                                             f"{p.effective_at:.3f} while this acceptance "
+                                             "was being logged: too late, it never takes "
+                                             "effect")
                 return m
 
-            fast = kind == "distress" or (kind == "response" and body.get("priority") is True)
             priority |= fast
             builds.append((to + PRIORITY_SUFFIX if fast else to, build))
         with self._accord_lock:
@@ -380,6 +436,8 @@ class Node:
         :meth:`send`."""
         now = self.clock()
         builds = []
+        if items:
+            self._require_decided(now, f"{len(items)} automatic message(s)")
         for to, kind, body in items:
             if (kind in ANSWER_KINDS or kind in DUE_KINDS or kind in ACCORD_KINDS
                     or kind == "ack"):
@@ -404,9 +462,17 @@ class Node:
         """Whether :meth:`send_checkpoints` should run: the log has new messages since
         the last checkpoint (not only checkpoints and acks), and
         :attr:`checkpoint_interval_s` has passed since that checkpoint (or, before the
-        first, since the first message)."""
+        first, since the first message); or a proposal's effective time has passed since
+        the last checkpoint (checkpoints are signed even while the outcome is undecided
+        here, and settle it for the others)."""
         now = self.clock() if now is None else now
         last = self.store.last_checkpoint()
+        if any(last is None or last[1] <= p.effective_at < now
+               for p in list(self.book.proposals.values())):
+            # a proposal's time has passed since this node last wrote to every peer:
+            # its word made after that time decides a lapse for whoever still awaits
+            # its answer (see AccordBook.outcome), at once, even with nothing new
+            return True
         first_news = self.store.activity_after(0 if last is None else last[0])
         if first_news is None:
             return False
@@ -420,14 +486,17 @@ class Node:
         node's database (see :meth:`receive` and :func:`~skyaccord.line.log.cross_check`).
         The node's tick loop calls it when :meth:`checkpoint_due`."""
         targets = list(self.peers if peers is None else peers)
-        for peer in targets:
-            self.accord.party(peer)
         now = self.clock()
+        # the version in force as far as this node knows (never held: a checkpoint
+        # governs nothing and is accepted under any version that may be in force)
+        accord = self.book.at(now)
+        for peer in targets:
+            accord.party(peer)
 
         def build(peer: str, seq: int, count: int, head: str) -> Message:
             return make_message(self.key, kind="checkpoint", sender=self.party,
                                 recipient=peer, seq=seq, created_at=now,
-                                accord=self.accord.sha256,
+                                accord=accord.sha256,
                                 body={"log_count": count, "log_head": head})
 
         out = self.store.record_checkpoints(targets, build, now) if targets else []
@@ -652,8 +721,13 @@ class Node:
                    who=f"transmission by {message.sender!r}")
             sender = message.sender  # authenticated from here on
             # under the accord in force when it was made (one made before a switch is
-            # still good after it); else refused naming both versions
-            self.book.check_accord_hash(message)
+            # still good after it); else refused naming both versions, or held while
+            # this node does not know which version is in force then
+            try:
+                self.book.check_accord_hash(message)
+            except (AccordMismatch, AccordUndecided):
+                self._gap_first(message)
+                raise
             if abs(now - sent_at) > self.skew_s:
                 raise SignatureError(f"outside the clock-skew window: transmitted "
                                      f"{now - sent_at:+.1f} s from this node's clock, window "
@@ -677,6 +751,9 @@ class Node:
                         self._fold(message)
             else:
                 status, ack = self.store.accept_incoming(message, make_ack, now)
+            if status == "accepted" and not is_priority(message):
+                with self._accord_lock:  # the stream is whole up to it: its sender's word
+                    self.book.hear(message.sender, message.created_at)
         except SequenceError as exc:
             code, reply = self._refused(exc, source=source, raw=raw, envelope=envelope,
                                         sender=sender, msg_id=msg_id)
@@ -706,6 +783,19 @@ class Node:
                                  "acknowledgement", source=source, sender=sender,
                                  msg_id=msg_id, raw=raw, envelope=envelope, kind="replay")
         return 200, {"status": status, "ack": ack.to_dict()}
+
+    def _gap_first(self, message: Message) -> None:
+        """A message refused for its accord that skips ahead of its stream is refused as
+        the gap it is (:class:`SequenceError`, so its sender sends again from the gap):
+        the messages missing here may be the answers that decide its accord (this log
+        restored from an older backup)."""
+        rows = self.store._read("SELECT last_seq FROM line_streams WHERE sender = ? AND "
+                                "recipient = ?", (message.sender, lane(message)))
+        expected = (int(rows[0][0]) if rows else 0) + 1
+        if message.seq > expected:
+            raise SequenceError(f"out of order: {message.sender} seq {message.seq}, "
+                                f"expected {expected} (the messages before it may hold what "
+                                "decides the accord it is under)", expected=expected)
 
     def _resync_reply(self, message: Message, expected: int, now: float, reason: str
                       ) -> dict[str, Any]:
@@ -780,6 +870,8 @@ class Node:
                                  f"{message.created_at - now:.0f} s in this node's future "
                                  f"(window ±{self.skew_s:g} s)")
         accord = self.book.at(message.created_at)
+        if is_priority(message):  # accepted under any version that may be in force
+            accord = self.book.known(message.accord) or accord
         after = due_after_s(message.kind, accord)
         if after is not None:
             due = message.created_at + after

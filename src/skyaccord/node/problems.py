@@ -4,6 +4,8 @@ Every error a route raises becomes ``application/problem+json`` with the ``type`
 ``title`` and status that the error's class carries (:mod:`skyaccord.errors` is the one
 table). Request validation failures are ``invalid-request`` (422), unknown routes
 ``not-found`` (404), and anything unexpected ``internal`` (500, logged, details withheld).
+``accord-undecided`` (503: which version is in force is not known yet) also says when to
+try again (``Retry-After``) and which proposals and parties it waits on (``proposals``).
 
 :class:`BodyLimit` refuses a request body over the limit before reading it when it
 declares its length, and stops reading once a chunked body passes the limit.
@@ -22,11 +24,19 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from skyaccord.errors import PROBLEM_TYPE_BASE, PayloadTooLarge, SkyaccordError, problem_type
+from skyaccord.errors import (
+    PROBLEM_TYPE_BASE,
+    AccordUndecided,
+    PayloadTooLarge,
+    SkyaccordError,
+    problem_type,
+)
 
 __all__ = ["PROBLEM_JSON", "BodyLimit", "install_problem_handlers", "problem"]
 
 PROBLEM_JSON = "application/problem+json"
+#: seconds a client is asked to wait before sending again what an undecided accord held
+RETRY_UNDECIDED_S = 5
 log = logging.getLogger("skyaccord.node")
 
 _TITLES = {400: "Bad request", 401: "Unauthenticated", 403: "Forbidden", 404: "Not found",
@@ -45,8 +55,11 @@ def problem(status: int, kind: str, detail: str, **extra: Any) -> JSONResponse:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(SkyaccordError)
     async def skyaccord_error(_: Request, exc: SkyaccordError) -> JSONResponse:
-        return problem(exc.http_status, problem_type(exc).removeprefix(PROBLEM_TYPE_BASE),
+        resp = problem(exc.http_status, problem_type(exc).removeprefix(PROBLEM_TYPE_BASE),
                        str(exc), **exc.details)
+        if isinstance(exc, AccordUndecided):  # held until a peer's word arrives: later
+            resp.headers["Retry-After"] = str(RETRY_UNDECIDED_S)
+        return resp
 
     async def invalid(_: Request, exc: RequestValidationError | ValidationError
                       ) -> JSONResponse:

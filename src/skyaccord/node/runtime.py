@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import math
 import threading
 import time
@@ -32,7 +33,7 @@ import shapely
 
 from skyaccord.airspace.crossing import Incursions, predict_incursions
 from skyaccord.airspace.zones import Zone
-from skyaccord.errors import InputError, NotFound, SkyaccordError
+from skyaccord.errors import AccordUndecided, InputError, NotFound, SkyaccordError
 from skyaccord.geo import (
     EARTH_RADIUS_M,
     FT,
@@ -53,6 +54,8 @@ from skyaccord.protocol import Accord
 from skyaccord.tactical.detect import PairConflicts, detect
 from skyaccord.tactical.levels import level_names
 from skyaccord.tracks import Tracks
+
+log = logging.getLogger("skyaccord.node")
 
 __all__ = ["EPISODE_GAP_S", "NodeRuntime", "TickReport", "impossible"]
 
@@ -442,6 +445,12 @@ class NodeRuntime:
         """the suspensions of the accord in force (its automatic messages stop)"""
         self.withheld = 0
         """automatic messages not sent because the accord in force is suspended"""
+        self.held = 0
+        """automatic messages not sent because the version in force is undecided here
+        (:class:`~skyaccord.errors.AccordUndecided`): told again at a later tick"""
+        self.held_reason: str | None = None
+        """why, while it lasts (None once a tick's messages go out)"""
+        self._told: list[tuple[str, ...]] = []  # the episodes this tick tells
         self._sync_accord(self.clock(), initial=True)
         line.listeners.append(self._on_line_message)
         self._seed_episodes()
@@ -584,6 +593,7 @@ class NodeRuntime:
         else:
             self._episodes[key] = _Episode(rank, t)
         tells.append((to, "conflict", body))
+        self._told.append(key)
 
     # -- feeds ---------------------------------------------------------------------
     def ingest(self, updates: Iterable[StateUpdate], *, associate: bool = True
@@ -647,6 +657,7 @@ class NodeRuntime:
                     if e.last_seen < t - self.episode_gap_s]:
             del self._episodes[key]  # not seen for the gap: the episode is over
         tells: list[tuple[str, str, dict[str, Any]]] = []
+        self._told = []
         ids = snap.id.tolist()
         codes = self._track_codes(ids)
         table = _ConflictTable.empty(t, self.levels)
@@ -690,7 +701,21 @@ class NodeRuntime:
         # crash before this commit loses no message: the episodes are not in the log, so
         # a restart tells them again.
         if tells:
-            self.line.send_many(tells)
+            try:
+                self.line.send_many(tells)
+                self.held_reason = None
+            except AccordUndecided as exc:
+                # which version is in force is not known here yet (a peer's answer or
+                # word is awaited): nothing was signed; these episodes are told again
+                # at a later tick, under the version then known
+                for key in self._told:
+                    self._episodes.pop(key, None)
+                self.held += len(tells)
+                if self.held_reason != str(exc):
+                    log.warning("automatic messages held: %s", exc)
+                self.held_reason = str(exc)
+        elif self.held_reason is not None and not self.line.undecided(t):
+            self.held_reason = None
         self._publish_line()
         return report
 
@@ -812,6 +837,9 @@ class NodeRuntime:
         for to, body in strategic_conflict_bodies(intent, conflicts, self.clock()):
             try:
                 sent.append(self.line.send(to, "conflict", body).id)
+            except AccordUndecided as exc:  # not signed under a guess (see _tick)
+                self.held += 1
+                self.held_reason = str(exc)
             except SkyaccordError:
                 continue
         return sent
