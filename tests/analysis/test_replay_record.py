@@ -383,6 +383,7 @@ def test_a_live_feed_is_recorded_as_its_file_is(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     meta = json.loads((live / "run.json").read_text())
     assert meta["kind"] == "replay" and meta["format"] == "raw"
+    assert meta["feed"]["end"].startswith("feed lost: ")
     assert meta["source"] == f"tcp://127.0.0.1:{port}"
     assert json.loads((disk / "run.json").read_text())["format"] == "modes"
     live_rows = (live / "tracks.csv").read_text().splitlines()
@@ -393,3 +394,25 @@ def test_a_live_feed_is_recorded_as_its_file_is(tmp_path: Path) -> None:
     assert _left(tmp_path) == ["disk", "live"]
     r = skyaccord("report", live, "--out", tmp_path / "report")
     assert r.returncode == 0, r.stderr
+
+
+def test_an_interrupted_file_replay_records_nothing(tmp_path: Path) -> None:
+    """Ctrl-C half-way through a recording (played at real time): exit 1, no run
+    directory, no temporary left (a recording stopped half-way is not its replay)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "skyaccord", "replay", str(PARIS),
+                             "--speed", "1", "--record", str(tmp_path / "run")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(10)  # started and reading (the replay itself lasts 10 minutes)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert "interrupted" in err
+    assert _left(tmp_path) == []

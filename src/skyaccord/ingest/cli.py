@@ -229,6 +229,7 @@ def replay_command(
     wall0 = time.perf_counter()
     n = 0
     error: str | None = None
+    interrupted = False
     with Progress(TextColumn("replay"), BarColumn(), TextColumn("{task.description}"),
                   console=err_console, transient=True) as bar:
         task = bar.add_task("", total=None if span is None else max(span, 1e-9))
@@ -256,18 +257,23 @@ def replay_command(
         except SkyaccordError as exc:  # a live feed that gave up reconnecting
             error = str(exc)
         except KeyboardInterrupt:
-            error = None
+            error, interrupted = None, True
     _summary(stats)
     err_console.print(f"{n} alert(s); {len(picture)} track(s) in the picture at the end; "
                       f"{picture.merged} report(s) merged by association",
                       highlight=False, markup=False)
-    if recorder is not None and record is not None:
+    if recorder is not None and record is not None and interrupted and not live:
+        # a recording stopped half-way is not its replay (as --out, nothing is written)
+        fail(f"{record}: not written: the replay was interrupted", 1)
+    elif recorder is not None and record is not None:
         # what was played, also when a live feed was stopped or lost: whole, or nothing
+        end = ("the end of the file" if not live else "stopped" if interrupted
+               else f"feed lost: {error}" if error else "the end of the feed")
         try:
             recorder.write(record, source=source, fmt=played, step_s=step,
                            max_age_s=max_age, wall_s=time.perf_counter() - wall0,
                            feed={"read": stats.read, "updates": stats.updates,
-                                 "rejected": dict(stats.rejected)})
+                                 "rejected": dict(stats.rejected), "end": end})
         except SkyaccordError as exc:
             fail_with(exc)
         except OSError as exc:
