@@ -283,6 +283,10 @@ def test_an_incursion_into_turkey_is_found_and_timed(tmp_path: Path) -> None:
     assert 50 <= inc["inside_s"] <= 65
     assert summary["conduct"]["ru"]["incursions"] == 1
     assert summary["conduct"]["ru"]["warnings_ignored"] is None  # no operators: n/a
+    assert "warnings_before" not in inc
+    page = (report / "index.html").read_text()
+    row = page[page.index(f"<td>RU-1</td><td>ru</td><td>{inc['zone']}</td><td>tr</td>"):]
+    assert row[:row.index("</tr>")].endswith("<td>n/a</td>")  # warnings before: n/a
     levels = [json.loads(x)["level"] for x in (run / "alerts.jsonl").read_text().split()]
     assert levels[:2] == ["predicted", "incursion"]
 

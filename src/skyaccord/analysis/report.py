@@ -224,7 +224,8 @@ def write_report(run_dir: str | Path, out: str | Path) -> Summary:
         alert_rows = [[p, *[v.get(lv, 0) for lv in levels]]
                       for p, v in summary.alerts_by_party.items()]
     inc_rows = [[i["id"], i["party"], i["zone"], i["owner"], _hhmm(i.get("t_in", i["t"])),
-                 f"{i.get('inside_s', 0):.0f}", i.get("warnings_before", 0)]
+                 f"{i.get('inside_s', 0):.0f}",
+                 i.get("warnings_before", 0) if summary.has_line else _NA]
                 for i in summary.incursions]
 
     def img(key: str) -> str:
