@@ -71,6 +71,7 @@ def test_cut_off_party_holds_until_it_hears_and_no_stream_stalls(
     with pytest.raises(AccordUndecided) as held:
         tr.send("us", "text", {"text": "under which version?"})
     assert new.sha256[:12] in str(held.value) and "no word from ru" in str(held.value)
+    assert "effective 2015-10-20T00:10:00Z" in str(held.value)  # T0 + 600 s
     assert held.value.http_status == 503
     assert held.value.details["proposals"] == [{"sha256": new.sha256, "version": 2,
                                                 "effective_at": E, "awaiting": ["ru"]}]
@@ -136,6 +137,7 @@ def test_a_party_that_never_answered_decides_a_lapse_by_its_next_message(
     trio.deliver()
     ru.answer(new.sha256, "accept", "ok")
     trio.deliver()
+    assert not tr.checkpoint_due()  # a proposal whose time has not come: nothing due
     trio.clock.t = E - 10.0  # tr's checkpoint before the time is no word on it
     tr.send_checkpoints()
     trio.deliver()

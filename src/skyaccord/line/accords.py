@@ -50,7 +50,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from skyaccord.errors import AccordMismatch, AccordUndecided, MessageRefused, ProtocolError
@@ -316,13 +316,17 @@ class AccordBook:
                         ) -> AccordUndecided:
         """The :class:`AccordUndecided` that holds ``what``, naming each proposal and the
         parties not heard from since its effective time."""
+        def when(t: float) -> str:
+            return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace(
+                "+00:00", "Z")
+
         parts = [f"proposal {p.accord.id} v{p.accord.version} [{p.sha256[:12]}] by "
-                 f"{p.proposer}, effective {p.effective_at:.3f}: no word from "
+                 f"{p.proposer}, effective {when(p.effective_at)}: no word from "
                  f"{', '.join(w)} since then" for p, w in open_]
         return AccordUndecided(
             f"{what} is held: the accord in force is not known here yet ("
-            + "; ".join(parts) + "). Whether every party accepted in time is decided by "
-            "their answer or by any later message of theirs; it is tried again then",
+            + "; ".join(parts) + "). Their answer, or any later message of theirs, "
+            "decides whether every party accepted in time; try again then",
             details={"proposals": [{"sha256": p.sha256, "version": p.accord.version,
                                     "effective_at": p.effective_at, "awaiting": list(w)}
                                    for p, w in open_]})

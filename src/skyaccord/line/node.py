@@ -467,7 +467,7 @@ class Node:
         here, and settle it for the others)."""
         now = self.clock() if now is None else now
         last = self.store.last_checkpoint()
-        if any(last is None or last[1] <= p.effective_at < now
+        if any(p.effective_at < now and (last is None or last[1] <= p.effective_at)
                for p in list(self.book.proposals.values())):
             # a proposal's time has passed since this node last wrote to every peer:
             # its word made after that time decides a lapse for whoever still awaits
@@ -725,8 +725,8 @@ class Node:
             # this node does not know which version is in force then
             try:
                 self.book.check_accord_hash(message)
-            except (AccordMismatch, AccordUndecided):
-                self._gap_first(message)
+            except (AccordMismatch, AccordUndecided) as exc:
+                self._gap_first(message, held=isinstance(exc, AccordUndecided))
                 raise
             if abs(now - sent_at) > self.skew_s:
                 raise SignatureError(f"outside the clock-skew window: transmitted "
@@ -784,11 +784,15 @@ class Node:
                                  msg_id=msg_id, raw=raw, envelope=envelope, kind="replay")
         return 200, {"status": status, "ack": ack.to_dict()}
 
-    def _gap_first(self, message: Message) -> None:
+    def _gap_first(self, message: Message, *, held: bool) -> None:
         """A message refused for its accord that skips ahead of its stream is refused as
-        the gap it is (:class:`SequenceError`, so its sender sends again from the gap):
-        the messages missing here may be the answers that decide its accord (this log
-        restored from an older backup)."""
+        the gap it is (:class:`SequenceError`, so its sender sends again from the gap)
+        when the messages missing here may decide its accord (this log restored from an
+        older backup lost a proposal or its answers): it is held, or under a version
+        that never took effect here or that this node does not know. A version that was
+        in force here and is superseded, nothing missing can change: refused as such."""
+        if not held and any(h["sha256"] == message.accord for h in self.book.history()):
+            return
         rows = self.store._read("SELECT last_seq FROM line_streams WHERE sender = ? AND "
                                 "recipient = ?", (message.sender, lane(message)))
         expected = (int(rows[0][0]) if rows else 0) + 1
