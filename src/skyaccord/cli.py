@@ -38,7 +38,8 @@ class CommandEntry(NamedTuple):
 #: test compares the two, so that this table cannot drift from the modules.
 COMMANDS: dict[str, CommandEntry] = {
     "detect": CommandEntry("skyaccord.tactical.cli",
-                           "Predicted losses of separation within the look-ahead, as CSV."),
+                           "Predicted losses of separation within the look-ahead, as CSV or "
+                           "Parquet."),
     "demo": CommandEntry("skyaccord.sim.cli",
                          "Run the Syria 2015 scenario through three parties' nodes, then "
                          "report it."),
@@ -46,7 +47,7 @@ COMMANDS: dict[str, CommandEntry] = {
                            "Conflict-free bands (track, speed, vertical speed, altitude) for "
                            "one aircraft."),
     "decode": CommandEntry("skyaccord.ingest.cli",
-                           "Decoded state updates as CSV: "
+                           "Decoded state updates as CSV or Parquet: "
                            "t,icao24,callsign,lat,lon,alt_ft,gs_kt,trk_deg,vs_fpm,on_ground."),
     "replay": CommandEntry("skyaccord.ingest.cli",
                            "Play a feed through the picture and detection; new alerts as CSV."),

@@ -64,7 +64,7 @@ def decode_command(
         "--workers", min=1, help="Processes decoding raw Mode S (by aircraft; same "
         "output). Default 1: the vectorised decoder outruns the workers.")] = None,
 ) -> None:
-    """Decoded state updates as CSV:
+    """Decoded state updates as CSV or Parquet:
     t,icao24,callsign,lat,lon,alt_ft,gs_kt,trk_deg,vs_fpm,on_ground."""
     from skyaccord.ingest.columns import StatesCsvWriter, StatesParquetWriter
     from skyaccord.ingest.feed import open_columns

@@ -77,7 +77,8 @@ def run_command(
 
 
 def report_command(
-    run: Annotated[Path, typer.Argument(help="A run directory (skyaccord sim run).")],
+    run: Annotated[Path, typer.Argument(
+        help="A run directory (skyaccord sim run, or replay --record).")],
     out: Annotated[Path, typer.Option("--out", help="Directory for index.html, "
                                                     "summary.json and the plots.")],
 ) -> None:

@@ -45,7 +45,7 @@ def detect_command(
         "--format", help="csv, or geojson (each pair's closest approach as a line, for "
                          "QGIS or geojson.io).")] = "csv",
 ) -> None:
-    """Predicted losses of separation within the look-ahead, as CSV."""
+    """Predicted losses of separation within the look-ahead, as CSV or Parquet."""
     from skyaccord.tactical.detect import (
         conflict_table,
         detect,
