@@ -14,14 +14,17 @@ from typing import Any
 import pytest
 
 from skyaccord.errors import AccordUndecided, MessageRefused
-from skyaccord.line import Node, store_debts, verify_log
+from skyaccord.line import Node, cross_check, store_debts, verify_log
 from skyaccord.line.keys import SigningKey
+from skyaccord.line.messages import is_priority, lane
 from skyaccord.protocol import parse_accord
 from tests.line.helpers import PARTIES, accord_version
 from tests.line.test_accords import E, Trio, forged, make_trio, v2
 
 DISTRESS = {"lat": 35.4, "lon": 35.9, "frequency_mhz": 243.0, "callsign": "SHARK 21",
             "nature": "ejection"}
+CONFLICT = {"source": "tactical", "id1": "us-a", "id2": "ru-b", "t_in_s": 30.0,
+            "level": "warning"}
 
 
 @pytest.fixture
@@ -75,9 +78,11 @@ def test_cut_off_party_holds_until_it_hears_and_no_stream_stalls(
     assert held.value.http_status == 503
     assert held.value.details["proposals"] == [{"sha256": new.sha256, "version": 2,
                                                 "effective_at": E, "awaiting": ["ru"]}]
+    notice = ("us", "notice", {"start_s": E, "end_s": E + 60.0, "intent_ids": ["x"]})
     with pytest.raises(AccordUndecided, match="no word from ru"):
-        tr.send_many([("us", "conflict", {"source": "tactical", "id1": "a", "id2": "b",
-                                          "t_in_s": 30.0, "level": "warning"})])
+        tr.send_many([notice])
+    with pytest.raises(AccordUndecided, match="no word from ru"):  # all or none
+        tr.send_many([("us", "conflict", CONFLICT), notice])
     with pytest.raises(AccordUndecided):
         tr.suspend("which one?")
     assert sent_count(tr) == n_sent  # nothing logged, no sequence number used
@@ -341,3 +346,146 @@ def test_a_restored_log_missing_the_answer_asks_for_it_again(
     finally:
         for n in duo.nodes.values():
             n.store.close()
+
+
+# -- safety messages are never held (the conflict messages of the runtime's tick) ----------
+
+def stream_of(node: Node, peer: str, direction: str) -> list[Any]:
+    """The messages (no acks) ``node`` logged to or from ``peer``, in log order."""
+    return [m for _, _, _, m in node.store.messages(direction=direction, peer=peer)
+            if m.kind != "ack"]
+
+
+def test_conflicts_go_in_the_priority_lane_while_undecided_and_nothing_is_lost(
+        trio: Trio, keys: dict[str, Any]) -> None:
+    """tr is down across the effective time with its acceptance undelivered (and it
+    never got ru's): us and ru await tr, tr awaits ru. A conflict between us's and ru's
+    aircraft is told at once, both ways, in the priority lane under v1; each takes it,
+    acknowledges it, both logs hold it and verify. tr's own conflict, delivered first on
+    its return (its lane goes before its stream), is no word on the proposal: us still
+    waits for tr's stream, whose acceptance then decides (v2). From then on conflicts go
+    in the ordinary stream again, and every message sent is logged once by its receiver."""
+    us, ru, tr = trio["us"], trio["ru"], trio["tr"]
+    v1, new = us.accord, v2(keys, parties=PARTIES)
+    us.propose(new, "v2", E)
+    trio.deliver()
+    for (a, b), link in trio.links.items():
+        link.down = "tr" in (a, b)  # tr goes down with its answer unsent
+    ru.answer(new.sha256, "accept", "ok")
+    tr.answer(new.sha256, "accept", "ok")
+    trio.deliver()
+    trio.clock.t = E + 5.0
+    for n in (us, ru):
+        assert [(p.sha256, w) for p, w in n.undecided()] == [(new.sha256, ("tr",))]
+    assert [(p.sha256, w) for p, w in tr.undecided()] == [(new.sha256, ("ru",))]
+    with pytest.raises(AccordUndecided, match="no word from tr"):  # ordinary: held
+        us.send("ru", "text", {"text": "hello"})
+    # us's tick: the conflict goes now, in us's priority lane to ru, under v1
+    (told,) = us.send_many([("ru", "conflict", CONFLICT)])
+    assert told.body == {**CONFLICT, "priority": True} and told.accord == v1.sha256
+    assert (lane(told), told.seq) == ("ru#priority", 1)
+    # ru's displaced intent (send, as the runtime's tell_displaced): the same lane
+    strategic = {"source": "strategic", "id1": "ru-cap-1", "id2": "us-cap-7",
+                 "t_in_s": 600.0, "level": "strategic", "text": "displaced"}
+    back = ru.send("us", "conflict", strategic)
+    assert (lane(back), back.seq, back.body.get("priority")) == ("us#priority", 1, True)
+    trio.deliver()
+    for m, sender, receiver in ((told, us, ru), (back, ru, us)):
+        assert receiver.store.find(m.id) == ("received", m)
+        (ack,) = [a for a in sender.store.replies(m.id) if a.kind == "ack"]
+        assert ack.sender == receiver.party and ack.body["digest"] == m.digest
+        assert [o.delivered_at is not None for o in sender.store.outbox()
+                if o.msg_id == m.id] == [True]
+    for n in (us, ru):
+        assert n.store.refusals() == [], n.party
+        assert verify_log(n.store.path).ok
+        # still undecided: a priority message is no word on the proposal
+        assert [p.sha256 for p, _ in n.undecided()] == [new.sha256]
+    assert cross_check(us.store.path, ru.store.path) == []
+    # tr, undecided too, tells us of a conflict: its lane reaches us before its stream
+    (tr_told,) = tr.send_many([("us", "conflict", {**CONFLICT, "id2": "tr-c"})])
+    assert lane(tr_told) == "us#priority"
+    trio.links[("tr", "us")].down = False
+    (first,) = tr.store.pending("us#priority")
+    tr._deliver(trio.links[("tr", "us")], first)
+    assert us.store.find(tr_told.id) is not None
+    assert [(p.sha256, w) for p, w in us.undecided()] == [(new.sha256, ("tr",))]
+    # tr is back: its acceptance, first in its stream, decides everywhere
+    for link in trio.links.values():
+        link.down = False
+    trio.deliver(6)
+    for n in trio.nodes.values():
+        assert n.undecided() == [] and n.accord.sha256 == new.sha256, n.party
+    # decided: conflicts go in the ordinary stream again, unflagged, under v2
+    later = us.send_many([("ru", "conflict", {**CONFLICT, "id1": "us-d"}),
+                          ("tr", "conflict", {**CONFLICT, "id1": "us-d", "id2": "tr-c"})])
+    assert [(lane(m), m.accord, "priority" in m.body) for m in later] == [
+        ("ru", new.sha256, False), ("tr", new.sha256, False)]
+    note = us.send("ru", "text", {"text": "v2 it is"})
+    trio.deliver()
+    for a in trio.nodes.values():
+        assert undelivered(a) == [] and a.store.refusals() == [], a.party
+        assert a.stuck_streams(min_attempts=1) == [], a.party
+        assert verify_log(a.store.path).ok, a.party
+        for b in trio.nodes.values():
+            if a is b:
+                continue
+            sent = stream_of(a, b.party, "sent")
+            got = stream_of(b, a.party, "received")
+            # nothing lost, nothing twice, each lane numbered 1, 2, ... in order
+            assert sorted(m.id for m in got) == sorted(m.id for m in sent), (a.party, b.party)
+            for fast in (True, False):
+                seqs = [m.seq for m in got if is_priority(m) == fast]
+                assert seqs == list(range(1, len(seqs) + 1)), (a.party, b.party, fast)
+            assert cross_check(a.store.path, b.store.path) == [], (a.party, b.party)
+    assert [m.id for m in stream_of(ru, "us", "received") if is_priority(m)] == [told.id]
+    assert ru.store.find(note.id) is not None and ru.store.find(later[0].id) is not None
+
+
+def test_a_conflict_in_the_ordinary_stream_is_taken_by_an_undecided_receiver(
+        trio: Trio, keys: dict[str, Any]) -> None:
+    """tr is undecided (ru's answer has not reached it), us knows v2 is in force. tr's
+    conflict goes in its priority lane under v1, and us takes it. us tells tr of a
+    conflict in the ordinary stream, under v2: tr takes it at once, where it holds a
+    text (the sender knew the version, or it would have used the priority lane). Under a
+    version no party accepted it is still refused, and a conflict with a ``priority``
+    flag the node did not set is refused at the sender."""
+    us, ru, tr = trio["us"], trio["ru"], trio["tr"]
+    v1, new = us.accord, v2(keys, parties=PARTIES)
+    us.propose(new, "v2", E)
+    trio.deliver()
+    tr.answer(new.sha256, "accept", "ok")
+    trio.deliver()
+    trio.links[("ru", "tr")].down = True
+    ru.answer(new.sha256, "accept", "ok")
+    trio.deliver()
+    trio.clock.t = E + 5.0
+    assert us.undecided() == [] and [p.sha256 for p, _ in tr.undecided()] == [new.sha256]
+    # tr, undecided, tells us in its priority lane under v1: us, under v2, takes it (v1
+    # was in force: any version that is, was or may be in force then will do)
+    (tr_told,) = tr.send_many([("us", "conflict", {**CONFLICT, "id2": "tr-c"})])
+    assert (lane(tr_told), tr_told.accord) == ("us#priority", v1.sha256)
+    trio.deliver()
+    assert us.store.find(tr_told.id) == ("received", tr_told)
+    with pytest.raises(MessageRefused, match=r"body\.priority"):
+        us.send("tr", "conflict", {**CONFLICT, "priority": True})
+    told = us.send("tr", "conflict", CONFLICT)
+    assert (lane(told), told.accord, "priority" in told.body) == ("tr", new.sha256, False)
+    trio.deliver()
+    assert tr.store.find(told.id) == ("received", told)
+    assert undelivered(us) == []
+    assert [p.sha256 for p, _ in tr.undecided()] == [new.sha256]  # us was not awaited
+    # under a version no party accepted, still refused
+    status, reply = forged(trio, "us", "tr", "conflict", CONFLICT, accord="e" * 64)
+    assert status == 409 and reply["kind"] == "accord-mismatch", reply
+    # an ordinary text behind it is held until ru's answer arrives
+    text = us.send("tr", "text", {"text": "after the conflict"})
+    trio.deliver()
+    assert tr.store.find(text.id) is None
+    assert tr.store.refusals()[-1].kind == "accord-undecided"
+    trio.links[("ru", "tr")].down = False
+    trio.deliver(6)
+    assert tr.undecided() == [] and tr.store.find(text.id) is not None
+    for n in trio.nodes.values():
+        assert undelivered(n) == [] and verify_log(n.store.path).ok, n.party
+    assert cross_check(us.store.path, tr.store.path) == []

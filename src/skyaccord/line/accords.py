@@ -32,12 +32,15 @@ whatever file a node was started with. The rules, the same on every node:
   undecided (:meth:`AccordBook.undecided`) and its outcome changes the version in force,
   a node neither signs nor accepts ordinary messages made after its time
   (:class:`~skyaccord.errors.AccordUndecided`, held and tried again); ``checkpoint``
-  messages and the priority lane (distress calls and their acknowledgements), which
-  govern nothing, are signed under the version in force as far as the node knows and
-  accepted under any version that is, was or may be in force when they were made
-  (:meth:`AccordBook.plausible`) — so the checkpoints every node sends after an effective
-  time (:meth:`~skyaccord.line.node.Node.checkpoint_due`) decide the others, and a
-  distress call is never held.
+  messages and the priority lane (distress calls and their acknowledgements, and
+  conflict messages made while undecided), are signed under the version in force as far
+  as the node knows and accepted under any version that is, was or may be in force when
+  they were made (:meth:`AccordBook.plausible`) — so the checkpoints every node sends
+  after an effective time (:meth:`~skyaccord.line.node.Node.checkpoint_due`) decide the
+  others, and neither a distress call nor a conflict message (:data:`SAFETY_KINDS`) is
+  ever held. A conflict message in the ordinary stream made after the time under a
+  version that may be in force is taken too: its sender knew the version (else it would
+  have used the priority lane).
 
 Pure: no I/O, no clock. :class:`~skyaccord.line.node.Node` keeps a book, checks each
 accord message against it before it is logged (sent or received) and applies it after.
@@ -57,11 +60,15 @@ from skyaccord.errors import AccordMismatch, AccordUndecided, MessageRefused, Pr
 from skyaccord.line.messages import Message, is_priority
 from skyaccord.protocol import Accord, accord_from_dict
 
-__all__ = ["ACCORD_KINDS", "AccordBook", "Answer", "Proposal", "Suspension",
+__all__ = ["ACCORD_KINDS", "SAFETY_KINDS", "AccordBook", "Answer", "Proposal", "Suspension",
            "distress_deadline_s", "due_after_s", "parse_accord_text"]
 
 #: the kinds an :class:`AccordBook` folds
 ACCORD_KINDS = ("proposal", "acceptance", "suspension")
+#: safety messages: never held while the version in force is undecided (a sender puts
+#: them in the priority lane then; a receiver takes them under any version that may be
+#: in force)
+SAFETY_KINDS = frozenset({"conflict"})
 
 
 def parse_accord_text(text: str, sha256: str | None = None) -> Accord:
@@ -346,10 +353,12 @@ class AccordBook:
     def check_accord_hash(self, message: Message) -> None:
         """:class:`AccordMismatch` unless ``message`` names the accord in force at its
         ``created_at`` (the reason names both versions). A checkpoint or a priority
-        message (distress call, its acknowledgement) governs nothing: any version that
-        is, was or may be in force then will do (:meth:`plausible`). An ordinary message
-        made while the version in force is undecided here (:meth:`undecided`) is held,
-        :class:`AccordUndecided`, when it is under a version that may be in force then.
+        message (distress call, its acknowledgement, a conflict made while its sender was
+        undecided): any version that is, was or may be in force then will do
+        (:meth:`plausible`). An ordinary message made while the version in force is
+        undecided here (:meth:`undecided`) is held, :class:`AccordUndecided`, when it is
+        under a version that may be in force then — unless it is a safety message
+        (:data:`SAFETY_KINDS`), which is taken.
 
         The message itself counts as heard from its sender (in its ordinary stream): it
         is logged only if it is the next of that stream, so all before it are here."""
@@ -361,6 +370,12 @@ class AccordBook:
         else:
             open_, possible = self._possible(t, extra)
             if len(possible) > 1:
+                if message.accord in possible and message.kind in SAFETY_KINDS:
+                    # a conflict message is safety: never held. Its sender signed it in
+                    # the ordinary stream, so it knew the version in force (else it
+                    # would have used the priority lane); logged in order, it is its
+                    # sender's word like any other
+                    return
                 if message.accord in possible:
                     raise self.undecided_error(
                         open_, f"{message.kind} {message.id} from {message.sender} made "

@@ -383,11 +383,14 @@ def cross_check(path_a: str | Path, path_b: str | Path, accord: Accord | None = 
                                 "(log rewritten: equivocation)")
         problems += _checkpoint_problems([m for _, m in signed if m.kind == "checkpoint"],
                                          str(other), entries)
-    for sender in (a_party, b_party):  # each sender's stream (acks travel outside it)
-        order_a = [i for i, (_, m) in a.items() if m.seq > 0 and m.sender == sender]
-        order_b = [i for i, (_, m) in b.items() if m.seq > 0 and m.sender == sender]
+    for sender in (a_party, b_party):  # each sender's streams (acks travel outside them;
+        # its priority lane is a stream apart, which may overtake the other): a stable
+        # sort by lane keeps each stream's order
+        order_a = [(lane(m), i) for i, (_, m) in a.items() if m.seq > 0 and m.sender == sender]
+        order_b = [(lane(m), i) for i, (_, m) in b.items() if m.seq > 0 and m.sender == sender]
         common = set(order_a) & set(order_b)
-        if [i for i in order_a if i in common] != [i for i in order_b if i in common]:
+        if (sorted([x for x in order_a if x in common], key=lambda x: x[0])
+                != sorted([x for x in order_b if x in common], key=lambda x: x[0])):
             problems.append(f"the two logs order {sender}'s messages differently")
     return sorted(set(problems), key=problems.index)
 

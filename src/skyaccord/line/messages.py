@@ -25,7 +25,9 @@ ack        digest (sha256 of the acked message), received_at;    ``in_reply_to``
            message: a signed checkpoint of the receiver's log)
 conflict   source (tactical, strategic, airspace), id1, id2,   (airspace: id1 the
            t_in_s, level;                                          track, id2 the zone)
-           *t_out_s*, *tcpa_s*, *dcpa_nm*, *dz_ft*, *text*
+           *t_out_s*, *tcpa_s*, *dcpa_nm*, *dz_ft*, *text*,        *priority*: the
+           *priority* (true: made while the accord in force was    priority lane
+           undecided at its sender)
 distress   lat, lon, frequency_mhz; *alt_ft*, *callsign*, *nature*,    ``due_at`` required;
            *text*                                                  the priority lane
 proposal   text, accord_text (the new accord's canonical JSON),    ``due_at`` required
@@ -40,9 +42,11 @@ checkpoint log_count, log_head: the sender's log length and head   each party ke
 
 Requests, proposals and distress calls carry ``due_at``: the receiver checks it against
 the accord in force when the message was made (:mod:`skyaccord.line.accords`). A
-distress call, and a response with ``priority``, travel in their own *priority lane*: a
-second sequence of numbers per sender and recipient (:func:`lane`), delivered before
-the ordinary stream, so that a long queue never holds a distress call back.
+distress call, a response with ``priority`` and a conflict with ``priority`` travel in
+their own *priority lane*: a second sequence of numbers per sender and recipient
+(:func:`lane`), delivered before the ordinary stream, so that a long queue never holds a
+distress call back, and a conflict message never waits on an undecided accord (its
+sender's node sets the flag only then, :meth:`skyaccord.line.node.Node.send_group`).
 """
 
 from __future__ import annotations
@@ -143,9 +147,11 @@ class Message:
 
 
 def is_priority(message: Message) -> bool:
-    """Whether ``message`` travels in the priority lane: a distress call, or a response
-    flagged ``priority`` (the acknowledgement of a distress call)."""
-    return message.kind == "distress" or (message.kind == "response"
+    """Whether ``message`` travels in the priority lane: a distress call, a response
+    flagged ``priority`` (the acknowledgement of a distress call), or a conflict flagged
+    ``priority`` (made while its sender did not know which accord version was in force:
+    a safety message never waits on that)."""
+    return message.kind == "distress" or (message.kind in ("response", "conflict")
                                           and message.body.get("priority") is True)
 
 
@@ -253,7 +259,8 @@ _BODY_OPTIONAL: Final[dict[str, tuple[str, ...]]] = {
     "request": ("subject",),
     "response": ("decision", "priority"),
     "ack": ("log_pos", "log_hash"),
-    "conflict": ("t_out_s", "tcpa_s", "dcpa_nm", "dz_ft", "text", "same_party"),
+    "conflict": ("t_out_s", "tcpa_s", "dcpa_nm", "dz_ft", "text", "same_party",
+                 "priority"),
     "distress": ("alt_ft", "callsign", "nature", "text"),
     "proposal": (),
     "acceptance": (),
@@ -372,6 +379,9 @@ def _validate_body(kind: str, body: Mapping[str, Any]) -> None:
     elif kind == "conflict":
         if body["source"] not in ("tactical", "strategic", "airspace"):
             raise _bad("body.source", "must be tactical, strategic or airspace")
+        if "priority" in body and body["priority"] is not True:
+            raise _bad("body.priority", "must be true when given (a conflict message in "
+                       "the priority lane)")
         _number(body["t_in_s"], "body.t_in_s", 0.0)
         for f in ("tcpa_s", "dcpa_nm", "dz_ft"):
             if f in body:

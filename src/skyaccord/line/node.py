@@ -21,7 +21,8 @@ proposals and answers put in force now (:class:`~skyaccord.line.accords.AccordBo
 While a proposal's outcome is undecided here (its time passed, an answer is missing
 and its party has not been heard from since), ordinary messages made after that time
 are neither signed nor accepted but held (:class:`~skyaccord.errors.AccordUndecided`,
-503); checkpoints and the priority lane go on (see the accords module).
+503); checkpoints and the priority lane go on, and conflict messages (safety) are never
+held: made then, they go in the priority lane (see the accords module).
 """
 
 from __future__ import annotations
@@ -47,7 +48,13 @@ from skyaccord.errors import (
     SignatureError,
     SkyaccordError,
 )
-from skyaccord.line.accords import ACCORD_KINDS, AccordBook, Proposal, due_after_s
+from skyaccord.line.accords import (
+    ACCORD_KINDS,
+    SAFETY_KINDS,
+    AccordBook,
+    Proposal,
+    due_after_s,
+)
 from skyaccord.line.keys import SigningKey, public_key_b64, sign, verify
 from skyaccord.line.messages import (
     DUE_KINDS,
@@ -277,14 +284,6 @@ class Node:
         effective time (:meth:`AccordBook.undecided`); empty in the normal case."""
         return self.book.undecided(self.clock() if now is None else now)
 
-    def _require_decided(self, now: float, what: str) -> None:
-        """Raise :class:`AccordUndecided` unless the version in force at ``now`` is
-        known: a message signed under a guess would be refused for good by the nodes that
-        know, and would stall this node's stream to them (it is ordered)."""
-        open_ = self.book.undecided(now)
-        if open_:
-            raise self.book.undecided_error(open_, what)
-
     def switches(self) -> list[dict[str, Any]]:
         """The switches this node recorded, oldest first."""
         out = [json.loads(v) for v in self.store.meta("switch:").values()]
@@ -305,14 +304,17 @@ class Node:
         everyone)."""
         now = self.clock()
         accord = self.book.at(now)
+        open_ = self.book.undecided(now)
         builds = []
         priority = False
         for to, kind, body, in_reply_to in items:
             if kind == "ack":
                 raise MessageRefused("acknowledgements are made by the receiving node only")
-            fast = kind == "distress" or (kind == "response" and body.get("priority") is True)
-            if not fast:  # the priority lane is never held (accepted under any version)
-                self._require_decided(now, f"a {kind} to {to}")
+            body = self._safety_lane(kind, body, open_)
+            fast = kind == "distress" or (kind in ("response", "conflict")
+                                          and body.get("priority") is True)
+            if not fast and open_:  # the priority lane is never held (see accords)
+                raise self.book.undecided_error(open_, f"a {kind} to {to}")
             accord.party(to)
             if kind in ANSWER_KINDS and kind != "acceptance" and in_reply_to is not None:
                 found = self.store.find(in_reply_to)
@@ -433,15 +435,20 @@ class Node:
                   ) -> list[Message]:
         """Sign, log and queue ``(to, kind, body)`` messages in one transaction: the
         automatic messages of one tick. Kinds that answer or carry a due time go through
-        :meth:`send`."""
+        :meth:`send`. While the version in force is undecided here, conflict messages go
+        in the priority lane (:meth:`_safety_lane`); any other kind holds the whole
+        group (:class:`AccordUndecided`, nothing logged)."""
         now = self.clock()
         builds = []
-        if items:
-            self._require_decided(now, f"{len(items)} automatic message(s)")
+        open_ = self.book.undecided(now) if items else []
+        if open_ and any(kind not in SAFETY_KINDS for _, kind, _ in items):
+            raise self.book.undecided_error(open_, f"{len(items)} automatic message(s)")
+        priority = False
         for to, kind, body in items:
             if (kind in ANSWER_KINDS or kind in DUE_KINDS or kind in ACCORD_KINDS
                     or kind == "ack"):
                 raise MessageRefused(f"send_many is for notices; send a {kind} with send()")
+            body = self._safety_lane(kind, body, open_)
             accord = self.book.at(now)
             accord.party(to)
 
@@ -451,11 +458,33 @@ class Node:
                                     seq=seq, created_at=now, accord=sha,
                                     body=body, in_reply_to=None, due_at=None)
 
-            builds.append((to, build))
+            fast = bool(open_)  # (then every item is a safety message)
+            priority |= fast
+            builds.append((to + PRIORITY_SUFFIX if fast else to, build))
         messages = self.store.record_outgoing_many(builds, now)
+        if priority:
+            self._priority.set()
         if messages:
             self.wake.set()
         return messages
+
+    @staticmethod
+    def _safety_lane(kind: str, body: Mapping[str, Any],
+                     open_: Sequence[tuple[Proposal, tuple[str, ...]]]) -> Mapping[str, Any]:
+        """The body a message of ``kind`` is signed with: a safety message (a conflict)
+        made while the version in force is undecided here (``open_``) is flagged
+        ``priority`` and travels in the priority lane, under the version this node last
+        knew, which every receiver takes under any version that is, was or may be in
+        force (:meth:`AccordBook.plausible`): safety does not wait on a negotiation.
+        Otherwise the body is unchanged (the ordinary stream). The flag is the node's,
+        never the caller's."""
+        if kind not in SAFETY_KINDS:
+            return body
+        if "priority" in body:
+            raise MessageRefused(f"body.priority: the node puts a {kind} message in the "
+                                 "priority lane itself, only while the accord in force is "
+                                 "undecided here")
+        return {**body, "priority": True} if open_ else body
 
     # -- checkpoints -----------------------------------------------------------------
     def checkpoint_due(self, now: float | None = None) -> bool:

@@ -119,6 +119,18 @@ class AlertsOut(BaseModel):
         "because they were under another version (each names both)")
 
 
+class UndecidedProposal(BaseModel):
+    sha256: str
+    id: str
+    version: int
+    proposer: str
+    effective_at: float = Field(description="when it takes effect if every party "
+                                "accepted in time (UTC s; passed)")
+    awaiting: list[str] = Field(description="the parties whose answer is missing and "
+                                "who have not been heard from since that time: their "
+                                "answer or any later message of theirs decides")
+
+
 class AccordOut(BaseModel):
     id: str
     version: int
@@ -130,6 +142,18 @@ class AccordOut(BaseModel):
         default_factory=list, description="suspensions of this version (its automatic "
         "messages stop while any stands)")
     withheld: int = Field(0, description="automatic messages not sent while suspended")
+    undecided: list[UndecidedProposal] = Field(
+        default_factory=list, description="proposals whose outcome this node does not "
+        "know yet and on which the version in force now depends (empty in the normal "
+        "case); while any is listed, ordinary messages are held (503 accord-undecided) "
+        "and conflict messages go in the priority lane")
+    held: int = Field(0, description="automatic messages held (not signed) because the "
+                      "version in force was undecided, told again later; safety messages "
+                      "(conflicts) are never held")
+    held_reason: str | None = Field(
+        None, description="why ordinary messages are held now (None: nothing is held)")
+    expedited: int = Field(0, description="automatic conflict messages sent in the "
+                           "priority lane because the version in force was undecided")
     history: list[dict[str, Any]] = Field(
         default_factory=list, description="the versions that took or take effect, the "
         "first the log began under")

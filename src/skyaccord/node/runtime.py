@@ -47,7 +47,7 @@ from skyaccord.geo import (
     picture_centre,
 )
 from skyaccord.ingest.states import KT_MAX, StateUpdate, check_update
-from skyaccord.line.messages import Message
+from skyaccord.line.messages import Message, is_priority
 from skyaccord.line.node import Node
 from skyaccord.picture import PartyRules, Picture, StateBatch
 from skyaccord.protocol import Accord
@@ -447,9 +447,14 @@ class NodeRuntime:
         """automatic messages not sent because the accord in force is suspended"""
         self.held = 0
         """automatic messages not sent because the version in force is undecided here
-        (:class:`~skyaccord.errors.AccordUndecided`): told again at a later tick"""
+        (:class:`~skyaccord.errors.AccordUndecided`): told again at a later tick. Safety
+        messages (conflicts) are never held (see :attr:`expedited`): only another kind
+        would be"""
         self.held_reason: str | None = None
         """why, while it lasts (None once a tick's messages go out)"""
+        self.expedited = 0
+        """automatic conflict messages sent in the priority lane because the version in
+        force was undecided here (safety does not wait on a negotiation)"""
         self._told: list[tuple[str, ...]] = []  # the episodes this tick tells
         self._sync_accord(self.clock(), initial=True)
         line.listeners.append(self._on_line_message)
@@ -702,12 +707,15 @@ class NodeRuntime:
         # a restart tells them again.
         if tells:
             try:
-                self.line.send_many(tells)
+                sent = self.line.send_many(tells)
                 self.held_reason = None
+                # while undecided the line puts them in the priority lane, under the
+                # version last known: told now, once (the episodes stand)
+                self.expedited += sum(1 for m in sent if is_priority(m))
             except AccordUndecided as exc:
                 # which version is in force is not known here yet (a peer's answer or
-                # word is awaited): nothing was signed; these episodes are told again
-                # at a later tick, under the version then known
+                # word is awaited) and a message is not a safety one: nothing was
+                # signed; these episodes are told again at a later tick
                 for key in self._told:
                     self._episodes.pop(key, None)
                 self.held += len(tells)
@@ -836,7 +844,9 @@ class NodeRuntime:
         sent = []
         for to, body in strategic_conflict_bodies(intent, conflicts, self.clock()):
             try:
-                sent.append(self.line.send(to, "conflict", body).id)
+                m = self.line.send(to, "conflict", body)  # the priority lane if undecided
+                sent.append(m.id)
+                self.expedited += int(is_priority(m))
             except AccordUndecided as exc:  # not signed under a guess (see _tick)
                 self.held += 1
                 self.held_reason = str(exc)

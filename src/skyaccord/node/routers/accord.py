@@ -1,7 +1,8 @@
 """``/accord``: the accord in force and its life on the line; ``/distress``.
 
 =================================== ====================================================
-``GET /accord``                     the accord in force now, its suspensions, history
+``GET /accord``                     the accord in force now, its suspensions, history,
+                                    and what is held while its version is undecided
 ``GET /accord/proposals``           every proposal with its status, answers and the
                                     difference from the version in force
 ``GET /accord/proposals/{sha256}``  one proposal, with the proposed accord
@@ -108,9 +109,19 @@ def get_accord(ctx: Ctx, _: Viewer) -> dict[str, Any]:
     line = ctx.line
     now = line.clock()
     a = line.book.at(now)
+    open_ = line.undecided(now)
+    runtime = ctx.runtime
     return {**_accord_view(a),
             "suspended": [s.__dict__ for s in line.book.suspended(a.sha256)],
-            "withheld": ctx.runtime.withheld,
+            "withheld": runtime.withheld,
+            "undecided": [{"sha256": p.sha256, "id": p.accord.id,
+                           "version": p.accord.version, "proposer": p.proposer,
+                           "effective_at": p.effective_at, "awaiting": list(w)}
+                          for p, w in open_],
+            "held": runtime.held,
+            "held_reason": (str(line.book.undecided_error(open_, "an ordinary message"))
+                            if open_ else runtime.held_reason),
+            "expedited": runtime.expedited,
             "history": line.book.history(),
             "switches": line.switches(),
             "next_switch_at": line.book.next_switch_after(now)}
