@@ -185,19 +185,56 @@ def test_zero_times_keep_the_references_sign() -> None:
 
 
 @pytest.mark.usefixtures("exact_plane")
-def test_conflict_of_the_westernmost_aircraft_in_a_wide_picture() -> None:
+@pytest.mark.parametrize("offset_km", [0.0, -900.0])
+def test_conflict_of_the_westernmost_aircraft_in_a_wide_picture(offset_km: float) -> None:
     """A head-on pair at the picture's western edge, closing at 400 m/s from 20 km (the
     loss begins after (20,000 - R) / 400 s, closest approach at 50 s), and still aircraft
-    600 km east (the grid many cells wide).
+    600 km east (the grid many cells wide); the same picture 900 km south-west of the
+    plane's centre (every coordinate negative).
 
-    Mutant killed: ``_slice_hits`` 54 (the cell column from ``(x - x0) * cell``: every
-    point but the westernmost in the last column, the westernmost's pairs lost)."""
-    rows: list[Row] = [(0, 0, 9000, 200.0, 0, 0), (20_000.0, 0, 9000, -200.0, 0, 0)]
-    rows += [(200_000.0 * m, 5_000.0 * m, 9000, 0, 0, 0) for m in (1, 2, 3)]
+    Mutants killed: ``_slice_hits`` 54 (the cell column from ``(x - x0) * cell``: every
+    point but the westernmost in the last column, the westernmost's pairs lost), 34
+    (the rows counted from ``max + min`` of y: none, or fewer than there are, where y
+    is negative throughout)."""
+    d = offset_km * 1000.0
+    rows: list[Row] = [(d, d, 9000, 200.0, 0, 0), (d + 20_000.0, d, 9000, -200.0, 0, 0)]
+    rows += [(d + 200_000.0 * m, d + 5_000.0 * m, 9000, 0, 0, 0) for m in (1, 2, 3)]
     r = only(grid(rows))
     assert r["t_in_s"] == pytest.approx((20_000.0 - R5) / 400.0, rel=1e-12)
     assert r["tcpa_s"] == 50.0 and r["dcpa_m"] == 0.0
     assert r["level"] == LEVEL["warning"]
+
+
+@pytest.mark.usefixtures("exact_plane")
+@pytest.mark.parametrize("engine", ["grid", "cells"])
+def test_low_descending_traffic_predicted_below_sea_level(engine: str) -> None:
+    """Forty aircraft at 0 to 600 m in a 30 km square, a third descending at 15 m/s
+    (straight lines below sea level within the look-ahead), through the grid and the
+    numpy cells: the all-pairs reference's conflicts, every field.
+
+    Mutants killed: ``_slice_hits`` 75 (the cell layer from ``z + z0``),
+    ``cell_candidates`` 53 (from ``z + min z``): where the lowest predicted altitude is
+    negative, layers shifted by twice it, cut off at the bottom."""
+    rng = np.random.default_rng(44)
+    n = 40
+    rows: list[Row] = [
+        (float(x), float(y), float(z), float(u), float(v), -15.0 if k % 3 == 0 else 0.0)
+        for k, (x, y, z, u, v) in enumerate(zip(
+            rng.uniform(0, 30_000, n), rng.uniform(0, 30_000, n), rng.uniform(0, 600, n),
+            rng.uniform(-150, 150, n), rng.uniform(-150, 150, n), strict=True))]
+    if engine == "grid":
+        got = grid(rows)
+    else:
+        got = grid(rows)  # the reference and the tracks, then the cells on them
+        zeros = np.zeros(n)
+        tracks = Tracks(np.array([f"a{i}" for i in range(n)]),
+                        np.array(["us", "ru"] * (n // 2)), np.full(n, "manned"),
+                        zeros, zeros, zeros, zeros, zeros, zeros)
+        cells = detect(tracks, ACCORD, engine="cells")
+        assert np.array_equal(cells.pairs, got.pairs)
+        for field in FIELDS:
+            np.testing.assert_array_equal(getattr(cells, field), getattr(got, field))
+    assert len(got) > 20
 
 
 @pytest.mark.usefixtures("exact_plane")
