@@ -83,6 +83,12 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                    ["tests/line/test_messages.py", "tests/line/test_log.py",
                     "tests/line/test_deadlines.py", "tests/line/test_deadlines_edges.py",
                     "tests/line/test_deadlines_subject_mutation.py",
+                    "tests/line/test_deadlines_debts_mutation.py",
+                    "tests/line/test_keys_mutation.py",
+                    "tests/line/test_log_verify_mutation.py",
+                    "tests/line/test_log_cross_check_mutation.py",
+                    "tests/line/test_log_readonly_mutation.py",
+                    "tests/line/test_messages_envelope_mutation.py",
                     "-k", "not test_verify_bad_path"]),
 }
 
