@@ -308,19 +308,36 @@ def _spread_picture() -> Tracks:
                   np.concatenate([near.vs_fpm, far.vs_fpm]))
 
 
-def test_coarse_cells_keep_their_promises(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A picture spread over a continent, the cell table limited to 2,000 cells: every
-    slice's grid (its cells counted as the kernel counts them) has at most that many,
-    each at least one search box wide, the coarsening ends (within 120 s here, where
-    it takes a second) and nothing is lost against the all-pairs reference
+def _fast_compact_picture() -> Tracks:
+    """Sixty aircraft within 20 km, at 400 to 500 kt in every direction and 3,000 to
+    6,000 fpm up or down: the positions at the slices' times spread far wider than the
+    picture (the span the cells must cover is mostly the motion's)."""
+    rng = np.random.default_rng(45)
+    n = 60
+    plane = LocalPlane(35.5, 37.5)
+    lat, lon = plane.inverse(rng.uniform(-10_000, 10_000, n), rng.uniform(-10_000, 10_000, n))
+    return Tracks(np.array([f"C{i}" for i in range(n)]), rng.choice(["us", "ru"], n),
+                  np.full(n, "manned"), lat, lon, rng.uniform(20_000, 24_000, n),
+                  rng.uniform(400, 500, n), rng.uniform(0, 360, n),
+                  rng.uniform(3000, 6000, n) * rng.choice([-1, 1], n))
+
+
+@pytest.mark.parametrize(("name", "limit"), [("spread", 2_000), ("fast", 60)])
+def test_coarse_cells_keep_their_promises(name: str, limit: int,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A picture spread over a continent, the cell table limited to 2,000 cells, and a
+    compact fast one (whose slices' positions span far more than its own), limited to
+    60: every slice's grid (its cells counted as the kernel counts them) has at most
+    that many, each at least one search box wide, the coarsening ends (within 120 s
+    here, where it takes a second) and nothing is lost against the all-pairs reference
     (``test_detect.py``'s coarse-cell test runs the default engine, the numpy cells,
     since pictures this small no longer load numba).
 
     Mutants killed: ``grid_hits``' coarsening (the cell sizes set to 1.5 m or divided by
     1.5, the span scaled by the cell size instead of divided: endless loops or cells
-    narrower than a box) and the span estimates that undercount the cells."""
-    tracks = _spread_picture()
-    limit = 2_000
+    narrower than a box) and the span estimates that leave out the motion or undercount
+    the cells."""
+    tracks = _spread_picture() if name == "spread" else _fast_compact_picture()
     monkeypatch.setattr(_grid, "_MAX_CELLS", limit)
     seen: list[tuple[int, float, float, float, float]] = []
     kernel = _grid._slice_hits
