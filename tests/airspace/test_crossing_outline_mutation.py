@@ -81,3 +81,38 @@ def test_edges_of_zones_with_several_rings() -> None:
                              depth=False)
     np.testing.assert_allclose(inc.t_entry_s, [25.0, 125.0, 225.0], rtol=1e-5)
     np.testing.assert_allclose(inc.t_exit_s, [75.0, 175.0, 275.0], rtol=1e-5)
+
+
+def test_outlines_are_kept_per_geometry_for_the_last_planes_and_forgotten_with_it() -> None:
+    """The documented cache: a geometry's shape is built once while the geometry lives
+    and forgotten when it dies; its outline in a plane is built once and kept for the
+    last four planes asked for (the least recently used dropped first).
+
+    Mutants killed: ``_shape`` 1-4, 8, 22 (the shape cache keyed on nothing, never read,
+    or stored empty: a new shape each call), 12, 14-16 and ``_forget`` 1-3 (a dead
+    geometry's entry never dropped), ``_Outline.of`` 3, 4, 12 (the plane's outline never
+    found), 13 (three planes kept), 14, 15 (the newest dropped)."""
+    from skyaccord.airspace import crossing
+    from skyaccord.geo import LocalPlane
+
+    geom = shapely.Polygon(_degrees(_ring(0.0, 0.0, 1e4, 1e4)))
+    zone = Zone("z", "sy", "restricted", geom)
+    assert crossing._shape(geom) is crossing._shape(geom)
+    planes = [LocalPlane(35.0 + 0.1 * k, 38.0) for k in range(6)]
+    first = [_Outline.of(zone, p) for p in planes[:4]]
+    assert [_Outline.of(zone, p) for p in planes[:4]] == first  # all four kept
+    assert all(a is b for a, b in zip(first, [_Outline.of(zone, p) for p in planes[:4]],
+                                      strict=True))
+    _Outline.of(zone, planes[0])  # the most recently used now; planes[1] the least
+    _Outline.of(zone, planes[4])  # a fifth plane: planes[1] dropped
+    assert _Outline.of(zone, planes[0]) is first[0]
+    assert _Outline.of(zone, planes[2]) is first[2]
+    assert _Outline.of(zone, planes[3]) is first[3]
+    assert _Outline.of(zone, planes[1]) is not first[1]
+    key = id(geom)
+    assert key in crossing._SHAPES
+    del zone, geom, first
+    import gc
+
+    gc.collect()
+    assert key not in crossing._SHAPES
