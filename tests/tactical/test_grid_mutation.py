@@ -328,7 +328,7 @@ def test_coarse_cells_keep_their_promises(name: str, limit: int,
     """A picture spread over a continent, the cell table limited to 2,000 cells, and a
     compact fast one (whose slices' positions span far more than its own), limited to
     60: every slice's grid (its cells counted as the kernel counts them) has at most
-    that many, each at least one search box wide, the coarsening ends (within 120 s
+    that many, each at least one search box wide, the coarsening ends (within 60 s
     here, where it takes a second) and nothing is lost against the all-pairs reference
     (``test_detect.py``'s coarse-cell test runs the default engine, the numpy cells,
     since pictures this small no longer load numba).
@@ -355,7 +355,7 @@ def test_coarse_cells_keep_their_promises(name: str, limit: int,
         return out
 
     monkeypatch.setattr(_grid, "_slice_hits", spy)
-    got = within(120.0, lambda: detect(tracks, ACCORD, engine="grid"))
+    got = within(60.0, lambda: detect(tracks, ACCORD, engine="grid"))
     assert seen
     for cells, cell_h, cell_v, box_h, box_v in seen:
         assert cells <= limit
