@@ -361,7 +361,8 @@ def test_conflicts_go_in_the_priority_lane_while_undecided_and_nothing_is_lost(
     """tr is down across the effective time with its acceptance undelivered (and it
     never got ru's): us and ru await tr, tr awaits ru. A conflict between us's and ru's
     aircraft is told at once, both ways, in the priority lane under v1; each takes it,
-    acknowledges it, both logs hold it and verify. tr's own conflict, delivered first on
+    acknowledges it (and ru's operator's answer to it goes in the same lane), both logs
+    hold it and verify. tr's own conflict, delivered first on
     its return (its lane goes before its stream), is no word on the proposal: us still
     waits for tr's stream, whose acceptance then decides (v2). From then on conflicts go
     in the ordinary stream again, and every message sent is logged once by its receiver."""
@@ -396,6 +397,14 @@ def test_conflicts_go_in_the_priority_lane_while_undecided_and_nothing_is_lost(
         assert ack.sender == receiver.party and ack.body["digest"] == m.digest
         assert [o.delivered_at is not None for o in sender.store.outbox()
                 if o.msg_id == m.id] == [True]
+    # ru's operator answers us's conflict: the answer to a safety message is one too
+    reply = ru.send("us", "response", {"text": "ru-b climbs"}, in_reply_to=told.id)
+    assert (lane(reply), reply.seq, reply.body.get("priority")) == ("us#priority", 2, True)
+    with pytest.raises(AccordUndecided):  # an answer to an ordinary message is held
+        ru.send("us", "response", {"text": "v2?"},
+                in_reply_to=ru.book.proposals[new.sha256].messages["ru"])
+    trio.deliver()
+    assert us.store.find(reply.id) == ("received", reply)
     for n in (us, ru):
         assert n.store.refusals() == [], n.party
         assert verify_log(n.store.path).ok
@@ -422,6 +431,9 @@ def test_conflicts_go_in_the_priority_lane_while_undecided_and_nothing_is_lost(
     assert [(lane(m), m.accord, "priority" in m.body) for m in later] == [
         ("ru", new.sha256, False), ("tr", new.sha256, False)]
     note = us.send("ru", "text", {"text": "v2 it is"})
+    trio.deliver()
+    again = ru.send("us", "response", {"text": "ru-b turns"}, in_reply_to=later[0].id)
+    assert (lane(again), "priority" in again.body) == ("us", False)
     trio.deliver()
     for a in trio.nodes.values():
         assert undelivered(a) == [] and a.store.refusals() == [], a.party

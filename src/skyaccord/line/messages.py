@@ -19,7 +19,8 @@ kind       body fields (required; *optional*)                      links
 notice     start_s, end_s, intent_ids (list); *text*, *volumes*    where/when we fly
 request    text; *subject*                                         ``due_at`` required
 response   text; *decision* (accept, reject, standby);             ``in_reply_to``
-           *priority* (true: answers a distress, in its lane)
+           *priority* (true: answers a distress, or a conflict
+           while undecided: in the priority lane)
 ack        digest (sha256 of the acked message), received_at;    ``in_reply_to``
            *log_pos*, *log_hash* (the receiver's log entry of the
            message: a signed checkpoint of the receiver's log)

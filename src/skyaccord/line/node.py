@@ -310,12 +310,8 @@ class Node:
         for to, kind, body, in_reply_to in items:
             if kind == "ack":
                 raise MessageRefused("acknowledgements are made by the receiving node only")
-            body = self._safety_lane(kind, body, open_)
-            fast = kind == "distress" or (kind in ("response", "conflict")
-                                          and body.get("priority") is True)
-            if not fast and open_:  # the priority lane is never held (see accords)
-                raise self.book.undecided_error(open_, f"a {kind} to {to}")
             accord.party(to)
+            body = self._safety_lane(kind, body, open_)
             if kind in ANSWER_KINDS and kind != "acceptance" and in_reply_to is not None:
                 found = self.store.find(in_reply_to)
                 if found is None or found[0] != "received" or found[1].sender != to:
@@ -325,6 +321,13 @@ class Node:
                     raise MessageRefused("body.priority: only the acknowledgement of a "
                                          f"distress call is a priority response; "
                                          f"{in_reply_to} is a {found[1].kind}")
+                if open_ and found[1].kind in SAFETY_KINDS:
+                    # the answer to a safety message is safety too: not held either
+                    body = {**body, "priority": True}
+            fast = kind == "distress" or (kind in ("response", "conflict")
+                                          and body.get("priority") is True)
+            if not fast and open_:  # the priority lane is never held (see accords)
+                raise self.book.undecided_error(open_, f"a {kind} to {to}")
             after = due_after_s(kind, accord)
             due = None if after is None else now + after
 
@@ -932,9 +935,10 @@ class Node:
                                  f"{message.in_reply_to}, which was addressed to "
                                  f"{found[1].recipient!r}: only {found[1].recipient!r} may "
                                  "answer it or stand by")
-        if is_priority(message) and found[1].kind != "distress":
+        if is_priority(message) and found[1].kind not in ("distress", *SAFETY_KINDS):
+            # (the answer to a conflict message made while its sender was undecided)
             raise MessageRefused(f"body.priority: {message.in_reply_to} is a "
-                                 f"{found[1].kind}, not a distress call")
+                                 f"{found[1].kind}, not a distress call or a conflict")
 
     def _key_of(self, party: str) -> str:
         for p in self.accord.parties:
