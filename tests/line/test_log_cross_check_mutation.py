@@ -272,3 +272,60 @@ def test_checkpoint_problems_by_hand(keys: dict[str, SigningKey]) -> None:
         "hash 999999999999, it ends with 111111111111 (log rewritten: equivocation)",
         f"us's log contradicts its signed checkpoint {zero.id}: entry 0 should end with "
         "hash aaaaaaaaaaaa, it ends with 000000000000 (log rewritten: equivocation)"]
+
+
+def test_other_peers_entries_and_acks_without_a_position(
+        pair: Pair, keys: dict[str, SigningKey], accord: Accord) -> None:
+    """us rewrites its log with two entries first: a text from tr (another peer: skipped
+    by the cross-check of us and ru, not the end of it) and an ack genuinely signed by
+    ru that names no log position (nothing to check it against: skipped, not the end of
+    the checks); and ru re-records us2 (its entry 5) at another time. So: the ack is
+    missing from ru's log; ru's ack of us2, after it in us's log, contradicts ru's log;
+    and us's own acks held by ru name positions 5 and 7 of us's log, which moved two
+    places down. Kills _shared 4, cross_check 81 (an ack without ``log_pos`` read as
+    one with it), 88 (``break``)."""
+    us_db, ru_db = layout(pair)
+    us_db, ru_db = close(pair)
+    us, ru = entries(us_db), entries(ru_db)
+    us1 = json.loads(us[0].message)
+    tr_text = make_message(keys["tr"], kind="text", sender="tr", recipient="us", seq=1,
+                           created_at=pair.clock(), accord=accord.sha256, body={"text": "hi"})
+    bare_ack = make_message(keys["ru"], kind="ack", sender="ru", recipient="us", seq=0,
+                            created_at=pair.clock(), accord=accord.sha256,
+                            in_reply_to=us1["id"],
+                            body={"digest": "d" * 64, "received_at": pair.clock()})
+    first = [LogEntry(0, m.id, "received", m.sender, pair.clock(), m.to_json(), "", "")
+             for m in (tr_text, bare_ack)]
+    rechain_signed(us_db, [*first, *us], keys["us"], "us")
+    ru[4] = ru[4]._replace(recorded_at=ru[4].recorded_at + 1.0)
+    rechain_signed(ru_db, ru, keys["ru"], "ru")
+    ru_acks = {json.loads(e.message)["in_reply_to"]: e.msg_id for e in ru[6:8]}
+    r1, r2 = us[4], us[6]
+    assert cross_check(us_db, ru_db) == [
+        f"us holds received message {bare_ack.id} that ru's log lacks",
+        f"ru's log contradicts its own signed acknowledgement {us[3].msg_id}: entry 5 "
+        f"should hold message {us[1].msg_id} with hash {ru_hash5(us)} (log rewritten: "
+        "equivocation)",
+        *(f"us's log contradicts its own signed acknowledgement {ru_acks[e.msg_id]}: entry "
+          f"{e.pos} should hold message {e.msg_id} with hash {e.hash[:12]} (log rewritten: "
+          "equivocation)" for e in (r1, r2))]
+
+
+def ru_hash5(us: list[LogEntry]) -> str:
+    """The hash ru's signed ack of us2 (us's entry 4) names: ru's entry 5 before."""
+    return str(json.loads(us[3].message)["body"]["log_hash"])[:12]
+
+
+def test_accord_without_the_accused_is_skipped(pair: Pair, keys: dict[str, SigningKey]
+                                               ) -> None:
+    """ru's log also records an accord that does not list ru: no key of ru there, and
+    nothing else changes. Kills _keys_of 10 (``next`` without its default)."""
+    from skyaccord.protocol import parse_accord
+    from tests.line.helpers import accord_version
+
+    us_db, ru_db = layout(pair)
+    us_db, ru_db = close(pair)
+    other = parse_accord(accord_version(keys, parties=("us", "tr"), version=3), "other")
+    text = other.canonical_json().replace("'", "''")
+    sql(ru_db, f"INSERT INTO line_meta VALUES ('accord:{other.sha256}', '{text}')")
+    assert cross_check(us_db, ru_db) == []

@@ -279,3 +279,36 @@ def test_read_meta_gives_the_head_row(pair: Pair) -> None:
     meta = read_meta(us_db)
     assert meta["head"] == tuple(head) and meta["party"] == party == "us"
     assert json.loads(meta[f"accord:{pair.us.accord.sha256}"])  # the accord's JSON
+
+
+def test_removed_entry_breaks_the_chain_after_it(pair: Pair) -> None:
+    """Entry 3 deleted: 3..3 missing, entry 4 does not follow entry 2, and the signed
+    head counts one entry more than the log (ending with the same hash). Kills
+    verify_log 60, 61 (the second problem's words)."""
+    us_db, _ = closed(pair)
+    h8 = rows(us_db)[7][3][:12]
+    sql(us_db, "DELETE FROM line_log WHERE pos = 3")
+    assert verify_log(us_db).problems == [
+        "entries 3..3 missing (removed)",
+        "entry 4: does not follow the entry before it (an entry was removed, inserted or "
+        "moved)",
+        f"signed head says 8 entries ending {h8}, the log holds 7 ending {h8} (entries "
+        "removed at the end, or head altered)"]
+
+
+def test_every_bad_recorded_accord_named_when_none_is_usable(pair: Pair,
+                                                             accord: Accord) -> None:
+    """Two recorded accords, both altered, none given: the refusal names both, joined
+    by "; ". Kills verify_log 39."""
+    us_db, _ = closed(pair)
+    sql(us_db, "DELETE FROM line_meta WHERE key LIKE 'accord:%'")
+    text = accord.canonical_json().replace("'", "''")
+    for fake in ("1" * 64, "2" * 64):
+        sql(us_db, f"INSERT INTO line_meta VALUES ('accord:{fake}', '{text}')")
+    with pytest.raises(InputError) as err:
+        verify_log(us_db)
+    sha = accord.sha256[:12]
+    assert str(err.value) == (
+        f"{us_db}: no accord recorded in this log (the accord recorded as 111111111111 "
+        f"hashes to {sha} (altered); the accord recorded as 222222222222 hashes to {sha} "
+        "(altered)): give the accord (--accord) so that its signatures can be checked")
