@@ -98,3 +98,25 @@ def test_load_reads_one_kibibyte_strictly_decoded(tmp_path: Path) -> None:
     with pytest.raises(LineError) as err:
         load_key(p)
     assert str(err.value) == f"{p}: key file is not base64"
+
+
+def test_temporary_file_is_owner_only_from_its_creation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The temporary file is created 0600 (``os.open``'s mode), not made so afterwards:
+    between its creation and ``fchmod`` another user could otherwise open it and read
+    the seed once written. The mode is read at the ``fchmod`` call. Kills save_key 18
+    (no mode: 0777 less the umask), 22 (0601)."""
+    seen: list[int] = []
+    real_fchmod = os.fchmod
+
+    def spy(fd: int, mode: int) -> None:
+        seen.append(os.fstat(fd).st_mode & 0o777)
+        real_fchmod(fd, mode)
+
+    monkeypatch.setattr(os, "fchmod", spy)
+    old = os.umask(0o022)
+    try:
+        save_key(generate_key(), tmp_path / "us.key")
+    finally:
+        os.umask(old)
+    assert seen == [0o600]

@@ -25,6 +25,7 @@ import pytest
 import skyaccord
 from skyaccord.errors import InputError
 from skyaccord.line.log import open_readonly
+from tests.line.helpers import Pair
 
 
 def wal_db(path: Path, rows: int) -> sqlite3.Connection:
@@ -170,3 +171,26 @@ def test_read_only_media_fall_back_to_the_file_alone(tmp_path: Path) -> None:
                             + refusal.format(wal=running + "-wal")]
     assert out[one] == ["StoreError", f"{one}: " + refusal.format(wal=one + "-wal")]
     assert out[empty] == ["opened", 0]  # the file alone: the table, none of the rows
+
+
+def test_verify_of_a_live_logs_copy_writes_nothing(pair: Pair, tmp_path: Path) -> None:
+    """``verify_log`` (through ``read_meta`` and ``read_entries``) of a copy of a
+    running node's log, its -wal and -shm with it, leaves the database and the -wal byte
+    for byte as they were, and sees every entry. Kills _open_reader 5 (the log opened
+    writable)."""
+    from skyaccord.line import verify_log
+    from tests.line.test_log import filled
+
+    us_db, _ = filled(pair, 2)  # the node still runs: its entries sit in the -wal
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for p in us_db.parent.glob("us.db*"):
+        shutil.copy(p, copy / p.name)
+    pair.us.store.close()
+    before = digests(copy)
+    assert before.keys() >= {"us.db", "us.db-wal"}
+    r = verify_log(copy / "us.db")
+    assert r.ok and r.count == 8
+    after = digests(copy)
+    assert [after.get(n) for n in ("us.db", "us.db-wal")] == [before["us.db"],
+                                                             before["us.db-wal"]]
