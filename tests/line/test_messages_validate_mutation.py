@@ -56,6 +56,13 @@ REFUSED = [
     ("text", {"seq": -1}, {}, "'seq': " + INT.format(0, "-1")),
     ("text", {"seq": BIG}, {}, "'seq': " + INT.format(0, str(BIG))),
     ("text", {"seq": 2**70}, {}, "'seq': " + INT.format(0, "an integer of 71 bits")),
+    # a value is written out up to 64 bits and 80 characters (_short 8, 9, 15, 16)
+    ("text", {"seq": 2**63}, {}, "'seq': " + INT.format(0, str(2**63))),
+    ("text", {"seq": 2**64}, {}, "'seq': " + INT.format(0, "an integer of 65 bits")),
+    ("text", {"kind": "x" * 78}, {}, f"'kind': unknown kind '{'x' * 78}'; kinds are "
+                                     f"{KINDS_TEXT}"),
+    ("text", {"kind": "x" * 79}, {}, f"'kind': unknown kind '{'x' * 76}...; kinds are "
+                                     f"{KINDS_TEXT}"),
     ("text", {"seq": 0}, {}, "'seq': acknowledgements carry seq 0, every other kind seq >= 1"),
     ("ack", {"seq": 1}, {}, "'seq': acknowledgements carry seq 0, every other kind seq >= 1"),
     ("text", {"created_at": -1}, {}, "'created_at': " + NUM.format("0, 1e+11", "-1")),
