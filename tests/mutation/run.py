@@ -58,7 +58,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                 "tests/tactical/test_detect_pruning_mutation.py",
                 "tests/tactical/test_detect_pruning_cells_mutation.py",
                 "tests/tactical/test_columns.py", "tests/tactical/test_columnar_parquet.py",
-                "tests/tactical/test_columnar_texts.py",
+                "tests/tactical/test_columnar_texts.py", "tests/tactical/test_grid_mutation.py",
+                "tests/tactical/test_detect_cells_mutation.py",
+                "tests/tactical/test_detect_writers_mutation.py",
                 "-k", "not (pruned and 3000) and not (cell_engine and (2500 or 2000))"]),
     # the bands against detect re-run, a simulated turn and the plain reference
     "bands": (["tactical/bands.py"], ["tests/tactical/test_bands.py",
