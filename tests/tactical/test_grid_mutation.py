@@ -322,7 +322,30 @@ def _fast_compact_picture() -> Tracks:
                   rng.uniform(3000, 6000, n) * rng.choice([-1, 1], n))
 
 
-@pytest.mark.parametrize(("name", "limit"), [("spread", 2_000), ("fast", 60)])
+def _line_picture(axis: str) -> Tracks:
+    """Forty aircraft whose motion spans one axis that the picture itself does not: on a
+    north-south line 100 km long flying east or west at 480 kt ("x"), on an east-west
+    line flying north or south ("y"), or at one level climbing or descending at 6,000
+    fpm ("z")."""
+    rng = np.random.default_rng(46)
+    n = 40
+    along = rng.uniform(-50_000, 50_000, n)
+    zeros = np.zeros(n)
+    gs, vs = np.full(n, 480.0), zeros
+    if axis == "x":
+        x, y, trk = zeros, along, rng.choice([90.0, 270.0], n)
+    elif axis == "y":
+        x, y, trk = along, zeros, rng.choice([0.0, 180.0], n)
+    else:
+        x, y, trk = along, rng.uniform(-50_000, 50_000, n), rng.uniform(0, 360, n)
+        gs, vs = np.full(n, 100.0), rng.choice([-6000.0, 6000.0], n)
+    lat, lon = LocalPlane(35.5, 37.5).inverse(x, y)
+    return Tracks(np.array([f"L{i}" for i in range(n)]), rng.choice(["us", "ru"], n),
+                  np.full(n, "manned"), lat, lon, np.full(n, 30_000.0), gs, trk, vs)
+
+
+@pytest.mark.parametrize(("name", "limit"), [("spread", 2_000), ("fast", 60), ("x", 30),
+                                             ("y", 30), ("z", 20), ("z", 120)])
 def test_coarse_cells_keep_their_promises(name: str, limit: int,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """A picture spread over a continent, the cell table limited to 2,000 cells, and a
@@ -333,11 +356,15 @@ def test_coarse_cells_keep_their_promises(name: str, limit: int,
     (``test_detect.py``'s coarse-cell test runs the default engine, the numpy cells,
     since pictures this small no longer load numba).
 
+    Pictures whose motion spans one axis that they do not (limits of 20 to 120 cells)
+    hold the estimate to each axis's motion and slack.
+
     Mutants killed: ``grid_hits``' coarsening (the cell sizes set to 1.5 m or divided by
     1.5, the span scaled by the cell size instead of divided: endless loops or cells
     narrower than a box) and the span estimates that leave out the motion or undercount
-    the cells."""
-    tracks = _spread_picture() if name == "spread" else _fast_compact_picture()
+    the cells (one axis's motion ``2 / T * v``, ``- 2`` cells in one factor)."""
+    tracks = (_spread_picture() if name == "spread" else _fast_compact_picture()
+              if name == "fast" else _line_picture(name))
     monkeypatch.setattr(_grid, "_MAX_CELLS", limit)
     seen: list[tuple[int, float, float, float, float]] = []
     kernel = _grid._slice_hits
@@ -360,7 +387,8 @@ def test_coarse_cells_keep_their_promises(name: str, limit: int,
     for cells, cell_h, cell_v, box_h, box_v in seen:
         assert cells <= limit
         assert cell_h >= box_h and cell_v >= box_v
-    assert max(s[0] for s in seen) > 1  # a grid, not one cell
+    if name in ("spread", "fast"):
+        assert max(s[0] for s in seen) > 1  # a grid, not one cell
     want = detect_all_pairs(tracks, ACCORD)
     assert len(want) > 0
     assert np.array_equal(got.pairs, want.pairs)
