@@ -270,6 +270,35 @@ def test_a_levels_own_vertical_minimum() -> None:
         assert r["t_in_s"] == 0.0 and r["level"] == LEVEL[level]
 
 
+def test_a_dense_blob_in_a_large_picture_through_the_thread_pools() -> None:
+    """2,100 tracks, 470 of them within 2 NM of each other at one level (110,215 pairs,
+    every one a loss), the others spread over 2,000 km: the slices' pool (from 2,000
+    tracks) and the values' pool (from 100,000 conflicts) run where there are two
+    CPUs, and the result is the all-pairs reference's, every field.
+
+    Mutants killed: ``grid_hits`` 217-220 (the values' pool's ``map`` given no function
+    or no chunks)."""
+    rng = np.random.default_rng(47)
+    blob, rest = 470, 1630
+    plane = LocalPlane(35.5, 37.5)
+    r = 2 * NM * np.sqrt(rng.uniform(0, 1, blob))
+    az = rng.uniform(0, 2 * np.pi, blob)
+    x = np.concatenate([r * np.sin(az), rng.uniform(-1e6, 1e6, rest)])
+    y = np.concatenate([r * np.cos(az), rng.uniform(-1e6, 1e6, rest)])
+    lat, lon = plane.inverse(x, y)
+    n = blob + rest
+    tracks = Tracks(np.array([f"B{i}" for i in range(n)]), rng.choice(["us", "ru"], n),
+                    np.full(n, "manned"), lat, lon,
+                    np.concatenate([np.full(blob, 30_000.0), rng.uniform(5_000, 45_000, rest)]),
+                    rng.uniform(100, 480, n), rng.uniform(0, 360, n), np.zeros(n))
+    got = within(120.0, lambda: detect(tracks, ACCORD, engine="grid"))
+    want = detect_all_pairs(tracks, ACCORD)
+    assert len(want) > 100_000
+    assert np.array_equal(got.pairs, want.pairs)
+    for field in FIELDS:
+        np.testing.assert_array_equal(getattr(got, field), getattr(want, field))
+
+
 @pytest.mark.parametrize("name", sorted(PICTURES))
 def test_grid_every_field_against_the_plain_reference(name: str) -> None:
     """The grid on ``test_reference.py``'s pictures (mid latitudes, 600-700 km from the
