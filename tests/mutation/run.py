@@ -71,7 +71,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     # maximum, and hypothesis is pinned in the copy: the whole module and its tests run)
     "airspace": (["airspace/crossing.py"],
                  ["tests/airspace/test_crossing.py", "tests/airspace/test_depth.py",
-                  "tests/airspace/test_crossing_mutation.py"]),
+                  "tests/airspace/test_crossing_mutation.py",
+                  "tests/airspace/test_crossing_outline_mutation.py"]),
     # (test_verify_bad_path exits 1, not 2, against mutmut's trampolined copy only: its
     # failure in mutmut's first pass would stop the run)
     "line": (["line/keys.py", "line/messages.py", "line/log.py", "line/deadlines.py"],
