@@ -329,3 +329,41 @@ def test_accord_without_the_accused_is_skipped(pair: Pair, keys: dict[str, Signi
     text = other.canonical_json().replace("'", "''")
     sql(ru_db, f"INSERT INTO line_meta VALUES ('accord:{other.sha256}', '{text}')")
     assert cross_check(us_db, ru_db) == []
+
+
+def test_an_ack_in_one_log_a_text_in_the_other_is_no_stream_order(
+        pair: Pair, keys: dict[str, SigningKey]) -> None:
+    """ru replaces its entry 4, its ack of us1 (seq 0: outside every stream, acks travel
+    outside them), by a text of its own under the same id with seq 3, and re-signs its
+    log. The id is reported as differing (both ways) and ru's signed ack of us2 as
+    contradicted (entry 5's hash changed with the chain); the order check compares each
+    sender's sequenced messages only, so the ack that us's log holds before r1 and r2 is
+    no order difference, though ru's log has the text after them. Checked from both
+    sides (each log as ``path_a``). Kills cross_check 121, 122, 127, 128 at HEAD (commit
+    d975a8c: ``or`` for ``and``, ``seq >= 0`` in either log's stream filter: the ack let
+    into that log's stream list and compared with the other's text)."""
+    us_db, ru_db = layout(pair)
+    us_db, ru_db = close(pair)
+    ru, us = entries(ru_db), entries(us_db)
+    old5 = ru[4]
+    ack = json.loads(ru[3].message)
+    assert (ack["kind"], ack["from"], ack["seq"], ack["in_reply_to"]) == (
+        "ack", "ru", 0, us[0].msg_id)
+    assert us[2].msg_id == ru[3].msg_id  # us's entry 3: the same ack, received
+    text = make_message(keys["ru"], kind="text", sender="ru", recipient="us", seq=3,
+                        created_at=ack["created_at"], accord=ack["accord"],
+                        body={"text": "not an ack"}, msg_id=ack["id"])
+    ru[3] = ru[3]._replace(message=text.to_json())
+    rechain_signed(ru_db, ru, keys["ru"], "ru")
+    a_id, r1, r2 = ack["id"], ru[0].msg_id, ru[1].msg_id
+    assert [e.msg_id for e in entries(us_db)[2:7:2]] == [a_id, r1, r2]  # us: ack first
+    assert [e.msg_id for e in entries(ru_db)[:4]] == [r1, r2, us[0].msg_id, a_id]
+    contradicted = (f"ru's log contradicts its own signed acknowledgement {us[3].msg_id}: "
+                    f"entry 5 should hold message {us[1].msg_id} with hash "
+                    f"{old5.hash[:12]} (log rewritten: equivocation)")
+    assert cross_check(us_db, ru_db) == [f"message {a_id} differs between us and ru",
+                                         f"message {a_id} differs between ru and us",
+                                         contradicted]
+    assert cross_check(ru_db, us_db) == [f"message {a_id} differs between ru and us",
+                                         f"message {a_id} differs between us and ru",
+                                         contradicted]
