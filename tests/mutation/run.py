@@ -93,6 +93,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                     "tests/line/test_log_readonly_mutation.py",
                     "tests/line/test_messages_envelope_mutation.py",
                     "tests/line/test_messages_validate_mutation.py",
+                    "tests/line/test_priority_mutation.py",
                     "-k", "not test_verify_bad_path"]),
 }
 
