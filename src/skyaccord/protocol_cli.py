@@ -154,13 +154,35 @@ def status(node: NodeOpt = None, token: TokenOpt = None, token_file: TokenFileOp
     if as_json:
         typer.echo(json.dumps({k: v for k, v in a.items() if k != "accord"}, indent=2))
         return
-    typer.echo(f"in force: {a['id']} v{a['version']} sha256:{a['sha256']}")
+    for line in status_lines(a):
+        typer.echo(line)
+
+
+def status_lines(a: dict[str, Any]) -> list[str]:
+    """``accord status``'s text from the node's ``GET /accord`` document: the version in
+    force, suspensions, what waits on an undecided version (and on whom), history."""
+    out = [f"in force: {a['id']} v{a['version']} sha256:{a['sha256']}"]
     for s in a.get("suspended", []):
-        typer.echo(f"SUSPENDED by {s['party']} at {_when(s['at'])}: {s['reason']}")
+        out.append(f"SUSPENDED by {s['party']} at {_when(s['at'])}: {s['reason']}")
+    for u in a.get("undecided", []):
+        out.append(f"UNDECIDED: v{u['version']} {u['sha256'][:12]} by {u['proposer']}, "
+                   f"effective {_when(u['effective_at'])}: no word from "
+                   f"{', '.join(u['awaiting'])} since then (ordinary messages wait; "
+                   "conflicts and distress go in the priority lane)")
+    counts = [f"{n} {what}" for what, n in (("held", a.get("held", 0)),
+                                             ("sent in the priority lane while undecided",
+                                              a.get("expedited", 0)),
+                                             ("withheld while suspended",
+                                              a.get("withheld", 0))) if n]
+    if counts:
+        out.append("automatic messages: " + ", ".join(counts))
+    if a.get("held_reason"):
+        out.append(f"why: {a['held_reason']}")
     for h in a.get("history", []):
-        typer.echo(f"  v{h['version']} {h['sha256'][:12]} from {_when(h['effective_at'])}")
+        out.append(f"  v{h['version']} {h['sha256'][:12]} from {_when(h['effective_at'])}")
     if a.get("next_switch_at"):
-        typer.echo(f"next version takes effect at {_when(a['next_switch_at'])}")
+        out.append(f"next version takes effect at {_when(a['next_switch_at'])}")
+    return out
 
 
 @accord_app.command("propose")

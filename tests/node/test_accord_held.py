@@ -25,6 +25,8 @@ from skyaccord.line.peer import envelope_bytes
 from skyaccord.node.auth import Role
 from skyaccord.node.service import OpenNode, init_node
 from skyaccord.protocol import Accord, parse_accord
+from skyaccord.protocol_cli import status_lines
+from skyaccord.timeutil import format_rfc3339
 from tests.line.helpers import accord_version
 from tests.node.conftest import T0, Clock, start
 from tests.node.test_api import head_on
@@ -92,6 +94,11 @@ def test_undecided_node_tells_conflicts_at_once_and_holds_the_rest(us: Us) -> No
                                  "awaiting": ["ru"]}]
     assert "ordinary message is held" in doc["held_reason"]
     assert "no word from ru" in doc["held_reason"]
+    # `skyaccord accord status` prints it from that same document
+    text = "\n".join(status_lines(doc))
+    assert (f"UNDECIDED: v2 {us.v2.sha256[:12]} by us, effective {format_rfc3339(E)}: "
+            "no word from ru since then") in text
+    assert "why: an ordinary message is held" in text and "automatic messages" not in text
     # the tick finds the head-on pair and tells ru at once, in the priority lane, under
     # the version last known (safety does not wait on the negotiation)
     r = us.client.post("/tracks", json={"tracks": head_on()}, headers=us.operator)
@@ -134,6 +141,9 @@ def test_undecided_node_tells_conflicts_at_once_and_holds_the_rest(us: Us) -> No
     doc = us.client.get("/accord", headers=us.operator).json()
     assert doc["undecided"] == [] and doc["held_reason"] is None
     assert doc["expedited"] == 1
+    text = "\n".join(status_lines(doc))
+    assert "UNDECIDED" not in text and "why:" not in text
+    assert "automatic messages: 1 sent in the priority lane while undecided" in text
     us.clock.t = E + 3.0
     runtime.tick()
     assert len(us.conflicts_sent()) == 1  # decided: nothing told twice
