@@ -545,10 +545,15 @@ class NodeRuntime:
         elif message.kind in ("proposal", "acceptance", "suspension"):
             if message.kind == "suspension":
                 self.refresh_suspensions()
-            self._publish({"type": "accord", "event": message.kind,
-                           "received_at": received_at, "message": {
-                               k: v for k, v in message.to_dict().items() if k != "body"},
-                           "sha256": message.body.get("accord_sha256")})
+            self.publish_accord(message, received_at)
+
+    def publish_accord(self, message: Message, at: float) -> None:
+        """An accord message (proposal, answer, suspension), received or made here, to the
+        picture at once: every operator's accord panel reads the accord again."""
+        self._publish({"type": "accord", "event": message.kind, "received_at": at,
+                       "message": {k: v for k, v in message.to_dict().items()
+                                   if k != "body"},
+                       "sha256": message.body.get("accord_sha256")})
 
     # -- episodes ------------------------------------------------------------------
     def _seed_episodes(self) -> None:

@@ -170,12 +170,16 @@ def propose(req: ProposeIn, ctx: Ctx, _: Operator) -> dict[str, Any]:
         raise InputError("effective: give the time the new version takes effect "
                          "(--effective, or [accord] effective in the file)")
     sent = ctx.line.propose(new, req.text, at, req.to)
+    if sent:  # this node's other operators see it at once
+        ctx.runtime.publish_accord(sent[0], ctx.line.clock())
     return {**_proposal(ctx, new.sha256, full=False), "sent": [m.id for m in sent]}
 
 
 @router.post("/accord/proposals/{sha256}/answer", summary="Accept or reject a proposal")
 def answer(sha256: str, req: AnswerIn, ctx: Ctx, _: Operator) -> dict[str, Any]:
     sent = ctx.line.answer(sha256[:64], req.decision, req.text)
+    if sent:
+        ctx.runtime.publish_accord(sent[0], ctx.line.clock())
     return {**_proposal(ctx, sha256, full=False), "sent": [m.id for m in sent]}
 
 
@@ -183,6 +187,8 @@ def answer(sha256: str, req: AnswerIn, ctx: Ctx, _: Operator) -> dict[str, Any]:
 def suspend(req: SuspendIn, ctx: Ctx, _: Operator) -> dict[str, Any]:
     sent = ctx.line.suspend(req.reason)
     ctx.runtime.refresh_suspensions()
+    if sent:
+        ctx.runtime.publish_accord(sent[0], ctx.line.clock())
     return {"suspended": sent[0].body["accord_sha256"], "sent": [m.id for m in sent]}
 
 

@@ -824,12 +824,24 @@
         ["parties", (a.accord.parties || []).map((p) => p.id).join(", ")]].map(([k, v]) =>
         `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("");
       $("accord-json").textContent = JSON.stringify(a.accord, null, 1);
-      const susp = a.suspended || [];
+      const susp = a.suspended || [], open = a.undecided || [];
       $("accord-suspended").hidden = !susp.length;
-      $("accord-state").hidden = !susp.length;
-      $("accord-state").textContent = susp.length ? `ACCORD v${a.version} SUSPENDED by ${susp.map((x) => x.party).join(", ")}` : "";
+      $("accord-state").hidden = !susp.length && !open.length;
+      $("accord-state").textContent = susp.length ? `ACCORD v${a.version} SUSPENDED by ${susp.map((x) => x.party).join(", ")}`
+        : open.length ? `ACCORD UNDECIDED: no word from ${[...new Set(open.flatMap((u) => u.awaiting))].join(", ")}` : "";
       $("accord-suspended").textContent = susp.map((x) =>
         `SUSPENDED by ${x.party}: ${x.reason} — automatic messages stopped until a new version takes effect`).join("\n");
+      // a version whose time has passed without every answer here: which version is in
+      // force is not known yet; ordinary messages wait, safety ones go in the priority lane
+      $("accord-undecided").hidden = !open.length;
+      $("accord-undecided").textContent = open.map((u) =>
+        `UNDECIDED: v${u.version} by ${u.proposer} was to take effect ` +
+        `${new Date(u.effective_at * 1000).toISOString().replace(".000", "")}; no word from ` +
+        `${u.awaiting.join(", ")} since then — ordinary messages wait, conflict messages and ` +
+        `distress calls go in the priority lane`).join("\n");
+      // the word that decides it (any message of theirs) pushes no accord event: look again
+      clearTimeout(S.undecidedTimer);
+      if (open.length) S.undecidedTimer = setTimeout(refreshStatic, 3000);
       refreshProposals();
       refreshDistress();
       const sel = $("send-to"), cur = sel.value;
@@ -849,6 +861,13 @@
     let ps;
     try { ps = await api("/accord/proposals"); } catch (e) { console.warn("proposals:", e.message); return; }
     S.proposals = ps;
+    // nothing is pushed when an effective time passes: read the accord again just after
+    // each one still to come (a switch, or a version left undecided here)
+    clearTimeout(S.effectiveTimer);
+    const next = Math.min(...ps.map((p) => p.effective_at).filter((t) => t * 1000 > Date.now()));
+    if (Number.isFinite(next)) {
+      S.effectiveTimer = setTimeout(refreshStatic, Math.min(next * 1000 - Date.now() + 1500, 2 ** 31 - 1));
+    }
     $("proposal-list").innerHTML = ps.map((p) => {
       const answers = Object.entries(p.answers).map(([who, a]) =>
         `${esc(who)} ${esc(a.decision)}: ${esc(a.text)}`).join("; ") || "none yet";
