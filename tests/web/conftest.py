@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,3 +31,23 @@ def browser() -> Iterator[Any]:
         b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@contextmanager
+def logged_in(browser: Any, url: str, token: str, wait_ms: int) -> Iterator[Any]:
+    """A page of the picture at ``url``, logged in with ``token`` and live; on leaving,
+    no script error may have happened on it."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 850})
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.set_default_timeout(wait_ms)
+    pg.goto(url + "/")
+    pg.fill("#token", token)
+    pg.click("#login-button")
+    pg.wait_for_selector("#conn:has-text('live')")
+    try:
+        yield pg
+    finally:
+        ctx.close()
+    assert not errors, errors

@@ -18,6 +18,7 @@ from skyaccord.line import generate_key
 from skyaccord.line.keys import save_key
 from tests.line.helpers import accord_version
 from tests.support.local_nodes import LocalNodes
+from tests.web.conftest import logged_in
 
 PARTIES = ("us", "ru")
 WAIT_MS = 20_000
@@ -42,18 +43,8 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNodes]:
 
 @pytest.fixture
 def ru_page(browser: Any, nodes: LocalNodes) -> Iterator[Any]:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 850})
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.set_default_timeout(WAIT_MS)
-    pg.goto(nodes.url("ru") + "/")
-    pg.fill("#token", nodes.token("ru"))
-    pg.click("#login-button")
-    pg.wait_for_selector("#conn:has-text('live')")
-    yield pg
-    ctx.close()
-    assert not errors, errors
+    with logged_in(browser, nodes.url("ru"), nodes.token("ru"), WAIT_MS) as pg:
+        yield pg
 
 
 def test_accord_panel_shows_the_difference_and_accepts(ru_page: Any, nodes: LocalNodes,

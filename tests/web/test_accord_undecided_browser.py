@@ -18,6 +18,7 @@ from skyaccord.line import generate_key
 from skyaccord.line.keys import save_key
 from tests.line.helpers import accord_version
 from tests.support.local_nodes import LocalNodes
+from tests.web.conftest import logged_in
 
 PARTIES = ("us", "ru")
 WAIT_MS = 30_000
@@ -41,15 +42,11 @@ def nodes(tmp_path: Any) -> Iterator[LocalNodes]:
 
 def test_an_undecided_version_is_shown_until_the_silent_party_speaks(
         browser: Any, nodes: LocalNodes, tmp_path: Any) -> None:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 850})
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.set_default_timeout(WAIT_MS)
-    pg.goto(nodes.url("us") + "/")
-    pg.fill("#token", nodes.token("us"))
-    pg.click("#login-button")
-    pg.wait_for_selector("#conn:has-text('live')")
+    with logged_in(browser, nodes.url("us"), nodes.token("us"), WAIT_MS) as pg:
+        _undecided_then_lapsed(pg, nodes, tmp_path)
+
+
+def _undecided_then_lapsed(pg: Any, nodes: LocalNodes, tmp_path: Any) -> None:
     assert pg.is_hidden("#accord-state")
 
     effective = math.ceil(time.time()) + LEAD_S
@@ -81,5 +78,3 @@ def test_an_undecided_version_is_shown_until_the_silent_party_speaks(
     assert pg.is_hidden("#accord-state")
     (p,) = nodes.get("us", "/accord/proposals")
     assert p["status"] == "lapsed"
-    ctx.close()
-    assert not errors, errors
