@@ -17,7 +17,7 @@ from skyaccord.errors import AccordUndecided, MessageRefused
 from skyaccord.line import Node, cross_check, store_debts, verify_log
 from skyaccord.line.keys import SigningKey
 from skyaccord.line.messages import is_priority, lane
-from skyaccord.protocol import parse_accord
+from skyaccord.protocol import Accord, parse_accord
 from tests.line.helpers import PARTIES, accord_version
 from tests.line.test_accords import E, Trio, forged, make_trio, v2
 
@@ -47,12 +47,18 @@ def sent_count(node: Node) -> int:
     return len(node.store.messages(direction="sent"))
 
 
-def test_cut_off_party_holds_until_it_hears_and_no_stream_stalls(
-        trio: Trio, keys: dict[str, Any]) -> None:
+def proposed(trio: Trio, keys: dict[str, Any]) -> tuple[Node, Node, Node, Accord, Accord]:
+    """us proposes v2 (effective at E) to ru and tr, delivered: (us, ru, tr, v1, v2)."""
     us, ru, tr = trio["us"], trio["ru"], trio["tr"]
     v1, new = us.accord, v2(keys, parties=PARTIES)
     us.propose(new, "v2", E)
     trio.deliver()
+    return us, ru, tr, v1, new
+
+
+def test_cut_off_party_holds_until_it_hears_and_no_stream_stalls(
+        trio: Trio, keys: dict[str, Any]) -> None:
+    us, ru, tr, v1, new = proposed(trio, keys)
     tr.answer(new.sha256, "accept", "ok")
     trio.deliver()
     trio.links[("ru", "tr")].down = True  # ru's word cannot reach tr
@@ -136,10 +142,7 @@ def test_cut_off_party_holds_until_it_hears_and_no_stream_stalls(
 
 def test_a_party_that_never_answered_decides_a_lapse_by_its_next_message(
         trio: Trio, keys: dict[str, Any]) -> None:
-    us, ru, tr = trio["us"], trio["ru"], trio["tr"]
-    v1, new = us.accord, v2(keys, parties=PARTIES)
-    us.propose(new, "v2", E)
-    trio.deliver()
+    us, ru, tr, v1, new = proposed(trio, keys)
     ru.answer(new.sha256, "accept", "ok")
     trio.deliver()
     assert not tr.checkpoint_due()  # a proposal whose time has not come: nothing due
@@ -366,10 +369,7 @@ def test_conflicts_go_in_the_priority_lane_while_undecided_and_nothing_is_lost(
     its return (its lane goes before its stream), is no word on the proposal: us still
     waits for tr's stream, whose acceptance then decides (v2). From then on conflicts go
     in the ordinary stream again, and every message sent is logged once by its receiver."""
-    us, ru, tr = trio["us"], trio["ru"], trio["tr"]
-    v1, new = us.accord, v2(keys, parties=PARTIES)
-    us.propose(new, "v2", E)
-    trio.deliver()
+    us, ru, tr, v1, new = proposed(trio, keys)
     for (a, b), link in trio.links.items():
         link.down = "tr" in (a, b)  # tr goes down with its answer unsent
     ru.answer(new.sha256, "accept", "ok")
@@ -462,10 +462,7 @@ def test_a_conflict_in_the_ordinary_stream_is_taken_by_an_undecided_receiver(
     text (the sender knew the version, or it would have used the priority lane). Under a
     version no party accepted it is still refused, and a conflict with a ``priority``
     flag the node did not set is refused at the sender."""
-    us, ru, tr = trio["us"], trio["ru"], trio["tr"]
-    v1, new = us.accord, v2(keys, parties=PARTIES)
-    us.propose(new, "v2", E)
-    trio.deliver()
+    us, ru, tr, v1, new = proposed(trio, keys)
     tr.answer(new.sha256, "accept", "ok")
     trio.deliver()
     trio.links[("ru", "tr")].down = True
