@@ -38,7 +38,7 @@ from skyaccord.tracks import Tracks
 
 from ._reference import reference_detect
 from .test_detect import random_picture
-from .test_reference import PICTURES, cluster_picture
+from .test_reference import PICTURES, assert_equals_reference, cluster_picture
 
 detect_module = importlib.import_module("skyaccord.tactical.detect")  # not the function
 ACCORD = default_accord()  # 5 NM / 1000 ft; levels at 300 s, 120 s, 60 s (3 NM, 1000 ft)
@@ -314,13 +314,7 @@ def test_grid_every_field_against_the_plain_reference(name: str) -> None:
                                       engine="grid"))
     want = reference_detect(tracks, ACCORD, lat0, lon0)
     assert len(want) >= 15
-    assert [tuple(p) for p in got.pairs.T.tolist()] == [(w.i, w.j) for w in want]
-    for field, atol in (("t_in_s", 1e-5), ("t_out_s", 1e-5), ("tcpa_s", 1e-5),
-                        ("dcpa_m", 1e-3), ("dz_m", 1e-3)):
-        np.testing.assert_allclose(getattr(got, field), [getattr(w, field) for w in want],
-                                   rtol=1e-7, atol=atol, err_msg=field)
-    assert got.level.tolist() == [w.level for w in want] and got.level.dtype == np.int8
-    assert got.same_party.tolist() == [w.same_party for w in want]
+    assert_equals_reference(got, want)
 
 
 def _spread_picture() -> Tracks:

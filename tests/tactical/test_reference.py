@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pyproj
@@ -58,6 +59,20 @@ PICTURES = {
 }
 
 
+def assert_equals_reference(got: Any, want: list[Any]) -> None:
+    """``detect``'s conflicts equal the plain reference's, pair for pair, field for
+    field."""
+    assert [tuple(p) for p in got.pairs.T.tolist()] == [(w.i, w.j) for w in want]
+    # rounding: the reference's velocities come from 1 m geodesic steps (direction to
+    # about 1e-9 rad, a tenth of a millimetre over a long flight)
+    for field, atol in (("t_in_s", 1e-5), ("t_out_s", 1e-5), ("tcpa_s", 1e-5),
+                        ("dcpa_m", 1e-3), ("dz_m", 1e-3)):
+        np.testing.assert_allclose(getattr(got, field), [getattr(w, field) for w in want],
+                                   rtol=1e-7, atol=atol, err_msg=field)
+    assert got.level.tolist() == [w.level for w in want] and got.level.dtype == np.int8
+    assert got.same_party.tolist() == [w.same_party for w in want]
+
+
 @pytest.mark.parametrize("name", sorted(PICTURES))
 def test_every_field_against_the_plain_reference(name: str) -> None:
     """Mutations caught (each applied by hand, the test failed, reverted): the map-scale
@@ -69,15 +84,7 @@ def test_every_field_against_the_plain_reference(name: str) -> None:
     got = detect(tracks, ACCORD, plane=LocalPlane(lat0, lon0))
     want = reference_detect(tracks, ACCORD, lat0, lon0)
     assert len(want) >= 15, len(want)
-    assert [tuple(p) for p in got.pairs.T.tolist()] == [(w.i, w.j) for w in want]
-    # rounding: the reference's velocities come from 1 m geodesic steps (direction to
-    # about 1e-9 rad, a tenth of a millimetre over a long flight)
-    for field, atol in (("t_in_s", 1e-5), ("t_out_s", 1e-5), ("tcpa_s", 1e-5),
-                        ("dcpa_m", 1e-3), ("dz_m", 1e-3)):
-        np.testing.assert_allclose(getattr(got, field), [getattr(w, field) for w in want],
-                                   rtol=1e-7, atol=atol, err_msg=field)
-    assert got.level.tolist() == [w.level for w in want] and got.level.dtype == np.int8
-    assert got.same_party.tolist() == [w.same_party for w in want]
+    assert_equals_reference(got, want)
     assert len({w.level for w in want}) >= 3  # the levels are exercised, not all alike
     # the other pair search finds the same conflicts, field for field
     kd = detect(tracks, ACCORD, plane=LocalPlane(lat0, lon0), engine="kdtree")
